@@ -1,0 +1,2 @@
+/// The read side: folds over the journal. Filled by the Projections issue.
+public enum ProjectionsModule {}

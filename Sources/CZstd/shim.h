@@ -1,0 +1,4 @@
+#ifndef REGISTRE_CZSTD_SHIM_H
+#define REGISTRE_CZSTD_SHIM_H
+#include <zstd.h>
+#endif
