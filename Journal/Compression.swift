@@ -1,0 +1,48 @@
+import CZstd
+
+/// Frame payload compression with libzstd, reusing one context per instance.
+///
+/// Not Sendable on purpose: a context belongs to one thread (the writer, or one reader).
+final class ZstdCompressor {
+    private let context: OpaquePointer
+    let level: Int32
+
+    init(level: Int32) {
+        context = ZSTD_createCCtx()
+        self.level = level
+        ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Compresses `source`; nil when zstd fails or the result would not be smaller.
+    func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
+        let bound = ZSTD_compressBound(source.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let written = output.withUnsafeMutableBytes { out in
+            ZSTD_compress2(context, out.baseAddress, bound, source.baseAddress, source.count)
+        }
+        if ZSTD_isError(written) != 0 || written >= source.count { return nil }
+        output.removeLast(bound - written)
+        return output
+    }
+}
+
+final class ZstdDecompressor {
+    private let context: OpaquePointer
+
+    init() { context = ZSTD_createDCtx() }
+    deinit { ZSTD_freeDCtx(context) }
+
+    enum Failure: Error { case corrupt(String), wrongSize(expected: Int, actual: Int) }
+
+    /// Decompresses into `output`, which must hold exactly `expectedSize` bytes afterwards.
+    func decompress(_ source: UnsafeRawBufferPointer, expectedSize: Int, into output: inout [UInt8]) throws(Failure) {
+        if output.count < expectedSize { output = [UInt8](repeating: 0, count: expectedSize) }
+        let n = output.withUnsafeMutableBytes { out in
+            ZSTD_decompressDCtx(context, out.baseAddress, expectedSize, source.baseAddress, source.count)
+        }
+        if ZSTD_isError(n) != 0 { throw .corrupt(String(cString: ZSTD_getErrorName(n))) }
+        if n != expectedSize { throw .wrongSize(expected: expectedSize, actual: n) }
+    }
+}

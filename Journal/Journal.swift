@@ -1,0 +1,306 @@
+import Foundation
+
+/// The append-only event journal: one writer process, many readers.
+///
+/// Appends from any number of threads or tasks are queued to a single writer thread, which packs
+/// everything pending into one frame, writes it and runs one fdatasync for all of them (group
+/// commit) before acknowledging any. Reads go to the memory-mapped indexes of sealed segments and
+/// the in-memory table of the open one.
+///
+/// Thread safety: only the writer thread mutates the state below, always under `lock`; readers
+/// take `lock` to look at it. The writer may read without the lock, since nobody else writes.
+public final class Journal: @unchecked Sendable {
+    public let directory: String
+    public let journalID: UUID
+    let options: JournalOptions
+    let paths: JournalDirectory
+    private let lockFile: FileDescriptor
+
+    let lock = NSLock()
+    // Guarded by `lock` (written only by the writer thread).
+    var sealed: [SealedSegment] = []
+    var openFile: FileDescriptor
+    var openName: String
+    var openTable: OpenSegmentTable
+    var openEnd: UInt64
+    var nextPosition: UInt64
+    var chainHash: Digest32
+    var merkle: MerkleFrontier
+    var lastRecordedAt: Int64
+    var failure: String?
+
+    let queue = AppendQueue()
+    var writer: JournalWriter!
+    private var writerThread: Thread?
+
+    /// What recovery did on open, for logs and tests.
+    public private(set) var recovery: RecoveryReport
+
+    /// Opens (creating if needed) the journal in `directory` for writing. Only one process may
+    /// hold it; readers use `JournalReader`, which needs no lock.
+    public static func open(directory: String, options: JournalOptions = JournalOptions()) throws -> Journal {
+        try Journal(directory: directory, options: options)
+    }
+
+    private init(directory: String, options: JournalOptions) throws {
+        self.directory = directory
+        self.options = options
+        paths = JournalDirectory(path: directory)
+        do {
+            try FileManager.default.createDirectory(atPath: paths.indexDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError.notAJournal(path: directory, reason: "cannot create it (\(error.localizedDescription))")
+        }
+        lockFile = try FileDescriptor.open(paths.lockPath, flags: O_RDWR | O_CREAT, mode: 0o644)
+        guard lockFile.lockExclusively() else { throw JournalError.locked(path: paths.lockPath) }
+
+        var report = RecoveryReport()
+        let starts = try paths.segmentFirstPositions()
+        var sealedSegments: [SealedSegment] = []
+        var id: UUID? = nil
+        var position: UInt64 = 0
+        var chain = Digest32.zero
+        var frontier = MerkleFrontier()
+        var lastTime = Int64.min
+
+        // Sealed segments: trust their index when it is sound and agrees with the segment header.
+        for (k, first) in starts.dropLast().enumerated() {
+            let name = JournalFormat.segmentName(firstPosition: first)
+            let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
+            let header = try Self.readHeader(file, name: name)
+            if k == 0 { id = header.journalID }
+            guard header.journalID == id else {
+                throw JournalError.corrupt(JournalDamage(kind: .foreignSegment, file: name, offset: 0, position: first, detail: "segment belongs to journal \(header.journalID), not \(id!)"))
+            }
+            guard header.firstPosition == position, first == position else {
+                throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: name, offset: 0, position: position, detail: "segment starts at position \(header.firstPosition) but the previous one ends at \(position)"))
+            }
+            guard header.previousChainHash == chain else {
+                throw JournalError.corrupt(JournalDamage(kind: .brokenChain, file: name, offset: 0, position: position, detail: "segment does not continue the chain hash of the previous segment"))
+            }
+            var index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: JournalFormat.indexName(firstPosition: first))
+            let segmentSize = try file.size()
+            if let i = index, i.firstPosition != first || i.merkle.leafCount != first + i.eventCount || i.segmentLength != segmentSize {
+                index = nil
+            }
+            if index == nil {
+                report.rebuiltIndexes.append(name)
+                index = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options)
+            }
+            let i = index!
+            sealedSegments.append(SealedSegment(index: i, file: file, name: name))
+            position = i.endPosition
+            chain = i.chainHash
+            frontier = i.merkle
+            lastTime = max(lastTime, i.lastRecordedAt)
+        }
+
+        // The open segment: scan it whole, truncate a torn tail, rebuild its table.
+        let openFirst = starts.last ?? 0
+        let openPath = paths.segmentPath(firstPosition: openFirst)
+        let openName = JournalFormat.segmentName(firstPosition: openFirst)
+        var table = OpenSegmentTable(firstPosition: openFirst)
+        let file: FileDescriptor
+        var end: UInt64
+        let openSize = starts.isEmpty ? 0 : try Self.fileSize(openPath)
+        if starts.isEmpty || openSize < UInt64(JournalFormat.segmentHeaderSize) {
+            if !starts.isEmpty {
+                report.truncations.append(.init(file: openName, offset: 0, bytesRemoved: openSize, firstPosition: openFirst,
+                                                reason: "segment header was never completely written"))
+            }
+            guard openFirst == position else {
+                throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: openName, offset: 0, position: position, detail: "segment name says position \(openFirst) but the previous one ends at \(position)"))
+            }
+            let journalID = id ?? UUID()
+            id = journalID
+            file = try Self.createSegment(paths: paths, header: SegmentHeader(journalID: journalID, firstPosition: position, previousChainHash: chain, createdAtMicros: options.clock()), options: options)
+            end = UInt64(JournalFormat.segmentHeaderSize)
+        } else {
+            file = try FileDescriptor.open(openPath, flags: O_RDWR, calls: options.systemCalls)
+            let scanner = SegmentScanner(file: file, name: openName, maximumPayload: Self.maximumPayload(options))
+            var merkle = frontier
+            let result = try scanner.scan(
+                expecting: .init(journalID: id, firstPosition: position, previousChainHash: chain), merkle: &merkle,
+                onFrame: { header, offset in table.addFrame(firstPosition: header.firstPosition, offset: offset) },
+                onEvent: { view in table.addEvent(position: view.position, stream: view.stream, version: view.version, id: view.id) })
+            id = result.header.journalID
+            if case .torn(let offset, let reason) = result.tail {
+                let size = try file.size()
+                try file.truncate(to: offset)
+                try file.syncData()
+                let t = RecoveryReport.Truncation(file: openName, offset: offset, bytesRemoved: size - offset, firstPosition: result.nextPosition, reason: reason)
+                report.truncations.append(t)
+                options.log("recovery: \(t)")
+            }
+            frontier = merkle
+            position = result.nextPosition
+            chain = result.chainHash
+            lastTime = max(lastTime, result.lastRecordedAt)
+            end = result.validEnd
+        }
+        // An index left for the open segment (a crash mid-seal) is stale by definition.
+        try? FileManager.default.removeItem(atPath: paths.indexPath(firstPosition: openFirst))
+
+        journalID = id!
+        sealed = sealedSegments
+        openFile = file
+        self.openName = openName
+        openTable = table
+        openEnd = end
+        nextPosition = position
+        chainHash = chain
+        merkle = frontier
+        lastRecordedAt = lastTime
+        recovery = report
+        writer = JournalWriter(journal: self)
+        let thread = Thread { [writer] in writer!.run() }
+        thread.name = "registre-journal-writer"
+        thread.stackSize = 1 << 20
+        writerThread = thread
+        thread.start()
+    }
+
+    deinit {
+        queue.close()
+    }
+
+    static func maximumPayload(_ options: JournalOptions) -> Int {
+        max(options.maximumFrameBytes, options.limits.maximumAppendBytes) + (1 << 20)
+    }
+
+    static func fileSize(_ path: String) throws -> UInt64 {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+
+    static func readHeader(_ file: FileDescriptor, name: String) throws -> SegmentHeader {
+        var bytes = [UInt8](repeating: 0, count: JournalFormat.segmentHeaderSize)
+        let n = try bytes.withUnsafeMutableBytes { (raw) throws in try file.read(into: raw, at: 0) }
+        do {
+            guard n == bytes.count else { throw SegmentHeader.DecodeFailure.tooShort }
+            return try bytes.withUnsafeBytes { (raw) throws(SegmentHeader.DecodeFailure) in try SegmentHeader.decode(raw) }
+        } catch {
+            throw JournalError.corrupt(JournalDamage(kind: .badSegmentHeader, file: name, offset: 0, position: nil, detail: "segment header unreadable (\(error))"))
+        }
+    }
+
+    /// Writes a new segment with its header and makes its name durable (fsync of the directory).
+    static func createSegment(paths: JournalDirectory, header: SegmentHeader, options: JournalOptions) throws -> FileDescriptor {
+        let path = paths.segmentPath(firstPosition: header.firstPosition)
+        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o644, calls: options.systemCalls)
+        do {
+            try file.writeAll(header.encoded(), at: 0)
+            try file.syncData()
+            try FileDescriptor.syncDirectory(paths.path)
+        } catch {
+            unlink(path)
+            throw error
+        }
+        return file
+    }
+
+    /// Scans a sealed segment whose index is missing or unusable and writes a fresh index.
+    static func rebuildIndex(file: FileDescriptor, name: String, header: SegmentHeader, frontier: MerkleFrontier,
+                             paths: JournalDirectory, options: JournalOptions) throws -> SegmentIndex {
+        var contents = SegmentIndexContents(firstPosition: header.firstPosition, segmentLength: 0, chainHash: header.previousChainHash,
+                                            lastRecordedAt: Int64.min, merkle: frontier)
+        var merkle = frontier
+        let scanner = SegmentScanner(file: file, name: name, maximumPayload: maximumPayload(options))
+        let result = try scanner.scan(
+            expecting: .init(journalID: header.journalID, firstPosition: header.firstPosition, previousChainHash: header.previousChainHash),
+            merkle: &merkle,
+            onFrame: { h, offset in contents.addFrame(firstPosition: h.firstPosition, offset: offset) },
+            onEvent: { view in contents.addEvent(position: view.position, stream: view.stream, version: view.version, id: view.id) })
+        if case .torn(let offset, let reason) = result.tail {
+            throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: result.nextPosition,
+                                                     detail: "sealed segment ends in an incomplete frame (\(reason))"))
+        }
+        contents.segmentLength = result.validEnd
+        contents.chainHash = result.chainHash
+        contents.lastRecordedAt = result.lastRecordedAt
+        contents.merkle = merkle
+        return try writeIndex(contents, paths: paths)
+    }
+
+    /// Writes an index through a temporary file and a rename, so a crash leaves the old or the new.
+    static func writeIndex(_ contents: SegmentIndexContents, paths: JournalDirectory) throws -> SegmentIndex {
+        let final = paths.indexPath(firstPosition: contents.firstPosition)
+        let temporary = final + ".tmp"
+        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        try file.writeAll(SegmentIndex.encode(contents), at: 0)
+        try file.syncData()
+        guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
+        try FileDescriptor.syncDirectory(paths.indexDirectory)
+        return try SegmentIndex(path: final, name: JournalFormat.indexName(firstPosition: contents.firstPosition))
+    }
+
+    /// Finishes the appends in flight, syncs, and stops the writer. Later appends fail with `.closed`.
+    public func close() {
+        queue.close()
+        writer.waitUntilStopped()
+    }
+
+    // MARK: Appending
+
+    /// Appends atomically and returns once the frame holding it is durable.
+    public func append(_ request: AppendRequest) async throws -> AppendResult {
+        let prepared = try PreparedAppend(request, limits: options.limits)
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.enqueue(prepared) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The blocking form of `append`, for command-line tools and benchmarks outside async code.
+    public func appendAndWait(_ request: AppendRequest) throws -> AppendResult {
+        let prepared = try PreparedAppend(request, limits: options.limits)
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        queue.enqueue(prepared) { result in
+            box.result = result
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+
+    /// Position after the last committed event (= number of events).
+    public var endPosition: UInt64 { lock.withLock { nextPosition } }
+
+    public var head: JournalHead {
+        lock.withLock { JournalHead(journalID: journalID, position: nextPosition, chainHash: chainHash, merkleRoot: merkle.root, lastRecordedAtMicros: lastRecordedAt) }
+    }
+
+    public var segmentCount: Int { lock.withLock { sealed.count + 1 } }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    var result: Result<AppendResult, JournalError>?
+}
+
+/// The journal's state after its last committed frame: what a checkpoint signs.
+public struct JournalHead: Sendable, Equatable {
+    public var journalID: UUID
+    /// Number of events, which is also the next position.
+    public var position: UInt64
+    public var chainHash: Digest32
+    public var merkleRoot: Digest32
+    public var lastRecordedAtMicros: Int64
+}
+
+/// What opening the journal found and repaired.
+public struct RecoveryReport: Sendable, Equatable {
+    public struct Truncation: Sendable, Equatable, CustomStringConvertible {
+        public var file: String
+        public var offset: UInt64
+        public var bytesRemoved: UInt64
+        /// Position the first lost (never acknowledged) event would have had.
+        public var firstPosition: UInt64
+        public var reason: String
+        public var description: String {
+            "truncated a torn tail of \(bytesRemoved) bytes at byte \(offset) of \(file) (unacknowledged events from position \(firstPosition) on): \(reason)"
+        }
+    }
+
+    public var truncations: [Truncation] = []
+    public var rebuiltIndexes: [String] = []
+}

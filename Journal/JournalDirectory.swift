@@ -1,0 +1,96 @@
+import Foundation
+
+/// The files of a journal directory: segments at the top, index files under `index/`.
+struct JournalDirectory: Sendable {
+    let path: String
+
+    var indexDirectory: String { path + "/index" }
+    var checkpointDirectory: String { path + "/checkpoints" }
+    var lockPath: String { path + "/LOCK" }
+
+    func segmentPath(firstPosition: UInt64) -> String { path + "/" + JournalFormat.segmentName(firstPosition: firstPosition) }
+    func indexPath(firstPosition: UInt64) -> String { indexDirectory + "/" + JournalFormat.indexName(firstPosition: firstPosition) }
+
+    /// First positions of every segment, in order. Unknown files are left alone.
+    func segmentFirstPositions() throws -> [UInt64] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw JournalError.notAJournal(path: path, reason: "cannot list the directory (\(error.localizedDescription))")
+        }
+        return names.compactMap(JournalFormat.firstPosition(ofSegmentNamed:)).sorted()
+    }
+
+    var exists: Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
+
+/// The in-memory index of the segment being written: frames, ids and stream runs.
+/// Its events move to a memory-mapped `SegmentIndex` when the segment is sealed.
+struct OpenSegmentTable {
+    var firstPosition: UInt64
+    var framePositions: [UInt64] = []
+    var frameOffsets: [UInt64] = []
+    var positionsByID: [UUID: UInt64] = [:]
+    var eventIDs: [UUID] = []
+    var streams: [String: (firstVersion: UInt64, positions: [UInt64])] = [:]
+
+    init(firstPosition: UInt64) { self.firstPosition = firstPosition }
+
+    var eventCount: Int { eventIDs.count }
+
+    mutating func addFrame(firstPosition: UInt64, offset: UInt64) {
+        framePositions.append(firstPosition)
+        frameOffsets.append(offset)
+    }
+
+    mutating func addEvent(position: UInt64, stream: String, version: UInt64, id: UUID) {
+        positionsByID[id] = position
+        eventIDs.append(id)
+        if streams[stream] == nil {
+            streams[stream] = (version, [position])
+        } else {
+            streams[stream]!.positions.append(position)
+        }
+    }
+
+    func lastVersion(of stream: String) -> UInt64? {
+        streams[stream].map { $0.firstVersion + UInt64($0.positions.count) - 1 }
+    }
+
+    func frame(containing position: UInt64) -> (firstPosition: UInt64, offset: UInt64)? {
+        guard position >= firstPosition, !framePositions.isEmpty else { return nil }
+        var lo = 0, hi = framePositions.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if framePositions[mid] <= position { lo = mid } else { hi = mid - 1 }
+        }
+        return (framePositions[lo], frameOffsets[lo])
+    }
+
+    func indexContents(segmentLength: UInt64, chainHash: Digest32, lastRecordedAt: Int64, merkle: MerkleFrontier) -> SegmentIndexContents {
+        var c = SegmentIndexContents(firstPosition: firstPosition, segmentLength: segmentLength, chainHash: chainHash,
+                                     lastRecordedAt: lastRecordedAt, merkle: merkle)
+        c.framePositions = framePositions
+        c.frameOffsets = frameOffsets
+        c.eventIDs = eventIDs
+        c.streams = streams.mapValues { run in (run.firstVersion, run.positions.map { UInt32($0 - firstPosition) }) }
+        return c
+    }
+}
+
+/// A sealed segment: its file, open for reading, and its memory-mapped index.
+final class SealedSegment: Sendable {
+    let index: SegmentIndex
+    let file: FileDescriptor
+    let name: String
+
+    init(index: SegmentIndex, file: FileDescriptor, name: String) {
+        self.index = index
+        self.file = file
+        self.name = name
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+
+/// Everything the journal can refuse or fail with. Each case carries what a person needs to act:
+/// which event, which stream, which file and byte offset.
+public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The append asked for versions some streams do not have; every such stream is listed.
+    case wrongExpectedVersion([VersionConflict])
+    /// Some, not all, of the append's event ids are already committed: a retry must resend the same append.
+    case partialDuplicate(committed: [UUID], new: [UUID])
+    /// Every id is committed, but not with the same streams: this is not a retry of that append.
+    case idempotencyMismatch(eventID: UUID, committedStream: String, requestedStream: String)
+    /// The same event id appears twice in one append.
+    case duplicateEventInAppend(UUID)
+    case emptyAppend
+    /// `expectedVersions` names a stream that no event of the append writes to.
+    case expectationForUnwrittenStream(String)
+    case invalidStreamID(eventIndex: Int, stream: String, reason: String)
+    case invalidEventType(eventIndex: Int, type: String, reason: String)
+    case invalidJSON(eventIndex: Int, field: String, failure: JSONValidation.Failure)
+    case eventTooLarge(eventIndex: Int, size: Int, limit: Int)
+    case appendTooLarge(size: Int, limit: Int)
+    case tooManyEvents(count: Int, limit: Int)
+    /// The disk (or the file-size limit) is full. Nothing of the append was kept; retry once space returns.
+    case noSpace(path: String)
+    /// An I/O call failed. After a failed fsync the writer stops accepting appends until reopened,
+    /// because the kernel may have dropped the dirty pages it could not write.
+    case io(operation: String, path: String, errno: Int32)
+    case writerFailed(reason: String)
+    case closed
+    case locked(path: String)
+    case notAJournal(path: String, reason: String)
+    /// Damage that recovery must not repair by itself: a sealed segment, a broken chain, or a bad
+    /// frame with good frames after it.
+    case corrupt(JournalDamage)
+
+    public var description: String {
+        switch self {
+        case .wrongExpectedVersion(let conflicts):
+            return conflicts.map(\.description).joined(separator: "; ")
+        case .partialDuplicate(let c, let n):
+            return "\(c.count) of the append's event ids are already committed and \(n.count) are new; a retry must resend the original append unchanged (first committed id \(c.first?.uuidString ?? "-"))"
+        case .idempotencyMismatch(let id, let committed, let requested):
+            return "event \(id.uuidString) is already committed in stream '\(committed)', not in '\(requested)'"
+        case .duplicateEventInAppend(let id):
+            return "event id \(id.uuidString) appears twice in one append"
+        case .emptyAppend:
+            return "an append needs at least one event"
+        case .expectationForUnwrittenStream(let s):
+            return "expectedVersions names stream '\(s)', but no event of the append writes to it"
+        case .invalidStreamID(let i, let s, let r):
+            return "event \(i): invalid stream id '\(s.prefix(80))': \(r)"
+        case .invalidEventType(let i, let t, let r):
+            return "event \(i): invalid event type '\(t.prefix(80))': \(r)"
+        case .invalidJSON(let i, let field, let f):
+            return "event \(i): \(field) is not a valid JSON object: \(f)"
+        case .eventTooLarge(let i, let size, let limit):
+            return "event \(i) is \(size) bytes, over the limit of \(limit)"
+        case .appendTooLarge(let size, let limit):
+            return "the append is \(size) bytes, over the limit of \(limit)"
+        case .tooManyEvents(let count, let limit):
+            return "the append has \(count) events, over the limit of \(limit)"
+        case .noSpace(let path):
+            return "no space left on the device holding \(path); nothing of this append was written, retry once space is freed"
+        case .io(let op, let path, let e):
+            return "\(op) failed on \(path): \(String(cString: strerror(e))) (errno \(e))"
+        case .writerFailed(let reason):
+            return "the journal writer stopped after an earlier failure and must be reopened: \(reason)"
+        case .closed:
+            return "the journal is closed"
+        case .locked(let path):
+            return "another process holds the journal for writing (lock \(path))"
+        case .notAJournal(let path, let reason):
+            return "\(path) is not a usable journal: \(reason)"
+        case .corrupt(let damage):
+            return damage.description
+        }
+    }
+}
+
+/// One stream whose version did not match an append's expectation. `actual` nil means no stream.
+public struct VersionConflict: Sendable, Equatable, CustomStringConvertible {
+    public var stream: String
+    public var expected: ExpectedVersion
+    public var actual: UInt64?
+
+    public init(stream: String, expected: ExpectedVersion, actual: UInt64?) {
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+    }
+
+    public var description: String {
+        "stream '\(stream)' was expected \(expected == .noStream ? "not to exist" : expected == .streamExists ? "to exist" : "at version \(expected)") but \(actual.map { "is at version \($0)" } ?? "does not exist")"
+    }
+}
+
+/// Where the journal is damaged, precisely enough to open the file at that byte.
+public struct JournalDamage: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable {
+        case badSegmentHeader, badFrameHeader, badChecksum, badCompression, badRecord
+        case brokenChain, positionGap, badIndex, midSegmentGarbage, truncatedSealedSegment, foreignSegment
+    }
+
+    public var kind: Kind
+    public var file: String
+    public var offset: UInt64
+    /// The first global position affected, when known.
+    public var position: UInt64?
+    public var detail: String
+
+    public init(kind: Kind, file: String, offset: UInt64, position: UInt64?, detail: String) {
+        self.kind = kind
+        self.file = file
+        self.offset = offset
+        self.position = position
+        self.detail = detail
+    }
+
+    public var description: String {
+        "journal damaged (\(kind.rawValue)) in \(file) at byte \(offset)\(position.map { ", position \($0)" } ?? ""): \(detail)"
+    }
+}
+
+/// Limits on what one append may carry. Exceeding one is a typed error; nothing partial is written.
+public struct JournalLimits: Sendable, Equatable {
+    public var maximumEventBytes = 1 << 20
+    public var maximumAppendBytes = 16 << 20
+    public var maximumEventsPerAppend = 10_000
+    public var maximumStreamIDBytes = 200
+    public var maximumTypeBytes = 100
+
+    public init() {}
+
+    /// Stream ids are printable ASCII without spaces or slashes, so they fit in URLs, file names
+    /// and log lines without escaping: letters, digits and `- _ . : @ + =`.
+    func streamIDProblem(_ stream: String) -> String? {
+        let utf8 = stream.utf8
+        if utf8.isEmpty { return "it is empty" }
+        if utf8.count > maximumStreamIDBytes { return "it is \(utf8.count) bytes, over the limit of \(maximumStreamIDBytes)" }
+        for c in utf8 where !Self.isNameByte(c, extra: "-_.:@+=") {
+            return "character \(Self.describe(c)) is not allowed (letters, digits and - _ . : @ + = only)"
+        }
+        return nil
+    }
+
+    func typeProblem(_ type: String) -> String? {
+        let utf8 = type.utf8
+        if utf8.isEmpty { return "it is empty" }
+        if utf8.count > maximumTypeBytes { return "it is \(utf8.count) bytes, over the limit of \(maximumTypeBytes)" }
+        for c in utf8 where !Self.isNameByte(c, extra: "-_.:") {
+            return "character \(Self.describe(c)) is not allowed (letters, digits and - _ . : only)"
+        }
+        return nil
+    }
+
+    private static func isNameByte(_ c: UInt8, extra: StaticString) -> Bool {
+        if (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) { return true }
+        for k in 0..<extra.utf8CodeUnitCount where extra.utf8Start[k] == c { return true }
+        return false
+    }
+
+    private static func describe(_ c: UInt8) -> String {
+        c >= 0x21 && c < 0x7F ? "'\(Character(UnicodeScalar(c)))'" : String(format: "0x%02X", c)
+    }
+}
+
+/// When an acknowledged append is on disk.
+public enum Durability: Sendable, Equatable {
+    /// Acknowledge after write + fdatasync (the default, and the only mode services should use).
+    case durable
+    /// Acknowledge after write; sync on seal and close. For bulk loads you can redo, and benchmarks.
+    case relaxed
+}
+
+public struct JournalOptions: Sendable {
+    /// A segment is sealed once it reaches this many bytes; frames are never split.
+    public var segmentSizeLimit: Int = 64 << 20
+    public var limits = JournalLimits()
+    public var durability: Durability = .durable
+    public var compressionLevel: Int32 = 3
+    /// The most bytes of appends the writer packs into one group-commit frame.
+    public var maximumFrameBytes: Int = 4 << 20
+    /// Where recovery reports what it truncated; defaults to standard error.
+    public var log: @Sendable (String) -> Void = { message in
+        FileHandle.standardError.write(Data(("registre: " + message + "\n").utf8))
+    }
+    /// The clock for `recordedAt`, in microseconds since the epoch; tests pin it.
+    public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+    /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
+    var systemCalls = SystemCalls.live
+
+    public init() {}
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+public enum ReadDirection: String, Sendable {
+    case forwards, backwards
+}
+
+/// Reads through the writer's indexes. Safe from any thread, concurrently with appends.
+extension Journal {
+    /// Where a committed frame lives, captured under the lock so the I/O can run without it.
+    private struct FrameLocation {
+        var file: FileDescriptor
+        var name: String
+        var offset: UInt64
+        var limit: UInt64
+    }
+
+    private func locateFrame(containing position: UInt64) -> FrameLocation? {
+        lock.withLock {
+            guard position < nextPosition else { return nil }
+            if position >= openTable.firstPosition {
+                guard let f = openTable.frame(containing: position) else { return nil }
+                return FrameLocation(file: openFile, name: openName, offset: f.offset, limit: openEnd)
+            }
+            var lo = 0, hi = sealed.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if sealed[mid].index.firstPosition <= position { lo = mid } else { hi = mid - 1 }
+            }
+            let s = sealed[lo]
+            guard let f = s.index.frame(containing: position) else { return nil }
+            return FrameLocation(file: s.file, name: s.name, offset: f.offset, limit: s.index.segmentLength)
+        }
+    }
+
+    /// Decodes the frame at a known location and hands each record to `body`.
+    private func withFrame(at location: FrameLocation, _ body: (FrameHeader, UnsafeRawBufferPointer) throws -> Void) throws {
+        let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit,
+                                 maximumPayload: Self.maximumPayload(options), chunkSize: 64 << 10)
+        switch try cursor.next() {
+        case .frame(let header, _, let payload):
+            try body(header, payload)
+        case .end, .incomplete:
+            throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: location.name, offset: location.offset, position: nil, detail: "an indexed frame is missing"))
+        case .invalid(let offset, let kind, let reason):
+            throw JournalError.corrupt(JournalDamage(kind: kind, file: location.name, offset: offset, position: nil, detail: reason))
+        }
+    }
+
+    /// The event at a global position, or nil past the end.
+    public func event(at position: UInt64) throws -> RecordedEvent? {
+        try events(at: [position]).first
+    }
+
+    /// Events at the given positions (in that order), decoding each frame once.
+    public func events(at positions: [UInt64]) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        out.reserveCapacity(positions.count)
+        var i = 0
+        while i < positions.count {
+            guard let location = locateFrame(containing: positions[i]) else { break }
+            try withFrame(at: location) { header, payload in
+                let end = header.firstPosition + UInt64(header.eventCount)
+                var wanted: [UInt64: Int] = [:]
+                var j = i
+                while j < positions.count, positions[j] >= header.firstPosition, positions[j] < end {
+                    wanted[positions[j]] = j
+                    j += 1
+                }
+                var found = [RecordedEvent?](repeating: nil, count: j - i)
+                try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
+                    if let k = wanted[view.position] { found[k - i] = view.materialize() }
+                }
+                out.append(contentsOf: found.compactMap { $0 })
+                i = j
+            }
+        }
+        return out
+    }
+
+    /// The event with this id, if committed.
+    public func event(id: UUID) throws -> RecordedEvent? {
+        committedEvent(id: id)
+    }
+
+    func committedEvent(id: UUID) -> RecordedEvent? {
+        let (inOpen, segments): (UInt64?, [SealedSegment]) = lock.withLock { (openTable.positionsByID[id], sealed) }
+        if let p = inOpen { return try? event(at: p) }
+        for s in segments.reversed() {
+            for p in s.index.candidatePositions(forEventID: id) {
+                if let e = try? event(at: p), e.id == id { return e }
+            }
+        }
+        return nil
+    }
+
+    /// The last version of a stream, or nil when it has no events.
+    public func lastVersion(of stream: String) -> UInt64? {
+        let (inOpen, segments): (UInt64?, [SealedSegment]) = lock.withLock { (openTable.lastVersion(of: stream), sealed) }
+        if let v = inOpen { return v }
+        for s in segments.reversed() {
+            if let run = s.index.run(ofStream: stream) { return run.lastVersion }
+        }
+        return nil
+    }
+
+    /// Positions of a stream's events from `version`, in the given direction, at most `limit`.
+    public func streamPositions(_ stream: String, from version: UInt64?, direction: ReadDirection = .forwards, limit: Int) -> [(version: UInt64, position: UInt64)] {
+        guard limit > 0 else { return [] }
+        let (openRun, segments): ((firstVersion: UInt64, positions: [UInt64])?, [SealedSegment]) = lock.withLock { (openTable.streams[stream], sealed) }
+        var runs: [(firstVersion: UInt64, count: Int, position: (Int) -> UInt64)] = []
+        for s in segments {
+            if let run = s.index.run(ofStream: stream) { runs.append((run.firstVersion, run.count, run.position(at:))) }
+        }
+        if let r = openRun { runs.append((r.firstVersion, r.positions.count, { r.positions[$0] })) }
+        var out: [(version: UInt64, position: UInt64)] = []
+        switch direction {
+        case .forwards:
+            let start = version ?? 0
+            for run in runs where run.firstVersion + UInt64(run.count) > start {
+                var k = start > run.firstVersion ? Int(start - run.firstVersion) : 0
+                while k < run.count, out.count < limit {
+                    out.append((run.firstVersion + UInt64(k), run.position(k)))
+                    k += 1
+                }
+                if out.count == limit { break }
+            }
+        case .backwards:
+            let start = version ?? UInt64.max
+            for run in runs.reversed() where run.firstVersion <= start {
+                var k = min(run.count - 1, Int(min(start - run.firstVersion, UInt64(run.count - 1))))
+                while k >= 0, out.count < limit {
+                    out.append((run.firstVersion + UInt64(k), run.position(k)))
+                    k -= 1
+                }
+                if out.count == limit { break }
+            }
+        }
+        return out
+    }
+
+    /// Reads one stream from `version` (nil: the start, or the end when reading backwards).
+    public func readStream(_ stream: String, from version: UInt64? = nil, direction: ReadDirection = .forwards, limit: Int = 1000) throws -> [RecordedEvent] {
+        let positions = streamPositions(stream, from: version, direction: direction, limit: limit)
+        if direction == .forwards { return try events(at: positions.map(\.position)) }
+        return try events(at: positions.map(\.position).reversed()).reversed()
+    }
+
+    /// Reads the whole journal in order from `position`, at most `limit` events.
+    public func readAll(from position: UInt64 = 0, limit: Int = 1000) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try forEachEvent(from: position) { view in
+            out.append(view.materialize())
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Visits committed events in order from `position` without copying them; return false to stop.
+    public func forEachEvent(from position: UInt64 = 0, _ body: (EventView) throws -> Bool) throws {
+        var next = position
+        while true {
+            guard let location = locateFrame(containing: next) else { return }
+            let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit, maximumPayload: Self.maximumPayload(options))
+            var keepGoing = true
+            scan: while keepGoing {
+                switch try cursor.next() {
+                case .end, .incomplete:
+                    break scan
+                case .invalid(let offset, let kind, let reason):
+                    throw JournalError.corrupt(JournalDamage(kind: kind, file: location.name, offset: offset, position: next, detail: reason))
+                case .frame(let header, _, let payload):
+                    try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
+                        guard keepGoing, view.position >= next else { return }
+                        keepGoing = try body(view)
+                        next = view.position + 1
+                    }
+                    next = max(next, header.firstPosition + UInt64(header.eventCount))
+                }
+            }
+            if !keepGoing { return }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+
+/// The single writer thread: turns batches of queued appends into one frame and one sync.
+///
+/// Runs on its own `Thread`, not on the Swift concurrency pool, because fdatasync blocks for
+/// milliseconds and must not starve the tasks that serve clients.
+final class JournalWriter: @unchecked Sendable {
+    private unowned let journal: Journal
+    private let compressor: ZstdCompressor
+    private let stopped = DispatchSemaphore(value: 0)
+    /// Last version of every stream the writer has looked up or written; nil value: no stream.
+    private var streamVersions: [String: UInt64?] = [:]
+
+    init(journal: Journal) {
+        self.journal = journal
+        compressor = ZstdCompressor(level: journal.options.compressionLevel)
+    }
+
+    func run() {
+        while let batch = journal.queue.take(maximumBytes: journal.options.maximumFrameBytes) {
+            process(batch)
+        }
+        if journal.options.durability == .relaxed, journal.failure == nil {
+            try? journal.openFile.syncData()
+        }
+        stopped.signal()
+    }
+
+    func waitUntilStopped() {
+        stopped.wait()
+        stopped.signal()
+    }
+
+    // MARK: Lookups against committed state (writer thread only)
+
+    private func committedVersion(of stream: String) -> UInt64? {
+        if let cached = streamVersions[stream] { return cached }
+        let version = journal.lastVersion(of: stream)
+        streamVersions[stream] = version
+        return version
+    }
+
+    // MARK: One batch
+
+    private struct Accepted {
+        var item: AppendQueue.Item
+        var result: AppendResult
+    }
+
+    private func process(_ batch: [AppendQueue.Item]) {
+        if let reason = journal.failure {
+            for item in batch { item.completion(.failure(.writerFailed(reason: reason))) }
+            return
+        }
+        let firstPosition = journal.nextPosition
+        var position = firstPosition
+        let time = max(journal.options.clock(), journal.lastRecordedAt)
+        var overlay: [String: UInt64] = [:]
+        var idsInFrame: [UUID: Int] = [:]
+        var accepted: [Accepted] = []
+        var retriesInFrame: [(item: AppendQueue.Item, of: Int)] = []
+        var payload = ByteWriter(capacity: batch.reduce(0) { $0 + $1.append.byteSize })
+        var leaves: [Digest32] = []
+        var tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)] = []
+
+        for item in batch {
+            let append = item.append
+            // Idempotency: a retry of a committed append answers with the original result.
+            if append.events.contains(where: \.idWasGiven) {
+                switch classifyRetry(append, idsInFrame: idsInFrame, accepted: accepted) {
+                case .new: break
+                case .failed(let error): item.completion(.failure(error)); continue
+                case .committed(let result): item.completion(.success(result)); continue
+                case .inThisFrame(let k): retriesInFrame.append((item, k)); continue
+                }
+            }
+            // Expected versions, against what is committed plus what this frame already holds.
+            var current: [String: UInt64?] = [:]
+            var conflicts: [VersionConflict] = []
+            for (stream, expected) in append.expectations {
+                let version = overlay[stream] ?? committedVersion(of: stream)
+                current[stream] = version
+                if !expected.isSatisfied(by: version) {
+                    conflicts.append(VersionConflict(stream: stream, expected: expected, actual: version))
+                }
+            }
+            if !conflicts.isEmpty {
+                item.completion(.failure(.wrongExpectedVersion(conflicts)))
+                continue
+            }
+            let first = position
+            var versions: [String: UInt64] = [:]
+            for (k, e) in append.events.enumerated() {
+                let version = versions[e.stream].map { $0 + 1 } ?? (current[e.stream]!.map { $0 + 1 } ?? 0)
+                versions[e.stream] = version
+                let recordStart = payload.count
+                RecordCodec.append(position: position, version: version, id: e.id, recordedAtMicros: time,
+                                   endsAppend: k == append.events.count - 1, stream: e.stream, type: e.type,
+                                   metadata: e.metadata, data: e.data, to: &payload)
+                leaves.append(payload.bytes.withUnsafeBytes { MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: $0[recordStart...])) })
+                tableEvents.append((position, e.stream, version, e.id))
+                idsInFrame[e.id] = accepted.count
+                position += 1
+            }
+            for (s, v) in versions { overlay[s] = v }
+            accepted.append(Accepted(item: item, result: AppendResult(firstPosition: first, lastPosition: position - 1, versions: versions, wasAlreadyCommitted: false)))
+        }
+        guard !accepted.isEmpty else { return }
+
+        do {
+            try writeFrame(payload: payload.bytes, firstPosition: firstPosition, eventCount: UInt32(position - firstPosition),
+                           time: time, leaves: leaves, tableEvents: tableEvents)
+        } catch {
+            let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
+            for a in accepted { a.item.completion(.failure(failure)) }
+            for r in retriesInFrame { r.item.completion(.failure(failure)) }
+            return
+        }
+        for (s, v) in overlay { streamVersions[s] = v }
+        for a in accepted { a.item.completion(.success(a.result)) }
+        for r in retriesInFrame {
+            var result = accepted[r.of].result
+            result.wasAlreadyCommitted = true
+            r.item.completion(.success(result))
+        }
+        if journal.openEnd >= UInt64(journal.options.segmentSizeLimit) { seal() }
+    }
+
+    private enum RetryClass {
+        case new
+        case committed(AppendResult)
+        case inThisFrame(Int)
+        case failed(JournalError)
+    }
+
+    /// Decides whether an append with caller-chosen ids is new, a retry, or a conflicting reuse.
+    private func classifyRetry(_ append: PreparedAppend, idsInFrame: [UUID: Int], accepted: [Accepted]) -> RetryClass {
+        var found: [(event: PreparedAppend.Event, committed: RecordedEvent?)] = []
+        var inFrame: Set<Int> = []
+        var missing: [UUID] = []
+        for e in append.events {
+            if let k = idsInFrame[e.id] {
+                inFrame.insert(k)
+                found.append((e, nil))
+            } else if e.idWasGiven, let committed = journal.committedEvent(id: e.id) {
+                found.append((e, committed))
+            } else {
+                missing.append(e.id)
+            }
+        }
+        if found.isEmpty { return .new }
+        if !missing.isEmpty { return .failed(.partialDuplicate(committed: found.map(\.event.id), new: missing)) }
+        if !inFrame.isEmpty {
+            guard inFrame.count == 1, found.allSatisfy({ $0.committed == nil }), let k = inFrame.first else {
+                return .failed(.partialDuplicate(committed: found.map(\.event.id), new: []))
+            }
+            let original = accepted[k].item.append.events
+            guard original.count == append.events.count else {
+                return .failed(.partialDuplicate(committed: found.map(\.event.id), new: original.map(\.id).filter { id in !append.events.contains { $0.id == id } }))
+            }
+            for (a, b) in zip(append.events, original) where a.id != b.id || a.stream != b.stream {
+                return .failed(.idempotencyMismatch(eventID: a.id, committedStream: b.stream, requestedStream: a.stream))
+            }
+            return .inThisFrame(k)
+        }
+        var versions: [String: UInt64] = [:]
+        var low = UInt64.max, high: UInt64 = 0
+        for (e, committed) in found {
+            let c = committed!
+            guard c.stream == e.stream else { return .failed(.idempotencyMismatch(eventID: e.id, committedStream: c.stream, requestedStream: e.stream)) }
+            versions[c.stream] = max(versions[c.stream] ?? 0, c.version)
+            low = min(low, c.position)
+            high = max(high, c.position)
+        }
+        return .committed(AppendResult(firstPosition: low, lastPosition: high, versions: versions, wasAlreadyCommitted: true))
+    }
+
+    // MARK: Disk
+
+    private func writeFrame(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32, time: Int64,
+                            leaves: [Digest32], tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws {
+        let chain = payload.withUnsafeBytes {
+            FrameHeader.chainHash(previous: journal.chainHash, firstPosition: firstPosition, eventCount: eventCount, payload: $0)
+        }
+        let compressed = journal.options.compressionLevel > 0 ? payload.withUnsafeBytes { compressor.compress($0) } : nil
+        let header = FrameHeader(storedLength: UInt32((compressed ?? payload).count), payloadLength: UInt32(payload.count),
+                                 codec: compressed == nil ? .none : .zstd, firstPosition: firstPosition, eventCount: eventCount, chainHash: chain)
+        var frame = header.encodedWithoutChecksum()
+        let stored = compressed ?? payload
+        let crc = CRC32C.checksum(stored, extending: CRC32C.checksum(frame))
+        withUnsafeBytes(of: crc.littleEndian) { frame.append(contentsOf: $0) }
+        frame.append(contentsOf: stored)
+
+        let offset = journal.openEnd
+        let file = journal.openFile
+        do {
+            try file.writeAll(frame, at: offset)
+        } catch {
+            // Nothing of a failed write may stay behind a later frame: cut the file back.
+            do { try file.truncate(to: offset) } catch {
+                journal.poison("could not remove a partly written frame from \(journal.openName) after a failed write: \(error)")
+            }
+            throw error
+        }
+        if journal.options.durability == .durable {
+            do { try file.syncData() } catch {
+                // After a failed fdatasync the kernel may have dropped the pages: the file's state
+                // is unknown until recovery reads it back, so stop here (PostgreSQL's fsyncgate lesson).
+                journal.poison("fdatasync failed on \(journal.openName): \(error)")
+                throw error
+            }
+        }
+        journal.lock.withLock {
+            journal.openTable.addFrame(firstPosition: firstPosition, offset: offset)
+            for e in tableEvents { journal.openTable.addEvent(position: e.position, stream: e.stream, version: e.version, id: e.id) }
+            for leaf in leaves { journal.merkle.append(leaf: leaf) }
+            journal.openEnd = offset + UInt64(frame.count)
+            journal.nextPosition = firstPosition + UInt64(eventCount)
+            journal.chainHash = chain
+            journal.lastRecordedAt = time
+        }
+    }
+
+    /// Seals the open segment: index written and durable, then a new segment created. A failure
+    /// leaves the current segment open (it just grows past the limit) and is retried next frame.
+    private func seal() {
+        let j = journal
+        do {
+            if j.options.durability == .relaxed { try j.openFile.syncData() }
+            let contents = j.openTable.indexContents(segmentLength: j.openEnd, chainHash: j.chainHash, lastRecordedAt: j.lastRecordedAt, merkle: j.merkle)
+            let index = try Journal.writeIndex(contents, paths: j.paths)
+            let header = SegmentHeader(journalID: j.journalID, firstPosition: j.nextPosition, previousChainHash: j.chainHash, createdAtMicros: j.options.clock())
+            let newFile: FileDescriptor
+            do {
+                newFile = try Journal.createSegment(paths: j.paths, header: header, options: j.options)
+            } catch {
+                unlink(j.paths.indexPath(firstPosition: contents.firstPosition))
+                throw error
+            }
+            j.lock.withLock {
+                j.sealed.append(SealedSegment(index: index, file: j.openFile, name: j.openName))
+                j.openFile = newFile
+                j.openName = JournalFormat.segmentName(firstPosition: header.firstPosition)
+                j.openTable = OpenSegmentTable(firstPosition: header.firstPosition)
+                j.openEnd = UInt64(JournalFormat.segmentHeaderSize)
+            }
+        } catch {
+            j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")
+        }
+    }
+}
+
+extension Journal {
+    func poison(_ reason: String) {
+        lock.withLock { if failure == nil { failure = reason } }
+        options.log("journal writer stopped: \(reason)")
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+
+/// RFC 6962 Merkle tree hashing over every event of the journal, in position order.
+///
+/// leaf = SHA-256(0x00 ‖ record bytes), node = SHA-256(0x01 ‖ left ‖ right). The record bytes are
+/// the event record exactly as in the frame payload, length prefix included (FORMAT.md).
+public enum MerkleHash {
+    public static func leaf(_ record: UnsafeRawBufferPointer) -> Digest32 {
+        var h = SHA256()
+        h.update(data: [0])
+        h.update(bufferPointer: record)
+        return Digest32(h.finalize())
+    }
+
+    public static func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
+        var h = SHA256()
+        h.update(data: [1])
+        h.update(data: left.bytes)
+        h.update(data: right.bytes)
+        return Digest32(h.finalize())
+    }
+
+    /// The hash of an empty tree: SHA-256 of nothing.
+    public static let empty = Digest32(SHA256.hash(data: [UInt8]()))
+}
+
+/// The right edge of the tree: one root per perfect subtree, largest first. Appending a leaf
+/// costs O(1) amortised and the root of all leaves so far costs O(log n), so the writer can sign
+/// a root at any position without keeping every leaf.
+public struct MerkleFrontier: Sendable, Equatable {
+    public private(set) var leafCount: UInt64 = 0
+    /// Subtree roots for the set bits of `leafCount`, from the most significant down.
+    public private(set) var subtrees: [Digest32] = []
+
+    public init() {}
+
+    public init?(leafCount: UInt64, subtrees: [Digest32]) {
+        guard leafCount.nonzeroBitCount == subtrees.count else { return nil }
+        self.leafCount = leafCount
+        self.subtrees = subtrees
+    }
+
+    public mutating func append(leaf: Digest32) {
+        var carry = leaf
+        var size: UInt64 = 1
+        while leafCount & size != 0 {
+            carry = MerkleHash.node(subtrees.removeLast(), carry)
+            size <<= 1
+        }
+        subtrees.append(carry)
+        leafCount += 1
+    }
+
+    public var root: Digest32 {
+        guard var r = subtrees.last else { return MerkleHash.empty }
+        for s in subtrees.dropLast().reversed() { r = MerkleHash.node(s, r) }
+        return r
+    }
+}

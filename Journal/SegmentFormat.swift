@@ -1,0 +1,161 @@
+import Foundation
+
+/// Constants and fixed headers of the on-disk format. FORMAT.md is the normative description;
+/// this file is its executable twin, and the tests check that they agree.
+public enum JournalFormat {
+    public static let version: UInt16 = 1
+    public static let minimumReaderVersion: UInt16 = 1
+    static let segmentMagic = Array("RGSTRSEG".utf8)
+    static let frameMagic = Array("RGFR".utf8)
+    static let indexMagic = Array("RGSTRIDX".utf8)
+    static let segmentHeaderSize = 128
+    static let frameHeaderSize = 64
+    static let recordFixedSize = 58  // the length prefix included
+    static let segmentExtension = "seg"
+    static let indexExtension = "idx"
+
+    /// `00000000000000000042.seg`: 20 digits, so names sort in position order.
+    static func segmentName(firstPosition: UInt64) -> String {
+        paddedPosition(firstPosition) + "." + segmentExtension
+    }
+
+    static func indexName(firstPosition: UInt64) -> String {
+        paddedPosition(firstPosition) + "." + indexExtension
+    }
+
+    static func paddedPosition(_ p: UInt64) -> String {
+        let digits = String(p)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    /// Parses a segment file name; nil for anything else in the directory.
+    static func firstPosition(ofSegmentNamed name: String) -> UInt64? {
+        guard name.hasSuffix("." + segmentExtension) else { return nil }
+        let stem = name.dropLast(segmentExtension.count + 1)
+        guard stem.count == 20, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(stem)
+    }
+}
+
+/// The 128-byte header at the start of every segment file.
+struct SegmentHeader: Equatable {
+    var formatVersion: UInt16 = JournalFormat.version
+    var minimumReaderVersion: UInt16 = JournalFormat.minimumReaderVersion
+    var journalID: UUID
+    var firstPosition: UInt64
+    var previousChainHash: Digest32
+    var createdAtMicros: Int64
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: JournalFormat.segmentHeaderSize)
+        w.writeBytes(JournalFormat.segmentMagic)
+        w.writeInteger(formatVersion)
+        w.writeInteger(minimumReaderVersion)
+        w.writeInteger(UInt32(JournalFormat.segmentHeaderSize))
+        w.writeBytes(journalID.bytes)
+        w.writeInteger(firstPosition)
+        w.writeBytes(previousChainHash.bytes)
+        w.writeInteger(createdAtMicros)
+        w.writeZeros(124 - w.count)
+        w.writeInteger(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    enum DecodeFailure: Error, Equatable {
+        case tooShort, badMagic, badChecksum, unsupportedVersion(UInt16), badLength(UInt32)
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) throws(DecodeFailure) -> SegmentHeader {
+        guard raw.count >= JournalFormat.segmentHeaderSize else { throw .tooShort }
+        guard Array(raw[0..<8]) == JournalFormat.segmentMagic else { throw .badMagic }
+        let crc: UInt32 = raw.getInteger(at: 124)
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<124])) == crc else { throw .badChecksum }
+        let minimum: UInt16 = raw.getInteger(at: 10)
+        guard minimum <= JournalFormat.version else { throw .unsupportedVersion(minimum) }
+        let length: UInt32 = raw.getInteger(at: 12)
+        guard length == JournalFormat.segmentHeaderSize else { throw .badLength(length) }
+        return SegmentHeader(
+            formatVersion: raw.getInteger(at: 8),
+            minimumReaderVersion: minimum,
+            journalID: UUID(bytes: Array(raw[16..<32])),
+            firstPosition: raw.getInteger(at: 32),
+            previousChainHash: Digest32(bytes: Array(raw[40..<72])),
+            createdAtMicros: raw.getInteger(at: 72)
+        )
+    }
+}
+
+/// The 64-byte header in front of every frame's payload.
+struct FrameHeader: Equatable {
+    enum Codec: UInt8 { case none = 0, zstd = 1 }
+
+    var storedLength: UInt32
+    var payloadLength: UInt32
+    var codec: Codec
+    var firstPosition: UInt64
+    var eventCount: UInt32
+    var chainHash: Digest32
+
+    /// Bytes 0..<60; the CRC that follows covers these and the stored payload.
+    func encodedWithoutChecksum() -> [UInt8] {
+        var w = ByteWriter(capacity: JournalFormat.frameHeaderSize)
+        w.writeBytes(JournalFormat.frameMagic)
+        w.writeInteger(storedLength)
+        w.writeInteger(payloadLength)
+        w.writeInteger(codec.rawValue)
+        w.writeZeros(3)
+        w.writeInteger(firstPosition)
+        w.writeInteger(eventCount)
+        w.writeBytes(chainHash.bytes)
+        return w.bytes
+    }
+
+    enum DecodeFailure: Error, Equatable { case badMagic, badCodec(UInt8), badReserved, tooLarge }
+
+    /// Decodes the 60 header bytes; the caller checks the CRC over header and payload.
+    static func decode(_ raw: UnsafeRawBufferPointer, maximumPayload: Int) throws(DecodeFailure) -> FrameHeader {
+        guard raw[0] == 0x52, raw[1] == 0x47, raw[2] == 0x46, raw[3] == 0x52 else { throw .badMagic }
+        guard let codec = Codec(rawValue: raw[12]) else { throw .badCodec(raw[12]) }
+        guard raw[13] == 0, raw[14] == 0, raw[15] == 0 else { throw .badReserved }
+        let stored: UInt32 = raw.getInteger(at: 4)
+        let payload: UInt32 = raw.getInteger(at: 8)
+        guard Int(payload) <= maximumPayload, Int(stored) <= maximumPayload + maximumPayload / 64 + 1024 else { throw .tooLarge }
+        return FrameHeader(
+            storedLength: stored,
+            payloadLength: payload,
+            codec: codec,
+            firstPosition: raw.getInteger(at: 16),
+            eventCount: raw.getInteger(at: 24),
+            chainHash: Digest32(bytes: Array(raw[28..<60]))
+        )
+    }
+
+    /// chain = SHA-256(previous chain ‖ firstPosition u64 ‖ eventCount u32 ‖ payloadLength u32 ‖ payload).
+    /// It hashes the uncompressed payload, so the chain does not depend on the codec.
+    static func chainHash(previous: Digest32, firstPosition: UInt64, eventCount: UInt32, payload: UnsafeRawBufferPointer) -> Digest32 {
+        var hasher = ChainHasher()
+        hasher.update(previous.bytes)
+        var w = ByteWriter(capacity: 16)
+        w.writeInteger(firstPosition)
+        w.writeInteger(eventCount)
+        w.writeInteger(UInt32(payload.count))
+        hasher.update(w.bytes)
+        hasher.update(payload)
+        return hasher.finish()
+    }
+}
+
+extension UUID {
+    init(bytes b: [UInt8]) {
+        self.init(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+
+    init(raw: UnsafeRawBufferPointer, at o: Int) {
+        self.init(uuid: (raw[o], raw[o+1], raw[o+2], raw[o+3], raw[o+4], raw[o+5], raw[o+6], raw[o+7],
+                         raw[o+8], raw[o+9], raw[o+10], raw[o+11], raw[o+12], raw[o+13], raw[o+14], raw[o+15]))
+    }
+
+    var bytes: [UInt8] {
+        withUnsafeBytes(of: uuid) { Array($0) }
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The few syscalls the writer's durability depends on, behind an indirection so tests can
+/// inject the failures real disks produce: short writes, ENOSPC, EIO from fdatasync.
+struct SystemCalls: Sendable {
+    var pwrite: @Sendable (_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ offset: Int64) -> Int
+    var fdatasync: @Sendable (_ fd: Int32) -> Int32
+    var fsync: @Sendable (_ fd: Int32) -> Int32
+    var ftruncate: @Sendable (_ fd: Int32, _ length: Int64) -> Int32
+
+    static let live = SystemCalls(
+        pwrite: { fd, buffer, offset in Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) },
+        fdatasync: { fd in Glibc.fdatasync(fd) },
+        fsync: { fd in Glibc.fsync(fd) },
+        ftruncate: { fd, length in Glibc.ftruncate(fd, off_t(length)) }
+    )
+}
+
+/// An open file descriptor with the journal's error mapping. Closed on deinit.
+final class FileDescriptor: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    let calls: SystemCalls
+
+    private init(fd: Int32, path: String, calls: SystemCalls) {
+        self.fd = fd
+        self.path = path
+        self.calls = calls
+    }
+
+    deinit { close(fd) }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644, calls: SystemCalls = .live) throws -> FileDescriptor {
+        var fd: Int32
+        repeat { fd = Glibc.open(path, flags | O_CLOEXEC, mode) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
+        return FileDescriptor(fd: fd, path: path, calls: calls)
+    }
+
+    /// Writes all of `bytes` at `offset`, retrying short writes and EINTR (pwrite(2)).
+    func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = calls.pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), Int64(offset) + Int64(done))
+            if n < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if e == ENOSPC || e == EFBIG || e == EDQUOT { throw JournalError.noSpace(path: path) }
+                throw JournalError.io(operation: "write", path: path, errno: e)
+            }
+            if n == 0 { throw JournalError.noSpace(path: path) }
+            done += n
+        }
+    }
+
+    func writeAll(_ bytes: [UInt8], at offset: UInt64) throws {
+        try bytes.withUnsafeBytes { (raw) throws in try writeAll(raw, at: offset) }
+    }
+
+    /// fdatasync(2): data and the metadata needed to read it back (the file size).
+    func syncData() throws {
+        var r: Int32
+        repeat { r = calls.fdatasync(fd) } while r < 0 && errno == EINTR
+        if r < 0 { throw JournalError.io(operation: "fdatasync", path: path, errno: errno) }
+    }
+
+    /// fsync(2), used on directories so a new file's name is durable.
+    func syncAll() throws {
+        var r: Int32
+        repeat { r = calls.fsync(fd) } while r < 0 && errno == EINTR
+        if r < 0 { throw JournalError.io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    func truncate(to length: UInt64) throws {
+        var r: Int32
+        repeat { r = calls.ftruncate(fd, Int64(length)) } while r < 0 && errno == EINTR
+        if r < 0 { throw JournalError.io(operation: "ftruncate", path: path, errno: errno) }
+    }
+
+    /// Reads up to `count` bytes at `offset` into `buffer` (pread(2)); returns how many were read.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    func size() throws -> UInt64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw JournalError.io(operation: "fstat", path: path, errno: errno) }
+        return UInt64(st.st_size)
+    }
+
+    /// An exclusive advisory lock (flock(2)), so two writers never share a journal.
+    func lockExclusively() -> Bool {
+        flock(fd, LOCK_EX | LOCK_NB) == 0
+    }
+
+    static func syncDirectory(_ path: String) throws {
+        let dir = try open(path, flags: O_RDONLY | O_DIRECTORY)
+        try dir.syncAll()
+    }
+}
+
+/// A read-only memory map of an immutable file (a sealed segment's index).
+final class MappedFile: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+
+    init(path: String) throws {
+        let file = try FileDescriptor.open(path, flags: O_RDONLY)
+        let size = Int(try file.size())
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, file.fd, 0), p != MAP_FAILED else {
+            throw JournalError.io(operation: "mmap", path: path, errno: errno)
+        }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
