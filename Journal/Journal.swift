@@ -88,6 +88,11 @@ public final class Journal: @unchecked Sendable {
                 index = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options)
             }
             let i = index!
+            if options.verifySealedSegmentsOnOpen, try file.checksum(length: segmentSize) != i.segmentChecksum {
+                // Something changed since the seal: scan to say exactly where, and refuse to open.
+                _ = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options, dryRun: true)
+                throw JournalError.corrupt(JournalDamage(kind: .badChecksum, file: name, offset: 0, position: first, detail: "sealed segment no longer matches the checksum recorded when it was sealed"))
+            }
             sealedSegments.append(SealedSegment(index: i, file: file, name: name))
             position = i.endPosition
             chain = i.chainHash
@@ -201,7 +206,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Scans a sealed segment whose index is missing or unusable and writes a fresh index.
     static func rebuildIndex(file: FileDescriptor, name: String, header: SegmentHeader, frontier: MerkleFrontier,
-                             paths: JournalDirectory, options: JournalOptions) throws -> SegmentIndex {
+                             paths: JournalDirectory, options: JournalOptions, dryRun: Bool = false) throws -> SegmentIndex? {
         var contents = SegmentIndexContents(firstPosition: header.firstPosition, segmentLength: 0, chainHash: header.previousChainHash,
                                             lastRecordedAt: Int64.min, merkle: frontier)
         var merkle = frontier
@@ -215,7 +220,9 @@ public final class Journal: @unchecked Sendable {
             throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: result.nextPosition,
                                                      detail: "sealed segment ends in an incomplete frame (\(reason))"))
         }
+        if dryRun { return nil }
         contents.segmentLength = result.validEnd
+        contents.segmentChecksum = try file.checksum(length: result.validEnd)
         contents.chainHash = result.chainHash
         contents.lastRecordedAt = result.lastRecordedAt
         contents.merkle = merkle
@@ -238,6 +245,7 @@ public final class Journal: @unchecked Sendable {
     public func close() {
         queue.close()
         writer.waitUntilStopped()
+        lockFile.unlock()
     }
 
     // MARK: Appending

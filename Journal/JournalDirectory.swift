@@ -71,9 +71,9 @@ struct OpenSegmentTable {
         return (framePositions[lo], frameOffsets[lo])
     }
 
-    func indexContents(segmentLength: UInt64, chainHash: Digest32, lastRecordedAt: Int64, merkle: MerkleFrontier) -> SegmentIndexContents {
+    func indexContents(segmentLength: UInt64, segmentChecksum: UInt32, chainHash: Digest32, lastRecordedAt: Int64, merkle: MerkleFrontier) -> SegmentIndexContents {
         var c = SegmentIndexContents(firstPosition: firstPosition, segmentLength: segmentLength, chainHash: chainHash,
-                                     lastRecordedAt: lastRecordedAt, merkle: merkle)
+                                     lastRecordedAt: lastRecordedAt, merkle: merkle, segmentChecksum: segmentChecksum)
         c.framePositions = framePositions
         c.frameOffsets = frameOffsets
         c.eventIDs = eventIDs

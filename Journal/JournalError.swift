@@ -98,7 +98,7 @@ public struct VersionConflict: Sendable, Equatable, CustomStringConvertible {
 public struct JournalDamage: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, Equatable {
         case badSegmentHeader, badFrameHeader, badChecksum, badCompression, badRecord
-        case brokenChain, positionGap, badIndex, midSegmentGarbage, truncatedSealedSegment, foreignSegment
+        case brokenChain, positionGap, badIndex, midSegmentGarbage, truncatedSealedSegment, foreignSegment, streamVersionGap
     }
 
     public var kind: Kind
@@ -186,6 +186,10 @@ public struct JournalOptions: Sendable {
     }
     /// The clock for `recordedAt`, in microseconds since the epoch; tests pin it.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+    /// Checks every sealed segment against the CRC32C recorded at its seal (a sequential read at
+    /// disk speed), so damage anywhere refuses the open. Turning it off leaves the check to reads
+    /// and `registre verify`.
+    public var verifySealedSegmentsOnOpen = true
     /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
     var systemCalls = SystemCalls.live
 

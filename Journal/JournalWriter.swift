@@ -227,7 +227,9 @@ final class JournalWriter: @unchecked Sendable {
         let j = journal
         do {
             if j.options.durability == .relaxed { try j.openFile.syncData() }
-            let contents = j.openTable.indexContents(segmentLength: j.openEnd, chainHash: j.chainHash, lastRecordedAt: j.lastRecordedAt, merkle: j.merkle)
+            let checksum = try j.openFile.checksum(length: j.openEnd)
+            let contents = j.openTable.indexContents(segmentLength: j.openEnd, segmentChecksum: checksum, chainHash: j.chainHash,
+                                                     lastRecordedAt: j.lastRecordedAt, merkle: j.merkle)
             let index = try Journal.writeIndex(contents, paths: j.paths)
             let header = SegmentHeader(journalID: j.journalID, firstPosition: j.nextPosition, previousChainHash: j.chainHash, createdAtMicros: j.options.clock())
             let newFile: FileDescriptor

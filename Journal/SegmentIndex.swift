@@ -8,6 +8,8 @@ struct SegmentIndexContents {
     var chainHash: Digest32
     var lastRecordedAt: Int64
     var merkle: MerkleFrontier
+    /// CRC32C of the whole segment file, so opening can check a sealed segment at disk speed.
+    var segmentChecksum: UInt32 = 0
     var framePositions: [UInt64] = []
     var frameOffsets: [UInt64] = []
     var eventIDs: [UUID] = []
@@ -49,6 +51,7 @@ final class SegmentIndex: @unchecked Sendable {
     let chainHash: Digest32
     let lastRecordedAt: Int64
     let merkle: MerkleFrontier
+    let segmentChecksum: UInt32
     let idBits: Int
     let streamBits: Int
     private let framesAt: Int
@@ -115,6 +118,7 @@ final class SegmentIndex: @unchecked Sendable {
         w.writeInteger(c.lastRecordedAt)
         w.writeInteger(UInt32(c.merkle.subtrees.count))
         w.writeInteger(UInt32(layout.end - layout.names))
+        w.writeInteger(c.segmentChecksum)
         w.writeZeros(124 - w.count)
         w.writeInteger(UInt32(0))  // CRC, filled below
         for i in c.framePositions.indices {
@@ -187,6 +191,7 @@ final class SegmentIndex: @unchecked Sendable {
         lastRecordedAt = b.getInteger(at: 88)
         let merkleCount = Int(b.getInteger(at: 96) as UInt32)
         let namesLength = Int(b.getInteger(at: 100) as UInt32)
+        segmentChecksum = b.getInteger(at: 104)
         guard idBits <= 16, streamBits <= 16, eventCount < UInt64(UInt32.max), frameCount < Int(UInt32.max), merkleCount <= 64 else { throw bad("index header out of range") }
         let layout = Layout(frameCount: frameCount, merkleCount: merkleCount, eventCount: Int(eventCount), streamCount: streamCount,
                             idBits: idBits, streamBits: streamBits, namesLength: namesLength)

@@ -102,6 +102,23 @@ final class FileDescriptor: @unchecked Sendable {
         return UInt64(st.st_size)
     }
 
+    /// CRC32C of the first `length` bytes, read in large chunks.
+    func checksum(length: UInt64) throws -> UInt32 {
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        var crc: UInt32 = 0
+        var at: UInt64 = 0
+        while at < length {
+            let want = Int(min(UInt64(buffer.count), length - at))
+            let n = try buffer.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: at) }
+            guard n == want else { throw JournalError.io(operation: "read", path: path, errno: EIO) }
+            crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<n]), extending: crc) }
+            at += UInt64(n)
+        }
+        return crc
+    }
+
+    func unlock() { flock(fd, LOCK_UN) }
+
     /// An exclusive advisory lock (flock(2)), so two writers never share a journal.
     func lockExclusively() -> Bool {
         flock(fd, LOCK_EX | LOCK_NB) == 0

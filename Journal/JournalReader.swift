@@ -1,0 +1,104 @@
+import Foundation
+
+/// Reads a journal directory without the writer's lock: for offline tools, and for reading a
+/// journal that a live writer (another process) is appending to, or a read-only copy.
+///
+/// It sees only complete frames: at the end of the last segment, bytes that do not form a sound
+/// frame yet are a write in progress and are left alone. Anything wrong in a sealed segment is
+/// damage and throws.
+public final class JournalReader {
+    public let directory: String
+    private let paths: JournalDirectory
+    private let maximumPayload: Int
+
+    public init(directory: String) throws {
+        self.directory = directory
+        paths = JournalDirectory(path: directory)
+        guard paths.exists else { throw JournalError.notAJournal(path: directory, reason: "no such directory") }
+        maximumPayload = Journal.maximumPayload(JournalOptions())
+        guard try !paths.segmentFirstPositions().isEmpty else {
+            throw JournalError.notAJournal(path: directory, reason: "it holds no segment files (*.seg)")
+        }
+    }
+
+    /// Visits events in order from `position`; `body` returns false to stop. Returns the position
+    /// after the last event visited, from which a later call can resume (to follow a live journal).
+    @discardableResult
+    public func forEachEvent(from position: UInt64 = 0, _ body: (EventView) throws -> Bool) throws -> UInt64 {
+        var next = position
+        let starts = try paths.segmentFirstPositions()
+        guard var k = starts.lastIndex(where: { $0 <= position }) else { return next }
+        while k < starts.count {
+            let first = starts[k]
+            let name = JournalFormat.segmentName(firstPosition: first)
+            let isLast = k == starts.count - 1
+            let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
+            let header = try Journal.readHeader(file, name: name)
+            guard header.firstPosition == first else {
+                throw JournalError.corrupt(JournalDamage(kind: .badSegmentHeader, file: name, offset: 0, position: first, detail: "file name and header disagree on the first position (\(header.firstPosition))"))
+            }
+            var startOffset = UInt64(JournalFormat.segmentHeaderSize)
+            if next > first, let index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: name),
+               let frame = index.frame(containing: next) {
+                startOffset = frame.offset
+            }
+            var cursor = FrameCursor(file: file, from: startOffset, limit: try file.size(), maximumPayload: maximumPayload)
+            var rereadAt: UInt64? = nil
+            var keepGoing = true
+            frames: while keepGoing {
+                switch try cursor.next() {
+                case .end:
+                    break frames
+                case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
+                    // The tail of the live segment may be a write in progress; a later segment
+                    // existing means this one was sealed, and then nothing may be wrong.
+                    let sealedNow = try paths.segmentFirstPositions().contains { $0 > first }
+                    if isLast && !sealedNow { return next }
+                    if isLast && sealedNow && rereadAt != offset {
+                        // Read again with fresh buffers: what we saw may have been a write in flight.
+                        rereadAt = offset
+                        cursor = FrameCursor(file: file, from: offset, limit: try file.size(), maximumPayload: maximumPayload)
+                        continue frames
+                    }
+                    throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: next, detail: reason))
+                case .frame(let header, let offset, let payload):
+                    let end = header.firstPosition + UInt64(header.eventCount)
+                    if end <= next { continue frames }
+                    guard header.firstPosition <= next else {
+                        throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: name, offset: offset, position: next, detail: "frame starts at position \(header.firstPosition), expected \(next)"))
+                    }
+                    do {
+                        try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
+                            guard keepGoing, view.position >= next else { return }
+                            keepGoing = try body(view)
+                            next = view.position + 1
+                        }
+                    } catch let malformed as RecordCodec.Malformed {
+                        throw JournalError.corrupt(JournalDamage(kind: .badRecord, file: name, offset: offset, position: header.firstPosition, detail: "records do not decode (\(malformed))"))
+                    }
+                    if keepGoing { next = end }
+                }
+            }
+            if !keepGoing { return next }
+            if isLast {
+                // The writer may have sealed this segment and started another while we read.
+                let now = try paths.segmentFirstPositions()
+                if now.count > starts.count, now[k] == first {
+                    return try forEachEvent(from: next, body)
+                }
+            }
+            k += 1
+        }
+        return next
+    }
+
+    /// Materialised events from `position`, at most `limit`.
+    public func read(from position: UInt64 = 0, limit: Int = .max) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try forEachEvent(from: position) { view in
+            out.append(view.materialize())
+            return out.count < limit
+        }
+        return out
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+
+/// The result of a read-only verification: every finding, not only the first.
+public struct VerificationReport: Sendable {
+    /// Damage: the journal is not what was acknowledged.
+    public var findings: [JournalDamage] = []
+    /// Things that are not damage, such as a torn tail that the next writer will truncate.
+    public var notes: [String] = []
+    public var segmentCount = 0
+    public var frameCount = 0
+    public var eventCount: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var chainHash = Digest32.zero
+    public var merkleRoot = MerkleHash.empty
+    public var isClean: Bool { findings.isEmpty }
+}
+
+/// Checks a journal without modifying it: headers, every frame's CRC and chain hash, gapless
+/// positions, gapless stream versions, and each sealed segment's index against its log. After a
+/// finding it resynchronises on the next sound frame, so one bad byte does not hide another.
+public enum JournalVerifier {
+    public static func verify(directory: String, progress: (UInt64) -> Void = { _ in }) throws -> VerificationReport {
+        let paths = JournalDirectory(path: directory)
+        guard paths.exists else { throw JournalError.notAJournal(path: directory, reason: "no such directory") }
+        let starts = try paths.segmentFirstPositions()
+        guard !starts.isEmpty else { throw JournalError.notAJournal(path: directory, reason: "it holds no segment files (*.seg)") }
+        let maximumPayload = Journal.maximumPayload(JournalOptions())
+        var report = VerificationReport()
+        var journalID: UUID? = nil
+        var position: UInt64 = 0
+        var chain = Digest32.zero
+        var merkle = MerkleFrontier()
+        var streamVersions: [String: UInt64] = [:]
+
+        for (k, first) in starts.enumerated() {
+            let name = JournalFormat.segmentName(firstPosition: first)
+            let isLast = k == starts.count - 1
+            func finding(_ kind: JournalDamage.Kind, _ offset: UInt64, _ position: UInt64?, _ detail: String) {
+                report.findings.append(JournalDamage(kind: kind, file: name, offset: offset, position: position, detail: detail))
+            }
+            report.segmentCount += 1
+            let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
+            let size = try file.size()
+            report.bytes += size
+            let header: SegmentHeader
+            do {
+                header = try Journal.readHeader(file, name: name)
+            } catch let JournalError.corrupt(damage) {
+                report.findings.append(damage)
+                continue
+            }
+            if journalID == nil { journalID = header.journalID }
+            if header.journalID != journalID { finding(.foreignSegment, 0, first, "segment belongs to journal \(header.journalID), not \(journalID!)") }
+            if header.firstPosition != first { finding(.badSegmentHeader, 0, first, "file name says position \(first) but the header says \(header.firstPosition)") }
+            if header.firstPosition != position {
+                finding(.positionGap, 0, position, "segment starts at position \(header.firstPosition) but the previous one ends at \(position)")
+                position = header.firstPosition
+            }
+            if header.previousChainHash != chain {
+                finding(.brokenChain, 0, position, "segment does not continue the chain hash of the previous segment")
+                chain = header.previousChainHash
+            }
+            let merkleAtStart = merkle
+            var events: [(position: UInt64, stream: String, version: UInt64, id: UUID)] = []
+            var frames: [(position: UInt64, offset: UInt64)] = []
+            var segmentEnd = UInt64(JournalFormat.segmentHeaderSize)
+            var lastRecordedAt = Int64.min
+            let cursor = FrameCursor(file: file, from: UInt64(JournalFormat.segmentHeaderSize), limit: size, maximumPayload: maximumPayload)
+            scan: while true {
+                let step = try cursor.next()
+                switch step {
+                case .end:
+                    break scan
+                case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
+                    if let later = try cursor.findSoundFrame(after: offset) {
+                        var kind = JournalDamage.Kind.midSegmentGarbage
+                        if case .invalid(_, let k, _) = step { kind = k }
+                        finding(kind, offset, position, "\(reason); \(later - offset) bytes skipped up to the next sound frame")
+                        cursor.seek(to: later)
+                        continue scan
+                    }
+                    if isLast {
+                        report.notes.append("\(name): \(size - offset) bytes at byte \(offset) after the last sound frame (\(reason)): a torn or in-progress write that was never acknowledged; the writer truncates it on open")
+                    } else {
+                        finding(.truncatedSealedSegment, offset, position, "sealed segment ends in \(size - offset) bytes that are not a sound frame (\(reason))")
+                    }
+                    break scan
+                case .frame(let frame, let offset, let payload):
+                    report.frameCount += 1
+                    if frame.firstPosition != position {
+                        finding(.positionGap, offset, position, "frame starts at position \(frame.firstPosition), expected \(position)")
+                        position = frame.firstPosition
+                    }
+                    let computed = FrameHeader.chainHash(previous: chain, firstPosition: frame.firstPosition, eventCount: frame.eventCount, payload: payload)
+                    if computed != frame.chainHash {
+                        finding(.brokenChain, offset, frame.firstPosition, "frame chain hash does not follow from the previous frame's")
+                    }
+                    chain = frame.chainHash
+                    frames.append((frame.firstPosition, offset))
+                    do {
+                        try RecordCodec.forEachRecord(in: payload, firstPosition: frame.firstPosition, eventCount: frame.eventCount) { view in
+                            let stream = view.stream
+                            let expected = streamVersions[stream].map { $0 + 1 } ?? 0
+                            if view.version != expected {
+                                finding(.streamVersionGap, offset, view.position, "event \(view.id.uuidString) has version \(view.version) in stream '\(stream)', expected \(expected)")
+                            }
+                            streamVersions[stream] = view.version
+                            merkle.append(leaf: MerkleHash.leaf(view.record))
+                            lastRecordedAt = max(lastRecordedAt, view.recordedAtMicros)
+                            events.append((view.position, stream, view.version, view.id))
+                        }
+                    } catch {
+                        finding(.badRecord, offset, frame.firstPosition, "records do not decode (\(error))")
+                    }
+                    position = frame.firstPosition + UInt64(frame.eventCount)
+                    report.eventCount += UInt64(frame.eventCount)
+                    segmentEnd = cursor.offset
+                }
+                progress(report.bytes - size + cursor.offset)
+            }
+            if !isLast {
+                checkIndex(paths: paths, first: first, name: name, segmentEnd: segmentEnd, chain: chain, merkle: merkle,
+                           merkleAtStart: merkleAtStart, frames: frames, events: events, lastRecordedAt: lastRecordedAt, report: &report)
+            }
+        }
+        report.chainHash = chain
+        report.merkleRoot = merkle.root
+        return report
+    }
+
+    private static func checkIndex(paths: JournalDirectory, first: UInt64, name: String, segmentEnd: UInt64, chain: Digest32, merkle: MerkleFrontier,
+                                   merkleAtStart: MerkleFrontier, frames: [(position: UInt64, offset: UInt64)],
+                                   events: [(position: UInt64, stream: String, version: UInt64, id: UUID)], lastRecordedAt: Int64,
+                                   report: inout VerificationReport) {
+        let indexName = "index/" + JournalFormat.indexName(firstPosition: first)
+        func finding(_ detail: String) {
+            report.findings.append(JournalDamage(kind: .badIndex, file: indexName, offset: 0, position: first, detail: detail))
+        }
+        guard FileManager.default.fileExists(atPath: paths.indexPath(firstPosition: first)) else {
+            report.notes.append("\(indexName) is missing; the writer rebuilds it from \(name) on open")
+            return
+        }
+        let index: SegmentIndex
+        do {
+            index = try SegmentIndex(path: paths.indexPath(firstPosition: first), name: indexName)
+        } catch {
+            finding("unreadable: \(error)")
+            return
+        }
+        if index.segmentLength != segmentEnd { finding("records a segment of \(index.segmentLength) bytes, but its sound frames end at \(segmentEnd)") }
+        if index.eventCount != UInt64(events.count) { finding("records \(index.eventCount) events, the segment holds \(events.count)") }
+        if index.chainHash != chain { finding("records a different final chain hash than the segment's") }
+        if index.merkle != merkle { finding("records a Merkle frontier that does not match the events") }
+        if index.frameCount != frames.count { finding("records \(index.frameCount) frames, the segment holds \(frames.count)"); return }
+        for (i, f) in frames.enumerated() where index.frameEntry(i) != (f.position, f.offset) {
+            finding("frame \(i) is recorded at position \(index.frameEntry(i).firstPosition), byte \(index.frameEntry(i).offset); the segment has it at position \(f.position), byte \(f.offset)")
+            return
+        }
+        var runs: [String: SegmentIndex.StreamRun?] = [:]
+        var problems = 0
+        for e in events where problems < 10 {
+            if !index.candidatePositions(forEventID: e.id).contains(e.position) {
+                finding("event id \(e.id.uuidString) at position \(e.position) is not found through the index")
+                problems += 1
+            }
+            if runs[e.stream] == nil { runs[e.stream] = index.run(ofStream: e.stream) }
+            guard let run = runs[e.stream]!, e.version >= run.firstVersion, e.version - run.firstVersion < UInt64(run.count),
+                  run.position(at: Int(e.version - run.firstVersion)) == e.position else {
+                finding("stream '\(e.stream)' version \(e.version) does not lead to position \(e.position) through the index")
+                problems += 1
+                continue
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+@testable import Journal
+
+/// A fresh directory under the system temporary directory, removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init(_ label: String = "journal") {
+        path = NSTemporaryDirectory() + "registre-test-\(label)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func segmentFiles() -> [String] {
+        (try! FileManager.default.contentsOfDirectory(atPath: path)).filter { $0.hasSuffix(".seg") }.sorted()
+    }
+}
+
+func json(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+func event(_ stream: String, _ type: String = "Happened", id: UUID? = nil, data: String = #"{"n":1}"#) -> ProposedEvent {
+    ProposedEvent(stream: stream, type: type, id: id, data: json(data))
+}
+
+/// Options that keep tests quiet and fast: a pinned clock and small segments when asked.
+func testOptions(segmentSize: Int = 64 << 20, durability: Durability = .durable) -> JournalOptions {
+    var o = JournalOptions()
+    o.segmentSizeLimit = segmentSize
+    o.durability = durability
+    o.log = { _ in }
+    let counter = Counter()
+    o.clock = { 1_700_000_000_000_000 + counter.next() }
+    return o
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64 = 0
+    func next() -> Int64 { lock.withLock { value += 1; return value } }
+}
+
+extension Journal {
+    @discardableResult
+    func append(_ events: [ProposedEvent], expecting: [String: ExpectedVersion] = [:]) throws -> AppendResult {
+        try appendAndWait(AppendRequest(events: events, expectedVersions: expecting))
+    }
+}
+
+/// Fills a journal with `count` events over `streams` streams, `perAppend` at a time.
+func fill(_ journal: Journal, count: Int, streams: Int = 7, perAppend: Int = 5) throws {
+    var i = 0
+    while i < count {
+        let n = min(perAppend, count - i)
+        try journal.append((0..<n).map { k in event("s-\((i + k) % streams)", "T\((i + k) % 3)", data: #"{"i":\#(i + k),"pad":"\#(String(repeating: "x", count: (i + k) % 50))"}"#) })
+        i += n
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+@testable import Journal
+
+@Suite struct AppendValidationTests {
+    let dir = TemporaryDirectory()
+
+    @Test(arguments: [
+        ("", "it is empty"),
+        ("has space", "character 0x20"),
+        ("slash/inside", "character '/'"),
+        (String(repeating: "s", count: 201), "over the limit of 200"),
+        ("tab\there", "0x09"),
+    ])
+    func invalidStreamIDsAreRefusedWithTheReason(stream: String, reason: String) throws {
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        defer { j.close() }
+        #expect {
+            try j.append([event("ok"), event(stream)])
+        } throws: { error in
+            guard case JournalError.invalidStreamID(let index, _, let why) = error else { return false }
+            return index == 1 && why.contains(reason)
+        }
+        #expect(j.endPosition == 0)
+    }
+
+    @Test(arguments: [#"[1]"#, #"{"a":1"#, #"{"a":1}x"#, #"{"a":1,"a":2}"#, "", #"{"a":"\ud800"}"#, "null"])
+    func invalidDataIsRefusedAndNamesTheEventAndField(data: String) throws {
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        defer { j.close() }
+        #expect {
+            try j.append([event("ok"), ProposedEvent(stream: "s", type: "T", data: json(data))])
+        } throws: { error in
+            guard case JournalError.invalidJSON(1, "data", _) = error else { return false }
+            return true
+        }
+        #expect {
+            try j.append([ProposedEvent(stream: "s", type: "T", data: json("{}"), metadata: json(data))])
+        } throws: { error in
+            guard case JournalError.invalidJSON(0, "metadata", _) = error else { return false }
+            return true
+        }
+        #expect(j.endPosition == 0)
+    }
+
+    @Test func oversizedEventsAndAppendsAreRefusedWholesale() throws {
+        var o = testOptions()
+        o.limits.maximumEventBytes = 1_000
+        o.limits.maximumAppendBytes = 2_000
+        o.limits.maximumEventsPerAppend = 5
+        let j = try Journal.open(directory: dir.path, options: o)
+        defer { j.close() }
+        let big = #"{"x":""# + String(repeating: "a", count: 990) + #""}"#
+        #expect { try j.append([event("s", data: big)]) } throws: { error in
+            if case JournalError.eventTooLarge(0, _, 1_000) = error { return true }
+            return false
+        }
+        let medium = #"{"x":""# + String(repeating: "a", count: 800) + #""}"#
+        #expect { try j.append((0..<3).map { _ in event("s", data: medium) }) } throws: { error in
+            if case JournalError.appendTooLarge(_, 2_000) = error { return true }
+            return false
+        }
+        #expect(throws: JournalError.tooManyEvents(count: 6, limit: 5)) { try j.append((0..<6).map { _ in event("s") }) }
+        #expect(throws: JournalError.emptyAppend) { try j.append([]) }
+        #expect(j.endPosition == 0)
+    }
+
+    @Test func errorMessagesNameWhatWasWrong() {
+        #expect(JournalError.eventTooLarge(eventIndex: 3, size: 2_000, limit: 1_000).description == "event 3 is 2000 bytes, over the limit of 1000")
+        #expect(JournalError.wrongExpectedVersion([VersionConflict(stream: "slot-a", expected: .exact(2), actual: 5)]).description
+                == "stream 'slot-a' was expected at version 2 but is at version 5")
+        #expect(JournalError.wrongExpectedVersion([VersionConflict(stream: "s", expected: .noStream, actual: 0)]).description
+                == "stream 's' was expected not to exist but is at version 0")
+        #expect(JournalError.noSpace(path: "/j/x.seg").description.contains("no space left"))
+    }
+}
+
+@Suite struct JSONValidationTests {
+    @Test(arguments: [
+        #"{}"#, #" { "a" : [1, -2.5e+3, 0, true, false, null, "x"] } "#, #"{"nested":{"deep":[[{}]]}}"#,
+        #"{"esc":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"}"#, #"{"utf8":"é€😀"}"#,
+    ])
+    func validObjectsPass(text: String) throws {
+        try JSONValidation.validateObject(json(text))
+    }
+
+    @Test(arguments: [
+        ("[]", "expected a JSON object"), (#"{"a":01}"#, "expected ',' or '}'"), (#"{"a":1.}"#, "invalid fraction"),
+        (#"{"a":"\x"}"#, "invalid escape"), (#"{"a":"\ude00"}"#, "lone low surrogate"), (#"{"a":tru}"#, "invalid literal"),
+        (#"{"a":1,}"#, "expected a string key"), (#"{"a" 1}"#, "expected ':'"), ("{\"a\":\"\u{01}\"}", "control character"),
+        (#"{"k":1,"k":2}"#, "duplicate key"),
+    ])
+    func invalidObjectsFailWithAReason(text: String, reason: String) {
+        #expect { try JSONValidation.validateObject(json(text)) } throws: { ($0 as? JSONValidation.Failure)?.reason.contains(reason) == true }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        for bad: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xFF]] {
+            let bytes = Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8)
+            #expect(throws: JSONValidation.Failure.self) { try JSONValidation.validateObject(bytes) }
+        }
+    }
+
+    @Test func deepNestingIsRefused() {
+        let deep = String(repeating: #"{"a":"#, count: 100) + "1" + String(repeating: "}", count: 100)
+        #expect { try JSONValidation.validateObject(json(deep)) } throws: { ($0 as? JSONValidation.Failure)?.reason.contains("nesting") == true }
+    }
+}
+
+@Suite struct MerkleTests {
+    /// RFC 6962 MTH, written recursively from the RFC's definition.
+    static func referenceRoot(_ leaves: [Digest32]) -> Digest32 {
+        if leaves.isEmpty { return MerkleHash.empty }
+        if leaves.count == 1 { return leaves[0] }
+        var k = 1
+        while k * 2 < leaves.count { k *= 2 }
+        return MerkleHash.node(referenceRoot(Array(leaves[0..<k])), referenceRoot(Array(leaves[k...])))
+    }
+
+    @Test func theFrontierRootMatchesTheRecursiveDefinitionForEverySize() {
+        var frontier = MerkleFrontier()
+        var leaves: [Digest32] = []
+        #expect(frontier.root == MerkleHash.empty)
+        for i in 0..<70 {
+            let leaf = [UInt8]("leaf \(i)".utf8).withUnsafeBytes { MerkleHash.leaf($0) }
+            leaves.append(leaf)
+            frontier.append(leaf: leaf)
+            #expect(frontier.root == Self.referenceRoot(leaves), "size \(i + 1)")
+            #expect(frontier.subtrees.count == frontier.leafCount.nonzeroBitCount)
+        }
+    }
+
+    @Test func leavesAndNodesAreDomainSeparated() {
+        let a = [UInt8](repeating: 1, count: 64)
+        let leaf = a.withUnsafeBytes { MerkleHash.leaf($0) }
+        let node = MerkleHash.node(Digest32(bytes: Array(a[0..<32])), Digest32(bytes: Array(a[32...])))
+        #expect(leaf != node)
+    }
+}
+
+@Suite struct FormatTests {
+    @Test func segmentHeadersRoundTrip() throws {
+        let h = SegmentHeader(journalID: UUID(), firstPosition: 12_345, previousChainHash: Digest32(bytes: (0..<32).map { UInt8($0) }), createdAtMicros: 42)
+        let bytes = h.encoded()
+        #expect(bytes.count == 128)
+        #expect(try bytes.withUnsafeBytes { try SegmentHeader.decode($0) } == h)
+        var tampered = bytes
+        tampered[40] ^= 1
+        #expect(throws: SegmentHeader.DecodeFailure.badChecksum) { try tampered.withUnsafeBytes { try SegmentHeader.decode($0) } }
+    }
+
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        let whole = CRC32C.checksum(Array("hello world".utf8))
+        #expect(CRC32C.checksum(Array(" world".utf8), extending: CRC32C.checksum(Array("hello".utf8))) == whole)
+    }
+
+    @Test func segmentNamesSortByPosition() {
+        #expect(JournalFormat.segmentName(firstPosition: 42) == "00000000000000000042.seg")
+        #expect(JournalFormat.firstPosition(ofSegmentNamed: "00000000000000000042.seg") == 42)
+        #expect(JournalFormat.firstPosition(ofSegmentNamed: "42.seg") == nil)
+        #expect(JournalFormat.firstPosition(ofSegmentNamed: "0000000000000000004x.seg") == nil)
+    }
+}
