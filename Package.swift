@@ -61,6 +61,7 @@ let package = Package(
                 "Journal",
                 "Domain",
                 "Projections",
+                "CZstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/registre",

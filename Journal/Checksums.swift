@@ -15,28 +15,52 @@ enum CRC32C {
 }
 
 /// A SHA-256 digest as 32 bytes: chain hashes, Merkle nodes and checkpoints all use it.
+/// Stored inline (four words), because Merkle hashing creates millions of them.
 public struct Digest32: Hashable, Sendable, CustomStringConvertible {
-    public var bytes: [UInt8]
+    private var words: (UInt64, UInt64, UInt64, UInt64)
 
-    public static let zero = Digest32(bytes: [UInt8](repeating: 0, count: 32))
+    public static let zero = Digest32(words: (0, 0, 0, 0))
+
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
 
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 32, "a SHA-256 digest has 32 bytes")
-        self.bytes = bytes
+        self = bytes.withUnsafeBytes { Digest32(raw: $0) }
+    }
+
+    init(raw: UnsafeRawBufferPointer) {
+        words = (raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
     }
 
     public init?(hex: String) {
         guard let b = bytesFromHex(hex), b.count == 32 else { return nil }
-        bytes = b
+        self.init(bytes: b)
+    }
+
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+
+    /// Calls `body` with the 32 bytes, without allocating.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: words, body)
     }
 
     public var hex: String { bytes.hexString }
     public var description: String { hex }
+
+    public static func == (a: Digest32, b: Digest32) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
 }
 
 extension Digest32 {
     init(_ digest: SHA256.Digest) {
-        self.init(bytes: Array(digest))
+        self = digest.withUnsafeBytes { Digest32(raw: $0) }
     }
 }
 

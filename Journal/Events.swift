@@ -156,23 +156,23 @@ public struct EventView {
 enum RecordCodec {
     static func append(position: UInt64, version: UInt64, id: UUID, recordedAtMicros: Int64, endsAppend: Bool,
                        stream: String, type: String, metadata: [UInt8], data: [UInt8], to w: inout ByteWriter) {
-        let streamBytes = Array(stream.utf8)
-        let typeBytes = Array(type.utf8)
-        let length = JournalFormat.recordFixedSize - 4 + streamBytes.count + typeBytes.count + metadata.count + data.count
+        let streamCount = stream.utf8.count
+        let typeCount = type.utf8.count
+        let length = JournalFormat.recordFixedSize - 4 + streamCount + typeCount + metadata.count + data.count
         w.writeInteger(UInt32(length))
         w.writeInteger(position)
         w.writeInteger(version)
-        w.writeBytes(id.bytes)
+        withUnsafeBytes(of: id.uuid) { w.bytes.append(contentsOf: $0) }
         w.writeInteger(recordedAtMicros)
         w.writeInteger(UInt16(endsAppend ? 1 : 0))
-        w.writeInteger(UInt16(streamBytes.count))
-        w.writeInteger(UInt16(typeBytes.count))
+        w.writeInteger(UInt16(streamCount))
+        w.writeInteger(UInt16(typeCount))
         w.writeInteger(UInt32(metadata.count))
         w.writeInteger(UInt32(data.count))
-        w.writeBytes(streamBytes)
-        w.writeBytes(typeBytes)
-        w.writeBytes(metadata)
-        w.writeBytes(data)
+        w.writeBytes(stream.utf8)
+        w.writeBytes(type.utf8)
+        w.bytes.append(contentsOf: metadata)
+        w.bytes.append(contentsOf: data)
     }
 
     enum Malformed: Error, Equatable { case truncated(offset: Int), lengthMismatch(offset: Int), countMismatch(expected: UInt32, actual: UInt32), position(expected: UInt64, actual: UInt64) }

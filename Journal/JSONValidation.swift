@@ -112,7 +112,13 @@ public enum JSONValidation {
             i += 1
             let start = i
             while i < bytes.count {
-                let c = bytes[i]
+                // Fast path: plain ASCII runs, the bulk of event data.
+                var c = bytes[i]
+                while c >= 0x20 && c < 0x80 && c != 0x22 && c != 0x5C {
+                    i += 1
+                    if i == bytes.count { throw fail("unterminated string") }
+                    c = bytes[i]
+                }
                 if c == UInt8(ascii: "\"") { i += 1; return start..<(i - 1) }
                 if c == UInt8(ascii: "\\") {
                     i += 1

@@ -25,11 +25,12 @@ public final class Journal: @unchecked Sendable {
     var openEnd: UInt64
     var nextPosition: UInt64
     var chainHash: Digest32
-    var merkle: MerkleFrontier
     var lastRecordedAt: Int64
-    var failure: String?
+    /// Set once the writer must stop: every later append fails with this error.
+    var failure: JournalError?
 
     let queue = AppendQueue()
+    let merkle: MerkleFollower
     var writer: JournalWriter!
     private var writerThread: Thread?
 
@@ -88,10 +89,8 @@ public final class Journal: @unchecked Sendable {
                 index = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options)
             }
             let i = index!
-            if options.verifySealedSegmentsOnOpen, try file.checksum(length: segmentSize) != i.segmentChecksum {
-                // Something changed since the seal: scan to say exactly where, and refuse to open.
-                _ = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options, dryRun: true)
-                throw JournalError.corrupt(JournalDamage(kind: .badChecksum, file: name, offset: 0, position: first, detail: "sealed segment no longer matches the checksum recorded when it was sealed"))
+            if options.sealedSegmentCheck == .beforeOpening {
+                try Self.checkSealedSegment(file: file, name: name, header: header, index: i, frontier: frontier, paths: paths, options: options)
             }
             sealedSegments.append(SealedSegment(index: i, file: file, name: name))
             position = i.endPosition
@@ -154,7 +153,7 @@ public final class Journal: @unchecked Sendable {
         openEnd = end
         nextPosition = position
         chainHash = chain
-        merkle = frontier
+        merkle = MerkleFollower(frontier: frontier)
         lastRecordedAt = lastTime
         recovery = report
         writer = JournalWriter(journal: self)
@@ -163,10 +162,48 @@ public final class Journal: @unchecked Sendable {
         thread.stackSize = 1 << 20
         writerThread = thread
         thread.start()
+        if options.sealedSegmentCheck == .inBackground, !sealedSegments.isEmpty {
+            startBackgroundCheck(of: sealedSegments)
+        }
     }
 
+    /// Compares a sealed segment with the checksum recorded at its seal; on a mismatch, scans it
+    /// to report exactly where it is damaged.
+    static func checkSealedSegment(file: FileDescriptor, name: String, header: SegmentHeader, index: SegmentIndex,
+                                   frontier: MerkleFrontier, paths: JournalDirectory, options: JournalOptions) throws {
+        guard try file.checksum(length: file.size()) != index.segmentChecksum else { return }
+        _ = try rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options, dryRun: true)
+        throw JournalError.corrupt(JournalDamage(kind: .badChecksum, file: name, offset: 0, position: index.firstPosition,
+                                                 detail: "sealed segment no longer matches the checksum recorded when it was sealed"))
+    }
+
+    /// Checks sealed segments newest first on a background thread, so a large journal opens at
+    /// once; damage found stops the writer with the error that locates it.
+    private func startBackgroundCheck(of segments: [SealedSegment]) {
+        let options = self.options, paths = self.paths
+        let thread = Thread { [weak self] in
+            for (k, s) in segments.enumerated().reversed() {
+                guard self != nil else { return }
+                do {
+                    let header = try Journal.readHeader(s.file, name: s.name)
+                    let frontier = k == 0 ? MerkleFrontier() : segments[k - 1].index.merkle
+                    try Journal.checkSealedSegment(file: s.file, name: s.name, header: header, index: s.index, frontier: frontier, paths: paths, options: options)
+                } catch {
+                    self?.poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+                    return
+                }
+            }
+        }
+        thread.name = "registre-check"
+        thread.start()
+    }
+
+    /// A journal dropped without `close()` still finishes its queued appends: the writer thread
+    /// refers back to it, so it must stop before the memory goes.
     deinit {
         queue.close()
+        writer.waitUntilStopped()
+        merkle.close()
     }
 
     static func maximumPayload(_ options: JournalOptions) -> Int {
@@ -245,6 +282,7 @@ public final class Journal: @unchecked Sendable {
     public func close() {
         queue.close()
         writer.waitUntilStopped()
+        merkle.close()
         lockFile.unlock()
     }
 
@@ -274,8 +312,11 @@ public final class Journal: @unchecked Sendable {
     /// Position after the last committed event (= number of events).
     public var endPosition: UInt64 { lock.withLock { nextPosition } }
 
+    /// The state after the last committed frame. Waits for the Merkle hashing to catch up.
     public var head: JournalHead {
-        lock.withLock { JournalHead(journalID: journalID, position: nextPosition, chainHash: chainHash, merkleRoot: merkle.root, lastRecordedAtMicros: lastRecordedAt) }
+        let (position, chain, time) = lock.withLock { (nextPosition, chainHash, lastRecordedAt) }
+        let root = merkle.frontier(through: position).root
+        return JournalHead(journalID: journalID, position: position, chainHash: chain, merkleRoot: root, lastRecordedAtMicros: time)
     }
 
     public var segmentCount: Int { lock.withLock { sealed.count + 1 } }

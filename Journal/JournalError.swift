@@ -164,6 +164,16 @@ public struct JournalLimits: Sendable, Equatable {
     }
 }
 
+public enum SealedSegmentCheck: Sendable, Equatable {
+    /// Opening fails on damage, naming file, offset and position; opening takes time in
+    /// proportion to the journal's size.
+    case beforeOpening
+    /// Opening returns at once; damage found stops the writer with the locating error, as
+    /// KurrentDB verifies its chunks after start-up.
+    case inBackground
+    case never
+}
+
 /// When an acknowledged append is on disk.
 public enum Durability: Sendable, Equatable {
     /// Acknowledge after write + fdatasync (the default, and the only mode services should use).
@@ -186,10 +196,9 @@ public struct JournalOptions: Sendable {
     }
     /// The clock for `recordedAt`, in microseconds since the epoch; tests pin it.
     public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
-    /// Checks every sealed segment against the CRC32C recorded at its seal (a sequential read at
-    /// disk speed), so damage anywhere refuses the open. Turning it off leaves the check to reads
-    /// and `registre verify`.
-    public var verifySealedSegmentsOnOpen = true
+    /// When to check every sealed segment against the CRC32C recorded at its seal (a sequential
+    /// read at disk speed). Reads and `registre verify` check frames whatever this says.
+    public var sealedSegmentCheck: SealedSegmentCheck = .inBackground
     /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
     var systemCalls = SystemCalls.live
 

@@ -20,7 +20,7 @@ final class JournalWriter: @unchecked Sendable {
         while let batch = journal.queue.take(maximumBytes: journal.options.maximumFrameBytes) {
             process(batch)
         }
-        if journal.options.durability == .relaxed, journal.failure == nil {
+        if journal.options.durability == .relaxed, journal.lock.withLock({ journal.failure == nil }) {
             try? journal.openFile.syncData()
         }
         stopped.signal()
@@ -48,8 +48,8 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     private func process(_ batch: [AppendQueue.Item]) {
-        if let reason = journal.failure {
-            for item in batch { item.completion(.failure(.writerFailed(reason: reason))) }
+        if let failure = journal.lock.withLock({ journal.failure }) {
+            for item in batch { item.completion(.failure(failure)) }
             return
         }
         let firstPosition = journal.nextPosition
@@ -60,7 +60,6 @@ final class JournalWriter: @unchecked Sendable {
         var accepted: [Accepted] = []
         var retriesInFrame: [(item: AppendQueue.Item, of: Int)] = []
         var payload = ByteWriter(capacity: batch.reduce(0) { $0 + $1.append.byteSize })
-        var leaves: [Digest32] = []
         var tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)] = []
 
         for item in batch {
@@ -93,11 +92,9 @@ final class JournalWriter: @unchecked Sendable {
             for (k, e) in append.events.enumerated() {
                 let version = versions[e.stream].map { $0 + 1 } ?? (current[e.stream]!.map { $0 + 1 } ?? 0)
                 versions[e.stream] = version
-                let recordStart = payload.count
                 RecordCodec.append(position: position, version: version, id: e.id, recordedAtMicros: time,
                                    endsAppend: k == append.events.count - 1, stream: e.stream, type: e.type,
                                    metadata: e.metadata, data: e.data, to: &payload)
-                leaves.append(payload.bytes.withUnsafeBytes { MerkleHash.leaf(UnsafeRawBufferPointer(rebasing: $0[recordStart...])) })
                 tableEvents.append((position, e.stream, version, e.id))
                 idsInFrame[e.id] = accepted.count
                 position += 1
@@ -109,7 +106,7 @@ final class JournalWriter: @unchecked Sendable {
 
         do {
             try writeFrame(payload: payload.bytes, firstPosition: firstPosition, eventCount: UInt32(position - firstPosition),
-                           time: time, leaves: leaves, tableEvents: tableEvents)
+                           time: time, tableEvents: tableEvents)
         } catch {
             let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
             for a in accepted { a.item.completion(.failure(failure)) }
@@ -178,7 +175,7 @@ final class JournalWriter: @unchecked Sendable {
     // MARK: Disk
 
     private func writeFrame(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32, time: Int64,
-                            leaves: [Digest32], tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws {
+                            tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws {
         let chain = payload.withUnsafeBytes {
             FrameHeader.chainHash(previous: journal.chainHash, firstPosition: firstPosition, eventCount: eventCount, payload: $0)
         }
@@ -198,7 +195,7 @@ final class JournalWriter: @unchecked Sendable {
         } catch {
             // Nothing of a failed write may stay behind a later frame: cut the file back.
             do { try file.truncate(to: offset) } catch {
-                journal.poison("could not remove a partly written frame from \(journal.openName) after a failed write: \(error)")
+                journal.poison(.writerFailed(reason: "could not remove a partly written frame from \(journal.openName) after a failed write: \(error)"))
             }
             throw error
         }
@@ -206,19 +203,19 @@ final class JournalWriter: @unchecked Sendable {
             do { try file.syncData() } catch {
                 // After a failed fdatasync the kernel may have dropped the pages: the file's state
                 // is unknown until recovery reads it back, so stop here (PostgreSQL's fsyncgate lesson).
-                journal.poison("fdatasync failed on \(journal.openName): \(error)")
+                journal.poison(.writerFailed(reason: "fdatasync failed on \(journal.openName): \(error)"))
                 throw error
             }
         }
         journal.lock.withLock {
             journal.openTable.addFrame(firstPosition: firstPosition, offset: offset)
             for e in tableEvents { journal.openTable.addEvent(position: e.position, stream: e.stream, version: e.version, id: e.id) }
-            for leaf in leaves { journal.merkle.append(leaf: leaf) }
             journal.openEnd = offset + UInt64(frame.count)
             journal.nextPosition = firstPosition + UInt64(eventCount)
             journal.chainHash = chain
             journal.lastRecordedAt = time
         }
+        journal.merkle.enqueue(payload: payload, firstPosition: firstPosition, eventCount: eventCount)
     }
 
     /// Seals the open segment: index written and durable, then a new segment created. A failure
@@ -229,7 +226,7 @@ final class JournalWriter: @unchecked Sendable {
             if j.options.durability == .relaxed { try j.openFile.syncData() }
             let checksum = try j.openFile.checksum(length: j.openEnd)
             let contents = j.openTable.indexContents(segmentLength: j.openEnd, segmentChecksum: checksum, chainHash: j.chainHash,
-                                                     lastRecordedAt: j.lastRecordedAt, merkle: j.merkle)
+                                                     lastRecordedAt: j.lastRecordedAt, merkle: j.merkle.frontier(through: j.nextPosition))
             let index = try Journal.writeIndex(contents, paths: j.paths)
             let header = SegmentHeader(journalID: j.journalID, firstPosition: j.nextPosition, previousChainHash: j.chainHash, createdAtMicros: j.options.clock())
             let newFile: FileDescriptor
@@ -253,8 +250,8 @@ final class JournalWriter: @unchecked Sendable {
 }
 
 extension Journal {
-    func poison(_ reason: String) {
-        lock.withLock { if failure == nil { failure = reason } }
-        options.log("journal writer stopped: \(reason)")
+    func poison(_ error: JournalError) {
+        lock.withLock { if failure == nil { failure = error } }
+        options.log("journal writer stopped: \(error)")
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// RFC 6962 Merkle tree hashing over every event of the journal, in position order.
 ///
@@ -7,16 +8,16 @@ import Crypto
 public enum MerkleHash {
     public static func leaf(_ record: UnsafeRawBufferPointer) -> Digest32 {
         var h = SHA256()
-        h.update(data: [0])
+        withUnsafeBytes(of: UInt8(0)) { h.update(bufferPointer: $0) }
         h.update(bufferPointer: record)
         return Digest32(h.finalize())
     }
 
     public static func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
         var h = SHA256()
-        h.update(data: [1])
-        h.update(data: left.bytes)
-        h.update(data: right.bytes)
+        withUnsafeBytes(of: UInt8(1)) { h.update(bufferPointer: $0) }
+        left.withBytes { h.update(bufferPointer: $0) }
+        right.withBytes { h.update(bufferPointer: $0) }
         return Digest32(h.finalize())
     }
 
@@ -55,5 +56,71 @@ public struct MerkleFrontier: Sendable, Equatable {
         guard var r = subtrees.last else { return MerkleHash.empty }
         for s in subtrees.dropLast().reversed() { r = MerkleHash.node(s, r) }
         return r
+    }
+}
+
+/// Hashes committed frames into the Merkle frontier on its own thread, off the append path:
+/// the writer hands over each payload it has just synced, and whoever needs a root (a seal, a
+/// checkpoint, `Journal.head`) waits until the follower has caught up to that position.
+final class MerkleFollower: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32)] = []
+    private var frontier: MerkleFrontier
+    private var closed = false
+    private var stopped = false
+
+    init(frontier: MerkleFrontier) {
+        self.frontier = frontier
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "registre-merkle"
+        thread.start()
+    }
+
+    func enqueue(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32) {
+        condition.lock()
+        pending.append((payload, firstPosition, eventCount))
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The frontier over the first `position` events, once they are hashed.
+    func frontier(through position: UInt64) -> MerkleFrontier {
+        condition.lock()
+        defer { condition.unlock() }
+        while frontier.leafCount < position && !stopped { condition.wait() }
+        return frontier
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            while pending.isEmpty && !closed { condition.wait() }
+            if pending.isEmpty && closed { break }
+            let work = pending
+            pending.removeAll()
+            var f = frontier
+            condition.unlock()
+            for item in work {
+                item.payload.withUnsafeBytes { payload in
+                    try? RecordCodec.forEachRecord(in: payload, firstPosition: item.firstPosition, eventCount: item.eventCount) { view in
+                        f.append(leaf: MerkleHash.leaf(view.record))
+                    }
+                }
+            }
+            condition.lock()
+            frontier = f
+            condition.broadcast()
+        }
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

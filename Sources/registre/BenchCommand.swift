@@ -1,2 +1,325 @@
 import ArgumentParser
-struct BenchCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "bench") }
+import CZstd
+import Foundation
+import Journal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `registre bench`: the standard workloads of shared/context/benchmarks.md, one JSON line each.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run the standard workloads and print one JSON object per workload and system on stdout.",
+        discussion: """
+        W1 bulk durable ingest (batches of 100, each synced) beside raw write+fdatasync of the same NDJSON; \
+        W3 replay with a small fold, beside zstd decompression of the same NDJSON; W5 cold start of a large \
+        journal, measured in a fresh child process. Progress goes to stderr. Build with `make release` first: \
+        debug builds are several times slower.
+        """
+    )
+
+    @Option(help: "NDJSON events to use (the `registre import` format); generated when absent.")
+    var events: String?
+
+    @Option(help: "How many events to generate for W1 and W3.")
+    var count: Int = 1_000_000
+
+    @Option(help: "Events in the journal opened by W5.")
+    var coldStartEvents: Int = 10_000_000
+
+    @Option(help: "Workloads to run, comma-separated.")
+    var workloads: String = "W1,W3,W5"
+
+    @Option(help: "Directory for the benchmark's journals (default: a new temporary directory).")
+    var directory: String?
+
+    @Flag(help: "Also print a Markdown table of the results (on stdout, after the JSON lines).")
+    var markdown = false
+
+    @Flag(help: "Keep the benchmark's journals instead of removing them.")
+    var keep = false
+
+    @Option(help: "zstd level for the journal's frames (0: store uncompressed).")
+    var compressionLevel: Int32 = JournalOptions().compressionLevel
+
+    @Flag(help: "W1 without fdatasync, to separate CPU cost from sync cost (not a durable figure).")
+    var relaxed = false
+
+    func validate() throws {
+        guard count >= 100 else { throw ValidationError("--count must be at least 100") }
+        let known: Set<String> = ["W1", "W3", "W5"]
+        for w in workloads.split(separator: ",") where !known.contains(String(w)) {
+            throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let selected = Set(workloads.split(separator: ",").map(String.init))
+        let work = directory ?? NSTemporaryDirectory() + "registre-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
+        var rows: [BenchRow] = []
+        func emit(_ row: BenchRow) {
+            rows.append(row)
+            print(row.jsonLine)
+            fflush(nil)
+        }
+
+        let source = try loadEvents()
+        let ndjson = source.map { ndjsonLine(of: $0) }
+        let ndjsonBytes = ndjson.reduce(0) { $0 + $1.count }
+        progress("events: \(source.count), \(ndjsonBytes / source.count) bytes each as NDJSON on average")
+
+        if selected.contains("W1") || selected.contains("W3") {
+            progress("W1: raw write + fdatasync per batch of 100")
+            emit(try rawFdatasync(ndjson, path: work + "/raw.ndjson"))
+            progress("W1: registre, durable appends of 100")
+            emit(try ingest(source, directory: work + "/w1"))
+        }
+        if selected.contains("W3") {
+            progress("W3: zstd -1 decompression of the same NDJSON")
+            emit(zstdBaseline(ndjson, bytes: ndjsonBytes))
+            progress("W3: registre replay with a fold")
+            emit(try replay(directory: work + "/w1"))
+        }
+        if selected.contains("W5") {
+            emit(try coldStart(directory: work + "/w5", template: source))
+        }
+        if markdown { print(BenchRow.markdown(rows)) }
+    }
+
+    private func progress(_ text: String) {
+        FileHandle.standardError.write(Data(("bench: " + text + "\n").utf8))
+    }
+
+    private func loadEvents() throws -> [ProposedEvent] {
+        guard let events else {
+            var generator = SyntheticEvents(seed: 326)
+            return (0..<count).map { _ in generator.next() }
+        }
+        guard let handle = FileHandle(forReadingAtPath: events) else { throw ValidationError("cannot read \(events)") }
+        var out: [ProposedEvent] = []
+        var n = 0
+        try LineReader(handle).forEachLine { line in
+            n += 1
+            guard !line.isEmpty else { return }
+            do { out.append(try ImportLine(parsing: line).event) } catch {
+                throw ValidationError("\(events) line \(n): \(error)")
+            }
+        }
+        for i in out.indices where out[i].id == nil { out[i].id = UUID() }
+        return out
+    }
+
+    private func ndjsonLine(of e: ProposedEvent) -> [UInt8] {
+        var line = WireFormat.json(of: RecordedEvent(position: 0, stream: e.stream, version: 0, id: e.id ?? UUID(), type: e.type,
+                                                     recordedAtMicros: 0, metadata: e.metadata, data: e.data, endsAppend: false))
+        line.append(0x0A)
+        return line
+    }
+
+    // MARK: W1
+
+    private func rawFdatasync(_ lines: [[UInt8]], path: String) throws -> BenchRow {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path)") }
+        defer { close(fd) }
+        let start = Date()
+        var i = 0
+        var bytes = 0
+        while i < lines.count {
+            var batch: [UInt8] = []
+            for line in lines[i..<min(i + 100, lines.count)] { batch.append(contentsOf: line) }
+            let n = batch.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n == batch.count, fdatasync(fd) == 0 else { throw ValidationError("raw write failed") }
+            bytes += batch.count
+            i += 100
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return BenchRow(workload: "W1", system: "raw-fdatasync", events: lines.count, seconds: seconds,
+                        bytesPerEvent: Double(bytes) / Double(lines.count), notes: "write + fdatasync of the NDJSON, one per batch of 100")
+    }
+
+    private func ingest(_ events: [ProposedEvent], directory: String) throws -> BenchRow {
+        var options = JournalOptions()
+        options.compressionLevel = compressionLevel
+        if relaxed { options.durability = .relaxed }
+        let journal = try Journal.open(directory: directory, options: options)
+        let start = Date()
+        var i = 0
+        let bar = ProgressBar("W1", total: UInt64(events.count))
+        while i < events.count {
+            try journal.appendAndWait(AppendRequest(events: Array(events[i..<min(i + 100, events.count)])))
+            i += 100
+            bar.update(UInt64(i))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        bar.finish()
+        journal.close()
+        let disk = try directoryBytes(directory)
+        return BenchRow(workload: "W1", system: "registre", events: events.count, seconds: seconds,
+                        bytesPerEvent: Double(disk.total) / Double(events.count),
+                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); segments \(disk.segments / events.count) B/event + indexes \(disk.indexes / events.count) B/event")
+    }
+
+    private func directoryBytes(_ path: String) throws -> (total: Int, segments: Int, indexes: Int) {
+        var segments = 0, indexes = 0
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let name = enumerator?.nextObject() as? String {
+            let size = (try FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? NSNumber)?.intValue ?? 0
+            if name.hasSuffix(".seg") { segments += size } else if name.hasSuffix(".idx") { indexes += size }
+        }
+        return (segments + indexes, segments, indexes)
+    }
+
+    // MARK: W3
+
+    private func zstdBaseline(_ lines: [[UInt8]], bytes: Int) -> BenchRow {
+        var all: [UInt8] = []
+        all.reserveCapacity(bytes)
+        for l in lines { all.append(contentsOf: l) }
+        let bound = ZSTD_compressBound(all.count)
+        var compressed = [UInt8](repeating: 0, count: bound)
+        let csize = all.withUnsafeBytes { src in compressed.withUnsafeMutableBytes { dst in ZSTD_compress(dst.baseAddress, bound, src.baseAddress, src.count, 1) } }
+        var output = [UInt8](repeating: 0, count: all.count)
+        let start = Date()
+        let n = compressed.withUnsafeBytes { src in output.withUnsafeMutableBytes { dst in ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, csize) } }
+        let seconds = Date().timeIntervalSince(start)
+        precondition(n == all.count)
+        return BenchRow(workload: "W3", system: "zstd-decompress", events: lines.count, seconds: seconds,
+                        bytesPerEvent: Double(csize) / Double(lines.count), notes: "zstd -1 over the whole NDJSON, decompression only, one core")
+    }
+
+    private func replay(directory: String) throws -> BenchRow {
+        let reader = try JournalReader(directory: directory)
+        var byType: [UInt64: (name: String, count: Int)] = [:]
+        var byCategory: [UInt64: (name: String, count: Int)] = [:]
+        var n = 0
+        let start = Date()
+        try reader.forEachEvent { view in
+            n += 1
+            let type = view.typeBytes
+            let th = fastHash(type)
+            if byType[th] == nil { byType[th] = (String(decoding: type, as: UTF8.self), 0) }
+            byType[th]!.count += 1
+            let stream = view.streamBytes
+            let dash = stream.firstIndex(of: UInt8(ascii: "-")) ?? stream.count
+            let category = UnsafeRawBufferPointer(rebasing: stream[0..<dash])
+            let ch = fastHash(category)
+            if byCategory[ch] == nil { byCategory[ch] = (String(decoding: category, as: UTF8.self), 0) }
+            byCategory[ch]!.count += 1
+            return true
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return BenchRow(workload: "W3", system: "registre", events: n, seconds: seconds,
+                        notes: "in process, one core: read, CRC, zstd, decode envelopes, count per type (\(byType.count)) and stream category (\(byCategory.count))")
+    }
+
+    @inline(__always) private func fastHash(_ b: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for c in b { h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3 }
+        return h
+    }
+
+    // MARK: W5
+
+    private func coldStart(directory: String, template: [ProposedEvent]) throws -> BenchRow {
+        progress("W5: writing a journal of \(coldStartEvents) events (relaxed durability, batches of 1000)")
+        var options = JournalOptions()
+        options.durability = .relaxed
+        let journal = try Journal.open(directory: directory, options: options)
+        let bar = ProgressBar("W5 fill", total: UInt64(coldStartEvents))
+        var i = 0
+        while i < coldStartEvents {
+            let n = min(1000, coldStartEvents - i)
+            var batch: [ProposedEvent] = []
+            batch.reserveCapacity(n)
+            for k in 0..<n {
+                var e = template[(i + k) % template.count]
+                e.id = nil
+                batch.append(e)
+            }
+            try journal.appendAndWait(AppendRequest(events: batch))
+            i += n
+            bar.update(UInt64(i))
+        }
+        bar.finish()
+        journal.close()
+        sync()
+        let dropped = (try? "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)) != nil
+        progress("W5: opening it in a fresh process\(dropped ? " after dropping the page cache" : " (page cache warm: could not drop it)")")
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
+        probe.arguments = ["open-probe", "--journal", directory]
+        let pipe = Pipe()
+        probe.standardOutput = pipe
+        try probe.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        probe.waitUntilExit()
+        let fields = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
+        guard probe.terminationStatus == 0, fields.count == 3, let seconds = Double(fields[0]), let rss = Int(fields[1]), let peak = Int(fields[2]) else {
+            throw ValidationError("the W5 probe failed: \(String(decoding: output, as: UTF8.self))")
+        }
+        return BenchRow(workload: "W5", system: "registre", events: coldStartEvents, seconds: seconds, residentMiB: Double(rss) / 1024,
+                        notes: "open + first durable append in a fresh process; peak RSS \(peak / 1024) MiB; page cache \(dropped ? "dropped" : "warm")")
+    }
+}
+
+/// The child process W5 measures: open, append one event, report time and memory.
+struct OpenProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "open-probe", abstract: "Used by bench W5.", shouldDisplay: false)
+    @OptionGroup var location: JournalLocation
+
+    func run() throws {
+        let start = Date()
+        let journal = try Journal.open(directory: location.journal)
+        try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "probe", type: "Probe", data: Array("{}".utf8))]))
+        let seconds = Date().timeIntervalSince(start)
+        journal.close()
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func kb(_ key: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+        }
+        print("\(seconds) \(kb("VmRSS:")) \(kb("VmHWM:"))")
+    }
+}
+
+struct BenchRow {
+    var workload: String
+    var system: String
+    var events: Int
+    var seconds: Double
+    var p50Ms: Double? = nil
+    var p99Ms: Double? = nil
+    var bytesPerEvent: Double? = nil
+    var residentMiB: Double? = nil
+    var notes: String
+
+    var eventsPerSecond: Double { Double(events) / max(seconds, 1e-9) }
+
+    var jsonLine: String {
+        var fields = [#""workload":"\#(workload)""#, #""system":"\#(system)""#, #""events":\#(events)"#,
+                      #""seconds":\#(round3(seconds))"#, #""eventsPerSecond":\#(Int(eventsPerSecond))"#]
+        if let p50Ms { fields.append(#""p50Ms":\#(round3(p50Ms))"#) }
+        if let p99Ms { fields.append(#""p99Ms":\#(round3(p99Ms))"#) }
+        if let bytesPerEvent { fields.append(#""bytesPerEvent":\#(round3(bytesPerEvent))"#) }
+        if let residentMiB { fields.append(#""residentMiB":\#(round3(residentMiB))"#) }
+        fields.append(#""notes":"\#(notes.replacingOccurrences(of: "\"", with: "'"))""#)
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    private func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    static func markdown(_ rows: [BenchRow]) -> String {
+        var out = "| workload | system | events | events/s | bytes/event | other | notes |\n|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            var other: [String] = []
+            if let p50 = r.p50Ms { other.append("p50 \(p50) ms") }
+            if let p99 = r.p99Ms { other.append("p99 \(p99) ms") }
+            if let rss = r.residentMiB { other.append("\(Int(rss)) MiB resident, \(String(format: "%.2f", r.seconds)) s") }
+            out += "| \(r.workload) | \(r.system) | \(r.events) | \(Int(r.eventsPerSecond)) | \(r.bytesPerEvent.map { String(format: "%.1f", $0) } ?? "–") | \(other.joined(separator: ", ")) | \(r.notes) |\n"
+        }
+        return out
+    }
+}

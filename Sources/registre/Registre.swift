@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Registre: AsyncParsableCommand {
@@ -13,8 +16,26 @@ struct Registre: AsyncParsableCommand {
             BenchCommand.self,
             DemoCommand.self,
             CrashWriterCommand.self,
+            OpenProbeCommand.self,
         ]
     )
+
+    /// Ignores SIGPIPE and SIGXFSZ before anything runs, so a closed pipe or a file-size limit
+    /// surfaces as an error from write(2) that the command reports, instead of killing it.
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// `--journal DIR`, shared by every command that works on a journal.

@@ -107,6 +107,29 @@ import Testing
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
     }
 
+    @Test func damageInASealedSegmentFoundInTheBackgroundStopsTheWriterWithItsLocation() throws {
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
+            try fill(j, count: 60, perAppend: 3)
+            j.close()
+        }
+        let sealedName = dir.segmentFiles()[1]
+        try flip(byte: 300, in: dir.file(sealedName))
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
+        defer { j.close() }
+        var outcome: (any Error)? = nil
+        for _ in 0..<200 {
+            do { try j.append([event("later")]) } catch { outcome = error; break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        guard case JournalError.corrupt(let damage)? = outcome else {
+            Issue.record("appends kept succeeding on a damaged journal: \(String(describing: outcome))")
+            return
+        }
+        #expect(damage.file == sealedName)
+        #expect(damage.offset > 0 && damage.offset <= 300)
+    }
+
     @Test func aTruncatedSealedSegmentIsDamageNotATornTail() throws {
         do {
             let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))

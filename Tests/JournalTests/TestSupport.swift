@@ -26,8 +26,9 @@ func event(_ stream: String, _ type: String = "Happened", id: UUID? = nil, data:
 }
 
 /// Options that keep tests quiet and fast: a pinned clock and small segments when asked.
-func testOptions(segmentSize: Int = 64 << 20, durability: Durability = .durable) -> JournalOptions {
+func testOptions(segmentSize: Int = 64 << 20, durability: Durability = .durable, check: SealedSegmentCheck = .beforeOpening) -> JournalOptions {
     var o = JournalOptions()
+    o.sealedSegmentCheck = check
     o.segmentSizeLimit = segmentSize
     o.durability = durability
     o.log = { _ in }
