@@ -30,9 +30,9 @@ public struct AppointmentBooked: Sendable, Hashable, Codable {
         self.slotId = slotId
         self.motif = motif
         self.category = category
-        self.start = start
+        self.start = UTCTime.normalized(start)
         self.fingerprint = fingerprint
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -97,8 +97,8 @@ public struct AppointmentRescheduled: Sendable, Hashable, Codable {
         self.fromSlotId = fromSlotId
         self.toSite = toSite
         self.toSlotId = toSlotId
-        self.toStart = toStart
-        self.occurredAt = occurredAt
+        self.toStart = UTCTime.normalized(toStart)
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -155,7 +155,7 @@ public struct AppointmentCancelledByApplicant: Sendable, Hashable, Codable {
         self.identityKey = identityKey
         self.site = site
         self.slotId = slotId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -207,7 +207,7 @@ public struct AppointmentCancelledByService: Sendable, Hashable, Codable {
         self.site = site
         self.slotId = slotId
         self.reason = reason
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -260,7 +260,7 @@ public struct AppointmentReinstated: Sendable, Hashable, Codable {
         self.identityKey = identityKey
         self.site = site
         self.slotId = slotId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -313,7 +313,7 @@ public struct AppointmentAttended: Sendable, Hashable, Codable {
         self.site = site
         self.slotId = slotId
         self.identityMatched = identityMatched
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -364,7 +364,7 @@ public struct AppointmentNoShow: Sendable, Hashable, Codable {
         self.identityKey = identityKey
         self.site = site
         self.slotId = slotId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -417,7 +417,7 @@ public struct IdentityMismatchAtCounter: Sendable, Hashable, Codable {
         self.site = site
         self.slotId = slotId
         self.presentedIdentityKey = presentedIdentityKey
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }

@@ -22,7 +22,7 @@ public struct DossierSubmitted: Sendable, Hashable, Codable {
         self.kind = kind
         self.channel = channel
         self.site = site
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -74,8 +74,8 @@ public struct DocumentsRequested: Sendable, Hashable, Codable {
     public init(dossierId: UUID, documents: [String], dueBy: Date, occurredAt: Date) {
         self.dossierId = dossierId
         self.documents = documents
-        self.dueBy = dueBy
-        self.occurredAt = occurredAt
+        self.dueBy = UTCTime.normalized(dueBy)
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -119,7 +119,7 @@ public struct DocumentsReceived: Sendable, Hashable, Codable {
     public init(dossierId: UUID, documents: [String], occurredAt: Date) {
         self.dossierId = dossierId
         self.documents = documents
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -159,7 +159,7 @@ public struct DossierDeclaredComplete: Sendable, Hashable, Codable {
 
     public init(dossierId: UUID, occurredAt: Date) {
         self.dossierId = dossierId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -200,9 +200,9 @@ public struct ProvisionalPermitIssued: Sendable, Hashable, Codable {
     public init(dossierId: UUID, kind: ProvisionalPermitKind, validFrom: Date, validUntil: Date, occurredAt: Date) {
         self.dossierId = dossierId
         self.kind = kind
-        self.validFrom = validFrom
-        self.validUntil = validUntil
-        self.occurredAt = occurredAt
+        self.validFrom = UTCTime.normalized(validFrom)
+        self.validUntil = UTCTime.normalized(validUntil)
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -250,7 +250,7 @@ public struct BiometricsCaptured: Sendable, Hashable, Codable {
         self.dossierId = dossierId
         self.site = site
         self.appointmentId = appointmentId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -295,7 +295,7 @@ public struct ConsultationRequested: Sendable, Hashable, Codable {
         self.dossierId = dossierId
         self.consultationId = consultationId
         self.authority = authority
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -340,7 +340,7 @@ public struct ConsultationAnswered: Sendable, Hashable, Codable {
         self.dossierId = dossierId
         self.consultationId = consultationId
         self.outcome = outcome
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -383,7 +383,7 @@ public struct DecisionRecorded: Sendable, Hashable, Codable {
     public init(dossierId: UUID, outcome: DecisionOutcome, occurredAt: Date) {
         self.dossierId = dossierId
         self.outcome = outcome
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -422,7 +422,7 @@ public struct PermitProductionOrdered: Sendable, Hashable, Codable {
 
     public init(dossierId: UUID, occurredAt: Date) {
         self.dossierId = dossierId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -461,7 +461,7 @@ public struct PermitAvailable: Sendable, Hashable, Codable {
     public init(dossierId: UUID, site: Site, occurredAt: Date) {
         self.dossierId = dossierId
         self.site = site
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -504,7 +504,7 @@ public struct PermitHandedOver: Sendable, Hashable, Codable {
         self.dossierId = dossierId
         self.site = site
         self.appointmentId = appointmentId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -545,7 +545,7 @@ public struct DossierWithdrawn: Sendable, Hashable, Codable {
 
     public init(dossierId: UUID, occurredAt: Date) {
         self.dossierId = dossierId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -582,7 +582,7 @@ public struct DossierClosedForNoFollowUp: Sendable, Hashable, Codable {
 
     public init(dossierId: UUID, occurredAt: Date) {
         self.dossierId = dossierId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -620,7 +620,7 @@ public struct ImplicitRejectionDeadlineReached: Sendable, Hashable, Codable {
 
     public init(dossierId: UUID, occurredAt: Date) {
         self.dossierId = dossierId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }

@@ -18,10 +18,10 @@ public struct BookingAttemptsRejected: Sendable, Hashable, Codable {
 
     public init(fingerprint: Fingerprint, minute: Date, rule: RuleName, count: Int, occurredAt: Date) {
         self.fingerprint = fingerprint
-        self.minute = minute
+        self.minute = UTCTime.normalized(minute)
         self.rule = rule
         self.count = count
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -73,7 +73,7 @@ public struct RateLimitTriggered: Sendable, Hashable, Codable {
         self.windowSeconds = windowSeconds
         self.limit = limit
         self.observed = observed
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -122,7 +122,7 @@ public struct DuplicateBookingDetected: Sendable, Hashable, Codable {
         self.identityKey = identityKey
         self.motif = motif
         self.existingAppointmentId = existingAppointmentId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }
@@ -176,7 +176,7 @@ public struct BookingFlagged: Sendable, Hashable, Codable {
         self.pattern = pattern
         self.score = score
         self.evidenceEventIds = evidenceEventIds
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }

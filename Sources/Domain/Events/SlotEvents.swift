@@ -26,12 +26,12 @@ public struct SlotPublished: Sendable, Hashable, Codable {
         self.site = site
         self.motif = motif
         self.category = category
-        self.start = start
+        self.start = UTCTime.normalized(start)
         self.durationMinutes = durationMinutes
         self.counter = counter
         self.capacity = capacity
         self.releaseId = releaseId
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     /// When the appointment ends.
@@ -92,7 +92,7 @@ public struct SlotWithdrawn: Sendable, Hashable, Codable {
         self.slotId = slotId
         self.site = site
         self.reason = reason
-        self.occurredAt = occurredAt
+        self.occurredAt = UTCTime.normalized(occurredAt)
     }
 
     public init(from decoder: any Decoder) throws { self = try decodePayload(Self.self, from: decoder) }

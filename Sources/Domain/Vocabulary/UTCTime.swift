@@ -38,7 +38,17 @@ public enum UTCTime {
         }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        let milliseconds = Int((fraction * 1000).rounded())
+        return Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000)
+    }
+
+    /// The same time on the millisecond grid the journal writes, so that an event built in memory
+    /// equals itself after a trip through its JSON. Every event's initialiser applies it.
+    public static func normalized(_ date: Date) -> Date {
+        let totalMilliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
+        let milliseconds = ((totalMilliseconds % 1000) + 1000) % 1000
+        let seconds = (totalMilliseconds - milliseconds) / 1000
+        return Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000)
     }
 
     /// Writes `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` only when the time has milliseconds.
