@@ -67,6 +67,7 @@ struct CatalogueTests {
         var block = ""
         var documented: Set<String> = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## ") { currentType = nil }
             if line.hasPrefix("### ") { currentType = String(line.dropFirst(4)).trimmingCharacters(in: .whitespaces) }
             if line == "```json" { inJSON = true; block = ""; continue }
             if inJSON, line == "```" {

@@ -144,7 +144,39 @@ public enum DomainEvent: Sendable, Hashable {
     }
 
     /// The streams this event may be appended to; the first of its kind in the list is where the decisions put it.
-    public var homes: [StreamName] { payload.homes }
+    public var homes: [StreamName] {
+        switch self {
+        case .slotPublished(let event): event.homes
+        case .slotWithdrawn(let event): event.homes
+        case .appointmentBooked(let event): event.homes
+        case .appointmentRescheduled(let event): event.homes
+        case .appointmentCancelledByApplicant(let event): event.homes
+        case .appointmentCancelledByService(let event): event.homes
+        case .appointmentReinstated(let event): event.homes
+        case .appointmentAttended(let event): event.homes
+        case .appointmentNoShow(let event): event.homes
+        case .identityMismatchAtCounter(let event): event.homes
+        case .dossierSubmitted(let event): event.homes
+        case .documentsRequested(let event): event.homes
+        case .documentsReceived(let event): event.homes
+        case .dossierDeclaredComplete(let event): event.homes
+        case .provisionalPermitIssued(let event): event.homes
+        case .biometricsCaptured(let event): event.homes
+        case .consultationRequested(let event): event.homes
+        case .consultationAnswered(let event): event.homes
+        case .decisionRecorded(let event): event.homes
+        case .permitProductionOrdered(let event): event.homes
+        case .permitAvailable(let event): event.homes
+        case .permitHandedOver(let event): event.homes
+        case .dossierWithdrawn(let event): event.homes
+        case .dossierClosedForNoFollowUp(let event): event.homes
+        case .implicitRejectionDeadlineReached(let event): event.homes
+        case .bookingAttemptsRejected(let event): event.homes
+        case .rateLimitTriggered(let event): event.homes
+        case .duplicateBookingDetected(let event): event.homes
+        case .bookingFlagged(let event): event.homes
+        }
+    }
 
     /// How each type name is read, including older schema versions.
     static let readers: [String: @Sendable (inout FieldReader, Int) -> DomainEvent?] = [

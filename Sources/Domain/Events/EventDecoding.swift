@@ -45,6 +45,11 @@ extension DomainEvent {
                                               message: "the event's data must be a JSON object, not \(root.typeDescription)"))
             return nil
         }
+        guard members.count <= 64 else {
+            problems.append(ValidationProblem(eventIndex: eventIndex, field: "$", rule: .tooLarge,
+                                              message: "the event's data has \(members.count) fields; no event type has more than 64"))
+            return nil
+        }
         var reader = FieldReader(bytes: bytes, members: members, eventIndex: eventIndex, typeName: type)
         var event: DomainEvent?
         if let version = reader.integer("schemaVersion", in: 0...1_000) {

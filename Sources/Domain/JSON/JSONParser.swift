@@ -73,6 +73,8 @@ struct JSONParser {
         position += 1
         var members: [JSONMember] = []
         members.reserveCapacity(12)
+        var seenKeys: UInt64 = 0
+        var sawEscapedKey = false
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -89,9 +91,15 @@ struct JSONParser {
             position += 1
             skipWhitespace()
             let value = try parseValue()
-            for existing in members where sameKey(existing.key, key) {
-                throw SyntaxError(offset: keyOffset, reason: "duplicate key \"\(JSONText.string(key, in: bytes))\"")
+            // A cheap fingerprint of each key skips the pairwise comparison unless two keys might be equal.
+            let keyBit: UInt64 = key.hasEscapes ? 1 : 1 << UInt64((key.byteCount &* 7 &+ Int(key.byteCount > 0 ? bytes[key.end - 1] : 0)) & 63)
+            if seenKeys & keyBit != 0 || key.hasEscapes || sawEscapedKey {
+                for existing in members where sameKey(existing.key, key) {
+                    throw SyntaxError(offset: keyOffset, reason: "duplicate key \"\(JSONText.string(key, in: bytes))\"")
+                }
             }
+            seenKeys |= keyBit
+            sawEscapedKey = sawEscapedKey || key.hasEscapes
             members.append(JSONMember(key: key, value: value))
             skipWhitespace()
             guard position < bytes.count else { throw fail("unexpected end of data in an object") }
@@ -137,6 +145,23 @@ struct JSONParser {
         position += 1
         let start = position
         var hasEscapes = false
+        // Fast path: the plain ASCII that hashes, UUIDs, dates and codes are made of.
+        if let base = bytes.baseAddress {
+            var index = position
+            let end = bytes.count
+            // Eight bytes at a time while none of them is a quote, a backslash, a control or non-ASCII byte.
+            while index + 8 <= end {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if JSONParser.needsAttention(word) { break }
+                index += 8
+            }
+            while index < end {
+                let byte = base[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+                index += 1
+            }
+            position = index
+        }
         while true {
             guard position < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[position]
@@ -259,6 +284,18 @@ struct JSONParser {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw SyntaxError(offset: start, reason: "number out of range") }
         return .number(value)
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F (the classic SWAR zero-byte test).
+    @inline(__always) private static func needsAttention(_ word: UInt64) -> Bool {
+        func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highBits != 0 }
+        let quote = hasZeroByte(word ^ (ones &* 0x22))
+        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        let control = (word &- ones &* 0x20) & ~word & highBits != 0
+        return quote || backslash || control || word & highBits != 0
     }
 
     @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }

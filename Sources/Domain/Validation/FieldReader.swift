@@ -7,7 +7,10 @@ struct FieldReader {
     let members: [JSONMember]
     let eventIndex: Int
     let typeName: String
-    private var readMask: [Bool]
+    /// Which members were read; objects of more than 64 members are refused before reading.
+    private var readMask: UInt64 = 0
+    /// Writers emit fields in catalogue order, so the next field asked for is usually the next member.
+    private var cursor = 0
     private(set) var problems: [ValidationProblem] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, members: [JSONMember], eventIndex: Int, typeName: String) {
@@ -15,7 +18,6 @@ struct FieldReader {
         self.members = members
         self.eventIndex = eventIndex
         self.typeName = typeName
-        self.readMask = Array(repeating: false, count: members.count)
     }
 
     mutating func report(_ field: String, _ rule: ValidationRule, _ message: String) {
@@ -25,7 +27,7 @@ struct FieldReader {
     /// Reports every field that no reader asked for: unknown fields are refused, never ignored,
     /// because an ignored `phone` or `name` would still sit in the journal for years.
     mutating func reportUnknownFields() {
-        for (index, member) in members.enumerated() where !readMask[index] {
+        for (index, member) in members.enumerated() where index >= 64 || readMask & (1 << UInt64(index)) == 0 {
             let name = JSONText.string(member.key, in: bytes)
             report(name, .unknownField, "`\(name)` is not a field of \(typeName); unknown fields are refused so that nothing, personal data in particular, enters the journal unnoticed")
         }
@@ -33,12 +35,24 @@ struct FieldReader {
 
     /// The raw value of a field, `nil` when absent or `null`; reports a missing required field.
     mutating func value(_ name: StaticString, required: Bool = true) -> JSONValue? {
-        for index in members.indices where JSONText.span(members[index].key, in: bytes, equals: name) {
-            readMask[index] = true
-            if case .null = members[index].value { break }
-            return members[index].value
+        if let index = indexOfMember(named: name) {
+            readMask |= 1 << UInt64(index)
+            if case .null = members[index].value {} else { return members[index].value }
         }
         if required { report(name.description, .required, "`\(name)` is missing; \(typeName) requires it") }
+        return nil
+    }
+
+    private mutating func indexOfMember(named name: StaticString) -> Int? {
+        let count = min(members.count, 64)
+        if cursor < count, JSONText.span(members[cursor].key, in: bytes, equals: name) {
+            cursor += 1
+            return cursor - 1
+        }
+        for index in 0..<count where JSONText.span(members[index].key, in: bytes, equals: name) {
+            cursor = index + 1
+            return index
+        }
         return nil
     }
 

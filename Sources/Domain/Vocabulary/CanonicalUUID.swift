@@ -6,23 +6,21 @@ import Foundation
 /// two stream names for one slot or dossier.
 enum CanonicalUUID {
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UUID? {
-        guard bytes.count == 36 else { return nil }
-        var raw = [UInt8](repeating: 0, count: 16)
-        var out = 0
-        var i = 0
-        while i < 36 {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard bytes[i] == UInt8(ascii: "-") else { return nil }
-                i += 1
-                continue
+        guard bytes.count == 36, let base = bytes.baseAddress,
+              base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-")
+        else { return nil }
+        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let valid = withUnsafeMutableBytes(of: &raw) { out -> Bool in
+            var i = 0
+            for index in 0..<16 {
+                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
+                guard let high = lowercaseHexValue(base[i]), let low = lowercaseHexValue(base[i + 1]) else { return false }
+                out[index] = high << 4 | low
+                i += 2
             }
-            guard let high = lowercaseHexValue(bytes[i]), let low = lowercaseHexValue(bytes[i + 1]) else { return nil }
-            raw[out] = high << 4 | low
-            out += 1
-            i += 2
+            return true
         }
-        return UUID(uuid: (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-                           raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15]))
+        return valid ? UUID(uuid: raw) : nil
     }
 
     static func parse(_ text: some StringProtocol) -> UUID? {

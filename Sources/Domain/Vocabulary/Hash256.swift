@@ -13,22 +13,17 @@ public struct Hash256: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     init?(bytes: UnsafeBufferPointer<UInt8>) {
-        guard bytes.count == 64 else { return nil }
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for wordIndex in 0..<4 {
+        guard bytes.count == 64, let base = bytes.baseAddress else { return nil }
+        func word(at offset: Int) -> UInt64? {
             var word: UInt64 = 0
-            for i in 0..<16 {
-                guard let nibble = lowercaseHexValue(bytes[wordIndex * 16 + i]) else { return nil }
+            for i in offset..<(offset + 16) {
+                guard let nibble = lowercaseHexValue(base[i]) else { return nil }
                 word = word << 4 | UInt64(nibble)
             }
-            switch wordIndex {
-            case 0: words.0 = word
-            case 1: words.1 = word
-            case 2: words.2 = word
-            default: words.3 = word
-            }
+            return word
         }
-        (w0, w1, w2, w3) = words
+        guard let w0 = word(at: 0), let w1 = word(at: 16), let w2 = word(at: 32), let w3 = word(at: 48) else { return nil }
+        (self.w0, self.w1, self.w2, self.w3) = (w0, w1, w2, w3)
     }
 
     public var description: String {
@@ -51,11 +46,11 @@ let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 @inline(__always)
 func lowercaseHexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
-    default: nil
-    }
+    let digit = byte &- UInt8(ascii: "0")
+    if digit < 10 { return digit }
+    let letter = byte &- UInt8(ascii: "a")
+    if letter < 6 { return letter &+ 10 }
+    return nil
 }
 
 /// An applicant as the journal knows them: a salted hash of the foreign-national or passport number.
