@@ -1,0 +1,35 @@
+/// What a stream must look like for an append to go through; versions count from 0.
+public enum ExpectedStreamVersion: Sendable, Equatable {
+    case any
+    case noStream
+    case streamExists
+    case exact(UInt64)
+}
+
+/// One event a decision wants appended, and where. The journal assigns the event id.
+public struct PlannedEvent: Sendable, Equatable {
+    public var stream: String
+    public var event: DomainEvent
+
+    public init(stream: String, event: DomainEvent) {
+        self.stream = stream
+        self.event = event
+    }
+}
+
+/// The result of a decision: one atomic, possibly multi-stream append, each stream guarded by the
+/// version the decision was made on, so that two racing decisions cannot both succeed.
+public struct PlannedAppend: Sendable, Equatable {
+    public var events: [PlannedEvent]
+    public var expectedVersions: [String: ExpectedStreamVersion]
+
+    public init(events: [PlannedEvent], expectedVersions: [String: ExpectedStreamVersion]) {
+        self.events = events
+        self.expectedVersions = expectedVersions
+    }
+
+    /// The append in the shape `validateAppend` and the journal take.
+    public var envelopes: [(stream: String, type: String, data: [UInt8])] {
+        events.map { (stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData()) }
+    }
+}

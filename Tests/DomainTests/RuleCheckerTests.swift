@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Domain
+
+private func envelope(_ stream: StreamName, _ event: DomainEvent) -> (stream: String, type: String, data: [UInt8]) {
+    (stream.description, event.typeName, event.encodedData())
+}
+
+private func violations(_ entries: [(stream: String, type: String, data: [UInt8])]) -> [RuleViolation] {
+    var checker = RuleChecker()
+    var found: [RuleViolation] = []
+    for (position, entry) in entries.enumerated() {
+        found += checker.check(stream: entry.stream, type: entry.type, data: entry.data, position: UInt64(position))
+    }
+    return found
+}
+
+private func booking(_ appointment: Int, for identity: Int, at time: Date = Sample.releaseTime) -> DomainEvent {
+    .appointmentBooked(AppointmentBooked(appointmentId: Sample.uuid(appointment), identityKey: Sample.identity(identity), site: .grenoble,
+                                         slotId: Sample.uuid(1), motif: .filing, category: .student, start: Sample.slotStart,
+                                         fingerprint: Sample.fingerprint(1), occurredAt: time))
+}
+
+private let slot = StreamName.slot(site: .grenoble, slotId: Sample.uuid(1))
+
+@Suite("Replay checker")
+struct RuleCheckerTests {
+    @Test("an overbooked slot in an imported journal is reported at the event that broke capacity")
+    func overbooking() {
+        let found = violations([
+            envelope(slot, .slotPublished(Sample.publication(capacity: 1))),
+            envelope(slot, booking(0xA1, for: 1)),
+            envelope(slot, booking(0xA2, for: 2)),
+        ])
+        #expect(found.map(\.rule) == [.slotCapacityExceeded])
+        #expect(found.first?.position == 2)
+        #expect(found.first?.message == "slot 00000000-0000-4000-8000-000000000001 is full: 1 of 1 places are taken")
+    }
+
+    @Test("a second active appointment for one identity and motif is reported in the applicant's stream")
+    func duplicateIdentity() {
+        let applicant = StreamName.applicant(Sample.identity(1))
+        let found = violations([
+            envelope(applicant, booking(0xA1, for: 1)),
+            envelope(applicant, booking(0xA2, for: 1)),
+        ])
+        #expect(found.map(\.rule) == [.oneActiveAppointmentPerMotif])
+        #expect(found.first?.stream == applicant.description)
+    }
+
+    @Test("booking an unpublished or started slot, and attendance before the start, are reported")
+    func timeRules() {
+        let applicant = StreamName.applicant(Sample.identity(1))
+        let attended = DomainEvent.appointmentAttended(AppointmentAttended(appointmentId: Sample.uuid(0xA1), identityKey: Sample.identity(1), site: .grenoble,
+                                                                           slotId: Sample.uuid(1), identityMatched: true, occurredAt: Sample.slotStart.addingTimeInterval(-1)))
+        let found = violations([
+            envelope(slot, booking(0xA1, for: 1)),
+            envelope(slot, .slotPublished(Sample.publication())),
+            envelope(slot, booking(0xA2, for: 2, at: Sample.slotStart)),
+            envelope(applicant, booking(0xA1, for: 1)),
+            envelope(applicant, attended),
+        ])
+        #expect(found.map(\.rule) == [.slotNotPublished, .slotAlreadyStarted, .appointmentNotStartedYet])
+        #expect(found.map(\.position) == [0, 2, 4])
+    }
+
+    @Test("a dossier that skips its lifecycle is reported")
+    func dossierSkips() {
+        let id = Sample.uuid(0xD1)
+        let dossier = StreamName.dossier(id)
+        let t = Sample.releaseTime
+        let found = violations([
+            envelope(dossier, .dossierSubmitted(DossierSubmitted(dossierId: id, identityKey: Sample.identity(1), category: .student, kind: .first, channel: .online, site: .grenoble, occurredAt: t))),
+            envelope(dossier, .decisionRecorded(DecisionRecorded(dossierId: id, outcome: .granted, occurredAt: t))),
+            envelope(dossier, .permitHandedOver(PermitHandedOver(dossierId: id, site: .grenoble, occurredAt: t))),
+        ])
+        #expect(found.map(\.rule) == [.dossierInvalidTransition, .handoverBeforeAvailable])
+    }
+
+    @Test("invalid data and misplaced events are reported with their validation problems")
+    func invalidAndMisplaced() {
+        let dossierEvent = DomainEvent.dossierWithdrawn(DossierWithdrawn(dossierId: Sample.uuid(0xD1), occurredAt: Sample.releaseTime))
+        let found = violations([
+            (slot.description, "SlotPublished", bytes(#"{"schemaVersion":1}"#)),
+            envelope(slot, dossierEvent),
+            ("not-a-stream", dossierEvent.typeName, dossierEvent.encodedData()),
+        ])
+        #expect(found.map(\.rule) == [.invalidEvent, .wrongStream, .invalidEvent])
+        #expect(found[0].problems.count == 10, "every missing field of SlotPublished is listed")
+        #expect(found[1].problems.map(\.rule) == ["stream.wrongKind"])
+        #expect(found[2].problems.map(\.rule) == ["stream.malformed"])
+    }
+
+    @Test("the checker accepts any collection of bytes, not only arrays")
+    func anyCollection() {
+        var checker = RuleChecker()
+        let data = DomainEvent.slotPublished(Sample.publication()).encodedData()
+        #expect(checker.check(stream: slot.description, type: "SlotPublished", data: data[...], position: 0) == [])
+        #expect(checker.check(stream: slot.description, type: "SlotPublished", data: Data(data), position: 1).map(\.rule) == [.slotAlreadyPublished])
+        #expect(checker.eventsChecked == 2)
+    }
+}
