@@ -107,10 +107,11 @@ public final class Journal: @unchecked Sendable {
         let file: FileDescriptor
         var end: UInt64
         let openSize = starts.isEmpty ? 0 : try Self.fileSize(openPath)
-        if starts.isEmpty || openSize < UInt64(JournalFormat.segmentHeaderSize) {
+        let unfinished = try !starts.isEmpty && Self.isUnfinishedSegment(path: openPath, name: openName)
+        if starts.isEmpty || unfinished {
             if !starts.isEmpty {
                 report.truncations.append(.init(file: openName, offset: 0, bytesRemoved: openSize, firstPosition: openFirst,
-                                                reason: "segment header was never completely written"))
+                                                reason: "segment header was never completely written (a crash while creating the segment)"))
             }
             guard openFirst == position else {
                 throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: openName, offset: 0, position: position, detail: "segment name says position \(openFirst) but the previous one ends at \(position)"))
@@ -213,6 +214,16 @@ public final class Journal: @unchecked Sendable {
     static func fileSize(_ path: String) throws -> UInt64 {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         return (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+
+    /// A last segment with no frames and no sound header: the writer crashed while creating it.
+    /// Nothing in it was ever acknowledged, so readers skip it and the writer writes it again.
+    static func isUnfinishedSegment(path: String, name: String) throws -> Bool {
+        let file = try FileDescriptor.open(path, flags: O_RDONLY)
+        let size = try file.size()
+        if size < UInt64(JournalFormat.segmentHeaderSize) { return true }
+        if size > UInt64(JournalFormat.segmentHeaderSize) { return false }
+        do { _ = try readHeader(file, name: name); return false } catch { return true }
     }
 
     static func readHeader(_ file: FileDescriptor, name: String) throws -> SegmentHeader {

@@ -32,6 +32,7 @@ public final class JournalReader {
             let first = starts[k]
             let name = JournalFormat.segmentName(firstPosition: first)
             let isLast = k == starts.count - 1
+            if isLast, try Journal.isUnfinishedSegment(path: paths.segmentPath(firstPosition: first), name: name) { return next }
             let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
             let header = try Journal.readHeader(file, name: name)
             guard header.firstPosition == first else {

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+@testable import Journal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes `count` events in-process with small segments, so several are sealed.
+func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perAppend: Int = 10) throws {
+    let journal = try Journal.open(directory: directory, options: quietOptions(segmentSize: segmentSize))
+    defer { journal.close() }
+    var i = 0
+    while i < count {
+        let n = min(perAppend, count - i)
+        try journal.appendAndWait(AppendRequest(events: (0..<n).map { k in
+            ProposedEvent(stream: "s-\((i + k) % 7)", type: "Happened", id: UUID(), data: Array(#"{"i":\#(i + k),"pad":"\#(String(repeating: "x", count: (i + k) % 40))"}"#.utf8))
+        }))
+        i += n
+    }
+}
+
+@Suite(.serialized) struct VerifyCommandTests {
+    @Test func verifyExitsZeroOnACleanJournal() throws {
+        let scratch = ScratchDirectory("verify-clean")
+        try writeJournal(scratch.path, count: 300)
+        #expect(segmentFiles(in: scratch.path).count > 2)
+        let outcome = try registre(["verify", "--journal", scratch.path])
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(outcome.out.contains("300 events") && outcome.out.contains("verified: no damage"), "\(outcome.out)")
+    }
+
+    @Test func verifyExitsOneAndNamesTheFileAndByteOfAFlippedByteInASealedSegment() throws {
+        let scratch = ScratchDirectory("verify-flip")
+        try writeJournal(scratch.path, count: 300)
+        let sealed = JournalFormat.segmentName(firstPosition: 0)
+        #expect(segmentFiles(in: scratch.path).count > 2 && segmentFiles(in: scratch.path).first == sealed)
+        // A byte inside the stored payload of the segment's first frame.
+        let frameOffset = JournalFormat.segmentHeaderSize
+        let path = scratch.file(sealed)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[frameOffset + JournalFormat.frameHeaderSize + 3] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let outcome = try registre(["verify", "--journal", scratch.path])
+        #expect(outcome.exited(1), "\(outcome)")
+        let damage = outcome.out.split(separator: "\n").filter { $0.hasPrefix("DAMAGE:") }
+        #expect(damage.contains { $0.contains(sealed) && $0.contains("byte \(frameOffset)") && $0.contains("badChecksum") },
+                "no finding names \(sealed) at byte \(frameOffset): \(outcome.out)")
+        #expect(outcome.out.contains("NOT VERIFIED"))
+    }
+
+    @Test func verifyExitsTwoWhenTheJournalCannotBeRead() throws {
+        let scratch = ScratchDirectory("verify-missing")
+        let missing = scratch.file("no-such-journal")
+        let outcome = try registre(["verify", "--journal", missing])
+        #expect(outcome.exited(2), "\(outcome)")
+        #expect(outcome.err.contains(missing), "stderr does not name the directory: \(outcome.err)")
+        let empty = try registre(["verify", "--journal", scratch.path])
+        #expect(empty.exited(2), "a directory without segments: \(empty)")
+    }
+}
+
+@Suite(.serialized) struct ReplayAndDemoTests {
+    @Test func replayStopsQuietlyWithStatusZeroWhenItsReaderClosesThePipe() throws {
+        let scratch = ScratchDirectory("replay-pipe")
+        // About 5 MB of NDJSON, several times replay's 1 MiB output buffer.
+        try writeJournal(scratch.path, count: 40_000, segmentSize: 64 << 20, perAppend: 1000)
+        let replay = try Child(["replay", "--journal", scratch.path], captureOutput: false)
+        let reader = replay.outputPipe.fileHandleForReading
+        var head = Data()
+        while !head.contains(0x0A) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            head.append(chunk)
+        }
+        try reader.close()  // `| head -1`
+        let outcome = replay.wait(timeout: 60)
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(outcome.stderr.isEmpty, "replay wrote to stderr after the pipe closed: \(outcome.err)")
+        let first = head.split(separator: 0x0A).first.flatMap { jsonObject($0) }
+        #expect((first?["position"] as? NSNumber)?.intValue == 0, "first line: \(String(decoding: head.prefix(300), as: UTF8.self))")
+    }
+
+    @Test func replayThroughAShellPipeIntoHeadPrintsOneLineAndNoError() throws {
+        let scratch = ScratchDirectory("replay-head")
+        try writeJournal(scratch.path, count: 40_000, segmentSize: 64 << 20, perAppend: 1000)
+        let outcome = try shell(#""$0" replay --journal "$1" | head -1"#, [RegistreBinary.path, scratch.path], timeout: 60)
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(outcome.stderr.isEmpty, "\(outcome.err)")
+        #expect(completeLines(outcome.stdout).count == 1 && jsonObject(Array(outcome.out.utf8.dropLast())) != nil, "\(outcome.out.prefix(500))")
+    }
+
+    @Test func demoWithTwoThousandEventsExitsZeroAndReportsNoDamage() throws {
+        let scratch = ScratchDirectory("demo")
+        let outcome = try registre(["demo", "--events", "2000", "--directory", scratch.path], timeout: 180)
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(outcome.out.contains("no damage"), "\(outcome.out)")
+        #expect(outcome.out.contains("wrote 2000 events"), "\(outcome.out)")
+    }
+}
+
+/// The state a SIGKILL leaves when it lands inside a seal, between creating the next segment
+/// (open with O_CREAT|O_TRUNC) and writing its header: a sealed segment with its index, and an
+/// empty or partly written next segment. The random kills of the soak test hit this window only
+/// rarely, so it is made here on purpose.
+@Suite(.serialized) struct CrashMidSealTests {
+    /// Writes until a seal has just happened, closes, and cuts the new segment to `keep` bytes.
+    private func journalKilledMidSeal(_ directory: String, keep: Int) throws -> (events: Int, newSegment: String) {
+        let journal = try Journal.open(directory: directory, options: quietOptions(segmentSize: 3000))
+        var i = 0
+        while journal.segmentCount < 3 {
+            try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "s-\(i % 3)", type: "T", id: UUID(), data: Array(#"{"i":\#(i)}"#.utf8))]))
+            i += 1
+            // The writer seals after acknowledging: when this frame filled the segment, wait for
+            // the seal, so that no further append lands in the new segment.
+            let sealDue = journal.lock.withLock { journal.openEnd >= 3000 }
+            if sealDue { #expect(eventually(timeout: 10) { journal.lock.withLock { journal.openEnd } < 3000 }, "the seal did not happen") }
+        }
+        let end = journal.endPosition
+        journal.close()
+        let newSegment = JournalFormat.segmentName(firstPosition: end)
+        #expect(segmentFiles(in: directory).last == newSegment)
+        #expect(truncate(directory + "/" + newSegment, off_t(keep)) == 0)
+        return (Int(end), newSegment)
+    }
+
+    @Test(arguments: [0, 40])
+    func aSegmentWhoseHeaderWasNeverWrittenIsATornTailForVerifyReadersAndRecovery(keep: Int) throws {
+        let scratch = ScratchDirectory("midseal")
+        let (count, newSegment) = try journalKilledMidSeal(scratch.path, keep: keep)
+
+        let report = try JournalVerifier.verify(directory: scratch.path)
+        #expect(report.isClean, "verify calls an unfinished segment header damage: \(report.findings)")
+        let cli = try registre(["verify", "--journal", scratch.path])
+        #expect(cli.exited(0), "\(cli)")
+
+        #expect(throws: Never.self, "a reader of the crashed journal") { _ = try JournalReader(directory: scratch.path).read() }
+        let replay = try registre(["replay", "--journal", scratch.path])
+        #expect(replay.exited(0) && completeLines(replay.stdout).count == count, "\(replay)")
+
+        let journal = try Journal.open(directory: scratch.path, options: quietOptions(segmentSize: 3000))
+        #expect(journal.recovery.truncations.map(\.file) == [newSegment])
+        #expect(journal.endPosition == UInt64(count))
+        #expect(try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "after", type: "T", data: Array("{}".utf8))])).firstPosition == UInt64(count))
+        journal.close()
+        #expect(try JournalVerifier.verify(directory: scratch.path).isClean)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import Journal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One generated NDJSON line and what it should become in the journal.
+struct GeneratedLine {
+    var stream: String
+    var type: String
+    var id: UUID
+    var data: String
+    var metadata: String?
+
+    var ndjson: String {
+        var s = #"{"stream":"\#(stream)","type":"\#(type)","id":"\#(id.uuidString.lowercased())","data":\#(data)"#
+        if let metadata { s += #","metadata":\#(metadata)"# }
+        return s + "}"
+    }
+}
+
+func writeLines(_ lines: [String], to path: String) throws {
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+}
+
+/// `registre import` and `registre replay` between them, and the import's line checks.
+@Suite(.serialized) struct ImportAndReplayTests {
+    /// Lines over several streams with ids, metadata on most, and data that exercises the JSON
+    /// bytes: non-ASCII text, emoji, escapes, nesting, whitespace that must be kept as sent.
+    static func generatedLines(_ count: Int) -> [GeneratedLine] {
+        let names = ["Zoë Ÿilmaz", "Ngozi Okonkwo-Adébáyọ̀", "李小龍", "Łucja Żółć", "Ахмед", "🚀 rocket"]
+        return (0..<count).map { i in
+            let stream = ["dossier-\(i % 7)", "slot-grenoble:\(i % 3)", "applicant-a+b=\(i % 5)"][i % 3]
+            let data = i % 4 == 0
+                ? #"{ "i" : \#(i), "name" : "\#(names[i % names.count])", "note": "quote \" backslash \\ tab \t é \u00e9 \ud83d\ude80", "tags": ["a", {"b": null}], "ok": true }"#
+                : #"{"i":\#(i),"name":"\#(names[i % names.count])","amount":\#(Double(i) * 1.5e3),"nested":{"deep":[1,2,[3]]}}"#
+            let metadata: String? = i % 5 == 0 ? nil : #"{"source":"e2e","correlation":"c-\#(i / 10)","who":"\#(names[(i + 1) % names.count])"}"#
+            return GeneratedLine(stream: stream, type: ["DossierOpened", "Appointment.Booked", "note_added"][i % 3], id: UUID(), data: data, metadata: metadata)
+        }
+    }
+
+    /// A replay line without its `recordedAt`, which a second journal cannot share with the first.
+    static func withoutRecordedAt(_ line: Substring) -> String {
+        line.replacingOccurrences(of: #","recordedAt":"[^"]*""#, with: "", options: .regularExpression)
+    }
+
+    @Test func importThenReplayThenReimportKeepsStreamsVersionsIdsTypesDataAndMetadataBytes() throws {
+        let scratch = ScratchDirectory("roundtrip")
+        let lines = Self.generatedLines(2500)
+        let input = scratch.file("in.ndjson")
+        try writeLines(lines.map(\.ndjson), to: input)
+
+        let first = try registre(["import", "--journal", scratch.file("one"), "--batch", "100", input])
+        #expect(first.exited(0), "\(first)")
+        #expect(first.out.contains("imported 2500 events"), "\(first.out)")
+
+        // The first journal holds the lines exactly, in order.
+        let one = try allEvents(scratch.file("one"))
+        #expect(one.count == lines.count)
+        var versions: [String: UInt64] = [:]
+        for (line, e) in zip(lines, one) {
+            let version = versions[line.stream].map { $0 + 1 } ?? 0
+            versions[line.stream] = version
+            #expect(e.stream == line.stream && e.id == line.id && e.type == line.type && e.version == version,
+                    "position \(e.position): \(e.stream) v\(e.version) \(e.id) \(e.type)")
+            #expect(e.data == Array(line.data.utf8), "position \(e.position): data bytes changed: \(String(decoding: e.data, as: UTF8.self))")
+            #expect(e.metadata == Array((line.metadata ?? "{}").utf8), "position \(e.position): metadata bytes changed")
+        }
+
+        let replayOne = try registre(["replay", "--journal", scratch.file("one")])
+        #expect(replayOne.exited(0) && replayOne.stderr.isEmpty, "\(replayOne)")
+        let replayed = scratch.file("replayed.ndjson")
+        try replayOne.stdout.write(to: URL(fileURLWithPath: replayed))
+        let replayLines = completeLines(replayOne.stdout)
+        #expect(replayLines.count == lines.count)
+        #expect(replayLines.allSatisfy { jsonObject(Array($0.utf8)) != nil }, "a replay line is not JSON")
+
+        let second = try registre(["import", "--journal", scratch.file("two"), replayed])
+        #expect(second.exited(0), "\(second)")
+        let two = try allEvents(scratch.file("two"))
+        #expect(two.count == one.count)
+        for (a, b) in zip(one, two) {
+            // Append boundaries (endsAppend) follow the batch size, which differs here on purpose.
+            #expect(a.position == b.position && a.stream == b.stream && a.version == b.version && a.id == b.id
+                    && a.type == b.type && a.data == b.data && a.metadata == b.metadata,
+                    "position \(a.position) differs after the round trip: \(b)")
+        }
+
+        let replayTwo = try registre(["replay", "--journal", scratch.file("two")])
+        #expect(replayTwo.exited(0) && replayTwo.stderr.isEmpty, "\(replayTwo)")
+        let a = replayLines.map(Self.withoutRecordedAt), b = completeLines(replayTwo.stdout).map(Self.withoutRecordedAt)
+        #expect(a.count == b.count)
+        if let k = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) {
+            Issue.record("replays differ at line \(k + 1):\n\(a[k])\n\(b[k])")
+        }
+        // The comparison above must not be vacuous: recordedAt was really there and removed.
+        #expect(replayLines.first?.contains(#""recordedAt":""#) == true && a.first?.contains("recordedAt") == false)
+    }
+
+    @Test func aBadLineStopsTheImportBeforeItsBatchAndEveryBadLineIsReportedByNumber() throws {
+        let scratch = ScratchDirectory("badlines")
+        let good = Self.generatedLines(100)
+        var text = good.map(\.ndjson)
+        let bad: [Int: String] = [
+            25: #"{"stream":"s-1","type":"T","data":{"a":1}"#,                                        // malformed: unclosed object
+            37: #"{"type":"T","data":{"a":1}}"#,                                                       // missing stream
+            48: #"{"stream":"s-1","type":"T","data":{"a":1},"colour":"blue"}"#,                        // unknown field
+            59: #"{"stream":"s-1","type":"T","id":"not-a-uuid-at-all","data":{"a":1}}"#,                // bad UUID
+        ]
+        for (line, content) in bad { text[line - 1] = content }
+        let input = scratch.file("in.ndjson")
+        try writeLines(text, to: input)
+
+        let outcome = try registre(["import", "--journal", scratch.file("j"), "--batch", "10", input])
+        #expect(outcome.exited(1), "\(outcome)")
+        let reported = Set(outcome.err.matches(of: /line (\d+):/).compactMap { Int($0.1) })
+        #expect(reported == Set(bad.keys), "lines reported on stderr: \(reported.sorted()), expected \(bad.keys.sorted())\n\(outcome.err)")
+        for (line, _) in bad {
+            let message = outcome.err.split(separator: "\n").first { $0.contains("line \(line):") } ?? ""
+            #expect(message.count > "registre: line \(line): ".count + 5, "line \(line) is reported without a reason: \(message)")
+        }
+        #expect(outcome.err.contains("line 48:") && outcome.err.contains("colour"), "the unknown field is not named")
+
+        // Lines 1–20 are two whole batches before the bad line's batch (21–30): only they went in.
+        let events = try allEvents(scratch.file("j"))
+        #expect(events.map(\.id) == good.prefix(20).map(\.id), "the journal holds \(events.count) events")
+    }
+
+    @Test func importUnderAFileSizeLimitFailsWithNoSpaceKeepsWholeBatchesAndResumesWhenRerun() throws {
+        let scratch = ScratchDirectory("diskfull")
+        // Random hex data, so compression cannot make the 1.3 MB of NDJSON fit in the limit.
+        var rng = SystemRandomNumberGenerator()
+        let lines: [GeneratedLine] = (0..<4000).map { i in
+            let blob = (0..<25).map { _ in String(format: "%016llx", rng.next() as UInt64) }.joined()
+            return GeneratedLine(stream: "load-\(i % 13)", type: "Loaded", id: UUID(), data: #"{"i":\#(i),"blob":"\#(blob)"}"#, metadata: nil)
+        }
+        let input = scratch.file("in.ndjson")
+        try writeLines(lines.map(\.ndjson), to: input)
+        let journal = scratch.file("j")
+        // dash and bash (in sh mode) count `ulimit -f` in 512-byte blocks: 400 blocks = 200 KiB.
+        let limitBytes = 400 * 512
+        let limited = try shell(#"ulimit -f 400 || exit 99; exec "$0" import --journal "$1" --batch 100 "$2""#, [RegistreBinary.path, journal, input])
+        #expect(!(limited.signaled && limited.status == SIGXFSZ), "import was killed by SIGXFSZ instead of reporting a full disk: \(limited)")
+        #expect(limited.exited(1), "\(limited)")
+        #expect(limited.err.lowercased().contains("no space"), "stderr does not say the disk is full: \(limited.err)")
+
+        let segments = segmentFiles(in: journal)
+        #expect(!segments.isEmpty)
+        for s in segments { #expect(fileSize(journal + "/" + s) <= limitBytes, "\(s) is larger than the file-size limit") }
+        let report = try JournalVerifier.verify(directory: journal)
+        #expect(report.isClean && report.notes.isEmpty, "\(report.findings) \(report.notes)")
+        let partial = try allEvents(journal)
+        #expect(partial.count > 0 && partial.count < lines.count, "the limit should stop the import part way, it kept \(partial.count)")
+        #expect(partial.count % 100 == 0, "\(partial.count) events is not a whole number of 100-event batches")
+        #expect(partial.map(\.id) == lines.prefix(partial.count).map(\.id))
+
+        // Without the limit the same import completes, skipping what is already there.
+        let rerun = try registre(["import", "--journal", journal, "--batch", "100", input])
+        #expect(rerun.exited(0), "\(rerun)")
+        #expect(rerun.out.contains("\(partial.count) already there, skipped"), "\(rerun.out)")
+        let full = try allEvents(journal)
+        #expect(full.map(\.id) == lines.map(\.id))
+        let verify = try registre(["verify", "--journal", journal])
+        #expect(verify.exited(0), "\(verify)")
+    }
+}
