@@ -18,6 +18,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -32,6 +37,12 @@ let package = Package(
         .target(
             name: "CJournalSupport",
             path: "Sources/CJournalSupport"
+        ),
+        // SO_PEERCRED needs _GNU_SOURCE, which Glibc's module map does not define.
+        .target(
+            name: "CPeerCredentials",
+            path: "Sources/CPeerCredentials",
+            cSettings: [.define("_GNU_SOURCE")]
         ),
         .target(
             name: "Journal",
@@ -51,8 +62,45 @@ let package = Package(
         ),
         .target(
             name: "Projections",
-            dependencies: ["Journal", "Domain"],
+            dependencies: [
+                "Journal",
+                "Domain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Projections",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Simulator",
+            dependencies: ["Journal", "Domain"],
+            path: "Sources/Simulator",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Audit",
+            dependencies: [
+                "Journal",
+                "Domain",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Audit",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Server",
+            dependencies: [
+                "Journal",
+                "Domain",
+                "Projections",
+                "CPeerCredentials",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/Server",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -61,6 +109,9 @@ let package = Package(
                 "Journal",
                 "Domain",
                 "Projections",
+                "Simulator",
+                "Audit",
+                "Server",
                 "CZstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -80,6 +131,30 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/DomainTests",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ProjectionsTests",
+            dependencies: ["Projections", "Journal", "Domain"],
+            path: "Tests/ProjectionsTests",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: ["Simulator", "Journal", "Domain"],
+            path: "Tests/SimulatorTests",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AuditTests",
+            dependencies: ["Audit", "Journal", "Domain"],
+            path: "Tests/AuditTests",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Journal", "Domain"],
+            path: "Tests/ServerTests",
             swiftSettings: strictSettings
         ),
         .testTarget(

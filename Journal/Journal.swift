@@ -31,6 +31,7 @@ public final class Journal: @unchecked Sendable {
 
     let queue = AppendQueue()
     let merkle: MerkleFollower
+    let notifier: CommitNotifier
     var writer: JournalWriter!
     private var writerThread: Thread?
 
@@ -155,6 +156,7 @@ public final class Journal: @unchecked Sendable {
         nextPosition = position
         chainHash = chain
         merkle = MerkleFollower(frontier: frontier)
+        notifier = CommitNotifier(end: position)
         lastRecordedAt = lastTime
         recovery = report
         writer = JournalWriter(journal: self)
@@ -294,6 +296,7 @@ public final class Journal: @unchecked Sendable {
         queue.close()
         writer.waitUntilStopped()
         merkle.close()
+        notifier.close()
         lockFile.unlock()
     }
 

@@ -216,6 +216,7 @@ final class JournalWriter: @unchecked Sendable {
             journal.lastRecordedAt = time
         }
         journal.merkle.enqueue(payload: payload, firstPosition: firstPosition, eventCount: eventCount)
+        journal.notifier.committed(through: firstPosition + UInt64(eventCount))
     }
 
     /// Seals the open segment: index written and durable, then a new segment created. A failure

@@ -151,3 +151,26 @@ import Testing
         #expect(throws: JournalError.closed) { try j.append([event("a")]) }
     }
 }
+
+@Suite struct CommitNotificationTests {
+    @Test func aWaiterWakesWhenTheJournalGrowsPastItsPosition() async throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        defer { j.close() }
+        try j.append([event("a")])
+        #expect(await j.waitForEvents(beyond: 0, timeout: .milliseconds(10)), "position 0 already exists")
+        async let woke = j.waitForEvents(beyond: 1, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try await j.append(AppendRequest(events: [event("b")]))
+        #expect(await woke)
+    }
+
+    @Test func aWaiterTimesOutWhenNothingIsAppended() async throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        defer { j.close() }
+        let start = ContinuousClock.now
+        #expect(await j.waitForEvents(beyond: 0, timeout: .milliseconds(100)) == false)
+        #expect(ContinuousClock.now - start >= .milliseconds(90))
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Wakes tasks waiting for the journal to grow: live subscriptions and projections follow the
+/// log through this instead of polling.
+final class CommitNotifier: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiters: [Int: (position: UInt64, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    private var nextID = 0
+    private var end: UInt64
+    private var closed = false
+
+    init(end: UInt64) { self.end = end }
+
+    /// Called by the writer after each commit, outside the journal lock.
+    func committed(through newEnd: UInt64) {
+        let ready: [CheckedContinuation<Bool, Never>] = lock.withLock {
+            end = newEnd
+            let due = waiters.filter { $0.value.position < newEnd }
+            for key in due.keys { waiters.removeValue(forKey: key) }
+            return due.map(\.value.continuation)
+        }
+        for c in ready { c.resume(returning: true) }
+    }
+
+    func close() {
+        let all: [CheckedContinuation<Bool, Never>] = lock.withLock {
+            closed = true
+            defer { waiters.removeAll() }
+            return waiters.values.map(\.continuation)
+        }
+        for c in all { c.resume(returning: false) }
+    }
+
+    /// True once the journal holds an event at `position` or later; false on timeout or close.
+    func wait(beyond position: UInt64, timeout: Duration) async -> Bool {
+        let id: Int? = lock.withLock {
+            if end > position || closed { return nil }
+            nextID += 1
+            return nextID
+        }
+        guard let id else { return lock.withLock { end > position } }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.expire(id)
+        }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let resumeNow: Bool = lock.withLock {
+                if end > position || closed { return true }
+                waiters[id] = (position, continuation)
+                return false
+            }
+            if resumeNow { continuation.resume(returning: lock.withLock { end > position }) }
+        }
+        timer.cancel()
+        return result
+    }
+
+    private func expire(_ id: Int) {
+        let waiter = lock.withLock { waiters.removeValue(forKey: id) }
+        waiter?.continuation.resume(returning: false)
+    }
+}
+
+extension Journal {
+    /// Suspends until an event exists at `position` or later (true), or `timeout` passes or the
+    /// journal closes (false). Subscriptions use it to follow the log and send heartbeats.
+    public func waitForEvents(beyond position: UInt64, timeout: Duration = .seconds(5)) async -> Bool {
+        await notifier.wait(beyond: position, timeout: timeout)
+    }
+}

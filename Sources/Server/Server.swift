@@ -1,0 +1,2 @@
+/// The socket server. Filled by the server issue.
+public enum ServerModule {}

@@ -1,0 +1,2 @@
+/// Simulated prefecture histories. Filled by the simulator issue.
+public enum SimulatorModule {}
