@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""An independent reader of the Registre journal format, written from Journal/FORMAT.md alone.
+
+It proves the format document is enough to read a journal in another language. Standard library
+only, so it reads frames stored uncompressed (codec 0); for zstd frames it needs the `zstandard`
+module. It checks every CRC32C and chain hash, and prints each event as one JSON line in the
+wire shape `registre replay` uses.
+
+    python3 tools/read_journal.py DIR
+"""
+import hashlib
+import json
+import os
+import struct
+import sys
+import uuid
+from datetime import datetime, timezone
+
+_TABLE = []
+for n in range(256):
+    c = n
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    _TABLE.append(c)
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+class Damage(Exception):
+    pass
+
+
+def decode_payload(codec, stored, length):
+    if codec == 0:
+        return stored
+    if codec == 1:
+        import zstandard  # optional dependency
+        return zstandard.ZstdDecompressor().decompress(stored, max_output_size=length)
+    raise Damage(f"unknown codec {codec}")
+
+
+def timestamp(micros):
+    seconds, fraction = divmod(micros, 1_000_000)
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:06d}Z"
+
+
+def read(directory):
+    names = sorted(n for n in os.listdir(directory) if n.endswith(".seg") and len(n) == 24)
+    chain = bytes(32)
+    position = 0
+    for k, name in enumerate(names):
+        data = open(os.path.join(directory, name), "rb").read()
+        last = k == len(names) - 1
+        if len(data) < 128:
+            if last:
+                return
+            raise Damage(f"{name}: short header")
+        header = data[:128]
+        if header[:8] != b"RGSTRSEG" or struct.unpack_from("<I", header, 124)[0] != crc32c(header[:124]):
+            raise Damage(f"{name}: bad segment header")
+        first, = struct.unpack_from("<Q", header, 32)
+        if first != position or header[40:72] != chain:
+            raise Damage(f"{name}: does not continue the previous segment")
+        offset = 128
+        while offset < len(data):
+            if len(data) - offset < 64:
+                if last:
+                    return
+                raise Damage(f"{name}@{offset}: truncated frame header")
+            magic, stored_len, payload_len, codec = struct.unpack_from("<4sIIB", data, offset)
+            frame_first, count = struct.unpack_from("<QI", data, offset + 16)
+            stored = data[offset + 64: offset + 64 + stored_len]
+            crc, = struct.unpack_from("<I", data, offset + 60)
+            if magic != b"RGFR" or len(stored) != stored_len or crc != crc32c(stored, crc32c(data[offset:offset + 60])):
+                if last:
+                    return  # a torn tail or a write in progress
+                raise Damage(f"{name}@{offset}: bad frame")
+            payload = decode_payload(codec, stored, payload_len)
+            expected = hashlib.sha256(chain + struct.pack("<QII", frame_first, count, payload_len) + payload).digest()
+            if frame_first != position or expected != data[offset + 28: offset + 60]:
+                raise Damage(f"{name}@{offset}: position or chain hash does not follow")
+            chain = expected
+            at = 0
+            for _ in range(count):
+                length, = struct.unpack_from("<I", payload, at)
+                pos, version = struct.unpack_from("<QQ", payload, at + 4)
+                event_id = uuid.UUID(bytes=payload[at + 20: at + 36])
+                recorded, flags, ls, lt, lm, ld = struct.unpack_from("<qHHHII", payload, at + 36)
+                body = at + 58
+                stream = payload[body: body + ls].decode("ascii")
+                etype = payload[body + ls: body + ls + lt].decode("ascii")
+                metadata = payload[body + ls + lt: body + ls + lt + lm]
+                event_data = payload[body + ls + lt + lm: body + ls + lt + lm + ld]
+                if pos != position or 58 + ls + lt + lm + ld != length + 4:
+                    raise Damage(f"{name}@{offset}: record at position {pos} malformed")
+                yield {
+                    "position": pos, "stream": stream, "version": version, "id": str(event_id), "type": etype,
+                    "recordedAt": timestamp(recorded), "metadata": json.loads(metadata), "data": json.loads(event_data),
+                    "endsAppend": bool(flags & 1),
+                }
+                position += 1
+                at += length + 4
+            offset += 64 + stored_len
+
+
+if __name__ == "__main__":
+    try:
+        for event in read(sys.argv[1]):
+            print(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+    except Damage as damage:
+        print(f"damaged: {damage}", file=sys.stderr)
+        sys.exit(1)
