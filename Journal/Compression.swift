@@ -15,16 +15,18 @@ final class ZstdCompressor {
 
     deinit { ZSTD_freeCCtx(context) }
 
-    /// Compresses `source`; nil when zstd fails or the result would not be smaller.
-    func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
+    private var output: [UInt8] = []
+
+    /// Compresses `source` into a buffer reused across calls; nil when zstd fails or the result
+    /// would not be smaller. The pointer is valid until the next call.
+    func compress(_ source: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         let bound = ZSTD_compressBound(source.count)
-        var output = [UInt8](repeating: 0, count: bound)
+        if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
         let written = output.withUnsafeMutableBytes { out in
             ZSTD_compress2(context, out.baseAddress, bound, source.baseAddress, source.count)
         }
         if ZSTD_isError(written) != 0 || written >= source.count { return nil }
-        output.removeLast(bound - written)
-        return output
+        return output.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<written]) }
     }
 }
 

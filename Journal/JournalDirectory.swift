@@ -34,7 +34,8 @@ struct OpenSegmentTable {
     var firstPosition: UInt64
     var framePositions: [UInt64] = []
     var frameOffsets: [UInt64] = []
-    var positionsByID: [UUID: UInt64] = [:]
+    /// Event id hash → position; confirm a candidate by reading the event.
+    var idPositions = PositionTable()
     var eventIDs: [UUID] = []
     var streams: [String: (firstVersion: UInt64, positions: [UInt64])] = [:]
 
@@ -48,13 +49,15 @@ struct OpenSegmentTable {
     }
 
     mutating func addEvent(position: UInt64, stream: String, version: UInt64, id: UUID) {
-        positionsByID[id] = position
+        idPositions.insert(hash: IndexHash.hash(id), value: position)
         eventIDs.append(id)
-        if streams[stream] == nil {
-            streams[stream] = (version, [position])
-        } else {
-            streams[stream]!.positions.append(position)
-        }
+        streams[stream, default: (version, [])].positions.append(position)
+    }
+
+    func candidatePositions(forEventID id: UUID) -> [UInt64] {
+        var out: [UInt64] = []
+        idPositions.forEachCandidate(hash: IndexHash.hash(id)) { out.append($0); return true }
+        return out
     }
 
     func lastVersion(of stream: String) -> UInt64? {

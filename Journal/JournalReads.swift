@@ -83,8 +83,10 @@ extension Journal {
     }
 
     func committedEvent(id: UUID) -> RecordedEvent? {
-        let (inOpen, segments): (UInt64?, [SealedSegment]) = lock.withLock { (openTable.positionsByID[id], sealed) }
-        if let p = inOpen { return try? event(at: p) }
+        let (inOpen, segments): ([UInt64], [SealedSegment]) = lock.withLock { (openTable.candidatePositions(forEventID: id), sealed) }
+        for p in inOpen {
+            if let e = try? event(at: p), e.id == id { return e }
+        }
         for s in segments.reversed() {
             for p in s.index.candidatePositions(forEventID: id) {
                 if let e = try? event(at: p), e.id == id { return e }

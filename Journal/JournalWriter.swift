@@ -8,6 +8,8 @@ final class JournalWriter: @unchecked Sendable {
     private unowned let journal: Journal
     private let compressor: ZstdCompressor
     private let stopped = DispatchSemaphore(value: 0)
+    /// The frame being written, reused so each commit does not allocate and zero a new buffer.
+    private var frame: [UInt8] = []
     /// Last version of every stream the writer has looked up or written; nil value: no stream.
     private var streamVersions: [String: UInt64?] = [:]
 
@@ -56,7 +58,7 @@ final class JournalWriter: @unchecked Sendable {
         var position = firstPosition
         let time = max(journal.options.clock(), journal.lastRecordedAt)
         var overlay: [String: UInt64] = [:]
-        var idsInFrame: [UUID: Int] = [:]
+        var idsInFrame = PositionTable(capacity: batch.count * 4)
         var accepted: [Accepted] = []
         var retriesInFrame: [(item: AppendQueue.Item, of: Int)] = []
         var payload = ByteWriter(capacity: batch.reduce(0) { $0 + $1.append.byteSize })
@@ -74,11 +76,13 @@ final class JournalWriter: @unchecked Sendable {
                 }
             }
             // Expected versions, against what is committed plus what this frame already holds.
-            var current: [String: UInt64?] = [:]
+            // `next[i]` is the version the next event of stream i gets (0 for a new stream).
+            var next: [UInt64] = []
+            next.reserveCapacity(append.expectations.count)
             var conflicts: [VersionConflict] = []
             for (stream, expected) in append.expectations {
                 let version = overlay[stream] ?? committedVersion(of: stream)
-                current[stream] = version
+                next.append(version.map { $0 + 1 } ?? 0)
                 if !expected.isSatisfied(by: version) {
                     conflicts.append(VersionConflict(stream: stream, expected: expected, actual: version))
                 }
@@ -88,18 +92,21 @@ final class JournalWriter: @unchecked Sendable {
                 continue
             }
             let first = position
-            var versions: [String: UInt64] = [:]
             for (k, e) in append.events.enumerated() {
-                let version = versions[e.stream].map { $0 + 1 } ?? (current[e.stream]!.map { $0 + 1 } ?? 0)
-                versions[e.stream] = version
+                let version = next[e.streamIndex]
+                next[e.streamIndex] = version + 1
                 RecordCodec.append(position: position, version: version, id: e.id, recordedAtMicros: time,
                                    endsAppend: k == append.events.count - 1, stream: e.stream, type: e.type,
                                    metadata: e.metadata, data: e.data, to: &payload)
                 tableEvents.append((position, e.stream, version, e.id))
-                idsInFrame[e.id] = accepted.count
+                idsInFrame.insert(hash: IndexHash.hash(e.id), value: UInt64(accepted.count))
                 position += 1
             }
-            for (s, v) in versions { overlay[s] = v }
+            var versions: [String: UInt64] = [:]
+            for (i, (stream, _)) in append.expectations.enumerated() {
+                overlay[stream] = next[i] - 1
+                versions[stream] = next[i] - 1
+            }
             accepted.append(Accepted(item: item, result: AppendResult(firstPosition: first, lastPosition: position - 1, versions: versions, wasAlreadyCommitted: false)))
         }
         guard !accepted.isEmpty else { return }
@@ -131,12 +138,17 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     /// Decides whether an append with caller-chosen ids is new, a retry, or a conflicting reuse.
-    private func classifyRetry(_ append: PreparedAppend, idsInFrame: [UUID: Int], accepted: [Accepted]) -> RetryClass {
+    private func classifyRetry(_ append: PreparedAppend, idsInFrame: PositionTable, accepted: [Accepted]) -> RetryClass {
         var found: [(event: PreparedAppend.Event, committed: RecordedEvent?)] = []
         var inFrame: Set<Int> = []
         var missing: [UUID] = []
         for e in append.events {
-            if let k = idsInFrame[e.id] {
+            var frameMatch: Int? = nil
+            idsInFrame.forEachCandidate(hash: IndexHash.hash(e.id)) { k in
+                if accepted[Int(k)].item.append.events.contains(where: { $0.id == e.id }) { frameMatch = Int(k) }
+                return frameMatch == nil
+            }
+            if let k = frameMatch {
                 inFrame.insert(k)
                 found.append((e, nil))
             } else if e.idWasGiven, let committed = journal.committedEvent(id: e.id) {
@@ -179,14 +191,17 @@ final class JournalWriter: @unchecked Sendable {
         let chain = payload.withUnsafeBytes {
             FrameHeader.chainHash(previous: journal.chainHash, firstPosition: firstPosition, eventCount: eventCount, payload: $0)
         }
-        let compressed = journal.options.compressionLevel > 0 ? payload.withUnsafeBytes { compressor.compress($0) } : nil
-        let header = FrameHeader(storedLength: UInt32((compressed ?? payload).count), payloadLength: UInt32(payload.count),
-                                 codec: compressed == nil ? .none : .zstd, firstPosition: firstPosition, eventCount: eventCount, chainHash: chain)
-        var frame = header.encodedWithoutChecksum()
-        let stored = compressed ?? payload
-        let crc = CRC32C.checksum(stored, extending: CRC32C.checksum(frame))
-        withUnsafeBytes(of: crc.littleEndian) { frame.append(contentsOf: $0) }
-        frame.append(contentsOf: stored)
+        frame.removeAll(keepingCapacity: true)
+        payload.withUnsafeBytes { raw in
+            let compressed = journal.options.compressionLevel > 0 ? compressor.compress(raw) : nil
+            let stored = compressed ?? raw
+            let header = FrameHeader(storedLength: UInt32(stored.count), payloadLength: UInt32(payload.count),
+                                     codec: compressed == nil ? .none : .zstd, firstPosition: firstPosition, eventCount: eventCount, chainHash: chain)
+            frame.append(contentsOf: header.encodedWithoutChecksum())
+            let crc = CRC32C.checksum(stored, extending: CRC32C.checksum(frame))
+            withUnsafeBytes(of: crc.littleEndian) { frame.append(contentsOf: $0) }
+            frame.append(contentsOf: stored)
+        }
 
         let offset = journal.openEnd
         let file = journal.openFile

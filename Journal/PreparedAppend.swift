@@ -10,6 +10,8 @@ struct PreparedAppend: Sendable {
         var type: String
         var id: UUID
         var idWasGiven: Bool
+        /// Index of the event's stream in `expectations`, so the writer never hashes stream names per event.
+        var streamIndex: Int
         var metadata: [UInt8]
         var data: [UInt8]
     }
@@ -26,9 +28,9 @@ struct PreparedAppend: Sendable {
         }
         var events: [Event] = []
         events.reserveCapacity(request.events.count)
-        var seenIDs = Set<UUID>()
+        var seenIDs = PositionTable(capacity: request.events.count)
         var streamOrder: [String] = []
-        var seenStreams = Set<String>()
+        var streamIndexes: [String: Int] = [:]
         var total = 0
         for (i, e) in request.events.enumerated() {
             if let problem = limits.streamIDProblem(e.stream) { throw JournalError.invalidStreamID(eventIndex: i, stream: e.stream, reason: problem) }
@@ -40,11 +42,25 @@ struct PreparedAppend: Sendable {
             do { try JSONValidation.validateObject(e.data) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "data", failure: error) }
             do { try JSONValidation.validateObject(e.metadata) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "metadata", failure: error) }
             let id = e.id ?? UUID()
-            guard seenIDs.insert(id).inserted else { throw JournalError.duplicateEventInAppend(id) }
-            if seenStreams.insert(e.stream).inserted { streamOrder.append(e.stream) }
-            events.append(Event(stream: e.stream, type: e.type, id: id, idWasGiven: e.id != nil, metadata: e.metadata, data: e.data))
+            let hash = IndexHash.hash(id)
+            var duplicate = false
+            seenIDs.forEachCandidate(hash: hash) { k in
+                duplicate = events[Int(k)].id == id
+                return !duplicate
+            }
+            if duplicate { throw JournalError.duplicateEventInAppend(id) }
+            seenIDs.insert(hash: hash, value: UInt64(i))
+            let streamIndex: Int
+            if let known = streamIndexes[e.stream] {
+                streamIndex = known
+            } else {
+                streamIndex = streamOrder.count
+                streamIndexes[e.stream] = streamIndex
+                streamOrder.append(e.stream)
+            }
+            events.append(Event(stream: e.stream, type: e.type, id: id, idWasGiven: e.id != nil, streamIndex: streamIndex, metadata: e.metadata, data: e.data))
         }
-        for stream in request.expectedVersions.keys where !seenStreams.contains(stream) {
+        for stream in request.expectedVersions.keys where streamIndexes[stream] == nil {
             throw JournalError.expectationForUnwrittenStream(stream)
         }
         self.events = events

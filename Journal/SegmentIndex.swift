@@ -235,7 +235,7 @@ final class SegmentIndex: @unchecked Sendable {
 
     /// Positions of events whose id hashes like `id`'s; the caller confirms by reading the event.
     func candidatePositions(forEventID id: UUID) -> [UInt64] {
-        let hash = IndexHash.hash(id.bytes)
+        let hash = IndexHash.hash(id)
         let b = file.bytes
         let (lo, hi) = range(of: hash, fanoutAt: idFanoutAt, bits: idBits, count: Int(eventCount)) { b.getInteger(at: idHashesAt + $0 * 8) }
         return (lo..<hi).map { firstPosition + UInt64(b.getInteger(at: idPositionsAt + $0 * 4) as UInt32) }
