@@ -6,6 +6,8 @@ public struct VerificationReport: Sendable {
     public var findings: [JournalDamage] = []
     /// Things that are not damage, such as a torn tail that the next writer will truncate.
     public var notes: [String] = []
+    /// From the first readable segment header.
+    public var journalID: UUID?
     public var segmentCount = 0
     public var frameCount = 0
     public var eventCount: UInt64 = 0
@@ -153,6 +155,7 @@ public enum JournalVerifier {
                            merkleAtStart: merkleAtStart, frames: frames, events: events, lastRecordedAt: lastRecordedAt, report: &report)
             }
         }
+        report.journalID = journalID
         report.chainHash = chain
         report.merkleRoot = merkle.root
         return report
