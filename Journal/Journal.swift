@@ -32,6 +32,8 @@ public final class Journal: @unchecked Sendable {
     let queue = AppendQueue()
     let merkle: MerkleFollower
     let notifier: CommitNotifier
+    /// Set when `options.checkpointSigner` is; used by the writer thread only.
+    var checkpoints: CheckpointSchedule?
     var writer: JournalWriter!
     private var writerThread: Thread?
 
@@ -159,6 +161,7 @@ public final class Journal: @unchecked Sendable {
         notifier = CommitNotifier(end: position)
         lastRecordedAt = lastTime
         recovery = report
+        checkpoints = options.checkpointSigner.map { CheckpointSchedule(signer: $0, position: position, now: options.clock()) }
         writer = JournalWriter(journal: self)
         let thread = Thread { [writer] in writer!.run() }
         thread.name = "registre-journal-writer"

@@ -199,6 +199,12 @@ public struct JournalOptions: Sendable {
     /// When to check every sealed segment against the CRC32C recorded at its seal (a sequential
     /// read at disk speed). Reads and `registre verify` check frames whatever this says.
     public var sealedSegmentCheck: SealedSegmentCheck = .inBackground
+    /// Signs checkpoints into `checkpoints/` (docs/AUDIT.md); none are written without a key.
+    public var checkpointSigner: CheckpointSigner? = nil
+    /// Sign after this many new events (0: not by count); checked after each commit.
+    public var checkpointEvery: Int = 100_000
+    /// Also sign when this many seconds have passed since the last checkpoint and events came in.
+    public var checkpointInterval: Double? = nil
     /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
     var systemCalls = SystemCalls.live
 

@@ -6,6 +6,8 @@ public struct VerificationReport: Sendable {
     public var findings: [JournalDamage] = []
     /// Things that are not damage, such as a torn tail that the next writer will truncate.
     public var notes: [String] = []
+    /// From the first readable segment header.
+    public var journalID: UUID?
     public var segmentCount = 0
     public var frameCount = 0
     public var eventCount: UInt64 = 0
@@ -15,11 +17,33 @@ public struct VerificationReport: Sendable {
     public var isClean: Bool { findings.isEmpty }
 }
 
+/// A sound frame as verification passes it, for checks layered on top (the audit): where it is,
+/// what it holds, and the chain hash and Merkle frontier after it. Valid only during the call.
+public struct VerifiedFrame {
+    public let file: String
+    public let offset: UInt64
+    public let firstPosition: UInt64
+    public let eventCount: UInt32
+    /// The chain hash stored in the frame (reported as a finding when it does not follow).
+    public let chainHash: Digest32
+    /// Over every event up to the end of this frame.
+    public let merkle: MerkleFrontier
+    /// False when the records did not decode (already reported); `forEachEvent` then visits none.
+    public let recordsDecoded: Bool
+    public let payload: UnsafeRawBufferPointer
+
+    public func forEachEvent(_ body: (EventView) throws -> Void) rethrows {
+        guard recordsDecoded else { return }
+        try? RecordCodec.forEachRecord(in: payload, firstPosition: firstPosition, eventCount: eventCount) { try body($0) }
+    }
+}
+
 /// Checks a journal without modifying it: headers, every frame's CRC and chain hash, gapless
 /// positions, gapless stream versions, and each sealed segment's index against its log. After a
 /// finding it resynchronises on the next sound frame, so one bad byte does not hide another.
 public enum JournalVerifier {
-    public static func verify(directory: String, progress: (UInt64) -> Void = { _ in }) throws -> VerificationReport {
+    public static func verify(directory: String, progress: (UInt64) -> Void = { _ in },
+                              observe: (VerifiedFrame) -> Void = { _ in }) throws -> VerificationReport {
         let paths = JournalDirectory(path: directory)
         guard paths.exists else { throw JournalError.notAJournal(path: directory, reason: "no such directory") }
         let starts = try paths.segmentFirstPositions()
@@ -101,6 +125,7 @@ public enum JournalVerifier {
                     }
                     chain = frame.chainHash
                     frames.append((frame.firstPosition, offset))
+                    var decoded = true
                     do {
                         try RecordCodec.forEachRecord(in: payload, firstPosition: frame.firstPosition, eventCount: frame.eventCount) { view in
                             let stream = view.stream
@@ -114,8 +139,11 @@ public enum JournalVerifier {
                             events.append((view.position, stream, view.version, view.id))
                         }
                     } catch {
+                        decoded = false
                         finding(.badRecord, offset, frame.firstPosition, "records do not decode (\(error))")
                     }
+                    observe(VerifiedFrame(file: name, offset: offset, firstPosition: frame.firstPosition, eventCount: frame.eventCount,
+                                          chainHash: frame.chainHash, merkle: merkle, recordsDecoded: decoded, payload: payload))
                     position = frame.firstPosition + UInt64(frame.eventCount)
                     report.eventCount += UInt64(frame.eventCount)
                     segmentEnd = cursor.offset
@@ -127,6 +155,7 @@ public enum JournalVerifier {
                            merkleAtStart: merkleAtStart, frames: frames, events: events, lastRecordedAt: lastRecordedAt, report: &report)
             }
         }
+        report.journalID = journalID
         report.chainHash = chain
         report.merkleRoot = merkle.root
         return report

@@ -21,10 +21,12 @@ final class JournalWriter: @unchecked Sendable {
     func run() {
         while let batch = journal.queue.take(maximumBytes: journal.options.maximumFrameBytes) {
             process(batch)
+            journal.writeCheckpointIfDue(closing: false)
         }
         if journal.options.durability == .relaxed, journal.lock.withLock({ journal.failure == nil }) {
             try? journal.openFile.syncData()
         }
+        journal.writeCheckpointIfDue(closing: true)
         stopped.signal()
     }
 

@@ -1,0 +1,291 @@
+import Crypto
+import Foundation
+
+/// A signed statement of the journal's state at one position: "these are the first `position`
+/// events, their chain hash and their Merkle root". Someone who rewrites history and recomputes
+/// every CRC and chain hash still cannot produce a matching checkpoint without the private key,
+/// so the public key alone catches the rewrite (docs/AUDIT.md, "Checkpoint file").
+///
+/// Layout (216 bytes, integers little-endian):
+///
+///     0   8  magic "RGSTRCKP"
+///     8   2  format version (1)
+///    10   2  signature algorithm (1 = Ed25519)
+///    12   4  reserved, zero
+///    16  16  journal id
+///    32   8  position: number of events covered (= Merkle tree size)
+///    40  32  chain hash of the frame ending at `position` (zero when position is 0)
+///    72  32  RFC 6962 Merkle root over the records at positions 0..<position
+///   104   8  signed at, microseconds since the epoch (the writer's clock)
+///   112   8  recordedAt of the event at position-1 (Int64.min when position is 0)
+///   120  32  key id: SHA-256 of the 32-byte Ed25519 public key
+///   152  64  Ed25519 signature over bytes 0..<152
+public struct Checkpoint: Sendable, Equatable {
+    public static let encodedSize = 216
+    public static let signedSize = 152
+    static let magic = Array("RGSTRCKP".utf8)
+    static let version: UInt16 = 1
+    static let ed25519: UInt16 = 1
+    public static let fileExtension = "ckpt"
+
+    public var journalID: UUID
+    public var position: UInt64
+    public var chainHash: Digest32
+    public var merkleRoot: Digest32
+    public var signedAtMicros: Int64
+    public var lastRecordedAtMicros: Int64
+    public var keyID: Digest32
+    /// 64 bytes.
+    public var signature: [UInt8]
+
+    public init(journalID: UUID, position: UInt64, chainHash: Digest32, merkleRoot: Digest32, signedAtMicros: Int64,
+                lastRecordedAtMicros: Int64, keyID: Digest32, signature: [UInt8]) {
+        self.journalID = journalID
+        self.position = position
+        self.chainHash = chainHash
+        self.merkleRoot = merkleRoot
+        self.signedAtMicros = signedAtMicros
+        self.lastRecordedAtMicros = lastRecordedAtMicros
+        self.keyID = keyID
+        self.signature = signature
+    }
+
+    /// The bytes the signature covers.
+    public var signedBytes: [UInt8] {
+        var w = ByteWriter(capacity: Self.encodedSize)
+        w.writeBytes(Self.magic)
+        w.writeInteger(Self.version)
+        w.writeInteger(Self.ed25519)
+        w.writeInteger(UInt32(0))
+        w.writeBytes(journalID.bytes)
+        w.writeInteger(position)
+        w.writeBytes(chainHash.bytes)
+        w.writeBytes(merkleRoot.bytes)
+        w.writeInteger(signedAtMicros)
+        w.writeInteger(lastRecordedAtMicros)
+        w.writeBytes(keyID.bytes)
+        return w.bytes
+    }
+
+    public func encoded() -> [UInt8] { signedBytes + signature }
+
+    /// Decodes a checkpoint file. It checks the layout only; `isSigned(by:)` checks the signature.
+    public init(decoding bytes: [UInt8]) throws(CheckpointError) {
+        guard bytes.count == Self.encodedSize else {
+            throw .malformed("a checkpoint is \(Self.encodedSize) bytes, this one is \(bytes.count)")
+        }
+        guard Array(bytes[0..<8]) == Self.magic else { throw .malformed("it does not start with the magic RGSTRCKP") }
+        let (version, algorithm, reserved): (UInt16, UInt16, UInt32) = bytes.withUnsafeBytes { ($0.getInteger(at: 8), $0.getInteger(at: 10), $0.getInteger(at: 12)) }
+        guard version == Self.version else { throw .malformed("unknown checkpoint format version \(version)") }
+        guard algorithm == Self.ed25519 else { throw .malformed("unknown signature algorithm \(algorithm)") }
+        guard reserved == 0 else { throw .malformed("reserved bytes 12..<16 are not zero") }
+        journalID = UUID(bytes: Array(bytes[16..<32]))
+        (position, signedAtMicros, lastRecordedAtMicros) = bytes.withUnsafeBytes { ($0.getInteger(at: 32), $0.getInteger(at: 104), $0.getInteger(at: 112)) }
+        chainHash = Digest32(bytes: Array(bytes[40..<72]))
+        merkleRoot = Digest32(bytes: Array(bytes[72..<104]))
+        keyID = Digest32(bytes: Array(bytes[120..<152]))
+        signature = Array(bytes[152..<216])
+    }
+
+    public init(contentsOfFile path: String) throws(CheckpointError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
+        do { try self.init(decoding: [UInt8](data)) } catch { throw .malformed("\(path): \(error.reason)") }
+    }
+
+    /// True when the signature is valid for `key` and the key id names that key.
+    public func isSigned(by key: CheckpointPublicKey) -> Bool {
+        guard keyID == key.keyID, let k = try? Curve25519.Signing.PublicKey(rawRepresentation: key.rawRepresentation) else { return false }
+        return k.isValidSignature(signature, for: signedBytes)
+    }
+
+    /// `00000000000000001234.ckpt`: sorted by position, like segments.
+    public static func fileName(position: UInt64) -> String {
+        JournalFormat.paddedPosition(position) + "." + fileExtension
+    }
+
+    /// The checkpoint files of a journal directory, oldest position first. Damaged files are
+    /// returned as failures, so an audit reports them instead of skipping them.
+    public static func files(inJournal directory: String) -> [(name: String, checkpoint: Result<Checkpoint, CheckpointError>)] {
+        let folder = JournalDirectory(path: directory).checkpointDirectory
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.filter { $0.hasSuffix("." + fileExtension) }.sorted().map { name in
+            (name, Result { () throws(CheckpointError) in try Checkpoint(contentsOfFile: folder + "/" + name) })
+        }
+    }
+}
+
+public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+    case malformed(String)
+    case unreadable(path: String)
+    case badKeyFile(path: String, reason: String)
+
+    var reason: String {
+        switch self {
+        case .malformed(let r): return r
+        case .unreadable(let path): return "cannot read \(path)"
+        case .badKeyFile(let path, let r): return "\(path): \(r)"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .malformed(let r): return "malformed checkpoint: \(r)"
+        case .unreadable(let path): return "cannot read checkpoint file \(path)"
+        case .badKeyFile(let path, let r): return "unusable key file \(path): \(r)"
+        }
+    }
+}
+
+/// An Ed25519 public key that checks checkpoint signatures.
+///
+/// File format (text): the line `registre ed25519 public key v1`, then the 32 raw key bytes in
+/// standard base64 on one line. Blank lines and trailing newlines are ignored.
+public struct CheckpointPublicKey: Sendable {
+    static let header = "registre ed25519 public key v1"
+    /// The 32 key bytes; kept raw because swift-crypto's key types are not Sendable.
+    public let rawRepresentation: [UInt8]
+    public let keyID: Digest32
+
+    public init(rawRepresentation raw: [UInt8]) throws(CheckpointError) {
+        guard raw.count == 32, (try? Curve25519.Signing.PublicKey(rawRepresentation: raw)) != nil else {
+            throw .malformed("an Ed25519 public key is 32 bytes")
+        }
+        rawRepresentation = raw
+        keyID = Digest32(SHA256.hash(data: raw))
+    }
+
+    public init(file path: String) throws(CheckpointError) {
+        let raw = try KeyFile.read(path: path, header: Self.header)
+        do { try self.init(rawRepresentation: raw) } catch { throw .badKeyFile(path: path, reason: "not an Ed25519 public key") }
+    }
+
+    public var fileContents: String { KeyFile.contents(header: Self.header, raw: rawRepresentation) }
+}
+
+/// The private key a writer signs checkpoints with.
+///
+/// File format (text, mode 0600): the line `registre ed25519 private key v1`, then the 32-byte
+/// Ed25519 seed (RFC 8032 private key) in standard base64 on one line.
+public struct CheckpointSigner: Sendable {
+    static let header = "registre ed25519 private key v1"
+    /// The 32-byte seed; kept raw because swift-crypto's key types are not Sendable.
+    public let rawRepresentation: [UInt8]
+    public let publicKey: CheckpointPublicKey
+
+    /// A new random key pair.
+    public init() {
+        try! self.init(rawRepresentation: [UInt8](Curve25519.Signing.PrivateKey().rawRepresentation))
+    }
+
+    public init(rawRepresentation raw: [UInt8]) throws(CheckpointError) {
+        guard raw.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            throw .malformed("an Ed25519 private key is a 32-byte seed")
+        }
+        rawRepresentation = raw
+        publicKey = try! CheckpointPublicKey(rawRepresentation: [UInt8](key.publicKey.rawRepresentation))
+    }
+
+    /// Reads a private key file, refusing one that others can read: a leaked key lets anyone
+    /// sign a rewritten history.
+    public init(file path: String) throws(CheckpointError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw .badKeyFile(path: path, reason: "cannot read it") }
+        guard status.st_mode & 0o077 == 0 else {
+            throw .badKeyFile(path: path, reason: "it is readable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+        let raw = try KeyFile.read(path: path, header: Self.header)
+        do { try self.init(rawRepresentation: raw) } catch { throw .badKeyFile(path: path, reason: "not an Ed25519 private key") }
+    }
+
+    public var fileContents: String { KeyFile.contents(header: Self.header, raw: rawRepresentation) }
+
+    public func sign(journalID: UUID, position: UInt64, chainHash: Digest32, merkleRoot: Digest32,
+                     signedAtMicros: Int64, lastRecordedAtMicros: Int64) -> Checkpoint {
+        var c = Checkpoint(journalID: journalID, position: position, chainHash: chainHash, merkleRoot: merkleRoot,
+                           signedAtMicros: signedAtMicros, lastRecordedAtMicros: lastRecordedAtMicros,
+                           keyID: publicKey.keyID, signature: [])
+        let key = try! Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation)
+        c.signature = [UInt8](try! key.signature(for: c.signedBytes))
+        return c
+    }
+}
+
+enum KeyFile {
+    static func contents(header: String, raw: [UInt8]) -> String {
+        header + "\n" + Data(raw).base64EncodedString() + "\n"
+    }
+
+    static func read(path: String, header: String) throws(CheckpointError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .badKeyFile(path: path, reason: "cannot read it") }
+        guard data.count < 4096, let text = String(data: data, encoding: .utf8) else { throw .badKeyFile(path: path, reason: "not a key file") }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard lines.count == 2, lines[0] == header else {
+            throw .badKeyFile(path: path, reason: "expected the line '\(header)' and one line of base64")
+        }
+        guard let raw = Data(base64Encoded: lines[1]), raw.count == 32 else {
+            throw .badKeyFile(path: path, reason: "the key line is not 32 bytes of base64")
+        }
+        return [UInt8](raw)
+    }
+}
+
+// MARK: Writing checkpoints
+
+/// When the writer signs: every `checkpointEvery` events, every `checkpointInterval` seconds
+/// (checked after each commit), and at close. Touched only by the writer thread.
+final class CheckpointSchedule: @unchecked Sendable {
+    let signer: CheckpointSigner
+    var lastPosition: UInt64
+    var lastTime: Int64
+
+    init(signer: CheckpointSigner, position: UInt64, now: Int64) {
+        self.signer = signer
+        lastPosition = position
+        lastTime = now
+    }
+}
+
+extension Journal {
+    /// Called by the writer thread after each commit, and with `closing` when it stops.
+    func writeCheckpointIfDue(closing: Bool) {
+        guard let schedule = checkpoints, lock.withLock({ failure == nil }) else { return }
+        let position = nextPosition
+        let now = options.clock()
+        if closing {
+            let path = paths.checkpointDirectory + "/" + Checkpoint.fileName(position: position)
+            if position == schedule.lastPosition && FileManager.default.fileExists(atPath: path) { return }
+        } else {
+            guard position > schedule.lastPosition else { return }
+            let byCount = options.checkpointEvery > 0 && position - schedule.lastPosition >= UInt64(options.checkpointEvery)
+            let byTime = options.checkpointInterval.map { now - schedule.lastTime >= Int64($0 * 1_000_000) } ?? false
+            guard byCount || byTime else { return }
+        }
+        // A signature over events that a crash could still take away would accuse an honest journal.
+        if options.durability == .relaxed, !closing { try? openFile.syncData() }
+        let root = merkle.frontier(through: position).root
+        let checkpoint = schedule.signer.sign(journalID: journalID, position: position, chainHash: chainHash, merkleRoot: root,
+                                              signedAtMicros: now, lastRecordedAtMicros: position == 0 ? Int64.min : lastRecordedAt)
+        do {
+            try Self.writeCheckpoint(checkpoint, paths: paths)
+            schedule.lastPosition = position
+            schedule.lastTime = now
+        } catch {
+            options.log("writing the checkpoint at position \(position) failed (appends go on; the next one is tried after the next commit): \(error)")
+        }
+    }
+
+    /// temp + fsync + rename + fsync of the directory: a crash leaves the old file set or the new one.
+    static func writeCheckpoint(_ checkpoint: Checkpoint, paths: JournalDirectory) throws {
+        if !FileManager.default.fileExists(atPath: paths.checkpointDirectory) {
+            try FileManager.default.createDirectory(atPath: paths.checkpointDirectory, withIntermediateDirectories: true)
+            try FileDescriptor.syncDirectory(paths.path)
+        }
+        let final = paths.checkpointDirectory + "/" + Checkpoint.fileName(position: checkpoint.position)
+        let temporary = final + ".tmp"
+        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        try file.writeAll(checkpoint.encoded(), at: 0)
+        try file.syncData()
+        guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
+        try FileDescriptor.syncDirectory(paths.checkpointDirectory)
+    }
+}

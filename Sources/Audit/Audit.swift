@@ -1,2 +1,0 @@
-/// Audit of a journal copy. Filled by the audit issue.
-public enum AuditModule {}

@@ -1,0 +1,132 @@
+import Domain
+import Foundation
+import Journal
+
+public struct AuditOptions: Sendable {
+    /// Checks every checkpoint's signature; without it checkpoints are only compared with the log.
+    public var publicKey: CheckpointPublicKey?
+    /// A checkpoint kept outside the journal: the journal must extend it, not rewrite it.
+    public var trustedCheckpoint: (file: String, checkpoint: Checkpoint)?
+    public var checkRules = true
+    /// Threads replaying the domain rules, beside the one that hashes the log.
+    public var ruleShards = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Findings kept in the report; every finding is still counted.
+    public var maximumFindings = 10_000
+
+    public init() {}
+}
+
+/// Audits a copy of a journal without trusting whoever kept it: integrity of every frame, the
+/// signed checkpoints, unique event ids, and the domain rules replayed over every event.
+public enum Auditor {
+    /// Throws only when the journal cannot be read at all; everything wrong inside it is a finding.
+    public static func audit(directory: String, options: AuditOptions = AuditOptions(),
+                             progress: (_ bytesDone: UInt64, _ bytesTotal: UInt64) -> Void = { _, _ in }) throws -> AuditReport {
+        let started = ContinuousClock.now
+        var report = AuditReport(journal: directory)
+        var sink = FindingSink(limit: options.maximumFindings)
+        let totalBytes = segmentBytes(directory)
+        var targets = CheckpointTargets()
+        let checkpoints = Checkpoint.files(inJournal: directory)
+        report.checkpointsFound = checkpoints.count
+        if options.publicKey == nil, !checkpoints.isEmpty {
+            report.notes.append("no public key given: checkpoint signatures were not checked, only their agreement with the log")
+        }
+        for (name, result) in checkpoints {
+            let file = "checkpoints/" + name
+            switch result {
+            case .failure(let error):
+                sink.add(AuditFinding(file: file, offset: 0, position: nil, eventID: nil, rule: AuditCheck.unreadableCheckpoint, message: "\(error)"))
+            case .success(let c):
+                if let key = options.publicKey, !c.isSigned(by: key) {
+                    sink.add(AuditFinding(file: file, offset: 152, position: c.position, eventID: nil, rule: AuditCheck.badSignature,
+                                          message: c.keyID == key.keyID
+                                              ? "the Ed25519 signature does not match the checkpoint's contents: it was forged or altered"
+                                              : "signed by key \(c.keyID.hex.prefix(16))…, not by the given public key \(key.keyID.hex.prefix(16))…"))
+                    continue
+                }
+                if name != Checkpoint.fileName(position: c.position) {
+                    report.notes.append("\(file) holds the checkpoint of position \(c.position); its name says otherwise")
+                }
+                targets.add(.init(file: file, checkpoint: c, trusted: false))
+            }
+        }
+        if let trusted = options.trustedCheckpoint {
+            report.trustedCheckpointPosition = trusted.checkpoint.position
+            targets.add(.init(file: trusted.file, checkpoint: trusted.checkpoint, trusted: true))
+        }
+
+        let rules = options.checkRules ? RuleReplay(shards: options.ruleShards, findingLimit: options.maximumFindings) : nil
+        var ledger = EventIDLedger()
+        var lastTime = Int64.min
+        var lastTimePosition: UInt64 = 0
+        let verification: VerificationReport
+        do {
+            verification = try JournalVerifier.verify(directory: directory, progress: { progress($0, totalBytes) }) { frame in
+                let end = frame.firstPosition + UInt64(frame.eventCount)
+                targets.reached(frameFrom: frame.firstPosition, to: end, chainHash: frame.chainHash, merkle: frame.merkle)
+                ledger.beginFrame(firstPosition: frame.firstPosition, file: frame.file, offset: frame.offset)
+                frame.forEachEvent { view in
+                    ledger.add(view.record)
+                    let time = view.recordedAtMicros
+                    if time < lastTime {
+                        sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: view.position, eventID: view.id, rule: AuditCheck.timeWentBack,
+                                              message: "recorded at \(WireFormat.timestamp(micros: time)), before the event at position \(lastTimePosition) (\(WireFormat.timestamp(micros: lastTime))): the log's clock never goes back"))
+                    } else {
+                        lastTime = time
+                        lastTimePosition = view.position
+                    }
+                }
+                if let rules, frame.recordsDecoded {
+                    rules.submit(.init(file: frame.file, offset: frame.offset, payload: Array(frame.payload)))
+                }
+            }
+        } catch {
+            _ = rules?.finish()
+            throw error
+        }
+
+        report.journalID = verification.journalID
+        report.segments = verification.segmentCount
+        report.frames = verification.frameCount
+        report.events = verification.eventCount
+        report.bytes = verification.bytes
+        report.chainHash = verification.chainHash.hex
+        report.merkleRoot = verification.merkleRoot.hex
+        report.notes += verification.notes
+        for d in verification.findings {
+            sink.add(AuditFinding(file: d.file, offset: d.offset, position: d.position, eventID: nil, rule: AuditCheck.journal(d.kind), message: d.detail))
+        }
+        for f in ledger.duplicates(reader: try? JournalReader(directory: directory)) { sink.add(f) }
+        let outcome = targets.judge(journalID: verification.journalID, end: verification.eventCount)
+        for f in outcome.findings { sink.add(f) }
+        report.checkpointsVerified = outcome.verified
+        report.signedThrough = outcome.signedThrough
+        if let signed = outcome.signedThrough, signed < verification.eventCount {
+            report.notes.append("\(verification.eventCount - signed) events after position \(signed) are not covered by a signed checkpoint yet")
+        } else if outcome.signedThrough == nil, verification.eventCount > 0 {
+            report.notes.append("no verified checkpoint covers any event: the log is self-consistent, but nothing proves it was not rewritten")
+        }
+        if let rules {
+            let (ruleSink, checked) = rules.finish()
+            sink.merge(ruleSink)
+            report.eventsRuleChecked = checked
+        }
+        report.findings = sink.kept.sorted { ($0.position ?? .max, $0.file ?? "") < ($1.position ?? .max, $1.file ?? "") }
+        report.findingCounts = sink.counts
+        if sink.counts.values.reduce(0, +) > sink.kept.count {
+            report.notes.append("only the first \(sink.kept.count) findings are listed; findingCounts counts them all")
+        }
+        let elapsed = ContinuousClock.now - started
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return report
+    }
+
+    static func segmentBytes(_ directory: String) -> UInt64 {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".seg") }.reduce(0) { total, name in
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)?.uint64Value ?? 0
+            return total + size
+        }
+    }
+}

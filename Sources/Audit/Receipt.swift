@@ -1,0 +1,193 @@
+import Foundation
+import Journal
+
+/// Proof, checkable offline with the public key alone, that an event is in the journal: the
+/// event's exact record bytes, its RFC 6962 audit path, and a signed checkpoint whose Merkle
+/// root the path leads to (docs/AUDIT.md, "Receipts").
+public struct Receipt: Sendable, Equatable {
+    public static let format = "registre-receipt/1"
+
+    /// The record exactly as stored (the Merkle leaf's contents).
+    public var record: [UInt8]
+    public var inclusionProof: [Digest32]
+    public var checkpoint: Checkpoint
+
+    public init(record: [UInt8], inclusionProof: [Digest32], checkpoint: Checkpoint) {
+        self.record = record
+        self.inclusionProof = inclusionProof
+        self.checkpoint = checkpoint
+    }
+
+    /// Builds the receipt of the event with `id` under the first checkpoint that covers it and
+    /// (when `publicKey` is given) is signed by that key. The proof is checked before it is returned.
+    public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?) throws(ProofError) -> Receipt {
+        let reader: JournalReader
+        do { reader = try JournalReader(directory: directory) } catch { throw .unusableJournal("\(error)") }
+        var found: [UInt8]? = nil
+        do {
+            try reader.forEachEvent { view in
+                if view.id == id { found = Array(view.record) }
+                return found == nil
+            }
+        } catch { throw .unusableJournal("\(error)") }
+        guard let record = found, let position = record.withUnsafeBytes({ EventView.validating($0)?.position }) else {
+            throw .notFound("no event with id \(id.uuidString.lowercased()) in \(directory)")
+        }
+        let candidates = Checkpoint.files(inJournal: directory).compactMap { try? $0.checkpoint.get() }
+            .filter { $0.position > position && (publicKey.map($0.isSigned(by:)) ?? true) }
+            .sorted { $0.position < $1.position }
+        guard let checkpoint = candidates.first else {
+            throw .notFound("no\(publicKey == nil ? "" : " correctly signed") checkpoint covers position \(position) yet; the writer signs every few events and at close")
+        }
+        let proof: [Digest32]
+        do {
+            proof = try MerkleProof.hashes(of: MerkleProof.inclusionRanges(leaf: position, treeSize: checkpoint.position), inJournal: reader)
+        } catch { throw .unusableJournal("\(error)") }
+        let receipt = Receipt(record: record, inclusionProof: proof, checkpoint: checkpoint)
+        guard receipt.proofHolds else {
+            throw .doesNotHold("the journal no longer matches the checkpoint of position \(checkpoint.position): it was rewritten (run `registre audit`)")
+        }
+        return receipt
+    }
+
+    /// True when the audit path leads from the record to the checkpoint's Merkle root.
+    var proofHolds: Bool {
+        guard let position = record.withUnsafeBytes({ EventView.validating($0)?.position }) else { return false }
+        let leaf = record.withUnsafeBytes { MerkleHash.leaf($0) }
+        return MerkleProof.verifyInclusion(leafHash: leaf, leafIndex: position, treeSize: checkpoint.position,
+                                           proof: inclusionProof, root: checkpoint.merkleRoot)
+    }
+
+    // MARK: JSON
+
+    /// The receipt document. `event` is the wire form of the record, for people; verification
+    /// recomputes it from `record` and refuses a receipt where they differ.
+    public func json() -> [UInt8] {
+        var out: [UInt8] = []
+        func line(_ key: String, _ value: String, last: Bool = false) {
+            out += Array("  \"\(key)\": \(value)\(last ? "" : ",")\n".utf8)
+        }
+        out += Array("{\n".utf8)
+        line("format", "\"\(Self.format)\"")
+        var event: [UInt8] = []
+        record.withUnsafeBytes { raw in
+            if let view = EventView.validating(raw) { WireFormat.appendJSON(of: view, to: &event) }
+        }
+        out += Array("  \"event\": ".utf8) + event + Array(",\n".utf8)
+        line("record", "\"\(Data(record).base64EncodedString())\"")
+        line("leafHash", "\"\(record.withUnsafeBytes { MerkleHash.leaf($0) }.hex)\"")
+        line("treeSize", "\(checkpoint.position)")
+        line("inclusionProof", "[" + inclusionProof.map { "\"\($0.hex)\"" }.joined(separator: ", ") + "]")
+        line("checkpoint", "\"\(Data(checkpoint.encoded()).base64EncodedString())\"")
+        line("checkpointSummary", CheckpointSummary(checkpoint).json, last: true)
+        out += Array("}\n".utf8)
+        return out
+    }
+
+    /// What a verified receipt proves, for the person reading it.
+    public struct Verified: Sendable, Equatable {
+        public var event: RecordedEvent
+        public var checkpoint: Checkpoint
+    }
+
+    /// Checks a receipt document against a public key, with nothing else: signature, record,
+    /// audit path, and agreement of the readable event with the record.
+    public static func verify(json bytes: [UInt8], publicKey: CheckpointPublicKey) throws(ProofError) -> Verified {
+        let object = try ProofJSON.object(bytes, what: "receipt")
+        guard object["format"] as? String == format else { throw .malformed("\"format\" must be \"\(format)\"") }
+        let checkpoint = try ProofJSON.checkpoint(object["checkpoint"], field: "checkpoint")
+        guard checkpoint.isSigned(by: publicKey) else {
+            throw .doesNotHold("the checkpoint's signature does not verify with the public key \(publicKey.keyID.hex.prefix(16))…")
+        }
+        let record = try ProofJSON.base64(object["record"], field: "record", limit: 2 << 20)
+        guard let event = record.withUnsafeBytes({ EventView.validating($0)?.materialize() }) else {
+            throw .malformed("\"record\" is not a well-formed event record")
+        }
+        let leaf = record.withUnsafeBytes { MerkleHash.leaf($0) }
+        if let given = object["leafHash"] {
+            guard let text = given as? String, Digest32(hex: text) == leaf else { throw .doesNotHold("\"leafHash\" is not the hash of \"record\"") }
+        }
+        if let size = object["treeSize"] {
+            guard (size as? NSNumber)?.uint64Value == checkpoint.position else { throw .doesNotHold("\"treeSize\" differs from the checkpoint's position") }
+        }
+        let proof = try ProofJSON.digests(object["inclusionProof"], field: "inclusionProof")
+        guard event.position < checkpoint.position else {
+            throw .doesNotHold("the event's position \(event.position) is not covered by a checkpoint of \(checkpoint.position) events")
+        }
+        guard MerkleProof.verifyInclusion(leafHash: leaf, leafIndex: event.position, treeSize: checkpoint.position, proof: proof, root: checkpoint.merkleRoot) else {
+            throw .doesNotHold("the inclusion proof does not lead from the record to the signed Merkle root")
+        }
+        // Compared as parsed JSON, re-serialised canonically, so whitespace does not matter and every value does.
+        guard let shown = object["event"], JSONSerialization.isValidJSONObject(shown),
+              let expected = try? JSONSerialization.jsonObject(with: Data(WireFormat.json(of: event))),
+              let a = try? JSONSerialization.data(withJSONObject: shown, options: [.sortedKeys]),
+              let b = try? JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys]), a == b else {
+            throw .doesNotHold("\"event\" does not say what the signed record says")
+        }
+        return Verified(event: event, checkpoint: checkpoint)
+    }
+
+}
+
+/// Why a receipt or a consistency proof could not be made or does not hold.
+public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
+    case malformed(String)
+    case doesNotHold(String)
+    case notFound(String)
+    case unusableJournal(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let m): return "malformed: \(m)"
+        case .doesNotHold(let m): return "does not hold: \(m)"
+        case .notFound(let m): return m
+        case .unusableJournal(let m): return m
+        }
+    }
+}
+
+/// A readable copy of a checkpoint's fields; never trusted, the encoded bytes are.
+struct CheckpointSummary {
+    var json: String
+
+    init(_ c: Checkpoint) {
+        json = "{\"journalId\": \"\(c.journalID.uuidString.lowercased())\", \"position\": \(c.position), "
+            + "\"chainHash\": \"\(c.chainHash.hex)\", \"merkleRoot\": \"\(c.merkleRoot.hex)\", "
+            + "\"signedAt\": \"\(WireFormat.timestamp(micros: c.signedAtMicros))\", \"keyId\": \"\(c.keyID.hex)\"}"
+    }
+}
+
+/// Strict readers for the fields of proof documents: hostile input gets a message naming the field.
+enum ProofJSON {
+    static func object(_ bytes: [UInt8], what: String) throws(ProofError) -> [String: Any] {
+        guard bytes.count <= 8 << 20 else { throw .malformed("a \(what) is at most 8 MiB, this one is \(bytes.count) bytes") }
+        guard let any = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = any as? [String: Any] else {
+            throw .malformed("the \(what) is not a JSON object")
+        }
+        return object
+    }
+
+    static func base64(_ value: Any?, field: String, limit: Int) throws(ProofError) -> [UInt8] {
+        guard let text = value as? String, text.utf8.count <= limit * 4 / 3 + 4, let data = Data(base64Encoded: text) else {
+            throw .malformed("\"\(field)\" must be a base64 string")
+        }
+        return [UInt8](data)
+    }
+
+    static func checkpoint(_ value: Any?, field: String) throws(ProofError) -> Checkpoint {
+        let bytes = try base64(value, field: field, limit: Checkpoint.encodedSize)
+        do { return try Checkpoint(decoding: bytes) } catch { throw .malformed("\"\(field)\": \(error)") }
+    }
+
+    static func digests(_ value: Any?, field: String) throws(ProofError) -> [Digest32] {
+        guard let list = value as? [Any], list.count <= 128 else { throw .malformed("\"\(field)\" must be a list of at most 128 hashes") }
+        var out: [Digest32] = []
+        for (i, item) in list.enumerated() {
+            guard let text = item as? String, text.utf8.count == 64, let d = Digest32(hex: text) else {
+                throw .malformed("\"\(field)\"[\(i)] is not a 64-digit hex SHA-256 hash")
+            }
+            out.append(d)
+        }
+        return out
+    }
+}

@@ -1,0 +1,219 @@
+import Audit
+import Domain
+import Foundation
+import Testing
+@testable import Journal
+
+/// Each way of rewriting history is caught, and the finding says where.
+@Suite("Tampered journals")
+struct TamperTests {
+    static func audit(_ dir: TemporaryDirectory, trusted: Checkpoint? = nil, rules: Bool = true) throws -> AuditReport {
+        var options = AuditOptions()
+        options.publicKey = testSigner.publicKey
+        options.checkRules = rules
+        if let trusted { options.trustedCheckpoint = ("trusted.ckpt", trusted) }
+        return try Auditor.audit(directory: dir.path, options: options)
+    }
+
+    static func rules(_ r: AuditReport) -> Set<String> { Set(r.findingCounts.keys) }
+
+    /// A valid history over several sealed segments, signed every 10 events.
+    static func original(_ label: String) throws -> (TemporaryDirectory, UInt64) {
+        let dir = TemporaryDirectory(label)
+        let end = try History.write(slots: 4, into: dir.path, options: auditOptions(segmentSize: 6_000, every: 10))
+        return (dir, end)
+    }
+
+    @Test("an untouched journal is clean: every checkpoint verified, every event replayed")
+    func cleanJournal() throws {
+        let (dir, end) = try Self.original("clean")
+        #expect(dir.segments.count >= 3)
+        let report = try Self.audit(dir)
+        #expect(report.findings == [])
+        #expect(report.isClean)
+        #expect(report.events == end)
+        #expect(report.eventsRuleChecked == Int(end))
+        #expect(report.checkpointsVerified == dir.checkpointNames.count)
+        #expect(report.signedThrough == end)
+        #expect(report.journalID != nil)
+    }
+
+    @Test("one byte changed in a sealed segment is found in that segment, at its frame")
+    func flippedByte() throws {
+        let (dir, _) = try Self.original("byte")
+        let segment = dir.segments[1]
+        let frames = frameOffsets(ofSegment: dir.file(segment))
+        let target = Int(frames[1]) + 100
+        modify(dir.file(segment)) { $0[target] ^= 0x20 }
+        let report = try Self.audit(dir)
+        #expect(!report.isClean)
+        let crc = report.findings.first { $0.rule == "journal.badChecksum" }
+        #expect(crc?.file == segment)
+        #expect(crc?.offset == frames[1])
+    }
+
+    @Test("an event removed, with every CRC, chain hash and index recomputed, is caught by the signatures alone")
+    func removedEventRecomputed() throws {
+        let (dir, end) = try Self.original("removed")
+        var events = try JournalReader(directory: dir.path).read()
+        // Evidence obeys no rule and is alone in its stream: removing it breaks no rule and no version.
+        let victim = events.firstIndex { $0.type == "RateLimitTriggered" && $0.position > 30 }!
+        let removedPosition = events[victim].position
+        events.remove(at: victim)
+        try Forger.rewrite(dir.path, events: events)
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean, "the forgery is sound frame by frame")
+        let report = try Self.audit(dir)
+        #expect(!report.isClean)
+        // Only the signed checkpoints object; the positions after the removal moved by one, so a
+        // signed position may now fall inside a frame.
+        #expect(Self.rules(report).isSubset(of: ["checkpoint.mismatch", "checkpoint.notAtFrameEnd", "checkpoint.beyondEnd"]))
+        let mismatch = report.findings.filter { $0.rule.hasPrefix("checkpoint.") }.min { $0.position! < $1.position! }!
+        // The first signed state after the removal no longer matches; those before it still do.
+        #expect(mismatch.position! > removedPosition)
+        #expect(mismatch.position! <= removedPosition + 12)
+        #expect(report.checkpointsVerified > 0)
+        #expect(mismatch.file!.hasPrefix("checkpoints/"))
+        #expect(report.findings.contains { $0.rule == "checkpoint.beyondEnd" && $0.position == end })
+    }
+
+    @Test("two frames swapped are found at the first displaced frame")
+    func swappedFrames() throws {
+        let (dir, _) = try Self.original("swap")
+        let segment = dir.segments[0]
+        let frames = frameOffsets(ofSegment: dir.file(segment))
+        let (a, b, c) = (Int(frames[2]), Int(frames[3]), Int(frames[4]))
+        modify(dir.file(segment)) { bytes in
+            let first = Array(bytes[a..<b]), second = Array(bytes[b..<c])
+            bytes.replaceSubrange(a..<c, with: second + first)
+        }
+        let report = try Self.audit(dir)
+        #expect(!report.isClean)
+        let located = report.findings.filter { $0.file == segment && $0.offset == UInt64(a) }
+        #expect(located.contains { $0.rule == "journal.positionGap" || $0.rule == "journal.brokenChain" })
+    }
+
+    @Test("an event inserted, its chain hash recomputed, is caught by the signatures")
+    func insertedEvent() throws {
+        let (dir, _) = try Self.original("insert")
+        var events = try JournalReader(directory: dir.path).read()
+        var extra = events.first { $0.type == "RateLimitTriggered" }!
+        extra.id = UUID()
+        extra.stream = "fingerprint-" + String(repeating: "b", count: 64)
+        events.insert(extra, at: 15)
+        try Forger.rewrite(dir.path, events: events)
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+        let report = try Self.audit(dir)
+        let mismatch = report.findings.first { $0.rule == "checkpoint.mismatch" }
+        #expect(mismatch != nil)
+        #expect(mismatch.map { $0.position! > 15 && $0.position! <= 26 } == true)
+    }
+
+    @Test("a sealed segment cut short is found at its cut; a cut last segment, by the checkpoint signed at close")
+    func truncatedSegments() throws {
+        let (dir, end) = try Self.original("truncate")
+        let sealed = dir.segments[0]
+        let frames = frameOffsets(ofSegment: dir.file(sealed))
+        let cut = Int(frames[frames.count - 1]) + 20
+        modify(dir.file(sealed)) { $0.removeSubrange(cut...) }
+        let report = try Self.audit(dir)
+        #expect(report.findings.contains { $0.rule == "journal.truncatedSealedSegment" && $0.file == sealed && $0.offset == frames[frames.count - 1] })
+
+        let (other, otherEnd) = try Self.original("truncate-last")
+        let last = other.segments.last!
+        let lastFrames = frameOffsets(ofSegment: other.file(last))
+        modify(other.file(last)) { $0.removeSubrange(Int(lastFrames[lastFrames.count - 1])...) }
+        let second = try Self.audit(other)
+        #expect(second.findings.contains { $0.rule == "checkpoint.beyondEnd" && $0.position == otherEnd })
+        #expect(end == otherEnd)
+    }
+
+    @Test("a checkpoint with a forged signature, or signed by another key, is refused")
+    func forgedSignature() throws {
+        let (dir, _) = try Self.original("forged")
+        let name = dir.checkpointNames[1]
+        modify(dir.file("checkpoints/" + name)) { $0[80] ^= 1 }  // its Merkle root
+        let stranger = CheckpointSigner()
+        let c = dir.checkpoint(dir.checkpointNames[2])
+        let other = stranger.sign(journalID: c.journalID, position: c.position, chainHash: c.chainHash, merkleRoot: c.merkleRoot,
+                                  signedAtMicros: c.signedAtMicros, lastRecordedAtMicros: c.lastRecordedAtMicros)
+        try Data(other.encoded()).write(to: URL(fileURLWithPath: dir.file("checkpoints/" + dir.checkpointNames[2])))
+        let report = try Self.audit(dir)
+        let forged = report.findings.filter { $0.rule == "checkpoint.badSignature" }
+        #expect(forged.map(\.file) == ["checkpoints/" + name, "checkpoints/" + dir.checkpointNames[2]])
+        #expect(report.findingTotal == 2)
+    }
+
+    @Test("a journal rolled back behind a trusted checkpoint, or rewritten under it, is caught")
+    func rolledBackBehindTrusted() throws {
+        let dir = TemporaryDirectory("rollback")
+        let options = auditOptions(segmentSize: 6_000, every: 10)
+        let appends = try History.appends(slots: 4)
+        var journal = try Journal.open(directory: dir.path, options: options)
+        for a in appends.prefix(40) { _ = try journal.appendAndWait(a) }
+        journal.close()
+        let before = dir.copy("rollback-before")
+        journal = try Journal.open(directory: dir.path, options: options)
+        for a in appends.dropFirst(40) { _ = try journal.appendAndWait(a) }
+        let end = journal.endPosition
+        journal.close()
+        let trusted = dir.checkpoint(dir.checkpointNames.last!)
+        #expect(trusted.position == end)
+        #expect(try Self.audit(dir, trusted: trusted, rules: false).isClean)
+
+        // The operator restores the older copy: it holds a valid history, but not the trusted one.
+        let rolledBack = try Self.audit(before, trusted: trusted, rules: false)
+        #expect(rolledBack.findings.map(\.rule) == ["trusted.rolledBack"])
+        #expect(rolledBack.findings.first?.file == "trusted.ckpt")
+
+        // Or rewrites it with one event changed, re-signing nothing.
+        var events = try JournalReader(directory: dir.path).read()
+        events[5].metadata = Array(#"{"edited":true}"#.utf8)
+        try Forger.rewrite(dir.path, events: events)
+        let rewritten = try Self.audit(dir, trusted: trusted, rules: false)
+        #expect(rewritten.findings.contains { $0.rule == "trusted.rewritten" && $0.position == end })
+    }
+
+    @Test("an event that breaks a domain rule is reported with the server's rule name, its id, position and frame")
+    func ruleBreach() throws {
+        let dir = TemporaryDirectory("rule")
+        let options = auditOptions()
+        try History.write(slots: 1, into: dir.path, options: options)
+        let journal = try Journal.open(directory: dir.path, options: options)
+        // A booking in a slot that was never published.
+        let plan = try Decide.book(History.uuid(0xBAD), in: SlotState(site: .grenoble, slotId: History.uuid(777)).publishedForTest(),
+                                   for: ApplicantState(identityKey: IdentityKey(History.hash(0xBAD))), from: Fingerprint(History.hash(1)), at: History.release)
+        let id = UUID()
+        let slotStream = "slot-grenoble-" + History.uuid(778).uuidString.lowercased()
+        let result = try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: slotStream, type: plan.events[0].event.typeName, id: id, data: plan.events[0].event.encodedData())]))
+        journal.close()
+        let report = try Self.audit(dir)
+        let breach = report.findings.first { $0.eventID == id }
+        #expect(breach != nil)
+        #expect(breach?.position == result.firstPosition)
+        #expect(breach?.file == "00000000000000000000.seg")
+        #expect(breach.map { RuleName(rawValue: $0.rule) != nil } == true)
+        #expect(report.findingTotal == 1)
+    }
+
+    @Test("an event id used twice is found at its second use")
+    func duplicateID() throws {
+        let (dir, _) = try Self.original("dup")
+        var events = try JournalReader(directory: dir.path).read()
+        events[40].id = events[12].id
+        try Forger.rewrite(dir.path, events: events)
+        let report = try Self.audit(dir, rules: false)
+        let dup = report.findings.first { $0.rule == "event.duplicateId" }
+        #expect(dup?.position == 40)
+        #expect(dup?.eventID == events[12].id)
+    }
+}
+
+extension SlotState {
+    /// A published slot for building a booking the journal never saw published.
+    func publishedForTest() -> SlotState {
+        var s = self
+        s.apply(.slotPublished(SlotPublished(slotId: slotId, site: site, motif: .filing, category: .student, start: History.release.addingTimeInterval(86_400),
+                                             durationMinutes: 20, counter: "guichet 1", capacity: 1, releaseId: History.uuid(1), occurredAt: History.release)))
+        return s
+    }
+}
