@@ -2,6 +2,7 @@ import ArgumentParser
 import CZstd
 import Foundation
 import Journal
+import Projections
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events in the journal opened by W5.")
     var coldStartEvents: Int = 10_000_000
 
+    @Option(help: "Events in the journal the rebuild workload folds.")
+    var rebuildEvents: Int = 10_000_000
+
     @Option(help: "Workloads to run, comma-separated.")
     var workloads: String = "W1,W3,W5"
 
@@ -48,7 +52,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
-        let known: Set<String> = ["W1", "W3", "W5"]
+        let known: Set<String> = ["W1", "W3", "W5", "rebuild"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
         }
@@ -66,6 +70,11 @@ struct BenchCommand: ParsableCommand {
             fflush(nil)
         }
 
+        if selected.contains("rebuild") { emit(try rebuild(directory: work + "/rebuild")) }
+        if selected.isSubset(of: ["rebuild"]) {
+            if markdown { print(BenchRow.markdown(rows)) }
+            return
+        }
         let source = try loadEvents()
         let ndjson = source.map { ndjsonLine(of: $0) }
         let ndjsonBytes = ndjson.reduce(0) { $0 + $1.count }
@@ -220,6 +229,25 @@ struct BenchCommand: ParsableCommand {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for c in b { h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3 }
         return h
+    }
+
+    // MARK: rebuild
+
+    /// All four projections folded from a journal written through the decision functions.
+    private func rebuild(directory: String) throws -> BenchRow {
+        progress("rebuild: writing a history of \(rebuildEvents) events through the decisions (relaxed durability)")
+        var options = JournalOptions()
+        options.durability = .relaxed
+        let journal = try Journal.open(directory: directory, options: options)
+        let bar = ProgressBar("rebuild fill", total: UInt64(rebuildEvents))
+        var generator = HistoryGenerator()
+        try generator.write(events: rebuildEvents, to: journal) { bar.update(UInt64($0)) }
+        bar.finish()
+        journal.close()
+        progress("rebuild: folding slot availability, dossier status, delays and abuse signals")
+        let m = try ProjectionRebuild.rebuildBenchmark(journal: directory)
+        return BenchRow(workload: "rebuild", system: "registre", events: Int(m.events), seconds: m.seconds,
+                        notes: "in process, one core, all four projections, no output; \(m.entities) live entities, resident growth \(Int(m.bytesPerEntity)) B/entity")
     }
 
     // MARK: W5

@@ -22,6 +22,7 @@ struct Registre: AsyncParsableCommand {
             DemoCommand.self,
             CrashWriterCommand.self,
             OpenProbeCommand.self,
+            ProjectCommand.self,
         ]
     )
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a dossier stands in its lifecycle.
-public enum DossierStatus: String, Sendable, CaseIterable {
+public enum DossierStatus: String, Sendable, CaseIterable, Codable {
     case submitted
     case incomplete
     case complete

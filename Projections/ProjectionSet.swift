@@ -1,0 +1,332 @@
+import Domain
+import Foundation
+import Journal
+
+/// The four projections, folded together in one pass over the journal.
+///
+/// A live server keeps one in memory and applies each event as it commits; the offline rebuild
+/// folds a journal's segment files. The whole state is `Codable`: save it with its `position`
+/// and resume from there with `JournalReader.forEachEvent(from: position)`. Memory grows with
+/// the number of slots, releases, appointments, dossiers and client fingerprints, never with the
+/// number of events (see docs/PROJECTIONS.md for the bytes per entity).
+///
+/// Events written to several streams in one append (a booking is in the slot's stream and in the
+/// applicant's) are counted once per append.
+public struct ProjectionSet: Sendable, Codable, Equatable {
+    /// The next position to apply: every event before it has been folded.
+    public private(set) var position: UInt64 = 0
+    /// The commit time of the last event folded, in microseconds since the epoch.
+    public private(set) var lastRecordedAtMicros: Int64?
+    public private(set) var slotAvailability = SlotAvailability()
+    public private(set) var dossierBoard = DossierBoard()
+    public private(set) var delayStatistics = DelayStatistics()
+    public private(set) var abuseSignals: AbuseSignals
+    public private(set) var appointments = AppointmentLedger()
+    /// Events seen per catalogue type (copies included), and of types outside the catalogue.
+    var foreignTypes: [String: UInt64] = [:]
+    var kindCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
+    var anomalyTable: [AnomalyKind: Anomaly] = [:]
+    /// Appointment events already counted in the append being read.
+    var copiesInAppend: [CopyKey] = []
+
+    struct CopyKey: Hashable, Sendable, Codable {
+        var kind: UInt8
+        var appointment: UUID
+    }
+
+    public init(thresholds: AbuseThresholds = AbuseThresholds()) {
+        abuseSignals = AbuseSignals(thresholds: thresholds)
+    }
+
+    // MARK: Applying events
+
+    /// Folds one event read from the journal. Returns the dossier step it made, if it was a dossier event.
+    @discardableResult
+    public mutating func apply(_ view: EventView) throws(ProjectionError) -> DossierHistoryEntry? {
+        try apply(type: view.typeBytes, data: view.dataBytes, id: view.id, position: view.position,
+                  recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+    }
+
+    @discardableResult
+    public mutating func apply(_ event: RecordedEvent) throws(ProjectionError) -> DossierHistoryEntry? {
+        var type = event.type
+        let result: Result<DossierHistoryEntry?, ProjectionError> = type.withUTF8 { typeBytes in
+            event.data.withUnsafeBytes { data in
+                do throws(ProjectionError) {
+                    return .success(try apply(type: UnsafeRawBufferPointer(typeBytes), data: data, id: event.id, position: event.position,
+                                              recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend))
+                } catch { return .failure(error) }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Folds an event the caller already decoded (a server that just committed it).
+    @discardableResult
+    public mutating func apply(_ event: DomainEvent, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+        guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
+        let kind = EventKind.allCases.first { $0.typeName == event.typeName }!
+        return fold(kind, Fact(event), id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+    }
+
+    mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
+                        recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+        guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
+        guard let kind = EventKind.named(type) else {
+            foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
+            note(.foreignEventType, position: position, id: id)
+            advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+            return nil
+        }
+        let fact: Fact
+        if let read = Fact.read(kind, data) {
+            fact = read
+        } else {
+            // Not in the exact current shape: an older schema version, escaped strings, or damage.
+            do {
+                fact = Fact(try DomainEvent.decode(type: kind.typeName, data: Array(data), eventIndex: 0))
+            } catch {
+                throw .invalidEvent(position: position, eventId: id, type: kind.typeName, problem: error.description)
+            }
+        }
+        return fold(kind, fact, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+    }
+
+    private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
+        position += 1
+        lastRecordedAtMicros = recordedAtMicros
+        if endsAppend { copiesInAppend.removeAll(keepingCapacity: true) }
+    }
+
+    private mutating func fold(_ kind: EventKind, _ fact: Fact, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> DossierHistoryEntry? {
+        defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }
+        kindCounts[Int(kind.rawValue)] += 1
+        if kind.isCopiedAcrossStreams, let appointment = fact.appointmentId {
+            let key = CopyKey(kind: kind.rawValue, appointment: appointment)
+            if copiesInAppend.contains(key) { return nil }
+            copiesInAppend.append(key)
+        }
+        switch fact {
+        case .slotPublished(let ref, let motif, let category, let start, let capacity, let release, let at):
+            if slotAvailability.publish(ref, motif: motif, category: category, start: start, capacity: capacity, release: release, at: at, position: position) == nil {
+                note(.slotPublishedTwice, position: position, id: id)
+            }
+        case .slotWithdrawn(let ref, let at):
+            guard let slot = slotAvailability.slotIndex[ref] else { note(.unknownSlot, position: position, id: id); break }
+            slotAvailability.withdraw(slot, at: at)
+        case .booked(let appointment, let identity, let ref, _, let category, let start, let fingerprint, let at):
+            book(appointment, identity: identity, ref: ref, category: category, start: start, fingerprint: fingerprint, at: at, id: id, position: position)
+        case .rescheduled(let appointment, _, let to, _, _):
+            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
+            let old = appointments.appointments[a].slot
+            if old >= 0 { slotAvailability.free(old) }
+            let new = slotAvailability.slotIndex[to] ?? -1
+            if new >= 0 { take(new, at: fact.time, isNewBooking: false, position: position, id: id) } else { note(.unknownSlot, position: position, id: id) }
+            appointments.appointments[a].slot = new
+        case .cancelled(let appointment, _, let byService, let at):
+            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
+            appointments.appointments[a].status = .cancelled
+            let entry = appointments.appointments[a]
+            if entry.slot >= 0 { slotAvailability.free(entry.slot) }
+            let c = Int(entry.client)
+            if byService {
+                abuseSignals.clients[c].cancelledByService += 1
+            } else {
+                abuseSignals.clients[c].cancelledByApplicant += 1
+                if entry.churnEvent == nil, at - entry.bookedAt <= abuseSignals.thresholds.churnWindowSeconds * 1000 {
+                    abuseSignals.clients[c].churned += 1
+                    appointments.appointments[a].churnEvent = id
+                }
+            }
+        case .reinstated(let appointment, _, let at):
+            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard appointments.appointments[a].status == .cancelled else { note(.appointmentNotCancelled, position: position, id: id); break }
+            appointments.appointments[a].status = .active
+            let slot = appointments.appointments[a].slot
+            if slot >= 0 { take(slot, at: at, isNewBooking: false, position: position, id: id) }
+        case .attended(let appointment, _, _), .noShow(let appointment, _):
+            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            if case .attended = fact { appointments.appointments[a].status = .attended } else { appointments.appointments[a].status = .noShow }
+        case .identityMismatch(let appointment, _):
+            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard appointments.appointments[a].mismatchEvent == nil else { break }
+            appointments.appointments[a].mismatchEvent = id
+            abuseSignals.clients[Int(appointments.appointments[a].client)].mismatches += 1
+        case .dossierSubmitted(let dossier, let category, let dossierKind, let channel, let site, let at):
+            guard dossierBoard.submit(dossier, category: category, kind: dossierKind, channel: channel, site: site, at: at, position: position) else {
+                note(.dossierSubmittedTwice, position: position, id: id)
+                return nil
+            }
+            return DossierHistoryEntry(dossierId: dossier, position: position, eventId: id, type: kind.typeName, statusAfter: .submitted,
+                                       occurredAt: Millis.date(at), recordedAtMicros: recordedAtMicros)
+        case .dossierStep(let dossier, let stepKind, let decision, let at):
+            guard let after = dossierBoard.step(dossier, kind: stepKind, decision: decision, at: at, position: position) else {
+                note(.unknownDossier, position: position, id: id)
+                return nil
+            }
+            if let completed = after.completedAt {
+                if stepKind == .decisionRecorded {
+                    delayStatistics.record(.completeToDecision, category: after.category, site: after.site, from: completed, to: at)
+                } else if stepKind == .permitAvailable {
+                    delayStatistics.record(.completeToAvailable, category: after.category, site: after.site, from: completed, to: at)
+                }
+            }
+            return DossierHistoryEntry(dossierId: dossier, position: position, eventId: id, type: kind.typeName, statusAfter: after.status,
+                                       occurredAt: Millis.date(at), recordedAtMicros: recordedAtMicros)
+        case .attemptsRejected(let fingerprint, let count, let at):
+            let c = abuseSignals.client(fingerprint, at: at)
+            abuseSignals.clients[Int(c)].rejectedAttempts += Int64(count)
+            abuseSignals.clients[Int(c)].rejectedEvents += 1
+            abuseSignals.evidence(c, .rejectedAttempts, id)
+        case .rateLimited(let fingerprint, let at):
+            let c = abuseSignals.client(fingerprint, at: at)
+            abuseSignals.clients[Int(c)].rateLimits += 1
+            abuseSignals.evidence(c, .rateLimited, id)
+        case .duplicateBooking(let fingerprint, let at):
+            let c = abuseSignals.client(fingerprint, at: at)
+            abuseSignals.clients[Int(c)].duplicates += 1
+            abuseSignals.evidence(c, .duplicateBooking, id)
+        case .flagged(let fingerprint, _, let at):
+            let c = abuseSignals.client(fingerprint, at: at)
+            abuseSignals.clients[Int(c)].flagsRecorded += 1
+            abuseSignals.evidence(c, .flaggedByService, id)
+        }
+        return nil
+    }
+
+    private mutating func book(_ appointment: UUID, identity: HashKey, ref: SlotRef, category: Domain.Category, start: Int64,
+                               fingerprint: HashKey, at: Int64, id: UUID, position: UInt64) {
+        guard appointments.index[appointment] == nil else { note(.appointmentBookedTwice, position: position, id: id); return }
+        let client = abuseSignals.client(fingerprint, at: at)
+        let slot = slotAvailability.slotIndex[ref] ?? -1
+        var release: Int32? = nil
+        var sniped = false
+        if slot >= 0 {
+            let r = slotAvailability.slots[Int(slot)].release
+            release = r
+            sniped = at - slotAvailability.releases[Int(r)].openedAt <= abuseSignals.thresholds.snipeWindowSeconds * 1000
+            take(slot, at: at, isNewBooking: true, position: position, id: id)
+        } else {
+            note(.unknownSlot, position: position, id: id)
+        }
+        if abuseSignals.booked(client: client, identity: identity, release: release, sniped: sniped), let release {
+            slotAvailability.releases[Int(release)].distinctFingerprints += 1
+        }
+        delayStatistics.record(.bookingToAppointment, category: category, site: ref.site, from: at, to: start)
+        appointments.index[appointment] = Int32(appointments.appointments.count)
+        appointments.appointments.append(.init(id: appointment, slot: slot, client: client, status: .active, bookedAt: at,
+                                               bookingEvent: id, sniped: sniped, churnEvent: nil, mismatchEvent: nil))
+    }
+
+    private mutating func take(_ slot: Int32, at: Int64, isNewBooking: Bool, position: UInt64, id: UUID) {
+        slotAvailability.take(slot, at: at, isNewBooking: isNewBooking)
+        let s = slotAvailability.slots[Int(slot)]
+        if s.booked > s.capacity { note(.overbooked, position: position, id: id) }
+        if s.withdrawnAt != nil { note(.bookingInWithdrawnSlot, position: position, id: id) }
+    }
+
+    private mutating func note(_ kind: AnomalyKind, position: UInt64, id: UUID) {
+        if anomalyTable[kind] == nil {
+            anomalyTable[kind] = Anomaly(kind: kind, count: 0, firstPosition: position, firstEventId: id)
+        }
+        anomalyTable[kind]!.count += 1
+    }
+
+    // MARK: Queries
+
+    public func freeSlots(site: Site, category: Domain.Category, from: Date, to: Date) -> [FreeSlot] {
+        slotAvailability.freeSlots(site: site, category: category, from: from, to: to)
+    }
+
+    public func slotDays(site: Site? = nil, category: Domain.Category? = nil) -> [SlotDay] {
+        slotAvailability.days(site: site, category: category)
+    }
+
+    public func releases() -> [ReleaseSummary] { slotAvailability.releaseSummaries() }
+
+    public func dossier(id: UUID) -> DossierSummary? { dossierBoard.dossier(id: id) }
+
+    public func dossiers(state: DossierStatus) -> [DossierSummary] { dossierBoard.dossiers(state: state) }
+
+    public func dossierCounts() -> [DossierCount] { dossierBoard.counts() }
+
+    public func backlog() -> [BacklogDay] { dossierBoard.backlog() }
+
+    public func pastImplicitRejectionDeadline(at time: Date) -> [DossierSummary] { dossierBoard.pastImplicitRejectionDeadline(at: time) }
+
+    public func delays(groupBy grouping: DelayGrouping) -> [DelayRow] { delayStatistics.delays(groupBy: grouping) }
+
+    /// The flagged fingerprints, most suspicious first.
+    public func abuseRanking(limit: Int = 100) -> [FingerprintSignals] {
+        Array(abuseSignals.ranking(appointments: appointments).prefix { $0.rank != nil }.prefix(max(0, limit)))
+    }
+
+    /// Every fingerprint seen, flagged or not, the flagged first.
+    public func allFingerprints() -> [FingerprintSignals] { abuseSignals.ranking(appointments: appointments) }
+
+    public func fingerprint(_ fingerprint: Fingerprint) -> FingerprintSignals? {
+        abuseSignals.fingerprint(fingerprint, appointments: appointments)
+    }
+
+    /// What the journal said that its own rules forbid, or that the projections could not place.
+    public func anomalies() -> [Anomaly] { anomalyTable.values.sorted { $0.firstPosition < $1.firstPosition } }
+
+    /// Events folded per type name (each copy of a multi-stream event counts).
+    public func eventCounts() -> [String: UInt64] {
+        var out = foreignTypes
+        for kind in EventKind.allCases where kindCounts[Int(kind.rawValue)] > 0 { out[kind.typeName] = kindCounts[Int(kind.rawValue)] }
+        return out
+    }
+
+    /// Live entities held: slots, releases, appointments, dossiers and fingerprints.
+    public var entityCount: Int {
+        slotAvailability.slots.count + slotAvailability.releases.count + appointments.count + dossierBoard.dossiers.count + abuseSignals.clients.count
+    }
+}
+
+/// Something the journal holds that its rules forbid, counted rather than thrown: the projections
+/// fold what the journal says, and the audit (`RuleChecker`) explains why it is wrong.
+public enum AnomalyKind: String, Sendable, Codable, CaseIterable {
+    case foreignEventType = "foreign-event-type"
+    case slotPublishedTwice = "slot-published-twice"
+    case unknownSlot = "unknown-slot"
+    case unknownAppointment = "unknown-appointment"
+    case appointmentBookedTwice = "appointment-booked-twice"
+    case appointmentNotActive = "appointment-not-active"
+    case appointmentNotCancelled = "appointment-not-cancelled"
+    case overbooked = "overbooked"
+    case bookingInWithdrawnSlot = "booking-in-withdrawn-slot"
+    case dossierSubmittedTwice = "dossier-submitted-twice"
+    case unknownDossier = "unknown-dossier"
+}
+
+public struct Anomaly: Sendable, Codable, Equatable {
+    public var kind: AnomalyKind
+    public var count: Int
+    public var firstPosition: UInt64
+    public var firstEventId: UUID
+}
+
+/// One step of a dossier's history.
+public struct DossierHistoryEntry: Sendable, Codable, Equatable {
+    public var dossierId: UUID
+    public var position: UInt64
+    public var eventId: UUID
+    public var type: String
+    public var statusAfter: DossierStatus
+    public var occurredAt: Date
+    public var recordedAtMicros: Int64
+}
+
+extension Fact {
+    var time: Int64 {
+        switch self {
+        case .slotPublished(_, _, _, _, _, _, let at), .slotWithdrawn(_, let at), .booked(_, _, _, _, _, _, _, let at),
+             .rescheduled(_, _, _, _, let at), .cancelled(_, _, _, let at), .reinstated(_, _, let at), .attended(_, _, let at),
+             .noShow(_, let at), .identityMismatch(_, let at), .dossierSubmitted(_, _, _, _, _, let at), .dossierStep(_, _, _, let at),
+             .attemptsRejected(_, _, let at), .rateLimited(_, let at), .duplicateBooking(_, let at), .flagged(_, _, let at): at
+        }
+    }
+}

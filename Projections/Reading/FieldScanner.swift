@@ -1,0 +1,360 @@
+import Foundation
+
+/// Where one member's value lies in an event's JSON, and what kind of value it is.
+struct ValueSpan {
+    enum Kind: UInt8 { case plainString, escapedString, number, literalTrue, literalFalse, literalNull, array, object }
+    var start: Int
+    var end: Int
+    var kind: Kind
+}
+
+/// A strict reader for the flat JSON objects of the event catalogue, that builds nothing.
+///
+/// The projections read a few fields of every event at millions of events a second, which the
+/// full decoder (a tree, every field typed and range-checked) cannot do. This reader is strict
+/// about what it reads: the object must be well-formed, every key must be one the event type
+/// declares, no key may repeat, and each field it uses must have exactly the journal's spelling
+/// (canonical lowercase UUIDs, 64 lowercase hex characters, `…Z` times). Whatever it does not
+/// accept is handed to the full decoder, which either reads it (older schema versions, escaped
+/// strings) or names the problem. Fields it does not use are checked for syntax only.
+enum FieldScanner {
+    /// Fills `spans[i]` for each member whose key is `keys[i]`; returns the mask of keys found, or
+    /// `nil` when the bytes are not one object of known, distinct keys.
+    static func scan(_ b: UnsafeRawBufferPointer, keys: [[UInt8]], into spans: UnsafeMutableBufferPointer<ValueSpan>) -> UInt32? {
+        var i = skipSpace(b, 0)
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(b, i + 1)
+        var found: UInt32 = 0
+        var expected = 0
+        if i < b.count, b[i] == UInt8(ascii: "}") {
+            return skipSpace(b, i + 1) == b.count ? found : nil
+        }
+        while true {
+            guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+            let keyStart = i + 1
+            var keyEnd = keyStart
+            while keyEnd < b.count, b[keyEnd] != UInt8(ascii: "\"") {
+                guard b[keyEnd] != UInt8(ascii: "\\"), b[keyEnd] >= 0x20 else { return nil }
+                keyEnd += 1
+            }
+            guard keyEnd < b.count else { return nil }
+            guard let index = keyIndex(b, keyStart, keyEnd, keys: keys, hint: expected) else { return nil }
+            guard found & (1 << UInt32(index)) == 0 else { return nil }
+            found |= 1 << UInt32(index)
+            expected = index + 1
+            i = skipSpace(b, keyEnd + 1)
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(b, i + 1)
+            guard let span = value(b, at: i, depth: 0) else { return nil }
+            spans[index] = span
+            i = skipSpace(b, span.end)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: ",") {
+                i = skipSpace(b, i + 1)
+                continue
+            }
+            guard b[i] == UInt8(ascii: "}") else { return nil }
+            return skipSpace(b, i + 1) == b.count ? found : nil
+        }
+    }
+
+    @inline(__always)
+    private static func keyIndex(_ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int, keys: [[UInt8]], hint: Int) -> Int? {
+        let length = end - start
+        @inline(__always) func matches(_ k: Int) -> Bool {
+            let key = keys[k]
+            guard key.count == length else { return false }
+            return key.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 }
+        }
+        // Writers emit fields in catalogue order, so the next key is nearly always the expected one.
+        if hint < keys.count, matches(hint) { return hint }
+        for k in keys.indices where k != hint && matches(k) { return k }
+        return nil
+    }
+
+    @inline(__always)
+    static func skipSpace(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        var i = start
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        return i
+    }
+
+    /// The value starting at `i`, checked for JSON syntax; `nil` if it is not one.
+    private static func value(_ b: UnsafeRawBufferPointer, at i: Int, depth: Int) -> ValueSpan? {
+        guard i < b.count else { return nil }
+        switch b[i] {
+        case UInt8(ascii: "\""):
+            var j = i + 1
+            var escaped = false
+            while j < b.count {
+                let c = b[j]
+                if c == UInt8(ascii: "\"") { return ValueSpan(start: i, end: j + 1, kind: escaped ? .escapedString : .plainString) }
+                guard c >= 0x20 else { return nil }
+                if c == UInt8(ascii: "\\") {
+                    escaped = true
+                    guard j + 1 < b.count else { return nil }
+                    switch b[j + 1] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        j += 2
+                    case UInt8(ascii: "u"):
+                        guard j + 5 < b.count else { return nil }
+                        for k in (j + 2)...(j + 5) where hexValue(b[k]) == nil { return nil }
+                        j += 6
+                    default:
+                        return nil
+                    }
+                    continue
+                }
+                j += 1
+            }
+            return nil
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            guard let end = numberEnd(b, i) else { return nil }
+            return ValueSpan(start: i, end: end, kind: .number)
+        case UInt8(ascii: "t"):
+            return literal(b, i, "true", .literalTrue)
+        case UInt8(ascii: "f"):
+            return literal(b, i, "false", .literalFalse)
+        case UInt8(ascii: "n"):
+            return literal(b, i, "null", .literalNull)
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            guard depth < 8 else { return nil }
+            let isArray = b[i] == UInt8(ascii: "[")
+            let close = isArray ? UInt8(ascii: "]") : UInt8(ascii: "}")
+            var j = skipSpace(b, i + 1)
+            guard j < b.count else { return nil }
+            if b[j] == close { return ValueSpan(start: i, end: j + 1, kind: isArray ? .array : .object) }
+            while true {
+                if !isArray {
+                    guard let key = value(b, at: j, depth: depth + 1), key.kind == .plainString || key.kind == .escapedString else { return nil }
+                    j = skipSpace(b, key.end)
+                    guard j < b.count, b[j] == UInt8(ascii: ":") else { return nil }
+                    j = skipSpace(b, j + 1)
+                }
+                guard let element = value(b, at: j, depth: depth + 1) else { return nil }
+                j = skipSpace(b, element.end)
+                guard j < b.count else { return nil }
+                if b[j] == UInt8(ascii: ",") { j = skipSpace(b, j + 1); continue }
+                guard b[j] == close else { return nil }
+                return ValueSpan(start: i, end: j + 1, kind: isArray ? .array : .object)
+            }
+        default:
+            return nil
+        }
+    }
+
+    private static func literal(_ b: UnsafeRawBufferPointer, _ i: Int, _ word: StaticString, _ kind: ValueSpan.Kind) -> ValueSpan? {
+        let n = word.utf8CodeUnitCount
+        guard b.count - i >= n else { return nil }
+        for k in 0..<n where b[i + k] != word.utf8Start[k] { return nil }
+        return ValueSpan(start: i, end: i + n, kind: kind)
+    }
+
+    /// The end of a JSON number starting at `i` (RFC 8259 grammar).
+    private static func numberEnd(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        var i = start
+        if b[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < b.count, isDigit(b[i]) else { return nil }
+        if b[i] == UInt8(ascii: "0") { i += 1 } else { while i < b.count, isDigit(b[i]) { i += 1 } }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < b.count, isDigit(b[i]) else { return nil }
+            while i < b.count, isDigit(b[i]) { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, isDigit(b[i]) else { return nil }
+            while i < b.count, isDigit(b[i]) { i += 1 }
+        }
+        return i
+    }
+
+    @inline(__always) private static func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
+
+    @inline(__always) static func hexValue(_ c: UInt8) -> UInt8? {
+        let d = c &- UInt8(ascii: "0")
+        if d < 10 { return d }
+        let l = (c | 0x20) &- UInt8(ascii: "a")
+        return l < 6 ? l &+ 10 : nil
+    }
+
+    @inline(__always) static func lowercaseHexValue(_ c: UInt8) -> UInt8? {
+        let d = c &- UInt8(ascii: "0")
+        if d < 10 { return d }
+        let l = c &- UInt8(ascii: "a")
+        return l < 6 ? l &+ 10 : nil
+    }
+
+    // MARK: - Typed values, each in the journal's one spelling
+
+    /// A canonical lowercase UUID string.
+    static func uuid(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> UUID? {
+        guard s.kind == .plainString, s.end - s.start == 38 else { return nil }
+        let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
+        guard base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-") else { return nil }
+        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let valid = withUnsafeMutableBytes(of: &raw) { out -> Bool in
+            var i = 0
+            for index in 0..<16 {
+                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
+                guard let high = lowercaseHexValue(base[i]), let low = lowercaseHexValue(base[i + 1]) else { return false }
+                out[index] = high << 4 | low
+                i += 2
+            }
+            return true
+        }
+        return valid ? UUID(uuid: raw) : nil
+    }
+
+    /// Exactly 64 lowercase hex characters.
+    static func hash(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> HashKey? {
+        guard s.kind == .plainString, s.end - s.start == 66 else { return nil }
+        let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for w in 0..<4 {
+            var word: UInt64 = 0
+            for k in 0..<16 {
+                guard let nibble = lowercaseHexValue(base[w * 16 + k]) else { return nil }
+                word = word << 4 | UInt64(nibble)
+            }
+            switch w {
+            case 0: words.0 = word
+            case 1: words.1 = word
+            case 2: words.2 = word
+            default: words.3 = word
+            }
+        }
+        return HashKey(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.f…]Z` as milliseconds since the epoch, rounded as the catalogue rounds.
+    static func millis(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> Int64? {
+        guard s.kind == .plainString else { return nil }
+        let count = s.end - s.start - 2
+        guard count >= 20, count <= 30 else { return nil }
+        let p = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
+        guard p[count - 1] == UInt8(ascii: "Z"), p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"), p[10] == UInt8(ascii: "T"),
+              p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":") else { return nil }
+        @inline(__always) func digits(_ start: Int, _ n: Int) -> Int? {
+            var v = 0
+            for k in start..<(start + n) {
+                let d = p[k] &- UInt8(ascii: "0")
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
+              (1...12).contains(month), day >= 1, day <= CivilCalendar.daysIn(month: month, year: year),
+              hour < 24, minute < 60, second < 60 else { return nil }
+        var milliseconds = 0
+        if count > 20 {
+            guard p[19] == UInt8(ascii: "."), count >= 22, let fraction = digits(20, count - 21) else { return nil }
+            milliseconds = Int((Double(fraction) / pow(10, Double(count - 21)) * 1000).rounded())
+        }
+        let days = CivilCalendar.daysFromCivil(year: year, month: month, day: day)
+        return Int64(days * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + Int64(milliseconds)
+    }
+
+    /// A JSON integer without fraction or exponent.
+    static func integer(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> Int? {
+        guard s.kind == .number, s.end - s.start <= 18 else { return nil }
+        var i = s.start
+        let negative = b[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var v = 0
+        while i < s.end {
+            let d = b[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            v = v * 10 + Int(d)
+            i += 1
+        }
+        return negative ? -v : v
+    }
+
+    static func boolean(_ s: ValueSpan) -> Bool? {
+        switch s.kind {
+        case .literalTrue: true
+        case .literalFalse: false
+        default: nil
+        }
+    }
+
+    /// The string's bytes without its quotes, when it has no escapes.
+    static func plainBytes(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> UnsafeRawBufferPointer? {
+        guard s.kind == .plainString else { return nil }
+        return UnsafeRawBufferPointer(rebasing: b[(s.start + 1)..<(s.end - 1)])
+    }
+}
+
+/// The proleptic Gregorian calendar in UTC, by day numbers (H. Hinnant's civil algorithms).
+enum CivilCalendar {
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// The UTC day number of a time in milliseconds.
+    @inline(__always) static func day(ofMillis ms: Int64) -> Int32 {
+        Int32((ms >= 0 ? ms : ms - 86_399_999) / 86_400_000)
+    }
+
+    /// `YYYY-MM` as one number (year × 12 + month − 1), for grouping by month.
+    static func monthIndex(ofMillis ms: Int64) -> Int32 {
+        let (y, m, _) = civilFromDays(Int(day(ofMillis: ms)))
+        return Int32(y * 12 + m - 1)
+    }
+
+    static func dayString(_ day: Int32) -> String {
+        let (y, m, d) = civilFromDays(Int(day))
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+    }
+
+    static func monthString(_ index: Int32) -> String {
+        let y = Int(index) / 12, m = Int(index) % 12 + 1
+        return pad(y, 4) + "-" + pad(m, 2)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, the catalogue's spelling.
+    static func timeString(millis ms: Int64) -> String {
+        let milliseconds = Int(((ms % 1000) + 1000) % 1000)
+        let seconds = Int((ms - Int64(milliseconds)) / 1000)
+        let secondOfDay = ((seconds % 86_400) + 86_400) % 86_400
+        let days = (seconds - secondOfDay) / 86_400
+        var out = dayString(Int32(days)) + "T" + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+        if milliseconds != 0 { out += "." + pad(milliseconds, 3) }
+        return out + "Z"
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+}

@@ -1,0 +1,113 @@
+import Domain
+import Foundation
+
+/// The delays the prefecture is judged on, measured in business time.
+public enum DelayMeasure: String, Sendable, Codable, CaseIterable {
+    /// First completion of the dossier → permit available at a site (`PermitAvailable`).
+    case completeToAvailable = "complete-to-available"
+    /// First completion → decision recorded (granted or refused).
+    case completeToDecision = "complete-to-decision"
+    /// Booking → the appointment's start, for every booking made (cancelled ones included).
+    case bookingToAppointment = "booking-to-appointment"
+}
+
+/// How delay rows are grouped.
+public enum DelayGrouping: String, Sendable, Codable, CaseIterable {
+    /// One row per measure, all categories together.
+    case overall
+    /// One row per measure and category.
+    case category
+    /// One row per measure, category, site and month; the month is that of completion (of the
+    /// booking, for `booking-to-appointment`).
+    case categorySiteMonth = "category-site-month"
+}
+
+/// Samples of every delay, kept exactly (one number per dossier or booking), so that medians and
+/// percentiles are exact rather than estimated from a histogram.
+public struct DelayStatistics: Sendable, Codable, Equatable {
+    struct Key: Hashable, Sendable, Codable {
+        var measure: DelayMeasure
+        var category: Domain.Category
+        var site: Site
+        var month: Int32
+    }
+
+    /// Durations in milliseconds.
+    var samples: [Key: [Int64]] = [:]
+
+    public init() {}
+
+    /// The month of a sample is that of its start: completion, or booking.
+    mutating func record(_ measure: DelayMeasure, category: Domain.Category, site: Site, from start: Int64, to end: Int64) {
+        samples[Key(measure: measure, category: category, site: site, month: CivilCalendar.monthIndex(ofMillis: start)), default: []].append(end - start)
+    }
+
+    public func delays(groupBy grouping: DelayGrouping) -> [DelayRow] {
+        var groups: [DelayRow.Group: [Int64]] = [:]
+        for (key, values) in samples {
+            let group: DelayRow.Group = switch grouping {
+            case .overall: .init(measure: key.measure)
+            case .category: .init(measure: key.measure, category: key.category)
+            case .categorySiteMonth: .init(measure: key.measure, category: key.category, site: key.site, month: key.month)
+            }
+            groups[group, default: []].append(contentsOf: values)
+        }
+        return groups.map { DelayRow(group: $0.key, grouping: grouping, milliseconds: $0.value) }.sorted { $0.sortKey < $1.sortKey }
+    }
+}
+
+/// Count, mean, median and 90th percentile of one group of delays, in days.
+public struct DelayRow: Sendable, Codable, Equatable {
+    struct Group: Hashable {
+        var measure: DelayMeasure
+        var category: Domain.Category? = nil
+        var site: Site? = nil
+        var month: Int32? = nil
+    }
+
+    public var measure: DelayMeasure
+    public var grouping: DelayGrouping
+    /// `nil` when the row covers every category.
+    public var category: Domain.Category?
+    public var site: Site?
+    /// `YYYY-MM`.
+    public var month: String?
+    public var count: Int
+    public var meanDays: Double
+    public var medianDays: Double
+    public var p90Days: Double
+
+    init(group: Group, grouping: DelayGrouping, milliseconds: [Int64]) {
+        measure = group.measure
+        self.grouping = grouping
+        category = group.category
+        site = group.site
+        month = group.month.map(CivilCalendar.monthString)
+        let days = milliseconds.map { Double($0) / 86_400_000 }.sorted()
+        count = days.count
+        meanDays = days.reduce(0, +) / Double(max(days.count, 1))
+        medianDays = Percentile.of(sorted: days, 0.5)
+        p90Days = Percentile.of(sorted: days, 0.9)
+    }
+
+    var sortKey: String {
+        [measure.rawValue, category?.rawValue ?? "", site?.rawValue ?? "", month ?? ""].joined(separator: "\u{1}")
+    }
+}
+
+/// Percentiles by linear interpolation between closest ranks: for sorted values x₀ … xₙ₋₁ and
+/// 0 ≤ p ≤ 1, h = (n − 1)·p and the result is x⌊h⌋ + (h − ⌊h⌋)·(x⌊h⌋₊₁ − x⌊h⌋).
+///
+/// This is Hyndman and Fan's type 7, the default of numpy's `percentile`, pandas' `quantile`,
+/// R's `quantile` and DuckDB's `quantile_cont`, so an analyst recomputing a figure from the
+/// exported samples gets the same number. The median (p = 0.5) is the usual median: the middle
+/// value, or the mean of the two middle values.
+public enum Percentile {
+    public static func of(sorted values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let h = Double(values.count - 1) * min(max(p, 0), 1)
+        let low = Int(h.rounded(.down))
+        let high = min(low + 1, values.count - 1)
+        return values[low] + (h - Double(low)) * (values[high] - values[low])
+    }
+}

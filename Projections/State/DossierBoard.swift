@@ -1,0 +1,244 @@
+import Domain
+import Foundation
+
+/// Each dossier's current state, counts per state, category and site, the backlog over time and
+/// the dossiers past the implicit-rejection deadline.
+///
+/// The history of steps is not held here: it would grow with events rather than dossiers. The
+/// offline rebuild writes it out as it folds, and a live server reads one dossier's stream
+/// (`DossierTimeline`).
+public struct DossierBoard: Sendable, Codable, Equatable {
+    struct Dossier: Sendable, Codable, Equatable {
+        var id: UUID
+        var category: Domain.Category
+        var kind: DossierKind
+        var channel: FilingChannel
+        var site: Site
+        var status: DossierStatus
+        var submittedAt: Int64
+        var completedAt: Int64?
+        var decidedAt: Int64?
+        var decision: DecisionOutcome?
+        var availableAt: Int64?
+        var endedAt: Int64?
+        var implicitRejectionRecorded = false
+        var provisionalPermits: Int32 = 0
+        var steps: Int32 = 1
+        var lastEventAt: Int64
+        var lastPosition: UInt64
+    }
+
+    struct CountKey: Hashable, Sendable, Codable {
+        var status: DossierStatus
+        var category: Domain.Category
+        var site: Site
+    }
+
+    struct BacklogKey: Hashable, Sendable, Codable {
+        var day: Int32
+        var category: Domain.Category
+    }
+
+    struct BacklogDelta: Sendable, Codable, Equatable {
+        var open: Int32 = 0
+        var awaitingDecision: Int32 = 0
+        var submitted: Int32 = 0
+        var ended: Int32 = 0
+    }
+
+    var index: [UUID: Int32] = [:]
+    var dossiers: [Dossier] = []
+    var countByGroup: [CountKey: Int] = [:]
+    /// Changes per day of business time; the backlog is their running sum.
+    var backlogDeltas: [BacklogKey: BacklogDelta] = [:]
+    /// Months from completion to implicit rejection (CESEDA R.432-2).
+    public var implicitRejectionMonths = RuleParameters.standard.implicitRejectionMonths
+
+    public init() {}
+
+    // MARK: Fold
+
+    mutating func submit(_ id: UUID, category: Domain.Category, kind: DossierKind, channel: FilingChannel, site: Site, at: Int64, position: UInt64) -> Bool {
+        guard index[id] == nil else { return false }
+        index[id] = Int32(dossiers.count)
+        dossiers.append(Dossier(id: id, category: category, kind: kind, channel: channel, site: site, status: .submitted,
+                                submittedAt: at, lastEventAt: at, lastPosition: position))
+        countByGroup[CountKey(status: .submitted, category: category, site: site), default: 0] += 1
+        var delta = backlogDeltas[BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category)] ?? BacklogDelta()
+        delta.open += 1
+        delta.awaitingDecision += 1
+        delta.submitted += 1
+        backlogDeltas[BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category)] = delta
+        return true
+    }
+
+    /// Applies a later step; returns the dossier's status afterwards, or `nil` for an unknown dossier.
+    mutating func step(_ id: UUID, kind: EventKind, decision: DecisionOutcome?, at: Int64, position: UInt64) -> (status: DossierStatus, completedAt: Int64?, category: Domain.Category, site: Site)? {
+        guard let slot = index[id] else { return nil }
+        let i = Int(slot)
+        let before = dossiers[i].status
+        var d = dossiers[i]
+        d.steps += 1
+        d.lastEventAt = at
+        d.lastPosition = position
+        switch kind {
+        case .documentsRequested: d.status = .incomplete
+        case .dossierDeclaredComplete:
+            d.status = .complete
+            if d.completedAt == nil { d.completedAt = at }
+        case .provisionalPermitIssued:
+            d.status = .underReview
+            d.provisionalPermits += 1
+        case .biometricsCaptured, .consultationRequested: d.status = .underReview
+        case .decisionRecorded:
+            d.status = decision == .granted ? .granted : .refused
+            d.decision = decision
+            d.decidedAt = at
+        case .permitProductionOrdered: d.status = .inProduction
+        case .permitAvailable:
+            d.status = .available
+            d.availableAt = at
+        case .permitHandedOver: d.status = .handedOver
+        case .dossierWithdrawn: d.status = .withdrawn
+        case .dossierClosedForNoFollowUp: d.status = .closedForNoFollowUp
+        case .implicitRejectionDeadlineReached: d.implicitRejectionRecorded = true
+        default: break
+        }
+        if before.isOpen, !d.status.isOpen { d.endedAt = at }
+        dossiers[i] = d
+        if before != d.status {
+            countByGroup[CountKey(status: before, category: d.category, site: d.site), default: 0] -= 1
+            countByGroup[CountKey(status: d.status, category: d.category, site: d.site), default: 0] += 1
+            let open = Int32(d.status.isOpen ? 1 : 0) - Int32(before.isOpen ? 1 : 0)
+            let awaiting = Int32(d.status.awaitsDecision ? 1 : 0) - Int32(before.awaitsDecision ? 1 : 0)
+            if open != 0 || awaiting != 0 {
+                let key = BacklogKey(day: CivilCalendar.day(ofMillis: at), category: d.category)
+                var delta = backlogDeltas[key] ?? BacklogDelta()
+                delta.open += open
+                delta.awaitingDecision += awaiting
+                if open < 0 { delta.ended += 1 }
+                backlogDeltas[key] = delta
+            }
+        }
+        return (d.status, d.completedAt, d.category, d.site)
+    }
+
+    // MARK: Queries
+
+    public func dossier(id: UUID) -> DossierSummary? {
+        index[id].map { summary(dossiers[Int($0)]) }
+    }
+
+    /// Dossiers in `state`, in the order they were submitted.
+    public func dossiers(state: DossierStatus) -> [DossierSummary] {
+        dossiers.filter { $0.status == state }.map(summary)
+    }
+
+    public func allDossiers() -> [DossierSummary] { dossiers.map(summary) }
+
+    /// Dossiers per state, category and site, leaving out empty groups.
+    public func counts() -> [DossierCount] {
+        countByGroup.filter { $0.value != 0 }
+            .map { DossierCount(status: $0.key.status, category: $0.key.category, site: $0.key.site, dossiers: $0.value) }
+            .sorted { ($0.status.rawValue, $0.category.rawValue, $0.site.rawValue) < ($1.status.rawValue, $1.category.rawValue, $1.site.rawValue) }
+    }
+
+    /// The backlog at the end of every day (UTC, business time) from the first day anything
+    /// happened to the last, per category; sum the categories for the whole prefecture.
+    public func backlog() -> [BacklogDay] {
+        guard let first = backlogDeltas.keys.map(\.day).min(), let last = backlogDeltas.keys.map(\.day).max() else { return [] }
+        var out: [BacklogDay] = []
+        for category in Domain.Category.allCases {
+            guard backlogDeltas.keys.contains(where: { $0.category == category }) else { continue }
+            var open = 0, awaiting = 0
+            for day in first...last {
+                let delta = backlogDeltas[BacklogKey(day: day, category: category)] ?? BacklogDelta()
+                open += Int(delta.open)
+                awaiting += Int(delta.awaitingDecision)
+                out.append(BacklogDay(day: CivilCalendar.dayString(day), category: category, submitted: Int(delta.submitted),
+                                      ended: Int(delta.ended), open: open, awaitingDecision: awaiting))
+            }
+        }
+        return out.sorted { ($0.day, $0.category.rawValue) < ($1.day, $1.category.rawValue) }
+    }
+
+    /// Dossiers still awaiting a decision whose deadline (completion + 4 months) has passed at `time`.
+    public func pastImplicitRejectionDeadline(at time: Date) -> [DossierSummary] {
+        let now = Millis.of(time)
+        return dossiers.filter { d in
+            guard d.status.awaitsDecision, let due = deadline(d) else { return false }
+            return due <= now
+        }.map(summary)
+    }
+
+    func deadline(_ d: Dossier) -> Int64? {
+        d.completedAt.map { Millis.of(UTCTime.adding(months: implicitRejectionMonths, to: Millis.date($0))) }
+    }
+
+    func summary(_ d: Dossier) -> DossierSummary {
+        DossierSummary(dossierId: d.id, category: d.category, kind: d.kind, channel: d.channel, site: d.site, status: d.status,
+                       submittedAt: Millis.date(d.submittedAt), completedAt: d.completedAt.map(Millis.date),
+                       decidedAt: d.decidedAt.map(Millis.date), decision: d.decision, availableAt: d.availableAt.map(Millis.date),
+                       endedAt: d.endedAt.map(Millis.date), implicitRejectionDue: deadline(d).map(Millis.date),
+                       implicitRejectionRecorded: d.implicitRejectionRecorded, provisionalPermits: Int(d.provisionalPermits),
+                       steps: Int(d.steps), lastEventAt: Millis.date(d.lastEventAt), lastPosition: d.lastPosition)
+    }
+}
+
+extension DossierStatus {
+    /// Before the decision, where the legal clock runs: the prefecture's backlog of work.
+    var awaitsDecision: Bool {
+        switch self {
+        case .submitted, .incomplete, .complete, .underReview: true
+        default: false
+        }
+    }
+}
+
+/// A dossier's current state.
+public struct DossierSummary: Sendable, Codable, Equatable {
+    public var dossierId: UUID
+    public var category: Domain.Category
+    public var kind: DossierKind
+    public var channel: FilingChannel
+    public var site: Site
+    public var status: DossierStatus
+    public var submittedAt: Date
+    /// The first completion, which starts the legal clock.
+    public var completedAt: Date?
+    public var decidedAt: Date?
+    public var decision: DecisionOutcome?
+    public var availableAt: Date?
+    /// When it reached an end state (refused, handed over, withdrawn, closed).
+    public var endedAt: Date?
+    /// Completion + 4 months: silence after this is an implicit rejection.
+    public var implicitRejectionDue: Date?
+    /// Whether the `ImplicitRejectionDeadlineReached` event was recorded.
+    public var implicitRejectionRecorded: Bool
+    public var provisionalPermits: Int
+    /// Events in its stream so far, the submission included.
+    public var steps: Int
+    public var lastEventAt: Date
+    public var lastPosition: UInt64
+}
+
+public struct DossierCount: Sendable, Codable, Equatable {
+    public var status: DossierStatus
+    public var category: Domain.Category
+    public var site: Site
+    public var dossiers: Int
+}
+
+/// The backlog of one category at the end of one day.
+public struct BacklogDay: Sendable, Codable, Equatable {
+    public var day: String
+    public var category: Domain.Category
+    /// Dossiers submitted that day.
+    public var submitted: Int
+    /// Dossiers that reached an end state that day.
+    public var ended: Int
+    /// Dossiers submitted and not ended, at the end of the day.
+    public var open: Int
+    /// Of those, the ones still waiting for a decision.
+    public var awaitingDecision: Int
+}

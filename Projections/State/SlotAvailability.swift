@@ -1,0 +1,220 @@
+import Domain
+import Foundation
+
+/// Slots per site, motif, category and day: published, booked, free and withdrawn places, and
+/// how fast each release ran out.
+public struct SlotAvailability: Sendable, Codable, Equatable {
+    struct Slot: Sendable, Codable, Equatable {
+        var ref: SlotRef
+        var motif: Motif
+        var category: Domain.Category
+        var start: Int64
+        var capacity: Int32
+        /// Appointments currently holding a place; may exceed capacity only in a journal that broke the rules.
+        var booked: Int32
+        var withdrawnAt: Int64?
+        var release: Int32
+        var publishedAt: Int64
+        var publishedPosition: UInt64
+
+        var free: Int32 { withdrawnAt == nil ? max(0, capacity - booked) : 0 }
+    }
+
+    struct Release: Sendable, Codable, Equatable {
+        var id: UUID
+        var site: Site
+        var openedAt: Int64
+        var slots: Int32 = 0
+        /// Places of its slots that are not withdrawn.
+        var places: Int32 = 0
+        var booked: Int32 = 0
+        var bookings: Int32 = 0
+        var exhaustedAt: Int64?
+        var distinctFingerprints: Int32 = 0
+    }
+
+    /// Slots of one site and category published for one day, so that a date-range query reads
+    /// only the days it asks for.
+    struct DayBucket: Hashable, Sendable, Codable {
+        var site: Site
+        var category: Domain.Category
+        var day: Int32
+    }
+
+    var slotIndex: [SlotRef: Int32] = [:]
+    var slots: [Slot] = []
+    var byDay: [DayBucket: [Int32]] = [:]
+    var releaseIndex: [UUID: Int32] = [:]
+    var releases: [Release] = []
+
+    public init() {}
+
+    // MARK: Fold
+
+    /// Returns the slot's index, or `nil` when the slot was already published (the fold ignores a second publication).
+    mutating func publish(_ ref: SlotRef, motif: Motif, category: Domain.Category, start: Int64, capacity: Int, release id: UUID, at: Int64, position: UInt64) -> Int32? {
+        guard slotIndex[ref] == nil else { return nil }
+        let release: Int32
+        if let known = releaseIndex[id] {
+            release = known
+            releases[Int(known)].openedAt = min(releases[Int(known)].openedAt, at)
+        } else {
+            release = Int32(releases.count)
+            releaseIndex[id] = release
+            releases.append(Release(id: id, site: ref.site, openedAt: at))
+        }
+        releases[Int(release)].slots += 1
+        releases[Int(release)].places += Int32(capacity)
+        let index = Int32(slots.count)
+        slots.append(Slot(ref: ref, motif: motif, category: category, start: start, capacity: Int32(capacity), booked: 0,
+                          withdrawnAt: nil, release: release, publishedAt: at, publishedPosition: position))
+        slotIndex[ref] = index
+        byDay[DayBucket(site: ref.site, category: category, day: CivilCalendar.day(ofMillis: start)), default: []].append(index)
+        return index
+    }
+
+    mutating func withdraw(_ index: Int32, at: Int64) {
+        let i = Int(index)
+        guard slots[i].withdrawnAt == nil else { return }
+        slots[i].withdrawnAt = at
+        releases[Int(slots[i].release)].places -= slots[i].capacity
+    }
+
+    /// A place taken (booking, reinstatement, reschedule into the slot).
+    mutating func take(_ index: Int32, at: Int64, isNewBooking: Bool) {
+        let i = Int(index)
+        slots[i].booked += 1
+        let r = Int(slots[i].release)
+        releases[r].booked += 1
+        if isNewBooking { releases[r].bookings += 1 }
+        if releases[r].exhaustedAt == nil, releases[r].places > 0, releases[r].booked >= releases[r].places {
+            releases[r].exhaustedAt = at
+        }
+    }
+
+    /// A place given back (cancellation, reschedule out of the slot).
+    mutating func free(_ index: Int32) {
+        let i = Int(index)
+        slots[i].booked -= 1
+        releases[Int(slots[i].release)].booked -= 1
+    }
+
+    // MARK: Queries
+
+    /// Slots of `site` and `category` starting in `[from, to)` that still have a free place, by start time.
+    public func freeSlots(site: Site, category: Domain.Category, from: Date, to: Date) -> [FreeSlot] {
+        let lower = Millis.of(from), upper = Millis.of(to)
+        guard lower < upper else { return [] }
+        var out: [FreeSlot] = []
+        var day = CivilCalendar.day(ofMillis: lower)
+        let lastDay = CivilCalendar.day(ofMillis: upper - 1)
+        while day <= lastDay {
+            for index in byDay[DayBucket(site: site, category: category, day: day)] ?? [] {
+                let slot = slots[Int(index)]
+                if slot.start >= lower, slot.start < upper, slot.free > 0 { out.append(FreeSlot(slot, releases[Int(slot.release)].id)) }
+            }
+            day += 1
+        }
+        return out.sorted { ($0.start, $0.slotId.uuidString) < ($1.start, $1.slotId.uuidString) }
+    }
+
+    /// Per site, motif, category and day of the slots' start: what was published and what is left.
+    public func days(site: Site? = nil, category: Domain.Category? = nil) -> [SlotDay] {
+        struct Key: Hashable { var site: Site; var motif: Motif; var category: Domain.Category; var day: Int32 }
+        var groups: [Key: SlotDay] = [:]
+        for slot in slots where (site == nil || slot.ref.site == site) && (category == nil || slot.category == category) {
+            let day = CivilCalendar.day(ofMillis: slot.start)
+            let key = Key(site: slot.ref.site, motif: slot.motif, category: slot.category, day: day)
+            var row = groups[key] ?? SlotDay(site: key.site, motif: key.motif, category: key.category, day: CivilCalendar.dayString(day))
+            row.slotsPublished += 1
+            if slot.withdrawnAt != nil {
+                row.slotsWithdrawn += 1
+            } else {
+                row.placesOffered += Int(slot.capacity)
+                row.placesBooked += Int(slot.booked)
+                row.placesFree += Int(slot.free)
+            }
+            groups[key] = row
+        }
+        return groups.values.sorted { ($0.day, $0.site.rawValue, $0.motif.rawValue, $0.category.rawValue) < ($1.day, $1.site.rawValue, $1.motif.rawValue, $1.category.rawValue) }
+    }
+
+    /// Every release, in the order it first appeared.
+    public func releaseSummaries() -> [ReleaseSummary] { releases.map(ReleaseSummary.init) }
+
+    /// Every slot, in the order of publication.
+    public func allSlots() -> [FreeSlot] { slots.map { FreeSlot($0, releases[Int($0.release)].id) } }
+}
+
+/// One slot and what is left of it.
+public struct FreeSlot: Sendable, Codable, Equatable {
+    public var slotId: UUID
+    public var site: Site
+    public var motif: Motif
+    public var category: Domain.Category
+    public var start: Date
+    public var capacity: Int
+    public var booked: Int
+    public var free: Int
+    public var withdrawn: Bool
+    public var releaseId: UUID
+    public var publishedAt: Date
+
+    init(_ slot: SlotAvailability.Slot, _ release: UUID) {
+        slotId = slot.ref.slotId
+        site = slot.ref.site
+        motif = slot.motif
+        category = slot.category
+        start = Millis.date(slot.start)
+        capacity = Int(slot.capacity)
+        booked = Int(slot.booked)
+        free = Int(slot.free)
+        withdrawn = slot.withdrawnAt != nil
+        releaseId = release
+        publishedAt = Millis.date(slot.publishedAt)
+    }
+}
+
+/// Slots of one site, motif and category for one day (UTC) of their start.
+public struct SlotDay: Sendable, Codable, Equatable {
+    public var site: Site
+    public var motif: Motif
+    public var category: Domain.Category
+    /// `YYYY-MM-DD`.
+    public var day: String
+    public var slotsPublished = 0
+    public var slotsWithdrawn = 0
+    /// Capacity of the slots not withdrawn.
+    public var placesOffered = 0
+    public var placesBooked = 0
+    public var placesFree = 0
+}
+
+/// One release of slots and how fast it ran out.
+public struct ReleaseSummary: Sendable, Codable, Equatable {
+    public var releaseId: UUID
+    public var site: Site
+    /// The earliest publication of the release.
+    public var openedAt: Date
+    public var slots: Int
+    public var places: Int
+    public var placesBooked: Int
+    public var bookings: Int
+    /// The first moment every place not withdrawn was booked; `nil` if that never happened.
+    public var exhaustedAt: Date?
+    public var secondsToExhaustion: Double?
+    public var distinctFingerprints: Int
+
+    init(_ r: SlotAvailability.Release) {
+        releaseId = r.id
+        site = r.site
+        openedAt = Millis.date(r.openedAt)
+        slots = Int(r.slots)
+        places = Int(r.places)
+        placesBooked = Int(r.booked)
+        bookings = Int(r.bookings)
+        exhaustedAt = r.exhaustedAt.map(Millis.date)
+        secondsToExhaustion = r.exhaustedAt.map { Double($0 - r.openedAt) / 1000 }
+        distinctFingerprints = Int(r.distinctFingerprints)
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Domain
+import Foundation
+import Projections
+
+/// `registre project`: the offline rebuild of the four projections, for analysts working on a
+/// copy of the journal (or on a live one: it reads up to the last complete frame).
+struct ProjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "project",
+        abstract: "Rebuild slot availability, dossier status, delay statistics and abuse signals from a journal, offline.",
+        discussion: """
+        Reads the segment files directly, with no server; works on a read-only copy and on a journal another \
+        process is appending to. Writes one table per projection (docs/PROJECTIONS.md): `projections.sqlite`, \
+        or one <table>.json / <table>.csv per table. Files appear only once everything was written; a damaged \
+        journal stops the rebuild with the file, offset and position of the damage, and exit status 2.
+        """
+    )
+
+    @OptionGroup var location: JournalLocation
+
+    @Option(help: ArgumentHelp("Directory for the output (created if missing).", valueName: "DIR"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Output format: json, csv or sqlite.", valueName: "FORMAT"))
+    var format: String = "json"
+
+    @Option(name: .customLong("as-of"), help: ArgumentHelp("Only events committed at or before this UTC time (journal clock), e.g. 2024-10-31T23:59:59Z.", valueName: "TIME"))
+    var asOf: String?
+
+    @Option(name: .customLong("until-position"), help: ArgumentHelp("Only events at positions below N: the state at position N.", valueName: "N"))
+    var untilPosition: UInt64?
+
+    func validate() throws {
+        guard OutputFormat(rawValue: format) != nil else {
+            throw ValidationError("--format must be json, csv or sqlite, not '\(format)'")
+        }
+        guard !out.isEmpty else { throw ValidationError("--out needs a directory path") }
+        if asOf != nil, untilPosition != nil { throw ValidationError("give --as-of or --until-position, not both") }
+        if let asOf, UTCTime.parse(asOf) == nil {
+            throw ValidationError("--as-of must be a UTC time such as 2024-10-31T23:59:59Z, not '\(asOf)'")
+        }
+        let journal = URL(fileURLWithPath: location.journal).standardizedFileURL.path
+        let output = URL(fileURLWithPath: out).standardizedFileURL.path
+        guard journal != output else { throw ValidationError("--out must not be the journal directory") }
+    }
+
+    func run() throws {
+        let limit: RebuildLimit = if let untilPosition { .beforePosition(untilPosition) } else if let asOf, let date = UTCTime.parse(asOf) { .asOf(date) } else { .end }
+        let bar = ProgressBar("project", total: untilPosition)
+        let report: ProjectionRebuild.ExportReport
+        do {
+            report = try ProjectionRebuild.export(journal: location.journal, to: out, format: OutputFormat(rawValue: format)!, limit: limit) { bar.update($0) }
+        } catch {
+            bar.finish()
+            printError("\(error)")
+            if case .output = error { throw ExitCode(1) }
+            throw ExitCode(2)
+        }
+        bar.finish()
+        let set = report.set
+        let rebuild = report.rebuild
+        var lines = [
+            "folded \(rebuild.events) events (positions 0..<\(rebuild.endPosition)) in \(String(format: "%.2f", rebuild.seconds)) s, \(Int(rebuild.eventsPerSecond)) events/s",
+            "slots \(set.slotAvailability.allSlots().count), releases \(set.releases().count), appointments \(set.appointments.count), dossiers \(set.dossierBoard.allDossiers().count), fingerprints \(set.allFingerprints().count)",
+            "suspicious fingerprints \(set.abuseRanking(limit: .max).count); dossiers past the implicit-rejection deadline at \(UTCTime.string(report.referenceTime)): \(set.pastImplicitRejectionDeadline(at: report.referenceTime).count)",
+        ]
+        let anomalies = set.anomalies()
+        if !anomalies.isEmpty {
+            lines.append("anomalies (events the journal's rules forbid; see the anomalies table): " + anomalies.map { "\($0.kind.rawValue) ×\($0.count)" }.joined(separator: ", "))
+        }
+        lines.append("wrote " + report.files.joined(separator: ", "))
+        print(lines.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,71 @@
+import Domain
+import Foundation
+import Journal
+import Testing
+@testable import Projections
+
+/// Every scenario of the suite in one journal: slots, dossiers and a bot burst.
+func combinedHistory() throws -> History {
+    let all = History()
+    for part in [try SlotScenario().history, try DossierScenario().history, try AbuseSignalsTests.botBurst()] {
+        all.plans += part.plans
+    }
+    return all
+}
+
+@Suite("Checkpoints and as-of")
+struct CheckpointTests {
+    @Test("resuming from a saved checkpoint gives exactly the state of a rebuild from zero, wherever the cut falls")
+    func resumeEqualsRebuild() throws {
+        let dir = TemporaryDirectory("checkpoint")
+        let events = try combinedHistory().write(to: dir.path)
+        let full = try ProjectionRebuild.rebuild(journal: dir.path)
+        #expect(full.position == UInt64(events.count))
+        // Cuts inside appends (between the two copies of a booking) as well as between them.
+        let cuts = [0, 1, 7, 8, 9, events.count / 2, events.count / 2 + 1, events.count - 1, events.count]
+        for cut in cuts {
+            var partial = try ProjectionRebuild.rebuild(journal: dir.path, limit: .beforePosition(UInt64(cut)))
+            #expect(partial.position == UInt64(cut))
+            let saved = try JSONEncoder().encode(partial)
+            partial = try JSONDecoder().decode(ProjectionSet.self, from: saved)
+            try ProjectionRebuild.fold(journal: dir.path, into: &partial)
+            #expect(partial == full, "resumed from \(cut)")
+            #expect(partial.abuseRanking() == full.abuseRanking())
+            #expect(partial.delays(groupBy: .categorySiteMonth) == full.delays(groupBy: .categorySiteMonth))
+        }
+    }
+
+    @Test("as of a position or a time gives exactly the state folded from the events before it")
+    func asOfIsAPrefix() throws {
+        let dir = TemporaryDirectory("as-of")
+        let events = try combinedHistory().write(to: dir.path)
+        for cut in [3, 20, events.count / 3, events.count - 2] {
+            var byHand = ProjectionSet()
+            for event in events.prefix(cut) { try byHand.apply(event) }
+            #expect(try ProjectionRebuild.rebuild(journal: dir.path, limit: .beforePosition(UInt64(cut))) == byHand)
+            // The pinned clock commits each append one second after the last: as of the commit time
+            // of the last event before the cut, the rebuild stops at the end of that append.
+            let time = events[cut - 1].recordedAt
+            let appendEnd = events[(cut - 1)...].firstIndex { $0.endsAppend }! + 1
+            var untilAppendEnd = ProjectionSet()
+            for event in events.prefix(appendEnd) { try untilAppendEnd.apply(event) }
+            #expect(try ProjectionRebuild.rebuild(journal: dir.path, limit: .asOf(time)) == untilAppendEnd)
+        }
+        #expect(throws: ProjectionError.journalTooShort(endPosition: UInt64(events.count), requested: UInt64(events.count + 5))) {
+            try ProjectionRebuild.rebuild(journal: dir.path, limit: .beforePosition(UInt64(events.count + 5)))
+        }
+    }
+
+    @Test("a live set fed event by event equals the offline rebuild, and refuses events out of order")
+    func liveFeed() throws {
+        let dir = TemporaryDirectory("live")
+        let events = try combinedHistory().write(to: dir.path)
+        var live = ProjectionSet()
+        for event in events {
+            let decoded = try DomainEvent.decode(type: event.type, data: event.data, eventIndex: 0)
+            try live.apply(decoded, id: event.id, position: event.position, recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)
+        }
+        #expect(live == (try ProjectionRebuild.rebuild(journal: dir.path)))
+        #expect(throws: ProjectionError.outOfOrder(expected: UInt64(events.count), got: 0)) { try live.apply(events[0]) }
+    }
+}

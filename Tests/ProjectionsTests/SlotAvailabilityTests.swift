@@ -1,0 +1,101 @@
+import Domain
+import Foundation
+import Journal
+import Testing
+@testable import Projections
+
+/// Two releases: slot A (2 places) and B (1 place) in the first, C (1 place) in the second. A
+/// third booking of A is refused by the decisions (overbooking attempt), B is cancelled and
+/// reinstated, one booking of A is cancelled, and C is withdrawn.
+struct SlotScenario {
+    static let t0 = Sample.time("2024-09-03T09:00:00Z")
+    static let releaseOne = Sample.uuid(0xE1), releaseTwo = Sample.uuid(0xE2)
+    static let a = Sample.uuid(0xA), b = Sample.uuid(0xB), c = Sample.uuid(0xC)
+    let history = History()
+    var overbookingRefusal: RuleName?
+
+    init() throws {
+        let h = history
+        let t0 = Self.t0
+        h.record(try Decide.publish(Sample.publication(Self.a, start: Sample.time("2024-09-10T08:00:00Z"), capacity: 2, release: Self.releaseOne, at: t0), onto: h.slot(Self.a)))
+        h.record(try Decide.publish(Sample.publication(Self.b, start: Sample.time("2024-09-11T08:00:00Z"), capacity: 1, release: Self.releaseOne, at: t0), onto: h.slot(Self.b)))
+        h.record(try Decide.publish(Sample.publication(Self.c, site: .vienne, motif: .biometrics, category: .worker, start: Sample.time("2024-09-10T09:00:00Z"),
+                                                       capacity: 1, release: Self.releaseTwo, at: t0 + 3600), onto: h.slot(Self.c, .vienne)))
+        h.record(try Decide.book(Sample.uuid(1), in: h.slot(Self.a), for: h.applicant(Sample.identity(1)), from: Sample.fingerprint(1), at: t0 + 1))
+        h.record(try Decide.book(Sample.uuid(2), in: h.slot(Self.a), for: h.applicant(Sample.identity(2)), from: Sample.fingerprint(2), at: t0 + 2))
+        do {
+            _ = try Decide.book(Sample.uuid(3), in: h.slot(Self.a), for: h.applicant(Sample.identity(3)), from: Sample.fingerprint(3), at: t0 + 3)
+        } catch {
+            overbookingRefusal = error.rule
+            h.record(try Decide.recordEvidence(.bookingAttemptsRejected(BookingAttemptsRejected(
+                fingerprint: Sample.fingerprint(3), minute: t0, rule: error.rule, count: 1, occurredAt: t0 + 3))))
+        }
+        h.record(try Decide.book(Sample.uuid(4), in: h.slot(Self.b), for: h.applicant(Sample.identity(3)), from: Sample.fingerprint(3), at: t0 + 4))
+        h.record(try Decide.cancelByApplicant(Sample.uuid(4), of: h.applicant(Sample.identity(3)), in: h.slot(Self.b), at: t0 + 3600))
+        h.record(try Decide.reinstate(Sample.uuid(4), of: h.applicant(Sample.identity(3)), in: h.slot(Self.b), at: t0 + 7200))
+        h.record(try Decide.withdraw(h.slot(Self.c, .vienne), because: .staffShortage, at: t0 + 7200))
+        h.record(try Decide.cancelByApplicant(Sample.uuid(2), of: h.applicant(Sample.identity(2)), in: h.slot(Self.a), at: t0 + 10_800))
+    }
+}
+
+@Suite("Slot availability")
+struct SlotAvailabilityTests {
+    @Test("free slots, days and releases after an overbooking attempt, a cancellation, a reinstatement and a withdrawal")
+    func availabilityByHand() throws {
+        let scenario = try SlotScenario()
+        #expect(scenario.overbookingRefusal == .slotCapacityExceeded)
+        let dir = TemporaryDirectory("slots")
+        try scenario.history.write(to: dir.path)
+        let set = try ProjectionRebuild.rebuild(journal: dir.path)
+
+        let free = set.freeSlots(site: .grenoble, category: .student, from: Sample.time("2024-09-09T00:00:00Z"), to: Sample.time("2024-09-12T00:00:00Z"))
+        #expect(free.map(\.slotId) == [SlotScenario.a])
+        #expect(free.first?.booked == 1)
+        #expect(free.first?.free == 1)
+        #expect(set.freeSlots(site: .grenoble, category: .student, from: Sample.time("2024-09-11T00:00:00Z"), to: Sample.time("2024-09-12T00:00:00Z")) == [])
+        #expect(set.freeSlots(site: .vienne, category: .worker, from: Sample.time("2024-09-01T00:00:00Z"), to: Sample.time("2024-10-01T00:00:00Z")) == [])
+
+        let days = set.slotDays()
+        #expect(days.count == 3)
+        let aDay = try #require(days.first { $0.site == .grenoble && $0.day == "2024-09-10" })
+        #expect([aDay.slotsPublished, aDay.slotsWithdrawn, aDay.placesOffered, aDay.placesBooked, aDay.placesFree] == [1, 0, 2, 1, 1] as [Int])
+        let bDay = try #require(days.first { $0.site == .grenoble && $0.day == "2024-09-11" })
+        #expect([bDay.slotsPublished, bDay.slotsWithdrawn, bDay.placesOffered, bDay.placesBooked, bDay.placesFree] == [1, 0, 1, 1, 0] as [Int])
+        let cDay = try #require(days.first { $0.site == .vienne })
+        #expect([cDay.slotsPublished, cDay.slotsWithdrawn, cDay.placesOffered, cDay.placesBooked, cDay.placesFree] == [1, 1, 0, 0, 0] as [Int])
+
+        let releases = set.releases()
+        #expect(releases.count == 2)
+        let one = try #require(releases.first { $0.releaseId == SlotScenario.releaseOne })
+        // Three places, booked at +1 s, +2 s and +4 s: run out 4 s after opening; three distinct clients.
+        #expect(one.slots == 2 && one.places == 3 && one.bookings == 3 && one.placesBooked == 2)
+        #expect(one.exhaustedAt == SlotScenario.t0 + 4)
+        #expect(one.secondsToExhaustion == 4)
+        #expect(one.distinctFingerprints == 3)
+        let two = try #require(releases.first { $0.releaseId == SlotScenario.releaseTwo })
+        #expect(two.places == 0 && two.exhaustedAt == nil && two.secondsToExhaustion == nil)
+        #expect(set.anomalies() == [])
+        // Each booking is in two streams; it is counted once.
+        #expect(set.eventCounts()["AppointmentBooked"] == 6)
+        #expect(set.appointments.count == 3)
+    }
+
+    @Test("a journal that broke the capacity rule shows the slot full and counts the anomaly")
+    func overbookedJournal() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let slot = Sample.uuid(0x51)
+        h.record(try Decide.publish(Sample.publication(slot, start: t0 + 86_400 * 7, capacity: 1, release: Sample.uuid(0x52), at: t0), onto: h.slot(slot)))
+        let published = h.slot(slot)
+        h.record(try Decide.book(Sample.uuid(1), in: published, for: h.applicant(Sample.identity(1)), from: Sample.fingerprint(1), at: t0 + 1))
+        // Decided on the stale slot state, as a buggy writer without expected versions would.
+        h.record(try Decide.book(Sample.uuid(2), in: published, for: h.applicant(Sample.identity(2)), from: Sample.fingerprint(2), at: t0 + 2))
+        let dir = TemporaryDirectory("overbooked")
+        let events = try h.write(to: dir.path)
+        let set = try ProjectionRebuild.rebuild(journal: dir.path)
+        let row = try #require(set.slotAvailability.allSlots().first)
+        #expect(row.booked == 2 && row.free == 0)
+        #expect(set.anomalies().map(\.kind) == [.overbooked])
+        #expect(set.anomalies().first?.firstEventId == events.ids(of: "AppointmentBooked")[1])
+    }
+}
