@@ -17,6 +17,7 @@ struct Registre: AsyncParsableCommand {
             DemoCommand.self,
             CrashWriterCommand.self,
             OpenProbeCommand.self,
+            SimulateCommand.self,
         ]
     )
 
