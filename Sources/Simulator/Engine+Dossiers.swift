@@ -15,6 +15,7 @@ extension SimulationEngine {
         let channel: FilingChannel = draw < profile.counterFilingShare ? .counter
             : draw < profile.counterFilingShare + profile.postFilingShare ? .post : .online
         let ref = people.count
+        tally.arrivals += 1
         people.append(Person(identity: identity, fingerprint: fingerprint, category: category, site: site, kind: kind,
                              channel: channel, dossierId: random.uuid()))
         if channel == .counter {

@@ -74,7 +74,8 @@ extension SimulationEngine {
             }
             published.append(ref)
         }
-        if !published.isEmpty, random.chance(profile.stormShare) { startStorm(on: published) }
+        let month = ParisTime.civil(date).month
+        if !published.isEmpty, profile.stormMonths.contains(month), random.chance(profile.stormShare) { startStorm(on: published) }
         for index in pools.indices {
             for person in pools[index].waiting {
                 guard let generation = people[person]?.generation else { continue }

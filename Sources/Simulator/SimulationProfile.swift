@@ -62,6 +62,9 @@ public struct SimulationProfile: Sendable, Equatable {
 
     /// Bot storms: the share of releases they hit, the share of places they take, and their resale.
     public var stormShare: Double
+    /// Months (1-12) the bots are active: the 2024 attacks ran from spring into the autumn (a
+    /// complaint was filed in July, the press release of 31 October still reports them).
+    public var stormMonths: Set<Int>
     public var botTakeShare: ClosedRange<Double>
     public var botFingerprintsPerStorm: ClosedRange<Int>
     public var botFingerprintPool: Int
@@ -77,7 +80,7 @@ public struct SimulationProfile: Sendable, Equatable {
                 withdrawalShare: Double, refusalRate: [Category: Double], consultationRate: [Category: Double],
                 noShowRate: Double, applicantCancellationRate: Double, reinstatementShare: Double, rescheduleRate: Double,
                 slotWithdrawalRate: Double, releaseDays: [Int], seasonReleaseDays: [Int], releaseHour: Int,
-                studentSeasonMonths: Set<Int>, bookingHorizonDays: Int, supplyMargin: Double, stormShare: Double,
+                studentSeasonMonths: Set<Int>, bookingHorizonDays: Int, supplyMargin: Double, stormShare: Double, stormMonths: Set<Int>,
                 botTakeShare: ClosedRange<Double>, botFingerprintsPerStorm: ClosedRange<Int>, botFingerprintPool: Int,
                 botFates: [BotFate: Double]) {
         self.name = name
@@ -112,6 +115,7 @@ public struct SimulationProfile: Sendable, Equatable {
         self.bookingHorizonDays = bookingHorizonDays
         self.supplyMargin = supplyMargin
         self.stormShare = stormShare
+        self.stormMonths = stormMonths
         self.botTakeShare = botTakeShare
         self.botFingerprintsPerStorm = botFingerprintsPerStorm
         self.botFingerprintPool = botFingerprintPool
@@ -140,7 +144,7 @@ public struct SimulationProfile: Sendable, Equatable {
             medianMonthsToPermit: [.worker: 2.5, .student: 3.5, .family: 7.5, .visitor: 3.0, .humanitarian: 6.0, .other: 4.0],
             delaySpread: 0.3,
             productionDays: 14...35,
-            counterFilingShare: 0.30, postFilingShare: 0.05,
+            counterFilingShare: 0.25, postFilingShare: 0.05,
             incompleteShare: 0.35, completionAtCounterShare: 0.6, closedForNoFollowUpShare: 0.12, withdrawalShare: 0.02,
             refusalRate: [.worker: 0.05, .student: 0.04, .family: 0.15, .visitor: 0.08, .humanitarian: 0.20, .other: 0.10],
             consultationRate: [.worker: 0.6, .student: 0.1, .family: 0.5, .visitor: 0.15, .humanitarian: 0.6, .other: 0.3],
@@ -148,7 +152,7 @@ public struct SimulationProfile: Sendable, Equatable {
             slotWithdrawalRate: 0.003,
             releaseDays: [3, 6], seasonReleaseDays: [4], releaseHour: 9,
             studentSeasonMonths: [9, 10, 11], bookingHorizonDays: 21, supplyMargin: 0.1,
-            stormShare: 0.15, botTakeShare: 0.6...0.9, botFingerprintsPerStorm: 2...5, botFingerprintPool: 12,
+            stormShare: 0.18, stormMonths: Set(3...11), botTakeShare: 0.6...0.9, botFingerprintsPerStorm: 2...5, botFingerprintPool: 12,
             botFates: [.resoldByRebooking: 0.4, .resoldAsIs: 0.35, .unsold: 0.15, .cancelledForFraud: 0.10]
         )
     }

@@ -16,6 +16,8 @@ public struct SimulationSummary: Sendable, Equatable {
     public var scale: Double
     public var events: UInt64
     public var appends: UInt64
+    /// Applicants who started a procedure (some file later, at a counter appointment).
+    public var arrivals: Int
     public var dossiers: Int
     public var appointmentsBooked: Int
     public var appointmentsAttended: Int
@@ -48,7 +50,7 @@ public struct SimulationSummary: Sendable, Equatable {
         var lines: [String] = []
         lines.append("profile \(profileName), seed \(seed), scale \(scale)")
         lines.append("events: \(events) in \(appends) appends")
-        lines.append("dossiers submitted: \(dossiers); appointments booked: \(appointmentsBooked) (\(String(format: "%.2f", appointmentsPerDossier)) per dossier), attended: \(appointmentsAttended)")
+        lines.append("applicants: \(arrivals); dossiers submitted: \(dossiers); appointments booked: \(appointmentsBooked) (\(String(format: "%.2f", appointmentsPerDossier)) per dossier), attended: \(appointmentsAttended)")
         lines.append("releases: \(releases), slots: \(slotsPublished), places: \(placesPublished)")
         lines.append("bot storms: \(storms), bot bookings: \(botBookings), identity mismatches at the counter: \(identityMismatches), rejected booking attempts: \(rejectedBookingAttempts)")
         lines.append("no-shows: \(noShows), cancellations: \(applicantCancellations) by applicants, \(serviceCancellations) by the service, reinstated: \(reinstatements), rescheduled: \(reschedules)")
@@ -74,7 +76,7 @@ extension Tally {
             SimulationSummary.Month(year: key / 12, month: key % 12 + 1, appointmentsBooked: bookedByMonth[key] ?? 0, appointmentsAttended: attendedByMonth[key] ?? 0)
         }
         return SimulationSummary(
-            profileName: profile.name, seed: profile.seed, scale: profile.scale, events: events, appends: appends, dossiers: dossiers,
+            profileName: profile.name, seed: profile.seed, scale: profile.scale, events: events, appends: appends, arrivals: arrivals, dossiers: dossiers,
             appointmentsBooked: booked, appointmentsAttended: attended, months: months, releases: releases,
             slotsPublished: slotsPublished, placesPublished: placesPublished, storms: storms, botBookings: botBookings,
             identityMismatches: identityMismatches, rejectedBookingAttempts: rejectedAttempts, noShows: noShows,

@@ -5,6 +5,7 @@ import Domain
 struct Tally {
     var events: UInt64 = 0
     var appends: UInt64 = 0
+    var arrivals = 0
     var dossiers = 0
     var booked = 0
     var botBookings = 0
