@@ -23,6 +23,7 @@ struct Registre: AsyncParsableCommand {
             CrashWriterCommand.self,
             OpenProbeCommand.self,
             ProjectCommand.self,
+            SimulateCommand.self,
         ]
     )
 
