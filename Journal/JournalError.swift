@@ -199,6 +199,8 @@ public struct JournalOptions: Sendable {
     /// When to check every sealed segment against the CRC32C recorded at its seal (a sequential
     /// read at disk speed). Reads and `registre verify` check frames whatever this says.
     public var sealedSegmentCheck: SealedSegmentCheck = .inBackground
+    /// Called on the writer thread after each durable frame; it must return quickly.
+    public var onCommit: (@Sendable (CommitStatistics) -> Void)?
     /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
     var systemCalls = SystemCalls.live
 
