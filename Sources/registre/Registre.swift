@@ -17,6 +17,10 @@ struct Registre: AsyncParsableCommand {
             DemoCommand.self,
             CrashWriterCommand.self,
             OpenProbeCommand.self,
+            ServeCommand.self,
+            AppendCommand.self,
+            ReadCommand.self,
+            TailCommand.self,
         ]
     )
 
