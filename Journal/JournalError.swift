@@ -205,6 +205,8 @@ public struct JournalOptions: Sendable {
     public var checkpointEvery: Int = 100_000
     /// Also sign when this many seconds have passed since the last checkpoint and events came in.
     public var checkpointInterval: Double? = nil
+    /// Called on the writer thread after each durable frame; it must return quickly.
+    public var onCommit: (@Sendable (CommitStatistics) -> Void)?
     /// Debug-only syscall indirection so tests can inject fsync errors, short writes and ENOSPC.
     var systemCalls = SystemCalls.live
 

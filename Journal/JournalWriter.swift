@@ -114,8 +114,10 @@ final class JournalWriter: @unchecked Sendable {
         guard !accepted.isEmpty else { return }
 
         do {
-            try writeFrame(payload: payload.bytes, firstPosition: firstPosition, eventCount: UInt32(position - firstPosition),
-                           time: time, tableEvents: tableEvents)
+            let (frameBytes, writeAndSync) = try writeFrame(payload: payload.bytes, firstPosition: firstPosition, eventCount: UInt32(position - firstPosition),
+                                                            time: time, tableEvents: tableEvents)
+            journal.options.onCommit?(CommitStatistics(events: Int(position - firstPosition), appends: accepted.count,
+                                                       frameBytes: frameBytes, writeAndSync: writeAndSync))
         } catch {
             let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
             for a in accepted { a.item.completion(.failure(failure)) }
@@ -189,7 +191,7 @@ final class JournalWriter: @unchecked Sendable {
     // MARK: Disk
 
     private func writeFrame(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32, time: Int64,
-                            tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws {
+                            tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws -> (bytes: Int, writeAndSync: Duration) {
         let chain = payload.withUnsafeBytes {
             FrameHeader.chainHash(previous: journal.chainHash, firstPosition: firstPosition, eventCount: eventCount, payload: $0)
         }
@@ -207,6 +209,7 @@ final class JournalWriter: @unchecked Sendable {
 
         let offset = journal.openEnd
         let file = journal.openFile
+        let started = ContinuousClock.now
         do {
             try file.writeAll(frame, at: offset)
         } catch {
@@ -224,6 +227,7 @@ final class JournalWriter: @unchecked Sendable {
                 throw error
             }
         }
+        let writeAndSync = ContinuousClock.now - started
         journal.lock.withLock {
             journal.openTable.addFrame(firstPosition: firstPosition, offset: offset)
             for e in tableEvents { journal.openTable.addEvent(position: e.position, stream: e.stream, version: e.version, id: e.id) }
@@ -234,6 +238,7 @@ final class JournalWriter: @unchecked Sendable {
         }
         journal.merkle.enqueue(payload: payload, firstPosition: firstPosition, eventCount: eventCount)
         journal.notifier.committed(through: firstPosition + UInt64(eventCount))
+        return (frame.count, writeAndSync)
     }
 
     /// Seals the open segment: index written and durable, then a new segment created. A failure

@@ -52,7 +52,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
-        let known: Set<String> = ["W1", "W3", "W5", "rebuild"]
+        let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
         }
@@ -95,6 +95,7 @@ struct BenchCommand: ParsableCommand {
         if selected.contains("W5") {
             emit(try coldStart(directory: work + "/w5", template: source))
         }
+        try SocketWorkloads.run(selected, source: source, work: work, emit: emit)
         if markdown { print(BenchRow.markdown(rows)) }
     }
 

@@ -24,6 +24,10 @@ struct Registre: AsyncParsableCommand {
             OpenProbeCommand.self,
             ProjectCommand.self,
             SimulateCommand.self,
+            ServeCommand.self,
+            AppendCommand.self,
+            ReadCommand.self,
+            TailCommand.self,
         ]
     )
 

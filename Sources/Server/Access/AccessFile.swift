@@ -1,0 +1,119 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the access file (docs/SERVER.md, "Access file"). Every mistake is refused with its place
+/// in the file, so that a typo never silently widens or narrows access.
+public enum AccessFile {
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public static let roles = ["reader", "auditor", "appender", "admin"]
+
+    public static func load(path: String) throws(Problem) -> AccessPolicy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Problem(message: "cannot read the access file \(path)")
+        }
+        return try parse(Array(data), origin: path)
+    }
+
+    /// Parses the file's bytes; user and group names are resolved now, once.
+    public static func parse(_ bytes: [UInt8], origin: String,
+                             resolveUser: (String) -> UInt32? = systemUserID, resolveGroup: (String) -> UInt32? = systemGroupID) throws(Problem) -> AccessPolicy {
+        let root: Any
+        do { root = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
+            throw Problem(message: "\(origin): not valid JSON")
+        }
+        guard let object = root as? [String: Any] else { throw Problem(message: "\(origin): expected a JSON object with \"grants\"") }
+        for key in object.keys where key != "grants" && key != "version" {
+            throw Problem(message: "\(origin): unknown field \"\(key)\" (expected \"version\" and \"grants\")")
+        }
+        if let version = object["version"], (version as? Int) != 1 {
+            throw Problem(message: "\(origin): \"version\" must be 1")
+        }
+        guard let list = object["grants"] as? [Any] else { throw Problem(message: "\(origin): \"grants\" must be an array") }
+        var grants: [AccessPolicy.Grant] = []
+        for (index, item) in list.enumerated() {
+            let place = "\(origin): grants[\(index)]"
+            guard let entry = item as? [String: Any] else { throw Problem(message: "\(place) must be an object") }
+            let known: Set<String> = ["user", "uid", "group", "gid", "role", "eventTypes", "streamPrefixes"]
+            for key in entry.keys where !known.contains(key) {
+                throw Problem(message: "\(place): unknown field \"\(key)\" (expected one of \(known.sorted().joined(separator: ", ")))")
+            }
+            let subjects = ["user", "uid", "group", "gid"].filter { entry[$0] != nil }
+            guard subjects.count == 1 else {
+                throw Problem(message: "\(place) must name exactly one of \"user\", \"uid\", \"group\", \"gid\" (found \(subjects.isEmpty ? "none" : subjects.joined(separator: ", ")))")
+            }
+            let subject: AccessPolicy.Grant.Subject
+            let spelled: String
+            switch subjects[0] {
+            case "user":
+                guard let name = entry["user"] as? String, let uid = resolveUser(name) else {
+                    throw Problem(message: "\(place): \"user\" \(String(describing: entry["user"]!)) is not a user of this system")
+                }
+                subject = .uid(uid); spelled = "user \(name)"
+            case "group":
+                guard let name = entry["group"] as? String, let gid = resolveGroup(name) else {
+                    throw Problem(message: "\(place): \"group\" \(String(describing: entry["group"]!)) is not a group of this system")
+                }
+                subject = .gid(gid); spelled = "group \(name)"
+            case "uid":
+                guard let uid = wholeNumber(entry["uid"]) else { throw Problem(message: "\(place): \"uid\" must be a whole number") }
+                subject = .uid(uid); spelled = "uid \(uid)"
+            default:
+                guard let gid = wholeNumber(entry["gid"]) else { throw Problem(message: "\(place): \"gid\" must be a whole number") }
+                subject = .gid(gid); spelled = "gid \(gid)"
+            }
+            guard let role = entry["role"] as? String, roles.contains(role) else {
+                throw Problem(message: "\(place): \"role\" must be one of \(roles.joined(separator: ", "))")
+            }
+            let types = try stringList(entry["eventTypes"], "eventTypes", place)
+            let prefixes = try stringList(entry["streamPrefixes"], "streamPrefixes", place)
+            if role != "appender", types != nil || prefixes != nil {
+                throw Problem(message: "\(place): \"eventTypes\" and \"streamPrefixes\" only limit the \"appender\" role")
+            }
+            let permissions: Permissions = switch role {
+            case "reader": Permissions(canRead: true)
+            case "auditor": Permissions(canRead: true, canAudit: true)
+            case "admin": .everything
+            default: Permissions(appendScopes: [AppendScope(eventTypes: types.map(Set.init), streamPrefixes: prefixes)])
+            }
+            grants.append(AccessPolicy.Grant(subject: subject, spelledAs: spelled, permissions: permissions))
+        }
+        return AccessPolicy(grants: grants, origin: "access file \(origin) (\(grants.count) grants)")
+    }
+
+    private static func wholeNumber(_ value: Any?) -> UInt32? {
+        guard let number = value as? NSNumber else { return nil }
+        let double = number.doubleValue
+        guard double >= 0, double <= Double(UInt32.max), double.rounded() == double else { return nil }
+        return UInt32(double)
+    }
+
+    private static func stringList(_ value: Any?, _ key: String, _ place: String) throws(Problem) -> [String]? {
+        guard let value else { return nil }
+        guard let list = value as? [String], !list.isEmpty, list.allSatisfy({ !$0.isEmpty }) else {
+            throw Problem(message: "\(place): \"\(key)\" must be a non-empty array of non-empty strings")
+        }
+        return list
+    }
+
+    public static func systemUserID(_ name: String) -> UInt32? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        guard getpwnam_r(name, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return pwd.pw_uid
+    }
+
+    public static func systemGroupID(_ name: String) -> UInt32? {
+        var grp = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 64 << 10)
+        guard getgrnam_r(name, &grp, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return grp.gr_gid
+    }
+}

@@ -1,0 +1,121 @@
+import Domain
+import Foundation
+import Journal
+import Logging
+
+/// The domain commands: read the aggregates, run a decision function on their live state, and
+/// append its result with the versions it was decided on. A racing append makes the journal
+/// refuse; the command then decides again on the new state, a bounded number of times.
+struct CommandService: Sendable {
+    let journal: Journal
+    let store: AggregateStore
+    let metrics: ServerMetrics
+    let clock: BusinessClock
+    let rules: RuleParameters
+    let attempts: Int
+    let rejectedAttempts: RejectedAttempts
+    let logger: Logger
+
+    /// Loads aggregates for a decision.
+    struct Aggregates {
+        let store: AggregateStore
+        func slot(_ site: Site, _ slotId: UUID) throws -> SlotState {
+            guard case .slot(let s) = try store.load(.slot(site: site, slotId: slotId)).aggregate else { fatalError("slot stream folded as another aggregate") }
+            return s
+        }
+        func applicant(_ key: IdentityKey) throws -> ApplicantState {
+            guard case .applicant(let a) = try store.load(.applicant(key)).aggregate else { fatalError("applicant stream folded as another aggregate") }
+            return a
+        }
+        func dossier(_ id: UUID) throws -> DossierState {
+            guard case .dossier(let d) = try store.load(.dossier(id)).aggregate else { fatalError("dossier stream folded as another aggregate") }
+            return d
+        }
+    }
+
+    /// Runs `decide` until its append commits, a rule refuses it, or the attempts run out.
+    /// `evidenceFrom` names the client fingerprint whose refused attempts are kept as evidence.
+    func run(_ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint? = nil,
+             extra: (inout JSONBuilder) -> Void = { _ in },
+             decide: (Aggregates) throws -> PlannedAppend) async -> ServerResponse {
+        do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
+            return refuse(error, fingerprint: fingerprint, at: time)
+        }
+        for attempt in 1...max(1, attempts) {
+            let plan: PlannedAppend
+            do {
+                plan = try decide(Aggregates(store: store))
+            } catch let rejection as Rejection {
+                return refuse(rejection, fingerprint: fingerprint, at: time)
+            } catch let error as JournalError {
+                return AppendOutcome.journalError(error)
+            } catch {
+                return .error(.internalServerError, "internal", "\(error)")
+            }
+            for e in plan.events {
+                if let reason = permissions.appendRefusal(stream: e.stream, type: e.event.typeName) {
+                    return .error(.forbidden, "forbidden", reason)
+                }
+            }
+            let metadata = Array(#"{"command":"\#(name)"}"#.utf8)
+            let request = AppendRequest(
+                events: plan.events.map { ProposedEvent(stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData(), metadata: metadata) },
+                expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
+                    switch e {
+                    case .any: .any
+                    case .noStream: .noStream
+                    case .streamExists: .streamExists
+                    case .exact(let v): .exact(v)
+                    }
+                })
+            let started = ContinuousClock.now
+            do {
+                let result = try await journal.append(request)
+                AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
+                    .recordSuccess(result, events: request.events.count, since: started)
+                return AppendOutcome.success(result, extra: extra)
+            } catch JournalError.wrongExpectedVersion(let conflicts) {
+                metrics.versionConflicts.increment()
+                if attempt == attempts {
+                    return AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry")
+                }
+            } catch let error as JournalError {
+                return AppendOutcome.journalError(error)
+            } catch {
+                return .error(.internalServerError, "internal", "\(error)")
+            }
+        }
+        return .error(.conflict, "wrongExpectedVersion", "the aggregates kept changing; retry")
+    }
+
+    private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {
+        metrics.countRejection(rule: rejection.rule.rawValue)
+        if let fingerprint { rejectedAttempts.record(fingerprint, rule: rejection.rule, at: Date()) }
+        return AppendOutcome.rejection(rejection, eventIndex: nil)
+    }
+
+    /// Writes the evidence of refused bookings: minutes that ended, or all of it at shutdown.
+    func flushEvidence(final: Bool) async {
+        let evidence = rejectedAttempts.drain(endedBefore: final ? nil : Date())
+        guard !evidence.isEmpty else { return }
+        // One event per fingerprint, minute and rule, in its fingerprint's stream.
+        let events: [ProposedEvent] = evidence.map { e in
+            ProposedEvent(stream: StreamName.fingerprint(e.fingerprint).description, type: BookingAttemptsRejected.typeName,
+                          data: DomainEvent.bookingAttemptsRejected(e).encodedData(),
+                          metadata: Array(#"{"command":"book","aggregated":true}"#.utf8))
+        }
+        var written = 0
+        do {
+            while written < events.count {
+                let end = min(written + 1000, events.count)
+                _ = try await journal.append(AppendRequest(events: Array(events[written..<end])))
+                written = end
+            }
+            metrics.countEvidence(events: events.count)
+            logger.info("recorded refused booking attempts", metadata: ["events": "\(events.count)", "attempts": "\(evidence.reduce(0) { $0 + $1.count })"])
+        } catch {
+            rejectedAttempts.restore(Array(evidence[written...]))
+            logger.error("could not record refused booking attempts; kept for the next flush", metadata: ["error": "\(error)"])
+        }
+    }
+}

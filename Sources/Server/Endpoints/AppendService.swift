@@ -1,0 +1,147 @@
+import Domain
+import Foundation
+import Journal
+
+/// `POST /append`: validation, business rules against the live aggregates, then one atomic append.
+///
+/// Rules are checked on the state folded through version V of each aggregate stream, and the
+/// append then goes to the journal expecting exactly V. If another append moved a stream in
+/// between, the journal refuses, and the check runs again on the new state; so a rule is always
+/// judged on the state the append is committed after, and two racing bookings of the last place
+/// can never both succeed.
+struct AppendService: Sendable {
+    let journal: Journal
+    let store: AggregateStore
+    let metrics: ServerMetrics
+    let clock: BusinessClock
+    let rules: RuleParameters
+    let attempts: Int
+
+    /// Stream names that belong to the domain: events there must be catalogue events.
+    static let domainPrefixes = ["slot-", "applicant-", "dossier-", "fingerprint-"]
+    static let domainTypes = Set(DomainEvent.allTypeNames)
+
+    static func isDomain(_ e: ProposedEvent) -> Bool {
+        domainTypes.contains(e.type) || domainPrefixes.contains { e.stream.hasPrefix($0) }
+    }
+
+    func append(_ body: AppendBody, permissions: Permissions) async -> ServerResponse {
+        for (index, e) in body.events.enumerated() {
+            if let reason = permissions.appendRefusal(stream: e.stream, type: e.type) {
+                return .error(.forbidden, "forbidden", reason) { $0.field("eventIndex", index) }
+            }
+        }
+        // A retry of an append already committed answers with the original result, before any
+        // rule is judged again (the rules would now refuse the very events that are in).
+        if body.events.contains(where: { $0.id != nil }),
+           let first = body.events.first(where: { $0.id != nil })?.id, (try? journal.event(id: first)) != nil {
+            return await commit(AppendRequest(events: body.events, expectedVersions: body.expectations))
+        }
+
+        // Validation of every domain event, all problems at once.
+        let domainIndices = body.events.indices.filter { Self.isDomain(body.events[$0]) }
+        if !domainIndices.isEmpty {
+            let problems = validateAppend(domainIndices.map { (stream: body.events[$0].stream, type: body.events[$0].type, data: body.events[$0].data) })
+            if !problems.isEmpty {
+                return RequestProblem.response(problems.map { p in
+                    var r = RequestProblem(p)
+                    r.eventIndex = domainIndices[p.eventIndex]
+                    return r
+                })
+            }
+        }
+        var decoded: [Int: (stream: StreamName, event: DomainEvent)] = [:]
+        for i in domainIndices {
+            let e = body.events[i]
+            guard let stream = StreamName(parsing: e.stream), let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i) else { continue }
+            do { try clock.check(occurredAt: event.occurredAt, serverNow: Date()) } catch {
+                metrics.countRejection(rule: error.rule.rawValue)
+                return AppendOutcome.rejection(error, eventIndex: i)
+            }
+            decoded[i] = (stream, event)
+        }
+        let guarded = Set(decoded.values.map(\.stream).filter { $0.kind != .fingerprint })
+        if guarded.isEmpty {
+            return await commit(AppendRequest(events: body.events, expectedVersions: body.expectations))
+        }
+
+        for attempt in 1...max(1, attempts) {
+            var folded: [StreamName: AggregateStore.Folded] = [:]
+            do {
+                for stream in guarded { folded[stream] = try store.load(stream) }
+            } catch {
+                return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+            }
+            // The client's own expectations, judged on what is committed now.
+            var conflicts: [VersionConflict] = []
+            for (name, expected) in body.expectations {
+                let current = StreamName(parsing: name).flatMap { folded[$0] }.map(\.version) ?? journal.lastVersion(of: name)
+                if !expected.isSatisfied(by: current) { conflicts.append(VersionConflict(stream: name, expected: expected, actual: current)) }
+            }
+            if !conflicts.isEmpty {
+                metrics.versionConflicts.increment()
+                return AppendOutcome.conflict(conflicts)
+            }
+            // The tightened expectation is the version the rules are judged on.
+            var expectations = body.expectations
+            for (stream, state) in folded {
+                expectations[stream.description] = state.version.map { ExpectedVersion.exact($0) } ?? .noStream
+            }
+            for i in body.events.indices {
+                guard let d = decoded[i], var state = folded[d.stream] else { continue }
+                do { try state.aggregate.check(d.event, rules: rules) } catch {
+                    metrics.countRejection(rule: error.rule.rawValue)
+                    return AppendOutcome.rejection(error, eventIndex: i)
+                }
+                state.aggregate.apply(d.event)
+                folded[d.stream] = state
+            }
+            let started = ContinuousClock.now
+            do {
+                let result = try await journal.append(AppendRequest(events: body.events, expectedVersions: expectations))
+                recordSuccess(result, events: body.events.count, since: started)
+                return AppendOutcome.success(result)
+            } catch JournalError.wrongExpectedVersion(let conflicts) {
+                // A conflict the client asked for is its answer; one on a stream only this
+                // check guarded means the state moved: judge the rules again on the new state.
+                let visible = conflicts.filter { !(body.expectations[$0.stream] ?? .any).isSatisfied(by: $0.actual) }
+                if !visible.isEmpty || attempt == attempts {
+                    metrics.versionConflicts.increment()
+                    return AppendOutcome.conflict(visible.isEmpty ? conflicts : visible,
+                                                  message: visible.isEmpty ? "the streams kept moving during \(attempts) attempts; retry" : nil)
+                }
+            } catch let error as JournalError {
+                return AppendOutcome.journalError(error)
+            } catch {
+                return AppendOutcome.journalError(.writerFailed(reason: "\(error)"))
+            }
+        }
+        return .error(.conflict, "wrongExpectedVersion", "the streams kept moving; retry")
+    }
+
+    /// Appends and maps the outcome; counts what happened.
+    func commit(_ request: AppendRequest) async -> ServerResponse {
+        let started = ContinuousClock.now
+        do {
+            let result = try await journal.append(request)
+            recordSuccess(result, events: request.events.count, since: started)
+            return AppendOutcome.success(result)
+        } catch let error as JournalError {
+            if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
+            return AppendOutcome.journalError(error)
+        } catch {
+            return AppendOutcome.journalError(.writerFailed(reason: "\(error)"))
+        }
+    }
+
+    func recordSuccess(_ result: AppendResult, events: Int, since started: ContinuousClock.Instant) {
+        if result.wasAlreadyCommitted {
+            metrics.idempotentRetries.increment()
+        } else {
+            metrics.appends.increment()
+            metrics.appendedEvents.increment(by: Int64(events))
+        }
+        let elapsed = ContinuousClock.now - started
+        metrics.appendLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,135 @@
+import Domain
+import Foundation
+import Journal
+
+/// `POST /commands/...`: the booking commands and the dossier steps, each a JSON body of named
+/// fields (docs/SERVER.md lists them). `occurredAt` is optional everywhere and defaults to the
+/// server's clock; when given, it must be within the business clock's tolerance.
+struct CommandEndpoints: Sendable {
+    let service: CommandService
+
+    static let dossierSteps = [
+        "submit", "request-documents", "receive-documents", "declare-complete", "issue-provisional-permit",
+        "capture-biometrics", "request-consultation", "answer-consultation", "decide", "order-production",
+        "make-available", "hand-over", "withdraw", "close-for-no-follow-up", "reach-implicit-rejection-deadline",
+    ]
+
+    func handle(_ path: [String], body: [UInt8], permissions: Permissions) async -> ServerResponse {
+        switch path {
+        case ["book"]: return await book(body, permissions)
+        case ["cancel"]: return await cancel(body, permissions)
+        case ["reinstate"]: return await reinstate(body, permissions)
+        case ["check-in"]: return await checkIn(body, permissions)
+        case let p where p.count == 2 && p[0] == "dossier" && Self.dossierSteps.contains(p[1]):
+            return await dossier(p[1], body, permissions)
+        default:
+            return .notFound("no command at /commands/\(path.joined(separator: "/").prefix(80)); commands: book, cancel, reinstate, check-in, dossier/{\(Self.dossierSteps.joined(separator: ","))}")
+        }
+    }
+
+    private func invalid(_ f: CommandFields) -> ServerResponse { RequestProblem.response(f.problems) }
+
+    private func book(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+        var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "fingerprint", "appointmentId", "occurredAt"])
+        let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
+        let fingerprint = f.fingerprint("fingerprint"), appointmentId = f.uuid("appointmentId", required: false) ?? UUID()
+        let time = f.date("occurredAt", required: false) ?? Date()
+        guard f.isValid, let site, let slotId, let identity, let fingerprint else { return invalid(f) }
+        return await service.run("book", at: time, permissions: permissions, evidenceFrom: fingerprint,
+                                 extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }) { a in
+            try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
+        }
+    }
+
+    private func cancel(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+        var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "appointmentId", "by", "reason", "occurredAt"])
+        let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
+        let appointmentId = f.uuid("appointmentId"), by = f.string("by", required: false) ?? "applicant"
+        let reason = f.member("reason", of: ServiceCancellationReason.self, required: by == "service")
+        let time = f.date("occurredAt", required: false) ?? Date()
+        if by != "applicant" && by != "service" {
+            return RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")])
+        }
+        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return invalid(f) }
+        return await service.run("cancel", at: time, permissions: permissions) { a in
+            if by == "service", let reason {
+                return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
+            }
+            return try Decide.cancelByApplicant(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
+        }
+    }
+
+    private func reinstate(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+        var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "appointmentId", "occurredAt"])
+        let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
+        let appointmentId = f.uuid("appointmentId"), time = f.date("occurredAt", required: false) ?? Date()
+        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return invalid(f) }
+        return await service.run("reinstate", at: time, permissions: permissions) { a in
+            try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
+        }
+    }
+
+    private func checkIn(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+        var f = CommandFields(body, allowed: ["identityKey", "appointmentId", "presentedIdentityKey", "occurredAt"])
+        let identity = f.identityKey("identityKey"), appointmentId = f.uuid("appointmentId")
+        let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
+        guard f.isValid, let identity, let appointmentId, let presented else { return invalid(f) }
+        return await service.run("check-in", at: time, permissions: permissions) { a in
+            try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
+        }
+    }
+
+    private func dossier(_ step: String, _ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+        let stepFields: [String: [String]] = [
+            "submit": ["identityKey", "category", "kind", "channel", "site"],
+            "request-documents": ["documents", "dueBy"], "receive-documents": ["documents"],
+            "issue-provisional-permit": ["kind", "validFrom", "validUntil"], "capture-biometrics": ["site", "appointmentId"],
+            "request-consultation": ["consultationId", "authority"], "answer-consultation": ["consultationId", "outcome"],
+            "decide": ["outcome"], "make-available": ["site"], "hand-over": ["site", "appointmentId"],
+        ]
+        var f = CommandFields(body, allowed: Set(["dossierId", "occurredAt"] + (stepFields[step] ?? [])))
+        let dossierId = f.uuid("dossierId"), time = f.date("occurredAt", required: false) ?? Date()
+        if step == "submit" {
+            let identity = f.identityKey("identityKey"), category = f.member("category", of: Category.self)
+            let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
+            let site = f.member("site", of: Site.self)
+            guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return invalid(f) }
+            return await service.run("dossier/submit", at: time, permissions: permissions) { a in
+                try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
+            }
+        }
+        let parsed: DossierStep?
+        switch step {
+        case "request-documents":
+            let documents = f.strings("documents"), dueBy = f.date("dueBy")
+            parsed = documents.flatMap { d in dueBy.map { DossierStep.requestDocuments(d, dueBy: $0) } }
+        case "receive-documents": parsed = f.strings("documents").map { DossierStep.receiveDocuments($0) }
+        case "declare-complete": parsed = .declareComplete
+        case "issue-provisional-permit":
+            let kind = f.member("kind", of: ProvisionalPermitKind.self), from = f.date("validFrom"), until = f.date("validUntil")
+            if let kind, let from, let until { parsed = .issueProvisionalPermit(kind, validFrom: from, validUntil: until) } else { parsed = nil }
+        case "capture-biometrics":
+            let site = f.member("site", of: Site.self), appointment = f.uuid("appointmentId", required: false)
+            parsed = site.map { DossierStep.captureBiometrics(at: $0, appointmentId: appointment) }
+        case "request-consultation":
+            let id = f.uuid("consultationId"), authority = f.member("authority", of: ConsultationAuthority.self)
+            if let id, let authority { parsed = .requestConsultation(id, from: authority) } else { parsed = nil }
+        case "answer-consultation":
+            let id = f.uuid("consultationId"), outcome = f.member("outcome", of: ConsultationOutcome.self)
+            if let id, let outcome { parsed = .answerConsultation(id, outcome: outcome) } else { parsed = nil }
+        case "decide": parsed = f.member("outcome", of: DecisionOutcome.self).map { DossierStep.decide($0) }
+        case "order-production": parsed = .orderProduction
+        case "make-available": parsed = f.member("site", of: Site.self).map { DossierStep.makeAvailable(at: $0) }
+        case "hand-over":
+            let site = f.member("site", of: Site.self), appointment = f.uuid("appointmentId", required: false)
+            parsed = site.map { DossierStep.handOver(at: $0, appointmentId: appointment) }
+        case "withdraw": parsed = .withdraw
+        case "close-for-no-follow-up": parsed = .closeForNoFollowUp
+        default: parsed = .reachImplicitRejectionDeadline
+        }
+        guard f.isValid, let dossierId, let parsed else { return invalid(f) }
+        return await service.run("dossier/\(step)", at: time, permissions: permissions) { a in
+            try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
+        }
+    }
+}

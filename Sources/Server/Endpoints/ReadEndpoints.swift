@@ -1,0 +1,73 @@
+import Foundation
+import Journal
+
+/// `GET /streams/{id}`, `GET /events` and `GET /events/{eventId}`: events in the wire format.
+struct ReadEndpoints: Sendable {
+    let journal: Journal
+
+    static let maximumLimit: UInt64 = 10_000
+
+    func stream(_ id: String, query: [String: String]) -> ServerResponse {
+        var q = QueryParameters(query, allowed: ["from", "limit", "direction"])
+        let from = q.whole("from")
+        let limit = q.whole("limit", default: 100, in: 1...Self.maximumLimit)!
+        let direction = q.choice("direction", of: ["forwards", "backwards"]).flatMap(ReadDirection.init(rawValue:)) ?? .forwards
+        guard q.isValid else { return q.response }
+        guard let last = journal.lastVersion(of: id) else {
+            return .error(.notFound, "streamNotFound", "stream '\(id.prefix(200))' has no events")
+        }
+        let events: [RecordedEvent]
+        do { events = try journal.readStream(id, from: from, direction: direction, limit: Int(limit)) } catch {
+            return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+        }
+        var b = JSONBuilder(capacity: 512 * events.count + 128)
+        b.field("stream", id)
+        b.field("lastVersion", last)
+        b.arrayField("events", events.map { WireFormat.json(of: $0) })
+        if let tail = events.last {
+            switch direction {
+            case .forwards where tail.version < last: b.field("nextFrom", tail.version + 1)
+            case .backwards where tail.version > 0: b.field("nextFrom", tail.version - 1)
+            default: b.nullField("nextFrom")
+            }
+        } else {
+            b.nullField("nextFrom")
+        }
+        return .json(.ok, b.finished())
+    }
+
+    func all(query: [String: String]) -> ServerResponse {
+        var q = QueryParameters(query, allowed: ["from", "limit"])
+        let from = q.whole("from", default: 0)!
+        let limit = Int(q.whole("limit", default: 100, in: 1...Self.maximumLimit)!)
+        guard q.isValid else { return q.response }
+        var lines: [[UInt8]] = []
+        var next = from
+        do {
+            try journal.forEachEvent(from: from) { view in
+                var line: [UInt8] = []
+                WireFormat.appendJSON(of: view, to: &line)
+                lines.append(line)
+                next = view.position + 1
+                return lines.count < limit
+            }
+        } catch {
+            return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+        }
+        var b = JSONBuilder(capacity: lines.reduce(128) { $0 + $1.count + 1 })
+        b.arrayField("events", lines)
+        b.field("nextFrom", next)
+        b.field("endPosition", journal.endPosition)
+        return .json(.ok, b.finished())
+    }
+
+    func event(_ id: String) -> ServerResponse {
+        guard let uuid = UUID(uuidString: id) else {
+            return .badRequest("invalidEventId", "'\(id.prefix(60))' is not an event id (a UUID)")
+        }
+        guard let event = try? journal.event(id: uuid) else {
+            return .error(.notFound, "eventNotFound", "no event has id \(uuid.uuidString.lowercased())")
+        }
+        return .json(.ok, WireFormat.json(of: event))
+    }
+}

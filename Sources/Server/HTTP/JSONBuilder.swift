@@ -1,0 +1,93 @@
+/// Builds the server's own JSON (responses and error bodies) byte by byte; event data and
+/// metadata are spliced in raw, as stored, never re-serialised.
+struct JSONBuilder {
+    private(set) var bytes: [UInt8]
+    private var needsComma = false
+
+    init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func key(_ key: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = true
+        JSONBuilder.appendString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(_ name: String, _ value: String) {
+        key(name)
+        JSONBuilder.appendString(value, to: &bytes)
+    }
+
+    mutating func field(_ name: String, _ value: some BinaryInteger) {
+        key(name)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func field(_ name: String, _ value: Double) {
+        key(name)
+        bytes.append(contentsOf: (value.isFinite ? String(value) : "null").utf8)
+    }
+
+    mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    mutating func nullField(_ name: String) {
+        key(name)
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// `value` must already be valid JSON.
+    mutating func rawField(_ name: String, _ value: some Sequence<UInt8>) {
+        key(name)
+        bytes.append(contentsOf: value)
+    }
+
+    mutating func objectField(_ name: String, _ build: (inout JSONBuilder) -> Void) {
+        var inner = JSONBuilder()
+        build(&inner)
+        rawField(name, inner.finished())
+    }
+
+    /// An array whose elements are already JSON.
+    mutating func arrayField(_ name: String, _ elements: [[UInt8]]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (k, e) in elements.enumerated() {
+            if k > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: e)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    func finished() -> [UInt8] { bytes + [UInt8(ascii: "}")] }
+
+    static func appendString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 0xF)])
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func string(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        appendString(text, to: &out)
+        return out
+    }
+}

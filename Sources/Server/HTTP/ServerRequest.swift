@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A request whose head and whole body have arrived, with its path split and decoded.
+struct ServerRequest: Sendable {
+    var method: HTTPMethod
+    /// The raw request target, for the log line.
+    var target: String
+    /// The path's segments, percent-decoded: `/streams/slot-x` is `["streams", "slot-x"]`.
+    var segments: [String]
+    var query: [String: String]
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+
+    /// Why a target cannot be a Registre URL: bad percent-escapes or bytes that are not UTF-8.
+    struct MalformedTarget: Error { var message: String }
+
+    init(head: HTTPRequestHead, body: ByteBuffer) throws(MalformedTarget) {
+        method = head.method
+        target = head.uri
+        headers = head.headers
+        self.body = body
+        let uri = head.uri.utf8
+        let questionMark = uri.firstIndex(of: UInt8(ascii: "?"))
+        let path = uri[..<(questionMark ?? uri.endIndex)]
+        guard path.first == UInt8(ascii: "/") else { throw MalformedTarget(message: "the request target must be a path starting with /") }
+        segments = []
+        for piece in path.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            segments.append(try Self.decode(piece, what: "path"))
+        }
+        if segments.last == "" { segments.removeLast() }
+        query = [:]
+        if let q = questionMark {
+            for pair in uri[uri.index(after: q)...].split(separator: UInt8(ascii: "&")) {
+                let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+                let name = try Self.decode(parts[0], what: "query")
+                let value = parts.count > 1 ? try Self.decode(parts[1], what: "query") : ""
+                guard query[name] == nil else { throw MalformedTarget(message: "query parameter '\(name.prefix(40))' is given twice") }
+                query[name] = value
+            }
+        }
+    }
+
+    /// Percent-decodes one component and insists on UTF-8.
+    static func decode(_ bytes: Substring.UTF8View.SubSequence, what: String) throws(MalformedTarget) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == UInt8(ascii: "%") {
+                let h = bytes.index(after: i)
+                guard h < bytes.endIndex, bytes.index(after: h) < bytes.endIndex,
+                      let hi = hexValue(bytes[h]), let lo = hexValue(bytes[bytes.index(after: h)]) else {
+                    throw MalformedTarget(message: "the \(what) holds a '%' not followed by two hex digits")
+                }
+                out.append(hi << 4 | lo)
+                i = bytes.index(h, offsetBy: 2)
+            } else {
+                out.append(c == UInt8(ascii: "+") && what == "query" ? UInt8(ascii: " ") : c)
+                i = bytes.index(after: i)
+            }
+        }
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw MalformedTarget(message: "the \(what) is not valid UTF-8 once decoded")
+        }
+        return text
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// True when the body is declared as JSON (`application/json`, parameters allowed).
+    var hasJSONBody: Bool {
+        guard let type = headers.first(name: "content-type") else { return false }
+        let media = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json"
+    }
+
+    var bodyBytes: [UInt8] { Array(body.readableBytesView) }
+}

@@ -1,2 +1,0 @@
-/// The socket server. Filled by the server issue.
-public enum ServerModule {}

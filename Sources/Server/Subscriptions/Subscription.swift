@@ -1,0 +1,145 @@
+import Foundation
+import Journal
+import NIOCore
+import NIOHTTP1
+
+/// `GET /subscribe?from=N`: every event from N on, then live ones as they commit, as NDJSON,
+/// with a heartbeat line when nothing happens.
+///
+/// Memory per subscriber is bounded: events are read from the journal a chunk at a time and a
+/// new chunk is written only while the channel is writable (below its high watermark). A client
+/// that does not drain its socket for the stall timeout is sent a last line
+/// `{"error":"tooSlow","message":…,"resumeFrom":N}` and disconnected; every event before N was
+/// written ahead of that line, so reconnecting with `from=N` loses nothing and repeats nothing.
+struct Subscription {
+    let journal: Journal
+    let channel: any Channel
+    let configuration: ServerConfiguration
+    let isDraining: @Sendable () -> Bool
+
+    enum End: Equatable {
+        case tooSlow(resumeFrom: UInt64)
+        case shuttingDown(resumeFrom: UInt64)
+        case clientGone
+        case journalClosed(resumeFrom: UInt64)
+    }
+
+    private struct StallTimeout: Error {}
+
+    static let chunkBytes = 64 << 10
+
+    func run(from start: UInt64, version: HTTPVersion) async -> End {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/x-ndjson")
+        headers.add(name: "cache-control", value: "no-store")
+        var last = send(.head(HTTPResponseHead(version: version, status: .ok, headers: headers)), flush: false)
+        var next = start
+        var lastWrite = ContinuousClock.now
+        while true {
+            if isDraining() {
+                await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                return .shuttingDown(resumeFrom: next)
+            }
+            if !channel.isActive { return .clientGone }
+            if !channel.isWritable {
+                channel.flush()
+                do {
+                    try await wait(for: last, upTo: configuration.subscriberStallTimeout)
+                } catch is StallTimeout {
+                    await finish(#"{"error":"tooSlow","message":"this subscriber did not read for \#(configuration.subscriberStallTimeout) and was disconnected; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                    return .tooSlow(resumeFrom: next)
+                } catch {
+                    return .clientGone
+                }
+            }
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(Self.chunkBytes + 4096)
+            do {
+                try journal.forEachEvent(from: next) { view in
+                    WireFormat.appendJSON(of: view, to: &chunk)
+                    chunk.append(0x0A)
+                    next = view.position + 1
+                    return chunk.count < Self.chunkBytes
+                }
+            } catch {
+                await finish(#"{"error":"journalUnavailable","message":"reading the journal failed; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                return .journalClosed(resumeFrom: next)
+            }
+            if !chunk.isEmpty {
+                last = send(.body(.byteBuffer(channel.allocator.buffer(bytes: chunk))), flush: true)
+                lastWrite = .now
+                continue
+            }
+            channel.flush()
+            let sinceWrite = ContinuousClock.now - lastWrite
+            let untilHeartbeat = configuration.heartbeatInterval - sinceWrite
+            if untilHeartbeat <= .zero {
+                let line = #"{"heartbeat":"\#(WireFormat.timestamp(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))","endPosition":\#(journal.endPosition)}"# + "\n"
+                last = send(.body(.byteBuffer(channel.allocator.buffer(string: line))), flush: true)
+                lastWrite = .now
+                continue
+            }
+            // Wake at least every 250 ms to notice shutdown and a vanished client.
+            _ = await journal.waitForEvents(beyond: next, timeout: min(untilHeartbeat, .milliseconds(250)))
+        }
+    }
+
+    /// Waits for `write` to reach the socket, at most `timeout`; a timeout throws `StallTimeout`.
+    private func wait(for write: EventLoopFuture<Void>, upTo timeout: Duration) async throws {
+        let once = ResumeOnce()
+        let completed: Result<Void, any Error>? = await withCheckedContinuation { continuation in
+            once.set(continuation)
+            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+                once.resume(nil)
+            }
+            write.whenComplete { result in
+                timer.cancel()
+                once.resume(result)
+            }
+        }
+        guard let completed else { throw StallTimeout() }
+        try completed.get()
+    }
+
+    /// Queues the last line and the end of the stream, and gives the client the grace period to
+    /// read them before the connection closes.
+    private func finish(_ line: String, _ previous: EventLoopFuture<Void>) async {
+        _ = previous
+        _ = send(.body(.byteBuffer(channel.allocator.buffer(string: line + "\n"))), flush: false)
+        let end = send(.end(nil), flush: true)
+        try? await wait(for: end, upTo: configuration.subscriberGracePeriod)
+    }
+
+    /// Writes straight to the channel (bypassing the async writer) so the write's completion can
+    /// be watched; writes from one task reach the pipeline in order.
+    private func send(_ part: HTTPServerResponsePart, flush: Bool) -> EventLoopFuture<Void> {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        if flush { channel.writeAndFlush(part, promise: promise) } else { channel.write(part, promise: promise) }
+        return promise.futureResult
+    }
+}
+
+/// Resumes a continuation exactly once, from whichever of two racing callbacks comes first.
+private final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Result<Void, any Error>?, Never>?
+    private var early: Result<Void, any Error>??
+
+    func set(_ c: CheckedContinuation<Result<Void, any Error>?, Never>) {
+        let ready: Result<Void, any Error>?? = lock.withLock {
+            if let early { return early }
+            continuation = c
+            return nil
+        }
+        if let ready { c.resume(returning: ready) }
+    }
+
+    func resume(_ value: Result<Void, any Error>?) {
+        let c: CheckedContinuation<Result<Void, any Error>?, Never>? = lock.withLock {
+            if let c = continuation { continuation = nil; early = .some(value); return c }
+            if early == nil { early = .some(value) }
+            return nil
+        }
+        c?.resume(returning: value)
+    }
+}

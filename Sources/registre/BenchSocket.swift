@@ -1,0 +1,273 @@
+import Foundation
+import Journal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The socket workloads of `registre bench` (shared/context/benchmarks.md): W1 through the
+/// socket (system `registre-socket`), W2 (16 clients, one durable event at a time, beside the
+/// `raw-groupcommit` limit), and W4 (the booking race). Each starts its own `registre serve`
+/// child on a fresh journal, so the server runs exactly as services use it.
+///
+/// Tuning without new flags: `REGISTRE_BENCH_W2_SECONDS` (15), `REGISTRE_BENCH_W4_ATTEMPTS`
+/// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info).
+enum SocketWorkloads {
+    static let clients = 16
+
+    static func run(_ selected: Set<String>, source: [ProposedEvent], work: String, emit: (BenchRow) -> Void) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seconds = Double(environment["REGISTRE_BENCH_W2_SECONDS"] ?? "") ?? 15
+        let attempts = Int(environment["REGISTRE_BENCH_W4_ATTEMPTS"] ?? "") ?? 100_000
+        // Free-form copies of the benchmark events: the same bytes under bench- streams, so the
+        // server checks them as a journal (limits, JSON) but not as the domain.
+        let events = source.map { e in
+            ProposedEvent(stream: "bench-" + e.stream, type: "bench." + e.type, id: e.id, data: e.data, metadata: e.metadata)
+        }
+        if selected.contains("W1") {
+            progress("W1: registre-socket, durable appends of 100 through the socket")
+            emit(try w1(events, work: work + "/w1-socket"))
+        }
+        if selected.contains("W2") {
+            progress("W2: raw group commit, 16 threads, one writer, write + fdatasync of everything pending, \(Int(seconds)) s")
+            emit(rawGroupCommit(seconds: seconds, path: work + "/raw-groupcommit"))
+            progress("W2: registre-socket, 16 clients appending one event at a time, \(Int(seconds)) s")
+            emit(try w2(events, seconds: seconds, work: work + "/w2"))
+        }
+        if selected.contains("W4") {
+            progress("W4: registre-socket, 16 clients racing to book 500 slots, \(attempts) attempts")
+            emit(try w4(attempts: attempts, work: work + "/w4"))
+        }
+    }
+
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data(("bench: " + text + "\n").utf8))
+    }
+
+    // MARK: The server under test
+
+    final class ServerChild: @unchecked Sendable {
+        let process = Process()
+        let socket: String
+
+        init(journal: String) throws {
+            socket = "/tmp/registre-bench-\(UUID().uuidString.prefix(8)).sock"
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            process.arguments = ["serve", "--journal", journal, "--socket", socket,
+                                 "--log-level", ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_LOG_LEVEL"] ?? "notice"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while (try? SocketHTTPClient(path: socket)) == nil {
+                guard process.isRunning, Date() < deadline else { throw ClientError(description: "the benchmark server did not start") }
+                usleep(20_000)
+            }
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    static func directoryBytes(_ path: String) -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).reduce(0) { total, name in
+            total + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + name))?[.size] as? NSNumber)?.intValue ?? 0)
+        }
+    }
+
+    static func body(_ events: ArraySlice<ProposedEvent>) -> [UInt8] {
+        AppendCommand.body(of: AppendRequest(events: Array(events)))
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    // MARK: W1
+
+    static func w1(_ events: [ProposedEvent], work: String) throws -> BenchRow {
+        let server = try ServerChild(journal: work)
+        defer { server.stop() }
+        let client = try SocketHTTPClient(path: server.socket)
+        let bodies = stride(from: 0, to: events.count, by: 100).map { body(events[$0..<min($0 + 100, events.count)]) }
+        let start = Date()
+        for b in bodies {
+            let r = try client.send("POST", "/append", json: b)
+            guard r.status == 200 else { throw ClientError(description: "W1 append refused: \(describeFailure(r))") }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        return BenchRow(workload: "W1", system: "registre-socket", events: events.count, seconds: elapsed,
+                        bytesPerEvent: Double(directoryBytes(work)) / Double(events.count),
+                        notes: "POST /append of 100 events, each durable before the next, one connection; free-form bench- streams (journal checks, no domain rules)")
+    }
+
+    // MARK: W2
+
+    static func w2(_ events: [ProposedEvent], seconds: Double, work: String) throws -> BenchRow {
+        let server = try ServerChild(journal: work)
+        defer { server.stop() }
+        let shared = Shared((latencies: [Double](), failures: 0))
+        let deadline = Date().addingTimeInterval(seconds)
+        let start = Date()
+        DispatchQueue.concurrentPerform(iterations: clients) { c in
+            guard let client = try? SocketHTTPClient(path: server.socket) else { return }
+            var mine: [Double] = []
+            mine.reserveCapacity(1 << 16)
+            var k = c
+            var failed = 0
+            while Date() < deadline {
+                var e = events[k % events.count]
+                e.id = UUID()  // each append is a new event, even when the source wraps around
+                let b = body([e][...])
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                guard let r = try? client.send("POST", "/append", json: b), r.status == 200 else { failed += 1; break }
+                mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                k += clients
+            }
+            shared.withLock {
+                $0.latencies += mine
+                $0.failures += failed
+            }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let failures = shared.value.failures
+        let latencies = shared.value.latencies.sorted()
+        return BenchRow(workload: "W2", system: "registre-socket", events: latencies.count, seconds: elapsed,
+                        p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
+                        notes: "16 clients, own connection each, POST /append of 1 event, durable ack; \(failures) failures")
+    }
+
+    /// The physical limit for W2: 16 threads hand 300-byte records to one writer, which writes
+    /// everything pending and runs one fdatasync before acknowledging them all.
+    static func rawGroupCommit(seconds: Double, path: String) -> BenchRow {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd); unlink(path) }
+        let queue = GroupCommitQueue()
+        let writer = Thread {
+            while let batch = queue.takeAll() {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(batch.count * 300)
+                for item in batch { bytes += item.record }
+                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                fdatasync(fd)
+                for item in batch { item.done.signal() }
+            }
+        }
+        writer.start()
+        let shared = Shared([Double]())
+        let deadline = Date().addingTimeInterval(seconds)
+        let start = Date()
+        DispatchQueue.concurrentPerform(iterations: clients) { c in
+            let done = DispatchSemaphore(value: 0)
+            let record = [UInt8](repeating: UInt8(65 + c), count: 299) + [0x0A]
+            var mine: [Double] = []
+            while Date() < deadline {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                queue.add(record, done)
+                done.wait()
+                mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            shared.withLock { $0 += mine }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        queue.stop()
+        let latencies = shared.value.sorted()
+        return BenchRow(workload: "W2", system: "raw-groupcommit", events: latencies.count, seconds: elapsed,
+                        p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
+                        notes: "16 threads, one writer: write + fdatasync of all pending 300-byte records, in process")
+    }
+
+    /// Records waiting for the raw group-commit writer.
+    final class GroupCommitQueue: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var pending: [(record: [UInt8], done: DispatchSemaphore)] = []
+        private var stopping = false
+
+        func add(_ record: [UInt8], _ done: DispatchSemaphore) {
+            condition.lock()
+            pending.append((record, done))
+            condition.signal()
+            condition.unlock()
+        }
+
+        /// Everything pending, waiting for at least one record; nil once stopped and empty.
+        func takeAll() -> [(record: [UInt8], done: DispatchSemaphore)]? {
+            condition.lock()
+            defer { condition.unlock() }
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty { return nil }
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+
+        func stop() {
+            condition.lock()
+            stopping = true
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    // MARK: W4
+
+    static func w4(attempts: Int, work: String) throws -> BenchRow {
+        let server = try ServerChild(journal: work)
+        defer { server.stop() }
+        let setup = try SocketHTTPClient(path: server.socket)
+        let hour = (Date().timeIntervalSince1970 / 3600).rounded(.down)
+        let start = UTCString(Date(timeIntervalSince1970: (hour + 48) * 3600))
+        let now = UTCString(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        let slots = (0..<500).map { _ in UUID().uuidString.lowercased() }
+        for batch in stride(from: 0, to: slots.count, by: 100) {
+            let events = slots[batch..<min(batch + 100, slots.count)].map { slot in
+                #"{"stream":"slot-grenoble-\#(slot)","type":"SlotPublished","data":{"schemaVersion":1,"slotId":"\#(slot)","site":"grenoble","motif":"filing","category":"student","start":"\#(start)","durationMinutes":15,"counter":"guichet 2","capacity":1,"releaseId":"\#(UUID().uuidString.lowercased())","occurredAt":"\#(now)"}}"#
+            }
+            let r = try setup.send("POST", "/append", json: Array(#"{"events":[\#(events.joined(separator: ","))]}"#.utf8))
+            guard r.status == 200 else { throw ClientError(description: "W4 publication refused: \(describeFailure(r))") }
+        }
+        // Bodies are made before the clock starts; each attempt is a new identity on a random slot.
+        var rng = SplitMix64(seed: 4)
+        let fingerprint = String(repeating: "ab", count: 32)
+        let bodies: [[UInt8]] = (0..<attempts).map { k in
+            let slot = slots[Int(rng.next() % 500)]
+            let identity = String(format: "%064x", k + 1)
+            let data = #"{"schemaVersion":1,"appointmentId":"\#(UUID().uuidString.lowercased())","identityKey":"\#(identity)","site":"grenoble","slotId":"\#(slot)","motif":"filing","category":"student","start":"\#(start)","fingerprint":"\#(fingerprint)","occurredAt":"\#(now)"}"#
+            return Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)},{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}],"expectedVersions":{"slot-grenoble-\#(slot)":0,"applicant-\#(identity)":"noStream"}}"#.utf8)
+        }
+        let shared = Shared([Int: Int]())
+        let clock = Date()
+        DispatchQueue.concurrentPerform(iterations: clients) { c in
+            guard let client = try? SocketHTTPClient(path: server.socket) else { return }
+            var mine: [Int: Int] = [:]
+            for k in stride(from: c, to: attempts, by: clients) {
+                let status = (try? client.send("POST", "/append", json: bodies[k]).status) ?? -1
+                mine[status, default: 0] += 1
+            }
+            shared.withLock { for (s, n) in mine { $0[s, default: 0] += n } }
+        }
+        let elapsed = Date().timeIntervalSince(clock)
+        let statuses = shared.value
+        let booked = statuses[200] ?? 0
+        let others = statuses.filter { $0.key != 200 && $0.key != 409 }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
+        return BenchRow(workload: "W4", system: "registre-socket", events: attempts, seconds: elapsed,
+                        notes: "bookings \(booked) (must be 500), conflicts \(statuses[409] ?? 0)\(others.isEmpty ? "" : ", other \(others)"); POST /append of AppointmentBooked in slot + applicant streams with expectedVersions, rules checked on live state; events/s = attempts/s")
+    }
+
+    static func UTCString(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+}
+
+/// Results gathered from the benchmark's client threads.
+final class Shared<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&stored) } }
+    var value: Value { lock.withLock { stored } }
+}

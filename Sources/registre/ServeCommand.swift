@@ -1,0 +1,118 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Journal
+import Server
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `registre serve`: the journal behind HTTP/1.1 on a Unix socket (docs/SERVER.md).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a journal over HTTP/1.1 on a Unix socket, with peer-credential access control.",
+        discussion: """
+        Without --access only the server's own uid may connect. SIGTERM or SIGINT stops accepting, finishes the \
+        appends in flight, closes the journal (sync and last checkpoint) and removes the socket. \
+        Try: curl --unix-socket PATH http://localhost/health
+        """
+    )
+
+    @OptionGroup var location: JournalLocation
+
+    @Option(help: ArgumentHelp("The Unix socket to listen on (created with mode 0660).", valueName: "PATH"))
+    var socket: String
+
+    @Option(help: ArgumentHelp("The access file mapping users and groups to roles (docs/SERVER.md).", valueName: "FILE"))
+    var access: String?
+
+    @Option(help: "Also listen on this TCP port, on 127.0.0.1 only. TCP peers carry no credentials and get no role.")
+    var tcpPort: Int?
+
+    @Option(help: "Seconds a connection may stay idle, or take to send a request head.")
+    var idleTimeout: Double = 30
+
+    @Option(help: "Seconds a client may take to send a request body.")
+    var requestTimeout: Double = 30
+
+    @Option(help: "Largest request body accepted, in bytes.")
+    var maxBodyBytes: Int = 17 << 20
+
+    @Option(help: "Seconds between subscription heartbeats.")
+    var heartbeat: Double = 10
+
+    @Option(help: "Seconds a subscriber may leave its socket full before it is disconnected as too slow.")
+    var subscriberStallTimeout: Double = 10
+
+    @Option(help: "Seconds a too-slow subscriber is given to read its last line.")
+    var subscriberGracePeriod: Double = 5
+
+    @Option(help: "Event-loop threads.")
+    var threads: Int = 1
+
+    @Option(help: "Log level: \(ServerLogging.levels.joined(separator: ", ")). Each request is logged at info.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard !socket.isEmpty else { throw ValidationError("--socket needs a path") }
+        if let tcpPort, !(1...65535).contains(tcpPort) { throw ValidationError("--tcp-port must be from 1 to 65535") }
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--request-timeout", requestTimeout), ("--heartbeat", heartbeat),
+                              ("--subscriber-stall-timeout", subscriberStallTimeout), ("--subscriber-grace-period", subscriberGracePeriod)] {
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400") }
+        }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be from 1 to 64") }
+        guard ServerLogging.levels.contains(logLevel) else {
+            throw ValidationError("--log-level must be one of \(ServerLogging.levels.joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let policy: AccessPolicy
+        if let access {
+            do { policy = try AccessFile.load(path: access) } catch {
+                printError(error.description)
+                throw ExitCode(2)
+            }
+        } else {
+            policy = .ownerOnly()
+        }
+        var configuration = ServerConfiguration(socketPath: socket, tcpPort: tcpPort, access: policy)
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
+        configuration.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
+        configuration.subscriberStallTimeout = .milliseconds(Int64(subscriberStallTimeout * 1000))
+        configuration.subscriberGracePeriod = .milliseconds(Int64(subscriberGracePeriod * 1000))
+        configuration.maximumBodyBytes = maxBodyBytes
+        configuration.eventLoopThreads = threads
+        let logger = ServerLogging.makeLogger(level: logLevel)!
+
+        let metrics = ServerMetrics()
+        var options = JournalOptions()
+        options.onCommit = metrics.commitObserver
+        let journal: Journal
+        do { journal = try Journal.open(directory: location.journal, options: options) } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        let server = RegistreServer(configuration: configuration, journal: journal, logger: logger, metrics: metrics)
+        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: DispatchQueue(label: "registre.signals"))
+            source.setEventHandler { Task { await server.shutdown() } }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        do {
+            try await server.run()
+        } catch {
+            journal.close()
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        journal.close()
+        server.removeSocketFile()
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Peer credentials and the access file: the tests run as some uid, and the access file maps
+/// that uid (and its group) to a restricted role.
+@Suite(.serialized) struct ServerAccessTests {
+    let uid = getuid()
+    let gid = getgid()
+
+    private func server(_ label: String, access: String) throws -> RunningServer {
+        let scratch = ScratchDirectory(label)
+        let path = scratch.file("access.json")
+        try access.write(toFile: path, atomically: true, encoding: .utf8)
+        return try RunningServer(label, extra: ["--access", path], scratch: scratch)
+    }
+
+    @Test func withoutAnAccessFileTheServersOwnUidMayDoEverything() throws {
+        let server = try RunningServer("owner")
+        defer { server.stop() }
+        #expect(try server.request("POST", "/append", json: #"{"events":[{"stream":"ops-a","type":"T","data":{}}]}"#).status == 200)
+        #expect(try server.request("GET", "/events").status == 200)
+        #expect(try server.request("GET", "/metrics").status == 200)
+        // The socket is group-accessible and no wider.
+        var info = stat()
+        #expect(lstat(server.socket, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660)
+    }
+
+    @Test func aBookingSiteMayAppendAppointmentsButNotDossierDecisionsNorRead() throws {
+        let server = try server("booking", access: """
+        {"version":1,"grants":[{"uid":\(uid),"role":"appender","eventTypes":["SlotPublished","AppointmentBooked"],"streamPrefixes":["slot-","applicant-"]}]}
+        """)
+        defer { server.stop() }
+        let slot = Fixture.newID()
+        #expect(try server.request("POST", "/append", json: Fixture.publishBody(slot, capacity: 2)).status == 200)
+        let booked = try server.request("POST", "/commands/book", json: Fixture.bookCommand(slot, identity: Fixture.hash(10), fingerprint: Fixture.hash(11)))
+        #expect(booked.status == 200, "\(booked)")
+
+        let decision = #"{"events":[{"stream":"dossier-\#(Fixture.newID())","type":"DecisionRecorded","data":{}}]}"#
+        let refused = try server.request("POST", "/append", json: decision)
+        #expect(refused.status == 403 && refused.json["error"] as? String == "forbidden", "\(refused)")
+        #expect((refused.json["message"] as? String)?.contains("DecisionRecorded") == true)
+        let command = try server.request("POST", "/commands/dossier/decide", json: #"{"dossierId":"\#(Fixture.newID())","outcome":"granted"}"#)
+        // The dossier does not exist, so the decision is refused by a rule before its events are planned...
+        #expect(command.status == 422 || command.status == 403, "\(command)")
+        for path in ["/events", "/streams/slot-grenoble-\(slot)", "/subscribe", "/projections/slots", "/metrics"] {
+            let r = try server.request("GET", path)
+            #expect(r.status == 403, "\(path): \(r)")
+        }
+        #expect(try server.request("GET", "/health").status == 200)
+        let metricsDenied = try server.request("GET", "/metrics")
+        #expect(metricsDenied.status == 403)
+    }
+
+    @Test func aReaderMayReadAndNotWriteAndOnlyAuditorsSeeAbuseAndMetrics() throws {
+        let server = try server("reader", access: #"{"grants":[{"gid":\#(gid),"role":"reader"}]}"#)
+        defer { server.stop() }
+        #expect(try server.request("POST", "/append", json: #"{"events":[{"stream":"ops-r","type":"T","data":{}}]}"#).status == 403)
+        #expect(try server.request("POST", "/commands/book", json: "{}").status == 403)
+        #expect(try server.request("GET", "/events").status == 200)
+        #expect(try server.request("GET", "/projections/slots").status == 503)
+        #expect(try server.request("GET", "/projections/abuse").status == 403)
+        #expect(try server.request("GET", "/metrics").status == 403)
+    }
+
+    @Test func anAuditorReadsMetricsAndAbuseAndANameMapsToTheUid() throws {
+        let name = String(cString: getpwuid(uid)!.pointee.pw_name)
+        let server = try server("auditor", access: #"{"grants":[{"user":"\#(name)","role":"auditor"}]}"#)
+        defer { server.stop() }
+        #expect(try server.request("GET", "/metrics").status == 200)
+        #expect(try server.request("GET", "/projections/abuse").status == 503)
+        #expect(try server.request("POST", "/append", json: #"{"events":[{"stream":"ops-r","type":"T","data":{}}]}"#).status == 403)
+    }
+
+    @Test func aPeerTheFileDoesNotNameIsDeniedEverythingButHealthAndItIsCounted() throws {
+        let server = try server("stranger", access: #"{"grants":[{"uid":\#(uid &+ 4242),"role":"admin"}]}"#)
+        defer { server.stop() }
+        let denied = try server.request("POST", "/append", json: #"{"events":[{"stream":"ops-s","type":"T","data":{}}]}"#)
+        #expect(denied.status == 403 && (denied.json["message"] as? String)?.contains("uid \(uid)") == true, "\(denied)")
+        #expect(try server.request("GET", "/health").status == 200)
+        let outcome = server.stop()
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(outcome.err.contains("status=403"), "the denial is logged")
+    }
+
+    @Test func aBrokenAccessFileStopsTheServerFromStarting() throws {
+        let scratch = ScratchDirectory("badaccess")
+        try #"{"grants":[{"uid":1,"role":"root"}]}"#.write(toFile: scratch.file("a.json"), atomically: true, encoding: .utf8)
+        let outcome = try registre(["serve", "--journal", scratch.file("j"), "--socket", "/tmp/rs-bad-\(UUID().uuidString.prefix(6)).sock", "--access", scratch.file("a.json")], timeout: 30)
+        #expect(outcome.exited(2), "\(outcome)")
+        #expect(outcome.err.contains("\"role\" must be one of"))
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Journal
+import Testing
+@testable import Server
+
+@Suite struct AppendBodyTests {
+    @Test func keepsDataAndMetadataBytesExactlyAsSent() throws {
+        let body = #"{"events":[{"stream":"s-1","type":"T","id":"0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5b","data":{ "b" : 1.50, "a":"\u00e9" },"metadata":{"k":[1, 2]}}],"expectedVersions":{"s-1":"noStream"}}"#
+        let parsed = try #require(AppendBody.parse(Array(body.utf8)).body)
+        #expect(parsed.events.count == 1)
+        #expect(String(decoding: parsed.events[0].data, as: UTF8.self) == #"{ "b" : 1.50, "a":"\u00e9" }"#)
+        #expect(String(decoding: parsed.events[0].metadata, as: UTF8.self) == #"{"k":[1, 2]}"#)
+        #expect(parsed.events[0].id == UUID(uuidString: "0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"))
+        #expect(parsed.expectations == ["s-1": .noStream])
+    }
+
+    @Test func expectedVersionsTakeNumbersAndTheThreeWords() throws {
+        let body = #"{"events":[{"stream":"a","type":"T","data":{}},{"stream":"b","type":"T","data":{}},{"stream":"c","type":"T","data":{}},{"stream":"d","type":"T","data":{}}],"expectedVersions":{"a":7,"b":"any","c":"streamExists","d":"noStream"}}"#
+        let parsed = try #require(AppendBody.parse(Array(body.utf8)).body)
+        #expect(parsed.expectations == ["a": .exact(7), "b": .any, "c": .streamExists, "d": .noStream])
+        #expect(parsed.events.allSatisfy { String(decoding: $0.metadata, as: UTF8.self) == "{}" && $0.id == nil })
+    }
+
+    @Test func listsEveryProblemOfEveryEventAtOnce() {
+        let body = #"{"events":[{"stream":"a","type":"T"},{"stream":5,"type":"T","data":{},"id":"nope"},{"stream":"c","type":"T","data":[1],"color":1},"x"],"expectedVersions":{"a":-1,"zzz":3},"extra":true}"#
+        guard case .failure(let problems) = AppendBody.parse(Array(body.utf8)) else {
+            Issue.record("accepted a broken append")
+            return
+        }
+        let summary = problems.map { "\($0.eventIndex.map(String.init) ?? "-"):\($0.field):\($0.rule)" }
+        #expect(Set(summary) == [
+            "-:extra:unknownField",
+            "0:data:required",
+            "1:stream:type", "1:id:format.uuid",
+            "2:color:unknownField", "2:data:json.notObject",
+            "3:$:type",
+            "-:expectedVersions.a:type",
+            "-:expectedVersions.zzz:unusedExpectation",
+        ], "\(summary)")
+    }
+
+    @Test(arguments: ["", "{", "[]", "{\"events\":[]}", "{\"events\":{}}", "{\"events\":[{}]} trailing", "\u{FF}"])
+    func malformedBodiesAreProblemsNotCrashes(body: String) {
+        guard case .failure(let problems) = AppendBody.parse(Array(body.utf8)) else {
+            Issue.record("accepted \(body)")
+            return
+        }
+        #expect(!problems.isEmpty)
+    }
+
+    @Test func invalidUTF8InsideAStringIsRefused() {
+        var bytes = Array(#"{"events":[{"stream":"a","type":"T","data":{"k":"x"}}]}"#.utf8)
+        let k = bytes.firstIndex(of: UInt8(ascii: "x"))!
+        bytes[k] = 0xC3  // a lead byte with no continuation
+        guard case .failure(let problems) = AppendBody.parse(bytes) else {
+            Issue.record("accepted invalid UTF-8")
+            return
+        }
+        #expect(problems.first?.rule == "json.syntax")
+    }
+}

@@ -1,0 +1,142 @@
+import Domain
+import Foundation
+import Journal
+import Testing
+@testable import Server
+
+/// The rule-checked append against a real journal, without HTTP.
+@Suite struct AppendServiceTests {
+    final class Harness: @unchecked Sendable {
+        let directory = NSTemporaryDirectory() + "registre-server-\(UUID().uuidString.prefix(8))"
+        let journal: Journal
+        let service: AppendService
+        let start = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 / 3600).rounded(.down) + 48) * 3600)
+
+        init() throws {
+            var options = JournalOptions()
+            options.log = { _ in }
+            journal = try Journal.open(directory: directory, options: options)
+            service = AppendService(journal: journal, store: AggregateStore(journal: journal), metrics: ServerMetrics(),
+                                    clock: BusinessClock(), rules: .standard, attempts: 4)
+        }
+
+        deinit {
+            journal.close()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        func iso(_ d: Date) -> String { UTCTime.string(d) }
+        var now: String { iso(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))) }
+
+        func publish(_ slot: String, capacity: Int) -> String {
+            #"{"stream":"slot-grenoble-\#(slot)","type":"SlotPublished","data":{"schemaVersion":1,"slotId":"\#(slot)","site":"grenoble","motif":"filing","category":"student","start":"\#(iso(start))","durationMinutes":15,"counter":"guichet 1","capacity":\#(capacity),"releaseId":"\#(UUID().uuidString.lowercased())","occurredAt":"\#(now)"}}"#
+        }
+
+        func booked(_ slot: String, identity: String, appointment: String = UUID().uuidString.lowercased(), id: String? = nil, occurredAt: String? = nil) -> [String] {
+            let data = #"{"schemaVersion":1,"appointmentId":"\#(appointment)","identityKey":"\#(identity)","site":"grenoble","slotId":"\#(slot)","motif":"filing","category":"student","start":"\#(iso(start))","fingerprint":"\#(String(repeating: "f", count: 64))","occurredAt":"\#(occurredAt ?? now)"}"#
+            let idField = id.map { #","id":"\#($0)""# } ?? ""
+            return [#"{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)\#(idField)}"#,
+                    #"{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}"#]
+        }
+
+        func append(_ events: [String], expected: String = "{}") async throws -> (status: UInt, body: [String: Any]) {
+            let body = Array(#"{"events":[\#(events.joined(separator: ","))],"expectedVersions":\#(expected)}"#.utf8)
+            let parsed: AppendBody
+            switch AppendBody.parse(body) {
+            case .success(let b): parsed = b
+            case .failure(let problems): return (400, ["problems": problems.map(\.field)])
+            }
+            let r = await service.append(parsed, permissions: .everything)
+            return (r.status.code, (try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    let alice = String(repeating: "a", count: 64)
+    let bob = String(repeating: "b", count: 64)
+
+    @Test func theLastPlaceGoesToOneBookingAndTheNextNamesTheRuleAndEvent() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        #expect(try await h.append([h.publish(slot, capacity: 1)]).status == 200)
+        let first = try await h.append(h.booked(slot, identity: alice))
+        #expect(first.status == 200, "\(first.body)")
+        #expect((first.body["versions"] as? [String: Int]) == ["slot-grenoble-\(slot)": 1, "applicant-\(alice)": 0])
+
+        let second = try await h.append(h.booked(slot, identity: bob))
+        #expect(second.status == 422)
+        #expect(second.body["rule"] as? String == "slot.capacityExceeded")
+        #expect(second.body["eventIndex"] as? Int == 0)
+        #expect(h.journal.endPosition == 3)
+    }
+
+    @Test func oneIdentityCannotHoldTwoActiveAppointmentsForOneMotif() async throws {
+        let h = try Harness()
+        let s1 = UUID().uuidString.lowercased(), s2 = UUID().uuidString.lowercased()
+        #expect(try await h.append([h.publish(s1, capacity: 3), h.publish(s2, capacity: 3)]).status == 200)
+        #expect(try await h.append(h.booked(s1, identity: alice)).status == 200)
+        let again = try await h.append(h.booked(s2, identity: alice))
+        #expect(again.status == 422)
+        #expect(again.body["rule"] as? String == "applicant.oneActiveAppointmentPerMotif")
+        #expect(again.body["eventIndex"] as? Int == 1)
+    }
+
+    @Test func aRetryWithTheSameIdsAnswersTheOriginalResult() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let appointment = UUID().uuidString.lowercased(), id = UUID().uuidString.lowercased()
+        var events = h.booked(slot, identity: alice, appointment: appointment, id: id)
+        events[1] = events[1].replacingOccurrences(of: #""type":"AppointmentBooked""#, with: #""type":"AppointmentBooked","id":"\#(UUID().uuidString.lowercased())""#)
+        let first = try await h.append(events)
+        let retry = try await h.append(events)
+        #expect(first.status == 200 && retry.status == 200)
+        #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
+        #expect(retry.body["alreadyCommitted"] as? Bool == true)
+        #expect(h.journal.endPosition == 3)
+    }
+
+    @Test func theClientsExpectedVersionIsJudgedBeforeTheRules() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 2)])
+        let conflict = try await h.append(h.booked(slot, identity: alice), expected: #"{"slot-grenoble-\#(slot)":5}"#)
+        #expect(conflict.status == 409)
+        let streams = conflict.body["streams"] as? [String: [String: Any]]
+        #expect(streams?["slot-grenoble-\(slot)"]?["expected"] as? Int == 5)
+        #expect(streams?["slot-grenoble-\(slot)"]?["actual"] as? Int == 0)
+        let ok = try await h.append(h.booked(slot, identity: alice), expected: #"{"slot-grenoble-\#(slot)":0,"applicant-\#(alice)":"noStream"}"#)
+        #expect(ok.status == 200)
+    }
+
+    @Test func businessTimeFarFromTheServerClockIsRefused() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let late = try await h.append(h.booked(slot, identity: alice, occurredAt: "2020-01-01T00:00:00Z"))
+        #expect(late.status == 422)
+        #expect(late.body["rule"] as? String == "clock.businessTimeTooFar")
+    }
+
+    @Test func domainValidationProblemsCarryTheirIndexInTheWholeAppend() async throws {
+        let h = try Harness()
+        let free = #"{"stream":"ops-notes","type":"NoteTaken","data":{"text":"anything goes outside the domain"}}"#
+        let bad = #"{"stream":"slot-grenoble-nope","type":"SlotPublished","data":{"schemaVersion":1,"site":"paris"}}"#
+        let r = try await h.append([free, bad])
+        #expect(r.status == 400)
+        let problems = r.body["problems"] as? [[String: Any]] ?? []
+        #expect(!problems.isEmpty)
+        #expect(problems.allSatisfy { $0["eventIndex"] as? Int == 1 })
+        #expect(try await h.append([free]).status == 200)
+        let typo = try await h.append([#"{"stream":"slot-grenoble-x","type":"AppointmentBookd","data":{}}"#])
+        #expect(typo.status == 400)
+    }
+
+    @Test func anAppenderOutsideItsScopeIsRefusedWithTheEvent() async throws {
+        let h = try Harness()
+        let body = try #require(AppendBody.parse(Array(#"{"events":[{"stream":"slot-a","type":"X","data":{}},{"stream":"dossier-b","type":"X","data":{}}]}"#.utf8)).body)
+        let r = await h.service.append(body, permissions: Permissions(appendScopes: [AppendScope(streamPrefixes: ["slot-"])]))
+        #expect(r.status == .forbidden)
+        #expect(String(decoding: r.body, as: UTF8.self).contains(#""eventIndex":1"#))
+        #expect(h.journal.endPosition == 0)
+    }
+}

@@ -1,0 +1,42 @@
+import Domain
+import Foundation
+import Testing
+@testable import Server
+
+@Suite struct RejectedAttemptsTests {
+    let a = Fingerprint(hex: String(repeating: "a", count: 64))!
+    let b = Fingerprint(hex: String(repeating: "b", count: 64))!
+
+    @Test func countsPerFingerprintMinuteAndRuleAndWritesOnlyEndedMinutes() {
+        let attempts = RejectedAttempts()
+        let nine = Date(timeIntervalSince1970: 1_725_354_000)  // 2024-09-03T09:00:00Z
+        for s in 0..<1000 { attempts.record(a, rule: .slotCapacityExceeded, at: nine.addingTimeInterval(Double(s % 60))) }
+        for _ in 0..<3 { attempts.record(a, rule: .oneActiveAppointmentPerMotif, at: nine.addingTimeInterval(5)) }
+        for _ in 0..<2 { attempts.record(b, rule: .slotCapacityExceeded, at: nine.addingTimeInterval(61)) }
+        #expect(attempts.pendingAttempts == 1005)
+
+        // At 09:01:30 only the 09:00 minute has ended.
+        let first = attempts.drain(endedBefore: nine.addingTimeInterval(90))
+        #expect(first.count == 2)
+        #expect(first.map(\.count).sorted() == [3, 1000])
+        #expect(first.allSatisfy { $0.fingerprint == a && $0.minute == nine })
+        #expect(first.first { $0.rule == .slotCapacityExceeded }?.occurredAt == nine.addingTimeInterval(59))
+
+        // Shutdown writes the rest, the current minute included.
+        let rest = attempts.drain(endedBefore: nil)
+        #expect(rest.count == 1)
+        #expect(rest[0].fingerprint == b && rest[0].count == 2 && rest[0].minute == nine.addingTimeInterval(60))
+        #expect(attempts.pendingAttempts == 0)
+    }
+
+    @Test func evidenceThatCouldNotBeWrittenIsKeptForTheNextFlush() {
+        let attempts = RejectedAttempts()
+        let t = Date(timeIntervalSince1970: 1_725_354_000)
+        attempts.record(a, rule: .slotNotPublished, at: t)
+        let taken = attempts.drain(endedBefore: nil)
+        attempts.record(a, rule: .slotNotPublished, at: t.addingTimeInterval(1))
+        attempts.restore(taken)
+        let again = attempts.drain(endedBefore: nil)
+        #expect(again.count == 1 && again[0].count == 2)
+    }
+}
