@@ -1,58 +1,191 @@
 import ArgumentParser
+import Audit
+import Domain
 import Foundation
 import Journal
+import Projections
+import Simulator
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// What `make demo` runs. Until the simulator lands it writes generated events, reads them back
-/// and verifies the journal; it will become the simulated Isère year with a live bot storm.
+/// What `make demo` runs: a simulated year of the Isère prefecture, a live bot storm through the
+/// socket server, the projections rebuilt offline, the audit, and a report.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Write a journal of generated events in a fresh directory, read it back and verify it."
+        abstract: "Simulate a year of the Isère prefecture, run a live bot storm through the server, rebuild the projections, audit, and report.",
+        discussion: "Everything happens in a fresh directory whose path is printed; the HTML report is written there."
     )
 
-    @Option(help: "How many events to write.")
-    var events: Int = 200_000
+    @Option(help: "Share of the Isère volume to simulate (1 = 15,000 dossiers a year).")
+    var scale: Double = 1
+
+    @Option(help: "Seed of the simulation.")
+    var seed: UInt64 = 2024
+
+    @Option(help: "Genuine applicants racing the bots in the live storm.")
+    var applicants: Int = 40
 
     @Option(help: "Directory to work in (default: a new temporary directory).")
     var directory: String?
 
+    func validate() throws {
+        guard scale > 0, scale <= 20 else { throw ValidationError("--scale must be in (0, 20], not \(scale)") }
+        guard (1...500).contains(applicants) else { throw ValidationError("--applicants must be between 1 and 500") }
+    }
+
     func run() throws {
-        let dir = directory ?? NSTemporaryDirectory() + "registre-demo-\(UUID().uuidString.prefix(8))"
-        print("Registre demo, working in \(dir)")
-        let journal = try Journal.open(directory: dir + "/journal")
-        var generator = SyntheticEvents(seed: 2024)
-        var ndjsonBytes = 0
-        let start = Date()
-        var written = 0
-        while written < events {
-            let batch = (0..<min(100, events - written)).map { _ in generator.next() }
-            for e in batch { ndjsonBytes += WireFormat.json(of: RecordedEvent(position: 0, stream: e.stream, version: 0, id: e.id!, type: e.type, recordedAtMicros: 0, metadata: e.metadata, data: e.data, endsAppend: false)).count + 1 }
-            try journal.appendAndWait(AppendRequest(events: batch))
-            written += batch.count
-        }
-        let writeSeconds = Date().timeIntervalSince(start)
-        let head = journal.head
+        let dir = directory ?? NSTemporaryDirectory() + "registre-demo-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let journalPath = dir + "/journal"
+        print("Registre demo, working in \(dir)\n")
+        let started = Date()
+
+        // Keys: the journal signs checkpoints; the audit checks them with the public key alone.
+        let signer = CheckpointSigner()
+        try signer.fileContents.write(toFile: dir + "/demo.key", atomically: true, encoding: .utf8)
+        chmod(dir + "/demo.key", 0o600)
+        try signer.publicKey.fileContents.write(toFile: dir + "/demo.pub", atomically: true, encoding: .utf8)
+
+        // 1. A simulated year.
+        step("1/6 simulating a year of the Isère prefecture (scale \(scale), seed \(seed))")
+        var options = JournalOptions()
+        options.durability = .relaxed
+        options.checkpointSigner = signer
+        let journal = try Journal.open(directory: journalPath, options: options)
+        let simulator = try Simulator(profile: .isere2024(scale: scale, years: 1, seed: seed))
+        let bar = ProgressBar("simulate", total: 100)
+        let summary = try simulator.run(into: JournalSink(journal: journal)) { bar.update(UInt64($0.fractionDone * 100), unit: "%") }
+        bar.finish()
         journal.close()
-        print("1. wrote \(written) events in \(written / 100) durable appends of 100 in \(String(format: "%.2f", writeSeconds)) s (\(Int(Double(written) / writeSeconds)) events/s)")
+        print("     \(summary.events) events: \(summary.dossiers) dossiers, \(summary.appointmentsBooked) appointments booked, \(summary.releases) releases, \(summary.storms) bot storms")
 
-        let readStart = Date()
-        var counts: [String: Int] = [:]
-        let reader = try JournalReader(directory: dir + "/journal")
-        try reader.forEachEvent { view in
-            counts[view.type, default: 0] += 1
-            return true
+        // 2. The server, as services use it.
+        step("2/6 starting the server on a temporary socket")
+        let socket = NSTemporaryDirectory() + "registre-demo-\(getpid()).sock"
+        let server = try ServerProcess.start(journal: journalPath, socket: socket, signingKey: dir + "/demo.key", log: dir + "/server.log")
+        defer { server.stop() }
+        print("     registre serve --journal \(journalPath) --socket \(socket)  (log: \(dir)/server.log)")
+
+        // 3. A live storm against a new release.
+        step("3/6 publishing a new release and letting bots and applicants race for it")
+        guard let planned = summary.nextRelease else { throw ValidationError("the simulation planned no next release") }
+        let storm = try LiveStorm(socket: socket, release: planned.shifted(to: Date()), applicants: applicants, seed: seed).run()
+        print("     \(storm.summary)")
+        server.stop()
+
+        // 4. Projections rebuilt offline from the segment files.
+        step("4/6 rebuilding the projections offline")
+        let projections = try ProjectionRebuild.rebuild(journal: journalPath)
+        print("     \(projections.position) events folded")
+
+        // 5. The audit: integrity, signatures, and every rule.
+        step("5/6 auditing the journal")
+        var auditOptions = AuditOptions()
+        auditOptions.publicKey = signer.publicKey
+        let audit = try Auditor.audit(directory: journalPath, options: auditOptions)
+
+        // 6. The report.
+        step("6/6 report")
+        var report = DemoReport(directory: journalPath, eventCount: projections.position)
+        report.appointmentsPerMonth = Self.appointmentsPerMonth(projections)
+        report.delays = Self.delays(projections)
+        report.delaysPerMonth = Self.delaysPerMonth(projections)
+        report.releases = projections.releases().sorted { $0.openedAt > $1.openedAt }.map {
+            .init(id: "\(UTCTime.string($0.openedAt).prefix(16)) \($0.site.rawValue)", slots: $0.slots, secondsToExhaustion: $0.secondsToExhaustion, fingerprints: $0.distinctFingerprints)
         }
-        let readSeconds = Date().timeIntervalSince(readStart)
-        print("2. read them back in \(String(format: "%.2f", readSeconds)) s:")
-        for (type, n) in counts.sorted(by: { $0.value > $1.value }) { print("     \(type.padding(toLength: 34, withPad: " ", startingAt: 0)) \(n)") }
+        report.storm = storm.perSecond
+        report.stormSummary = storm.summary
+        report.suspects = projections.abuseRanking(limit: 15).map { s in
+            .init(fingerprint: s.fingerprint.description, score: s.score, flags: s.flags.map {
+                .init(rule: $0.rule.rawValue, detail: "\($0.observed) observed, threshold \($0.threshold)", evidence: $0.evidenceEventIds.map { $0.uuidString.lowercased() })
+            })
+        }
+        report.auditClean = audit.findingTotal == 0
+        report.auditVerdict = audit.findingTotal == 0
+            ? "CLEAN: \(audit.events) events in \(audit.segments) segments, every CRC, chain hash and rule checked, \(audit.checkpointsVerified) signed checkpoints verified with the public key (Merkle root \(audit.merkleRoot.prefix(16))…)"
+            : "\(audit.findingTotal) FINDINGS: \(audit.findingCounts.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+        report.steps = ["simulated \(summary.events) events", storm.summary, "audited in \(String(format: "%.1f", audit.seconds)) s"]
+        print(report.text())
+        let htmlPath = dir + "/report.html"
+        try report.html().write(toFile: htmlPath, atomically: true, encoding: .utf8)
+        print("\nReport: \(htmlPath)")
+        print("Finished in \(String(format: "%.0f", Date().timeIntervalSince(started))) s. Explore: registre replay --journal \(journalPath) --format table | head")
+        if audit.findingTotal != 0 || storm.overbooked { throw ExitCode(1) }
+    }
 
-        let report = try JournalVerifier.verify(directory: dir + "/journal")
-        let size = report.bytes
-        print("3. verified \(report.segmentCount) segment(s), \(report.frameCount) frames: \(report.isClean ? "no damage" : "\(report.findings.count) findings")")
-        print("   chain head \(head.chainHash.hex)")
-        print("   merkle root \(head.merkleRoot.hex)")
-        print("4. on disk \(size) bytes for \(ndjsonBytes) bytes of NDJSON: \(String(format: "%.1f", Double(size) / Double(written))) bytes/event, 1/\(String(format: "%.1f", Double(ndjsonBytes) / Double(size))) of NDJSON")
-        print("Replay it with: registre replay --journal \(dir)/journal | head")
-        if !report.isClean { throw ExitCode(1) }
+    private func step(_ text: String) { print("==> " + text) }
+
+    static func appointmentsPerMonth(_ p: ProjectionSet) -> [DemoReport.MonthCount] {
+        var months: [String: Int] = [:]
+        for day in p.slotDays() { months[String(day.day.prefix(7)), default: 0] += day.placesBooked }
+        return months.sorted { $0.key < $1.key }.map { .init(month: $0.key, count: $0.value) }
+    }
+
+    static let pressRelease: [String: String] = [
+        "worker": "2.5 months (professional immigration)",
+        "student": "3.5 months",
+        "family": "7 to 8 months (private and family life)",
+    ]
+
+    static func delays(_ p: ProjectionSet) -> [DemoReport.DelayRow] {
+        p.delays(groupBy: .category).filter { $0.measure == .completeToAvailable }.compactMap { row in
+            guard let category = row.category else { return nil }
+            return .init(category: category.rawValue, count: row.count, medianDays: row.medianDays, p90Days: row.p90Days,
+                         pressRelease: pressRelease[category.rawValue].map { "\($0) ≈ \(Self.days($0)) days" } ?? "–")
+        }.sorted { $0.medianDays < $1.medianDays }
+    }
+
+    private static func days(_ months: String) -> String {
+        let numbers = months.split(whereSeparator: { !$0.isNumber && $0 != "." }).compactMap { Double($0) }
+        guard let first = numbers.first else { return "?" }
+        return numbers.count > 1 && months.contains(" to ") ? "\(Int(first * 30.4))–\(Int(numbers[1] * 30.4))" : "\(Int(first * 30.4))"
+    }
+
+    static func delaysPerMonth(_ p: ProjectionSet) -> [(category: String, months: [(month: String, medianDays: Double)])] {
+        var series: [String: [String: (Double, Int)]] = [:]
+        for row in p.delays(groupBy: .categorySiteMonth) where row.measure == .completeToAvailable {
+            guard let c = row.category, let m = row.month else { continue }
+            let (sum, n) = series[c.rawValue, default: [:]][m] ?? (0, 0)
+            series[c.rawValue, default: [:]][m] = (sum + row.medianDays * Double(row.count), n + row.count)
+        }
+        return series.sorted { $0.key < $1.key }.map { (category: $0.key, months: $0.value.sorted { $0.key < $1.key }.map { (month: $0.key, medianDays: $0.value.0 / Double(max(1, $0.value.1))) }) }
+    }
+}
+
+/// `registre serve` as a child process, so the demo exercises the real binary and socket.
+final class ServerProcess {
+    private let process = Process()
+    private var stopped = false
+
+    static func start(journal: String, socket: String, signingKey: String, log: String) throws -> ServerProcess {
+        let server = ServerProcess()
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        server.process.executableURL = URL(fileURLWithPath: binary)
+        server.process.arguments = ["serve", "--journal", journal, "--socket", socket, "--signing-key", signingKey]
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let logHandle = FileHandle(forWritingAtPath: log)
+        server.process.standardOutput = logHandle
+        server.process.standardError = logHandle
+        try server.process.run()
+        let client = UnixHTTPClient(socketPath: socket)
+        for _ in 0..<300 {
+            if let r = try? client.send(method: "GET", path: "/health", body: []), r.status == 200 { return server }
+            if !server.process.isRunning { throw ValidationError("the server exited at start; see \(log)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        server.stop()
+        throw ValidationError("the server did not answer on \(socket) within 15 s; see \(log)")
+    }
+
+    /// SIGTERM: the server finishes what is in flight, writes a last checkpoint and exits.
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
     }
 }

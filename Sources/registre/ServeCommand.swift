@@ -48,6 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a too-slow subscriber is given to read its last line.")
     var subscriberGracePeriod: Double = 5
 
+    @Option(help: ArgumentHelp("Ed25519 private key (from `registre keygen`) to sign checkpoints with, periodically and at shutdown.", valueName: "FILE"))
+    var signingKey: String?
+
     @Option(help: "Event-loop threads.")
     var threads: Int = 1
 
@@ -91,6 +94,11 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = ServerMetrics()
         var options = JournalOptions()
         options.onCommit = metrics.commitObserver
+        if let signingKey {
+            do { options.checkpointSigner = try CheckpointSigner(file: signingKey) } catch {
+                throw ValidationError("--signing-key: \(error)")
+            }
+        }
         let journal: Journal
         do { journal = try Journal.open(directory: location.journal, options: options) } catch {
             printError("\(error)")
