@@ -28,6 +28,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events in the journal opened by W5.")
     var coldStartEvents: Int = 10_000_000
 
+    @Option(help: "Events in the journal the `audit` workload writes and audits.")
+    var auditEvents: Int = 10_000_000
+
     @Option(help: "Workloads to run, comma-separated.")
     var workloads: String = "W1,W3,W5"
 
@@ -48,7 +51,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
-        let known: Set<String> = ["W1", "W3", "W5"]
+        let known: Set<String> = ["W1", "W3", "W5", "audit"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
         }
@@ -85,6 +88,9 @@ struct BenchCommand: ParsableCommand {
         }
         if selected.contains("W5") {
             emit(try coldStart(directory: work + "/w5", template: source))
+        }
+        if selected.contains("audit") {
+            for row in try auditWorkload(directory: work + "/audit", events: auditEvents) { emit(row) }
         }
         if markdown { print(BenchRow.markdown(rows)) }
     }
