@@ -5,7 +5,9 @@ import Foundation
 /// Runs on its own `Thread`, not on the Swift concurrency pool, because fdatasync blocks for
 /// milliseconds and must not starve the tasks that serve clients.
 final class JournalWriter: @unchecked Sendable {
-    private unowned let journal: Journal
+    // unowned(unsafe): the journal waits in deinit for this thread to stop, so its memory is
+    // still there; plain `unowned` would trap once deinit has begun.
+    private unowned(unsafe) let journal: Journal
     private let compressor: ZstdCompressor
     private let stopped = DispatchSemaphore(value: 0)
     /// The frame being written, reused so each commit does not allocate and zero a new buffer.

@@ -31,6 +31,8 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Events in the journal the rebuild workload folds.")
     var rebuildEvents: Int = 10_000_000
+    @Option(help: "Events in the journal the `audit` workload writes and audits.")
+    var auditEvents: Int = 10_000_000
 
     @Option(help: "Workloads to run, comma-separated.")
     var workloads: String = "W1,W3,W5"
@@ -52,7 +54,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
-        let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild"]
+        let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild", "audit"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
         }
@@ -96,6 +98,9 @@ struct BenchCommand: ParsableCommand {
             emit(try coldStart(directory: work + "/w5", template: source))
         }
         try SocketWorkloads.run(selected, source: source, work: work, emit: emit)
+        if selected.contains("audit") {
+            for row in try auditWorkload(directory: work + "/audit", events: auditEvents) { emit(row) }
+        }
         if markdown { print(BenchRow.markdown(rows)) }
     }
 
