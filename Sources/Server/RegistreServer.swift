@@ -31,6 +31,8 @@ public actor RegistreServer {
     private let rejectedAttempts = RejectedAttempts()
     private var listeners: [any Channel] = []
     private var runningWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A shutdown asked for before `run()` began binding.
+    private var stopRequested = false
 
     /// `metrics` should be the one whose `commitObserver` was given to the journal's options.
     public init(configuration: ServerConfiguration, journal: Journal, logger: Logger,
@@ -79,7 +81,14 @@ public actor RegistreServer {
             throw error
         }
         listeners = [unix.channel] + (tcp.map { [$0.channel] } ?? [])
-        state = .running
+        if state == .starting && !stopRequested {
+            state = .running
+        } else {
+            state = .shuttingDown
+            tracker.drain()
+            // shutdown() came while binding: honour it now that there is something to close.
+            for listener in listeners { listener.close(promise: nil) }
+        }
         resumeRunningWaiters()
         logger.notice("listening", metadata: [
             "socket": "\(configuration.socketPath)", "tcp": "\(configuration.tcpPort.map { "127.0.0.1:\($0)" } ?? "none")",
@@ -88,15 +97,17 @@ public actor RegistreServer {
 
         let accepting = [unix] + (tcp.map { [$0] } ?? [])
         try await withThrowingDiscardingTaskGroup { background in
+            // Background loops end quietly when cancelled: a throw would tear the group down.
             background.addTask { [tracker] in
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(100))
+                    try? await Task.sleep(for: .milliseconds(100))
                     tracker.reap()
                 }
             }
             background.addTask {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(5))
+                    try? await Task.sleep(for: .seconds(5))
+                    if Task.isCancelled { break }
                     await commands.flushEvidence(final: false)
                 }
             }
@@ -133,6 +144,7 @@ public actor RegistreServer {
 
     /// Begins the graceful shutdown; `run()` returns once it is complete.
     public func shutdown() {
+        if state == .initial { stopRequested = true }
         guard state == .running || state == .starting else { return }
         state = .shuttingDown
         logger.notice("shutting down: no new connections; finishing the requests in flight", metadata: ["connections": "\(tracker.count)"])
