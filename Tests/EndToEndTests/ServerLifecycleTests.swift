@@ -48,7 +48,8 @@ import Glibc
         let child = try Child(["serve", "--journal", scratch.file("j2"), "--socket", first.socket, "--log-level", "error"])
         #expect(eventually(timeout: 30) { RunningServer.accepts(first.socket) })
         child.signal(SIGTERM)
-        #expect(child.wait(timeout: 30).exited(0))
+        let stopped = child.wait(timeout: 30)
+        #expect(stopped.exited(0), "\(stopped)")
     }
 
     @Test func clientCommandsAppendReadAndTail() throws {
