@@ -29,8 +29,11 @@ public actor RegistreServer {
     private let projections: (any LiveProjections)?
     private let tracker = ConnectionTracker()
     private let rejectedAttempts = RejectedAttempts()
+    private let accepted = AcceptedConnections()
     private var listeners: [any Channel] = []
     private var runningWaiters: [CheckedContinuation<Void, Never>] = []
+    /// A shutdown asked for before `run()` began binding.
+    private var stopRequested = false
 
     /// `metrics` should be the one whose `commitObserver` was given to the journal's options.
     public init(configuration: ServerConfiguration, journal: Journal, logger: Logger,
@@ -64,13 +67,13 @@ public actor RegistreServer {
         var tcp: NIOAsyncChannel<AcceptedConnection, Never>?
         do {
             try SocketFile.prepare(configuration.socketPath)
-            unix = try await Self.bootstrap(group, configuration).bind(unixDomainSocketPath: configuration.socketPath) { [configuration] channel in
-                channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration) }
+            unix = try await Self.bootstrap(group, configuration).bind(unixDomainSocketPath: configuration.socketPath) { [configuration, accepted] channel in
+                channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration, accepted) }
             }
             chmod(configuration.socketPath, 0o660)
             if let port = configuration.tcpPort {
-                tcp = try await Self.bootstrap(group, configuration).bind(host: "127.0.0.1", port: port) { [configuration] channel in
-                    channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration) }
+                tcp = try await Self.bootstrap(group, configuration).bind(host: "127.0.0.1", port: port) { [configuration, accepted] channel in
+                    channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration, accepted) }
                 }
             }
         } catch {
@@ -79,7 +82,14 @@ public actor RegistreServer {
             throw error
         }
         listeners = [unix.channel] + (tcp.map { [$0.channel] } ?? [])
-        state = .running
+        if state == .starting && !stopRequested {
+            state = .running
+        } else {
+            state = .shuttingDown
+            tracker.drain()
+            // shutdown() came while binding: honour it now that there is something to close.
+            for listener in listeners { listener.close(promise: nil) }
+        }
         resumeRunningWaiters()
         logger.notice("listening", metadata: [
             "socket": "\(configuration.socketPath)", "tcp": "\(configuration.tcpPort.map { "127.0.0.1:\($0)" } ?? "none")",
@@ -87,16 +97,19 @@ public actor RegistreServer {
         ])
 
         let accepting = [unix] + (tcp.map { [$0] } ?? [])
+        let accepted = self.accepted
         try await withThrowingDiscardingTaskGroup { background in
+            // Background loops end quietly when cancelled: a throw would tear the group down.
             background.addTask { [tracker] in
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(100))
+                    try? await Task.sleep(for: .milliseconds(100))
                     tracker.reap()
                 }
             }
             background.addTask {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(5))
+                    try? await Task.sleep(for: .seconds(5))
+                    if Task.isCancelled { break }
                     await commands.flushEvidence(final: false)
                 }
             }
@@ -106,6 +119,7 @@ public actor RegistreServer {
                         await withDiscardingTaskGroup { connections in
                             try? await listener.executeThenClose { inbound in
                                 for try await connection in inbound {
+                                    accepted.take(connection)
                                     connections.addTask { await handler.serve(connection) }
                                 }
                             }
@@ -115,6 +129,7 @@ public actor RegistreServer {
             }
             background.cancelAll()
         }
+        await accepted.closeLeftovers()
         await commands.flushEvidence(final: true)
         state = .shutdown
         logger.notice("stopped accepting; every connection has ended", metadata: ["position": "\(journal.endPosition)"])
@@ -133,6 +148,7 @@ public actor RegistreServer {
 
     /// Begins the graceful shutdown; `run()` returns once it is complete.
     public func shutdown() {
+        if state == .initial { stopRequested = true }
         guard state == .running || state == .starting else { return }
         state = .shuttingDown
         logger.notice("shutting down: no new connections; finishing the requests in flight", metadata: ["connections": "\(tracker.count)"])
@@ -158,7 +174,7 @@ public actor RegistreServer {
 
     /// Synchronous per-connection setup on the event loop: credentials first, then the HTTP
     /// pipeline with its header limits, then the async wrapper with inbound backpressure.
-    private static func setUp(_ channel: any Channel, _ configuration: ServerConfiguration) throws -> AcceptedConnection {
+    private static func setUp(_ channel: any Channel, _ configuration: ServerConfiguration, _ accepted: AcceptedConnections) throws -> AcceptedConnection {
         let peer = PeerCredentials.of(channel)
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = configuration.maximumHeaderBytes
@@ -170,7 +186,9 @@ public actor RegistreServer {
         let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
-        return AcceptedConnection(channel: wrapped, peer: peer)
+        let connection = AcceptedConnection(channel: wrapped, peer: peer)
+        accepted.hold(connection)
+        return connection
     }
 
     private func makeCommandService() -> CommandService {

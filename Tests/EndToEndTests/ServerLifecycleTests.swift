@@ -43,13 +43,13 @@ import Glibc
         #expect(refused.exited(1) && refused.err.contains("already listening"), "\(refused)")
         #expect(try first.request("GET", "/health").status == 200)
         // A crash leaves the socket file behind; the next start replaces it.
-        first.child.signal(SIGKILL)
-        _ = first.child.wait(timeout: 10)
+        first.crash()
         #expect(FileManager.default.fileExists(atPath: first.socket))
         let child = try Child(["serve", "--journal", scratch.file("j2"), "--socket", first.socket, "--log-level", "error"])
         #expect(eventually(timeout: 30) { RunningServer.accepts(first.socket) })
         child.signal(SIGTERM)
-        #expect(child.wait(timeout: 30).exited(0))
+        let stopped = child.wait(timeout: 30)
+        #expect(stopped.exited(0), "\(stopped)")
     }
 
     @Test func clientCommandsAppendReadAndTail() throws {

@@ -27,8 +27,9 @@ import Glibc
     }
 
     @Test func thousandsOfHostileRequestsLeaveTheServerUpAndTheJournalSound() throws {
-        let count = Int(ProcessInfo.processInfo.environment["REGISTRE_SOAK_COUNT"] ?? "") ?? 3000
-        let server = try RunningServer("hostile", extra: ["--idle-timeout", "2", "--request-timeout", "2"])
+        let count = Int(ProcessInfo.processInfo.environment["REGISTRE_SOAK_COUNT"] ?? "") ?? 2000
+        // Short timeouts: the truncated requests are closed by them, and the test waits for that.
+        let server = try RunningServer("hostile", extra: ["--idle-timeout", "0.25", "--request-timeout", "0.25"])
         // A few good appends around the storm, to check nothing partial slipped in between.
         #expect(try server.request("POST", "/append", json: #"{"events":[{"stream":"ops-good","type":"T","data":{"k":0}}]}"#).status == 200)
         let shared = Locked(0)

@@ -42,6 +42,12 @@ final class RunningServer: @unchecked Sendable {
         return o
     }
 
+    /// SIGKILL, as a crash would: the socket file stays behind.
+    func crash() {
+        guard outcome == nil else { return }
+        outcome = child.killAndReap()
+    }
+
     func client() throws -> TestHTTPClient { try TestHTTPClient(path: socket) }
 
     /// One request on a fresh connection.
