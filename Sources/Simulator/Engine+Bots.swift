@@ -37,7 +37,7 @@ extension SimulationEngine {
         let event = plan.events[0].event
         entry.state.apply(event)
         applicant.apply(event)
-        let ref = bots.count
+        let ref = newReference()
         entry.holders.append((appointmentId, .bot(ref)))
         slots[slot] = entry
         pools[entry.pool].freePlaces -= 1
@@ -58,8 +58,8 @@ extension SimulationEngine {
         case .unsold:
             break
         }
-        bots.append(BotBooking(identity: identity, applicant: applicant, fingerprint: fingerprint, slot: slot,
-                               appointmentId: appointmentId, motif: publication.motif, fate: fate))
+        bots[ref] = BotBooking(identity: identity, applicant: applicant, fingerprint: fingerprint, slot: slot,
+                               appointmentId: appointmentId, motif: publication.motif, fate: fate)
         schedule(.botAppointmentDue(bot: ref), at: start + random.uniform(0...300))
     }
 

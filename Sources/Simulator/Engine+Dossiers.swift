@@ -14,10 +14,10 @@ extension SimulationEngine {
         let draw = random.unit()
         let channel: FilingChannel = draw < profile.counterFilingShare ? .counter
             : draw < profile.counterFilingShare + profile.postFilingShare ? .post : .online
-        let ref = people.count
+        let ref = newReference()
         tally.arrivals += 1
-        people.append(Person(identity: identity, fingerprint: fingerprint, category: category, site: site, kind: kind,
-                             channel: channel, dossierId: random.uuid()))
+        people[ref] = Person(identity: identity, fingerprint: fingerprint, category: category, site: site, kind: kind,
+                             channel: channel, dossierId: random.uuid())
         if channel == .counter {
             needAppointment(ref, .filing, after: random.uniform(600...(2 * Self.dayLength)))
         } else {

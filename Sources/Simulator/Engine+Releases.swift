@@ -60,9 +60,9 @@ extension SimulationEngine {
         horizon = newHorizon
         var published: [Int] = []
         for publication in publications {
-            let ref = slots.count
+            let ref = newReference()
             let pool = Pool.index(publication.site, publication.motif, publication.category)
-            slots.append(SlotEntry(state: SlotState(site: publication.site, slotId: publication.slotId), pool: pool, start: publication.start.timeIntervalSince1970))
+            slots[ref] = SlotEntry(state: SlotState(site: publication.site, slotId: publication.slotId), pool: pool, start: publication.start.timeIntervalSince1970)
             guard let plan = emit({ () throws(Rejection) in try Decide.publish(publication, onto: slots[ref]!.state) }) else { continue }
             slots[ref]!.state.apply(plan.events[0].event)
             pools[pool].free.push(start: slots[ref]!.start, slot: ref)

@@ -19,3 +19,16 @@ public final class MemorySink: EventSink {
 
     public var events: [SimulatedEvent] { appends.flatMap(\.events) }
 }
+
+/// A sink that only counts: measures how fast the history is generated, without any storage.
+public final class DiscardingSink: EventSink {
+    public private(set) var events: UInt64 = 0
+
+    public init() {}
+
+    public func write(_ appends: [SimulatedAppend]) throws {
+        for append in appends { events += UInt64(append.events.count) }
+    }
+
+    public func finish() throws {}
+}

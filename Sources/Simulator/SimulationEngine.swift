@@ -17,9 +17,16 @@ final class SimulationEngine {
     var now: Double
     var agenda = Agenda()
 
-    var people: [Person?] = []
-    var bots: [BotBooking?] = []
-    var slots: [SlotEntry?] = []
+    /// Live entities by reference; finished ones are removed, so memory follows what is in flight.
+    var people: [Int: Person] = [:]
+    var bots: [Int: BotBooking] = [:]
+    var slots: [Int: SlotEntry] = [:]
+    var nextReference = 0
+
+    func newReference() -> Int {
+        nextReference += 1
+        return nextReference
+    }
     var pools: [Pool]
     var botFingerprints: [Fingerprint]
 
@@ -117,13 +124,9 @@ final class SimulationEngine {
         }
         var events: [SimulatedEvent] = []
         events.reserveCapacity(plan.events.count)
-        var previous: (event: DomainEvent, data: [UInt8])?
         for planned in plan.events {
-            let data: [UInt8]
-            if let previous, previous.event == planned.event { data = previous.data } else { data = planned.event.encodedData() }
-            previous = (planned.event, data)
-            let type = planned.event.typeName
-            events.append(SimulatedEvent(stream: planned.stream, type: type, id: idRandom.uuid(), data: data, metadata: Self.metadata(for: planned.event)))
+            events.append(SimulatedEvent(stream: planned.stream, type: planned.event.typeName, id: idRandom.uuid(),
+                                         data: planned.data, metadata: Self.metadata(for: planned.event)))
         }
         var expectations: [StreamExpectation] = []
         for planned in plan.events where !expectations.contains(where: { $0.stream == planned.stream }) {

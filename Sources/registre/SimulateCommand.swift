@@ -41,12 +41,16 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "With --socket: decisions per HTTP request (1 is how a live service appends).")
     var appendsPerRequest: Int = 1
 
+    @Flag(help: "Generate the history without writing it anywhere, to measure generation alone.")
+    var discard = false
+
     func validate() throws {
         guard profile == "isere-2024" else { throw ValidationError("unknown --profile \(profile); the only profile is isere-2024") }
         guard scale > 0, scale <= 10_000, scale.isFinite else { throw ValidationError("--scale must be greater than 0 and at most 10000, not \(scale)") }
         guard (1...100).contains(years) else { throw ValidationError("--years must be between 1 and 100, not \(years)") }
         guard (1...10_000).contains(appendsPerRequest) else { throw ValidationError("--appends-per-request must be between 1 and 10000, not \(appendsPerRequest)") }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+        if discard, socket != nil { throw ValidationError("--discard and --socket exclude each other") }
     }
 
     func run() throws {
@@ -54,7 +58,9 @@ struct SimulateCommand: ParsableCommand {
         let bar = ProgressBar("simulate")
         let started = Date()
         let summary: SimulationSummary
-        if let socket {
+        if discard {
+            summary = try simulator.run(into: DiscardingSink()) { bar.update($0.events) }
+        } else if let socket {
             summary = try simulator.run(into: SocketSink(socketPath: socket, appendsPerRequest: appendsPerRequest)) { bar.update($0.events) }
         } else {
             var options = JournalOptions()

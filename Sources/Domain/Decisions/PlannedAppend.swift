@@ -9,11 +9,21 @@ public enum ExpectedStreamVersion: Sendable, Equatable {
 /// One event a decision wants appended, and where. The journal assigns the event id.
 public struct PlannedEvent: Sendable, Equatable {
     public var stream: String
-    public var event: DomainEvent
+    public var event: DomainEvent {
+        didSet { data = event.encodedData() }
+    }
+    /// The event's JSON data, encoded once when the decision checked it, so that writers (the
+    /// simulator at hundreds of thousands of events a second) do not encode it again.
+    public private(set) var data: [UInt8]
 
     public init(stream: String, event: DomainEvent) {
+        self.init(stream: stream, event: event, data: event.encodedData())
+    }
+
+    init(stream: String, event: DomainEvent, data: [UInt8]) {
         self.stream = stream
         self.event = event
+        self.data = data
     }
 }
 
@@ -30,6 +40,6 @@ public struct PlannedAppend: Sendable, Equatable {
 
     /// The append in the shape `validateAppend` and the journal take.
     public var envelopes: [(stream: String, type: String, data: [UInt8])] {
-        events.map { (stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData()) }
+        events.map { (stream: $0.stream, type: $0.event.typeName, data: $0.data) }
     }
 }
