@@ -90,12 +90,21 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         #expect(completeLines(outcome.stdout).count == 1 && jsonObject(Array(outcome.out.utf8.dropLast())) != nil, "\(outcome.out.prefix(500))")
     }
 
-    @Test func demoWithTwoThousandEventsExitsZeroAndReportsNoDamage() throws {
+    @Test func aShortenedDemoRunsEveryStepAndItsReportHoldsTheStory() throws {
         let scratch = ScratchDirectory("demo")
-        let outcome = try registre(["demo", "--events", "2000", "--directory", scratch.path], timeout: 180)
+        let outcome = try registre(["demo", "--scale", "0.05", "--applicants", "8", "--directory", scratch.path], timeout: 300)
         #expect(outcome.exited(0), "\(outcome)")
-        #expect(outcome.out.contains("no damage"), "\(outcome.out)")
-        #expect(outcome.out.contains("wrote 2000 events"), "\(outcome.out)")
+        for heading in ["== Appointments per month", "== Delay from complete file to permit available", "== Slot releases",
+                        "== Live bot storm through the socket", "== Most suspicious client fingerprints", "== Audit"] {
+            #expect(outcome.out.contains(heading), "missing \(heading)")
+        }
+        #expect(outcome.out.contains("CLEAN:"), "the audit of a simulated history must be clean: \(outcome.out)")
+        #expect(outcome.out.contains("no slot overbooked"), "\(outcome.out)")
+        #expect(outcome.out.contains("2.5 months"), "the press release's figures stand beside the delays")
+        let html = try String(contentsOfFile: scratch.path + "/report.html", encoding: .utf8)
+        #expect(html.contains("<svg"), "charts are inline SVG")
+        #expect(html.contains("Audit verdict") && html.contains("Abuse ranking") && html.contains("bookings per second"))
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("src="), "the report loads nothing from the network")
     }
 }
 
