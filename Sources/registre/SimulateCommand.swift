@@ -16,8 +16,10 @@ struct SimulateCommand: ParsableCommand {
         history can be redone, so it does not pay for an fsync per append. The journal must be empty.
 
         With --socket PATH, every decision is one POST /append to a running `registre` server on that \
-        Unix socket, as a real service sends it, and the server checks every rule again. --journal then \
-        names the server's journal only for the record and is not opened.
+        Unix socket, as a real service sends it, and the server checks every rule again. The server must \
+        accept business times as old as the simulated period (its business-clock skew). --journal then \
+        names the server's journal only for the record and is not opened. --discard generates the \
+        history without writing it, to time generation alone.
         """
     )
 
