@@ -31,7 +31,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Random seed; the same seed gives the same history.")
     var seed: UInt64 = 2024
 
-    @Option(help: "Volume multiplier: 1 is 15,000 dossiers a year (about 330,000 events).")
+    @Option(help: "Volume multiplier: 1 is 15,000 dossiers a year (about 235,000 events).")
     var scale: Double = 1
 
     @Option(help: "Simulated years, from 2024-01-01.")
