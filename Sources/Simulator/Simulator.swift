@@ -26,11 +26,17 @@ public struct Simulator: Sendable {
     public func run(into sink: some EventSink, progress: (Progress) -> Void = { _ in }) throws -> SimulationSummary {
         let engine = SimulationEngine(profile: profile)
         let span = max(1, engine.endTime - engine.startTime)
-        while true {
-            let appends = engine.nextAppends(minimum: batchSize)
-            if appends.isEmpty && engine.finished { break }
-            try sink.write(appends)
-            progress(Progress(events: engine.tally.events, businessTime: engine.date, fractionDone: min(1, (engine.now - engine.startTime) / span)))
+        do {
+            while true {
+                let appends = engine.nextAppends(minimum: batchSize)
+                if appends.isEmpty && engine.finished { break }
+                try sink.write(appends)
+                progress(Progress(events: engine.tally.events, businessTime: engine.date, fractionDone: min(1, (engine.now - engine.startTime) / span)))
+            }
+        } catch {
+            // The sink still stops its work (a journal sink its writing thread); the first error wins.
+            try? sink.finish()
+            throw error
         }
         try sink.finish()
         return engine.tally.summary(profile: profile, nextRelease: engine.plannedNextRelease())

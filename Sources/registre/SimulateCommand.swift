@@ -16,8 +16,10 @@ struct SimulateCommand: ParsableCommand {
         history can be redone, so it does not pay for an fsync per append. The journal must be empty.
 
         With --socket PATH, every decision is one POST /append to a running `registre` server on that \
-        Unix socket, as a real service sends it, and the server checks every rule again. --journal then \
-        names the server's journal only for the record and is not opened.
+        Unix socket, as a real service sends it, and the server checks every rule again. The server must \
+        accept business times as old as the simulated period (its business-clock skew). --journal then \
+        names the server's journal only for the record and is not opened. --discard generates the \
+        history without writing it, to time generation alone.
         """
     )
 
@@ -29,7 +31,7 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Random seed; the same seed gives the same history.")
     var seed: UInt64 = 2024
 
-    @Option(help: "Volume multiplier: 1 is 15,000 dossiers a year (about 330,000 events).")
+    @Option(help: "Volume multiplier: 1 is 15,000 dossiers a year (about 235,000 events).")
     var scale: Double = 1
 
     @Option(help: "Simulated years, from 2024-01-01.")

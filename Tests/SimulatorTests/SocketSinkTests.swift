@@ -59,7 +59,7 @@ final class FakeAppendServer: @unchecked Sendable {
         for response in responses {
             guard let request = readRequest(connection, &buffer) else { return }
             lock.withLock { _received.append(request) }
-            let reason = response.status == 200 ? "OK" : "Conflict"
+            let reason = response.status == 200 ? "OK" : "Refused"
             let body = Array(response.body.utf8)
             let head = "HTTP/1.1 \(response.status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
             let bytes = Array(head.utf8) + body
@@ -143,6 +143,19 @@ final class FakeAppendServer: @unchecked Sendable {
             try sink.write(try sampleAppends(1))
         } throws: { error in
             "\(error)".contains("version conflict") && "\(error)".contains("versionConflict")
+        }
+    }
+
+    @Test func aServerRefusingPastBusinessTimesIsExplained() throws {
+        let server = try FakeAppendServer(responses: [
+            (422, #"{"error":"ruleViolated","rule":"clock.businessTimeTooFar","eventIndex":0}"#),
+        ])
+        defer { server.stop() }
+        let sink = SocketSink(socketPath: server.path)
+        #expect {
+            try sink.write(try sampleAppends(1))
+        } throws: { error in
+            "\(error)".contains("business-clock skew")
         }
     }
 
