@@ -3,6 +3,7 @@ import CZstd
 import Foundation
 import Journal
 import Projections
+import Simulator
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,8 +111,17 @@ struct BenchCommand: ParsableCommand {
 
     private func loadEvents() throws -> [ProposedEvent] {
         guard let events else {
-            var generator = SyntheticEvents(seed: 326)
-            return (0..<count).map { _ in generator.next() }
+            // The realistic mix: the simulated Isère prefecture, sized to give `count` events.
+            var out: [ProposedEvent] = []
+            out.reserveCapacity(count)
+            let profile = SimulationProfile.isere2024(scale: max(0.05, Double(count) / 200_000), years: 2, seed: 326)
+            for append in Simulator.events(profile: profile) {
+                for e in append.events {
+                    out.append(ProposedEvent(stream: e.stream, type: e.type, id: e.id, data: e.data, metadata: e.metadata))
+                    if out.count == count { return out }
+                }
+            }
+            return out
         }
         guard let handle = FileHandle(forReadingAtPath: events) else { throw ValidationError("cannot read \(events)") }
         var out: [ProposedEvent] = []
