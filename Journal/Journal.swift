@@ -326,6 +326,16 @@ public final class Journal: @unchecked Sendable {
         return try box.result!.get()
     }
 
+    /// Queues an append and returns at once; `completion` runs once its frame is written.
+    ///
+    /// Appends queued one after another from one thread commit in that order, and the writer packs
+    /// them into shared frames, as it does for a busy server's concurrent clients: bulk writers
+    /// (benchmarks, generators) get the same frame sizes without one thread per append.
+    public func enqueueAppend(_ request: AppendRequest, completion: @escaping @Sendable (Result<AppendResult, JournalError>) -> Void) throws {
+        let prepared = try PreparedAppend(request, limits: options.limits)
+        queue.enqueue(prepared, completion: completion)
+    }
+
     /// Position after the last committed event (= number of events).
     public var endPosition: UInt64 { lock.withLock { nextPosition } }
 

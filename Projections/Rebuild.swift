@@ -89,6 +89,10 @@ public enum ProjectionRebuild {
     public static func export(journal: String, to directory: String, format: OutputFormat, limit: RebuildLimit = .end,
                               thresholds: AbuseThresholds = AbuseThresholds(),
                               progress: ((UInt64) -> Void)? = nil) throws(ProjectionError) -> ExportReport {
+        // A journal that cannot be opened is reported before anything is created in `directory`.
+        do { _ = try JournalReader(directory: journal) } catch let error as JournalError { throw .journal(error) } catch {
+            throw .output(path: journal, reason: "\(error)")
+        }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw .output(path: directory, reason: "it exists and is not a directory") }

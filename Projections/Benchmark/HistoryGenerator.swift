@@ -26,13 +26,45 @@ public struct HistoryGenerator {
     public mutating func write(events target: Int, to journal: Journal, progress: (Int) -> Void = { _ in }) throws {
         var written = 0
         while written < target {
-            for plan in try round() {
-                let result = try journal.appendAndWait(AppendRequest(events: plan.envelopes.map {
+            // Each decision is its own append; queued without waiting, so the writer packs them
+            // into frames as it would for a busy server. One round is waited for at a time.
+            let outcome = RoundOutcome()
+            let plans = try round()
+            for (n, plan) in plans.enumerated() {
+                let isLast = n == plans.count - 1
+                try journal.enqueueAppend(AppendRequest(events: plan.envelopes.map {
                     ProposedEvent(stream: $0.stream, type: $0.type, data: $0.data)
-                }))
-                written += Int(result.lastPosition - result.firstPosition + 1)
+                })) { result in outcome.record(result, isLast: isLast) }
             }
+            written += try outcome.wait()
             progress(written)
+        }
+    }
+
+    /// Counts a round's committed events and keeps its first error; `wait` returns once the last
+    /// append of the round (committed after all the others) is done.
+    private final class RoundOutcome: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var events = 0
+        private var error: JournalError?
+
+        func record(_ result: Result<AppendResult, JournalError>, isLast: Bool) {
+            lock.lock()
+            switch result {
+            case .success(let r): events += Int(r.lastPosition - r.firstPosition + 1)
+            case .failure(let e): if error == nil { error = e }
+            }
+            lock.unlock()
+            if isLast { done.signal() }
+        }
+
+        func wait() throws -> Int {
+            done.wait()
+            lock.lock()
+            defer { lock.unlock() }
+            if let error { throw error }
+            return events
         }
     }
 
@@ -102,20 +134,19 @@ public struct HistoryGenerator {
             record(try Decide.recordEvidence(.bookingAttemptsRejected(BookingAttemptsRejected(
                 fingerprint: bot, minute: minute, rule: .slotCapacityExceeded, count: 20 + rng.below(400), occurredAt: release.addingTimeInterval(60)))))
         }
-        for _ in 0..<60 { try dossierLife(start: release.addingTimeInterval(Double(rng.below(7 * 86_400))), dossiers: &dossiers, record: record) }
+        for _ in 0..<60 { try dossierLife(start: release.addingTimeInterval(Double(rng.below(7 * 86_400))), state: { dossiers[$0] ?? DossierState(dossierId: $0) }, record: record) }
         return plans
     }
 
-    private mutating func dossierLife(start: Date, dossiers: inout [UUID: DossierState], record: (PlannedAppend) -> Void) throws {
+    private mutating func dossierLife(start: Date, state: (UUID) -> DossierState, record: (PlannedAppend) -> Void) throws {
         let id = uuid()
         let category = Domain.Category.allCases[rng.below(6)]
         var at = start
         func step(_ s: DossierStep, after days: Double) throws {
             at = at.addingTimeInterval(days * 86_400)
-            record(try Decide.advance(dossiers[id]!, by: s, at: at))
+            record(try Decide.advance(state(id), by: s, at: at))
         }
-        dossiers[id] = DossierState(dossierId: id)
-        record(try Decide.submit(dossiers[id]!, for: IdentityKey(Hash256(hex: rng.hex64())!), category: category, kind: DossierKind.allCases[rng.below(3)],
+        record(try Decide.submit(state(id), for: IdentityKey(Hash256(hex: rng.hex64())!), category: category, kind: DossierKind.allCases[rng.below(3)],
                                  channel: FilingChannel.allCases[rng.below(3)], at: Site.allCases[rng.below(3)], on: at))
         let path = rng.below(100)
         if path < 20 {
@@ -133,12 +164,12 @@ public struct HistoryGenerator {
             try step(.requestConsultation(consultation, from: .labour), after: 5)
             try step(.answerConsultation(consultation, outcome: .favourable), after: 15)
         }
-        if months > 4, let completed = dossiers[id]!.completedAt {
+        if months > 4, let completed = state(id).completedAt {
             let due = UTCTime.adding(months: 4, to: completed).addingTimeInterval(86_400)
             try step(.reachImplicitRejectionDeadline, after: max(0, due.timeIntervalSince(at) / 86_400))
         }
         try step(.decide(rng.below(10) == 0 ? .refused : .granted), after: Double(rng.below(30)))
-        guard dossiers[id]!.status == .granted else { return }
+        guard state(id).status == .granted else { return }
         try step(.orderProduction, after: 3)
         try step(.makeAvailable(at: .grenoble), after: months * 30 - 60)
         try step(.handOver(at: .grenoble, appointmentId: nil), after: Double(3 + rng.below(20)))
@@ -187,6 +218,8 @@ public struct HistoryGenerator {
 public struct RebuildMeasurement: Sendable {
     public var events: UInt64
     public var seconds: Double
+    /// CPU time of the folding thread: on a shared machine, wall time also counts other work.
+    public var cpuSeconds: Double
     public var eventsPerSecond: Double { Double(events) / max(seconds, 1e-9) }
     /// Slots, releases, appointments, dossiers and fingerprints held at the end.
     public var entities: Int
@@ -200,11 +233,19 @@ extension ProjectionRebuild {
     /// nothing, and reports the rate: the figure `registre bench --workloads rebuild` prints.
     public static func rebuildBenchmark(journal: String) throws(ProjectionError) -> RebuildMeasurement {
         let before = residentBytes()
+        let cpuBefore = threadCPUSeconds()
         var set = ProjectionSet()
         let report = try fold(journal: journal, into: &set)
+        let cpu = threadCPUSeconds() - cpuBefore
         let after = residentBytes()
-        return RebuildMeasurement(events: report.events, seconds: report.seconds, entities: set.entityCount,
+        return RebuildMeasurement(events: report.events, seconds: report.seconds, cpuSeconds: cpu, entities: set.entityCount,
                                   residentBytesGrowth: max(0, after - before))
+    }
+
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     static func residentBytes() -> Int {
@@ -214,3 +255,7 @@ extension ProjectionRebuild {
         return kb * 1024
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -102,7 +102,7 @@ extension Fact {
             guard let found = FieldScanner.scan(b, keys: keys, into: spans) else { return nil }
             let all: UInt32 = (1 << UInt32(keys.count)) - 1
             guard found | optionalMask[Int(kind.rawValue)] == all else { return nil }
-            var r = SpanReader(b: b, spans: spans, found: found)
+            let r = SpanReader(b: b, spans: spans, found: found)
             guard r.int(0) == 1 else { return nil }
             return r.fact(kind)
         }

@@ -86,6 +86,14 @@ enum FieldScanner {
         case UInt8(ascii: "\""):
             var j = i + 1
             var escaped = false
+            // Eight bytes at a time while none is a quote, a backslash or a control character.
+            while j + 8 <= b.count {
+                let w = b.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+                let special = hasZeroByte(w ^ 0x2222_2222_2222_2222) | hasZeroByte(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+                    | ((w &- 0x2020_2020_2020_2020) & ~w & 0x8080_8080_8080_8080)
+                if special != 0 { break }
+                j += 8
+            }
             while j < b.count {
                 let c = b[j]
                 if c == UInt8(ascii: "\"") { return ValueSpan(start: i, end: j + 1, kind: escaped ? .escapedString : .plainString) }
@@ -142,6 +150,11 @@ enum FieldScanner {
         default:
             return nil
         }
+    }
+
+    /// Non-zero when some byte of `x` is zero (exact as a yes/no answer).
+    @inline(__always) private static func hasZeroByte(_ x: UInt64) -> UInt64 {
+        (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
     private static func literal(_ b: UnsafeRawBufferPointer, _ i: Int, _ word: StaticString, _ kind: ValueSpan.Kind) -> ValueSpan? {

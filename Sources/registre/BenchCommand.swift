@@ -251,19 +251,23 @@ struct BenchCommand: ParsableCommand {
 
     /// All four projections folded from a journal written through the decision functions.
     private func rebuild(directory: String) throws -> BenchRow {
-        progress("rebuild: writing a history of \(rebuildEvents) events through the decisions (relaxed durability)")
-        var options = JournalOptions()
-        options.durability = .relaxed
-        let journal = try Journal.open(directory: directory, options: options)
-        let bar = ProgressBar("rebuild fill", total: UInt64(rebuildEvents))
-        var generator = HistoryGenerator()
-        try generator.write(events: rebuildEvents, to: journal) { bar.update(UInt64($0)) }
-        bar.finish()
-        journal.close()
+        if FileManager.default.fileExists(atPath: directory) {
+            progress("rebuild: reusing the history already in \(directory) (kept by --keep)")
+        } else {
+            progress("rebuild: writing a history of \(rebuildEvents) events through the decisions (relaxed durability)")
+            var options = JournalOptions()
+            options.durability = .relaxed
+            let journal = try Journal.open(directory: directory, options: options)
+            let bar = ProgressBar("rebuild fill", total: UInt64(rebuildEvents))
+            var generator = HistoryGenerator()
+            try generator.write(events: rebuildEvents, to: journal) { bar.update(UInt64($0)) }
+            bar.finish()
+            journal.close()
+        }
         progress("rebuild: folding slot availability, dossier status, delays and abuse signals")
         let m = try ProjectionRebuild.rebuildBenchmark(journal: directory)
         return BenchRow(workload: "rebuild", system: "registre", events: Int(m.events), seconds: m.seconds,
-                        notes: "in process, one core, all four projections, no output; \(m.entities) live entities, resident growth \(Int(m.bytesPerEntity)) B/entity")
+                        notes: "in process, one core, all four projections, no output; CPU \(String(format: "%.2f", m.cpuSeconds)) s = \(Int(Double(m.events) / max(m.cpuSeconds, 1e-9))) events per CPU-second; \(m.entities) live entities, resident growth \(Int(m.bytesPerEntity)) B/entity")
     }
 
     // MARK: W5
