@@ -104,7 +104,8 @@ struct ServeCommand: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
-        let server = RegistreServer(configuration: configuration, journal: journal, logger: logger, metrics: metrics)
+        let server = RegistreServer(configuration: configuration, journal: journal, logger: logger, metrics: metrics,
+                                    projections: JournalProjections(journal: journal))
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: DispatchQueue(label: "registre.signals"))

@@ -1,0 +1,74 @@
+import Domain
+import Foundation
+import Journal
+import Projections
+
+/// The live projections the server answers `/projections/*` from: one `ProjectionSet` that
+/// catches up with the journal before each query, so an answer reflects every event committed
+/// before the request arrived. The first query folds the whole journal; later ones only the
+/// events committed since.
+public actor JournalProjections: LiveProjections {
+    private let journal: Journal
+    private var set = ProjectionSet()
+    private let encoder: JSONEncoder
+
+    public init(journal: Journal) {
+        self.journal = journal
+        encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    private func catchUp() throws {
+        var folded = set
+        try journal.forEachEvent(from: folded.position) { view in
+            _ = try folded.apply(view)
+            return true
+        }
+        set = folded
+    }
+
+    private func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value)) }
+
+    public func slots(_ query: SlotQuery) async throws -> [UInt8] {
+        try catchUp()
+        let slots = set.slotAvailability.allSlots().filter { slot in
+            (query.site == nil || slot.site == query.site) && (query.category == nil || slot.category == query.category)
+                && (query.from == nil || slot.start >= query.from!) && (query.to == nil || slot.start <= query.to!)
+                && !slot.withdrawn && slot.free > 0
+        }
+        return try json(["position": AnyEncodable(set.position), "slots": AnyEncodable(slots)])
+    }
+
+    public func dossier(id: UUID) async throws -> [UInt8]? {
+        try catchUp()
+        guard let summary = set.dossier(id: id) else { return nil }
+        return try json(summary)
+    }
+
+    public func dossiers(state: DossierStatus?) async throws -> [UInt8] {
+        try catchUp()
+        let list = state.map { set.dossiers(state: $0) } ?? set.dossierBoard.allDossiers()
+        return try json(["position": AnyEncodable(set.position), "counts": AnyEncodable(set.dossierCounts()), "dossiers": AnyEncodable(list)])
+    }
+
+    public func delays(groupBy: DelayGrouping) async throws -> [UInt8] {
+        try catchUp()
+        // The projection groups by category, or by category, site and month together.
+        let grouping: Projections.DelayGrouping = groupBy == .category ? .category : .categorySiteMonth
+        return try json(["position": AnyEncodable(set.position), "delays": AnyEncodable(set.delays(groupBy: grouping))])
+    }
+
+    public func abuse() async throws -> [UInt8] {
+        try catchUp()
+        return try json(["position": AnyEncodable(set.position), "ranking": AnyEncodable(set.abuseRanking(limit: 100)),
+                         "releases": AnyEncodable(set.releases())])
+    }
+}
+
+/// Lets the answers above mix differently typed members in one JSON object.
+private struct AnyEncodable: Encodable {
+    let encodeValue: (any Encoder) throws -> Void
+    init(_ value: some Encodable) { encodeValue = value.encode(to:) }
+    func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
