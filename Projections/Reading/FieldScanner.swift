@@ -1,4 +1,5 @@
 import Foundation
+import Domain
 
 /// Where one member's value lies in an event's JSON, and what kind of value it is.
 struct ValueSpan {
@@ -303,36 +304,16 @@ enum FieldScanner {
     }
 }
 
-/// The proleptic Gregorian calendar in UTC, by day numbers (H. Hinnant's civil algorithms).
+/// The proleptic Gregorian calendar in UTC, by day numbers: Domain's `UTCTime` holds the
+/// algorithms; this adds the millisecond helpers the fast reader needs.
 enum CivilCalendar {
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
+    @inline(__always) static func daysIn(month: Int, year: Int) -> Int { UTCTime.daysIn(month: month, year: year) }
+
+    @inline(__always) static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        UTCTime.daysFromCivil(year: year, month: month, day: day)
     }
 
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    @inline(__always) static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) { UTCTime.civilFromDays(days) }
 
     /// The UTC day number of a time in milliseconds.
     @inline(__always) static func day(ofMillis ms: Int64) -> Int32 {
