@@ -170,6 +170,9 @@ public actor RegistreServer {
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.subscriberBufferBytes / 4, high: configuration.subscriberBufferBytes))
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Large reads: each read is one element handed across to the connection's task, so an
+            // append body should arrive in a few reads, not dozens of 2 KiB ones.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
     }
 
     /// Synchronous per-connection setup on the event loop: credentials first, then the HTTP

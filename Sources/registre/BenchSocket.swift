@@ -110,7 +110,7 @@ enum SocketWorkloads {
         let shared = Shared((latencies: [Double](), failures: 0))
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
-        DispatchQueue.concurrentPerform(iterations: clients) { c in
+        onThreads(clients) { c in
             guard let client = try? SocketHTTPClient(path: server.socket) else { return }
             var mine: [Double] = []
             mine.reserveCapacity(1 << 16)
@@ -158,7 +158,7 @@ enum SocketWorkloads {
         let shared = Shared([Double]())
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
-        DispatchQueue.concurrentPerform(iterations: clients) { c in
+        onThreads(clients) { c in
             let done = DispatchSemaphore(value: 0)
             let record = [UInt8](repeating: UInt8(65 + c), count: 299) + [0x0A]
             var mine: [Double] = []
@@ -237,7 +237,7 @@ enum SocketWorkloads {
         }
         let shared = Shared([Int: Int]())
         let clock = Date()
-        DispatchQueue.concurrentPerform(iterations: clients) { c in
+        onThreads(clients) { c in
             guard let client = try? SocketHTTPClient(path: server.socket) else { return }
             var mine: [Int: Int] = [:]
             for k in stride(from: c, to: attempts, by: clients) {
@@ -259,6 +259,22 @@ enum SocketWorkloads {
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: date)
     }
+}
+
+/// Runs `body` on `count` threads of its own at once (concurrentPerform would use one thread per
+/// core, which is not 16 concurrent clients) and returns when all are done.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let done = DispatchGroup()
+    for k in 0..<count {
+        done.enter()
+        let thread = Thread {
+            body(k)
+            done.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    done.wait()
 }
 
 /// Results gathered from the benchmark's client threads.

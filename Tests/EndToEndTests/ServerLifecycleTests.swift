@@ -79,6 +79,21 @@ import Glibc
         #expect(completeLines(tailed.stdout).compactMap { jsonObject(Array($0.utf8))?["position"] as? Int } == [28, 29, 30, 31])
     }
 
+    /// TCP only when asked, on loopback only, and a TCP peer has no credentials, so no role.
+    @Test func aTCPListenerIsLoopbackOnlyAndGrantsNothing() throws {
+        let port = 20_000 + Int(getpid() % 20_000)
+        let server = try RunningServer("tcp", extra: ["--tcp-port", String(port)])
+        defer { server.stop() }
+        let health = try shell(#"curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$0/health""#, [String(port)], timeout: 30)
+        #expect(health.out == "200", "\(health)")
+        let events = try shell(#"curl -s -w ' %{http_code}' "http://127.0.0.1:$0/events""#, [String(port)], timeout: 30)
+        #expect(events.out.hasSuffix(" 403") && events.out.contains("TCP peer"), "\(events)")
+        let listening = try shell("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null", [], timeout: 30).out
+        let hexPort = String(format: "%04X", port)
+        let lines = listening.split(separator: "\n").filter { $0.contains(":\(hexPort) ") && $0.contains(" 0A ") }
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("0100007F:\(hexPort)") }, "\(lines)")
+    }
+
     @Test func clientCommandsSayClearlyWhenNoServerRuns() throws {
         let nowhere = "/tmp/rs-none-\(UUID().uuidString.prefix(6)).sock"
         for arguments in [["append", "--stream", "s", "--type", "T", "--data", "{}"], ["read"], ["tail"]] {

@@ -38,6 +38,17 @@ struct AppendService: Sendable {
             return await commit(AppendRequest(events: body.events, expectedVersions: body.expectations))
         }
 
+        // A stale expectation is answered before any decoding: under a booking race most
+        // attempts are late, and telling them so should cost a lookup, not a parse.
+        let stale = body.expectations.compactMap { name, expected -> VersionConflict? in
+            let current = journal.lastVersion(of: name)
+            return expected.isSatisfied(by: current) ? nil : VersionConflict(stream: name, expected: expected, actual: current)
+        }
+        if !stale.isEmpty {
+            metrics.versionConflicts.increment()
+            return AppendOutcome.conflict(stale)
+        }
+
         // Validation of every domain event, all problems at once.
         let domainIndices = body.events.indices.filter { Self.isDomain(body.events[$0]) }
         if !domainIndices.isEmpty {

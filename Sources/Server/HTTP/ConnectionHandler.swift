@@ -152,13 +152,15 @@ struct ConnectionHandler: Sendable {
 
     private func record(_ head: HTTPRequestHead, _ r: ServerResponse, _ started: ContinuousClock.Instant, _ log: Logger) {
         metrics.countRequest(route: Router.label(segments(head.uri)), status: Int(r.status.code))
+        // Denials are worth seeing even when ordinary requests are not logged.
+        let level: Logger.Level = r.status == .forbidden ? .notice : .info
+        guard log.logLevel <= level else { return }
         var metadata: Logger.Metadata = [
             "method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))",
             "status": "\(r.status.code)", "ms": "\(milliseconds(since: started))",
         ]
         if let code = r.errorCode { metadata["error"] = "\(code)" }
-        // Denials are worth seeing even when ordinary requests are not logged.
-        log.log(level: r.status == .forbidden ? .notice : .info, "request", metadata: metadata)
+        log.log(level: level, "request", metadata: metadata)
     }
 
     private func milliseconds(since started: ContinuousClock.Instant) -> String {
