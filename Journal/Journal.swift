@@ -39,6 +39,8 @@ public final class Journal: @unchecked Sendable {
 
     /// What recovery did on open, for logs and tests.
     public private(set) var recovery: RecoveryReport
+    /// The background sealed-segment check, when `options.sealedSegmentCheck` asks for one.
+    let backgroundCheck = BackgroundCheckStatus()
 
     /// Opens (creating if needed) the journal in `directory` for writing. Only one process may
     /// hold it; readers use `JournalReader`, which needs no lock.
@@ -58,49 +60,29 @@ public final class Journal: @unchecked Sendable {
         lockFile = try FileDescriptor.open(paths.lockPath, flags: O_RDWR | O_CREAT, mode: 0o644)
         guard lockFile.lockExclusively() else { throw JournalError.locked(path: paths.lockPath) }
 
-        var report = RecoveryReport()
         let starts = try paths.segmentFirstPositions()
-        var sealedSegments: [SealedSegment] = []
-        var id: UUID? = nil
-        var position: UInt64 = 0
-        var chain = Digest32.zero
-        var frontier = MerkleFrontier()
-        var lastTime = Int64.min
-
-        // Sealed segments: trust their index when it is sound and agrees with the segment header.
-        for (k, first) in starts.dropLast().enumerated() {
-            let name = JournalFormat.segmentName(firstPosition: first)
-            let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
-            let header = try Self.readHeader(file, name: name)
-            if k == 0 { id = header.journalID }
-            guard header.journalID == id else {
-                throw JournalError.corrupt(JournalDamage(kind: .foreignSegment, file: name, offset: 0, position: first, detail: "segment belongs to journal \(header.journalID), not \(id!)"))
+        // With the sealed-segment check in the background, only the last sealed segment's index is
+        // checksummed here (its Merkle frontier carries on into the writer); the others are checked
+        // structurally, cross-checked by the next segment's header, and checksummed in the background.
+        // Any disagreement redoes the opening with every index checksummed, which rebuilds a damaged
+        // index and gives the exact error.
+        var sealedState: SealedSegmentsState
+        if options.sealedSegmentCheck == .inBackground {
+            do {
+                sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: false, paths: paths, options: options)
+            } catch JournalError.corrupt {
+                sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: true, paths: paths, options: options)
             }
-            guard header.firstPosition == position, first == position else {
-                throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: name, offset: 0, position: position, detail: "segment starts at position \(header.firstPosition) but the previous one ends at \(position)"))
-            }
-            guard header.previousChainHash == chain else {
-                throw JournalError.corrupt(JournalDamage(kind: .brokenChain, file: name, offset: 0, position: position, detail: "segment does not continue the chain hash of the previous segment"))
-            }
-            var index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: JournalFormat.indexName(firstPosition: first))
-            let segmentSize = try file.size()
-            if let i = index, i.firstPosition != first || i.merkle.leafCount != first + i.eventCount || i.segmentLength != segmentSize {
-                index = nil
-            }
-            if index == nil {
-                report.rebuiltIndexes.append(name)
-                index = try Self.rebuildIndex(file: file, name: name, header: header, frontier: frontier, paths: paths, options: options)
-            }
-            let i = index!
-            if options.sealedSegmentCheck == .beforeOpening {
-                try Self.checkSealedSegment(file: file, name: name, header: header, index: i, frontier: frontier, paths: paths, options: options)
-            }
-            sealedSegments.append(SealedSegment(index: i, file: file, name: name))
-            position = i.endPosition
-            chain = i.chainHash
-            frontier = i.merkle
-            lastTime = max(lastTime, i.lastRecordedAt)
+        } else {
+            sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: true, paths: paths, options: options)
         }
+        var report = sealedState.report
+        let sealedSegments = sealedState.segments
+        var id = sealedState.journalID
+        var position = sealedState.position
+        var chain = sealedState.chain
+        var frontier = sealedState.frontier
+        var lastTime = sealedState.lastTime
 
         // The open segment: scan it whole, truncate a torn tail, rebuild its table.
         let openFirst = starts.last ?? 0
@@ -170,7 +152,62 @@ public final class Journal: @unchecked Sendable {
         thread.start()
         if options.sealedSegmentCheck == .inBackground, !sealedSegments.isEmpty {
             startBackgroundCheck(of: sealedSegments)
+        } else {
+            backgroundCheck.finish(rebuiltIndexes: [])
         }
+    }
+
+    /// What opening learned from the sealed segments.
+    struct SealedSegmentsState {
+        var report = RecoveryReport()
+        var segments: [SealedSegment] = []
+        var journalID: UUID? = nil
+        var position: UInt64 = 0
+        var chain = Digest32.zero
+        var frontier = MerkleFrontier()
+        var lastTime = Int64.min
+    }
+
+    /// Sealed segments: trust their index when it is sound and agrees with the segment header.
+    private static func openSealedSegments(starts: [UInt64], verifyingEveryIndex: Bool, paths: JournalDirectory,
+                                           options: JournalOptions) throws -> SealedSegmentsState {
+        var state = SealedSegmentsState()
+        let lastSealed = starts.count - 2
+        for (k, first) in starts.dropLast().enumerated() {
+            let name = JournalFormat.segmentName(firstPosition: first)
+            let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
+            let header = try Self.readHeader(file, name: name)
+            if k == 0 { state.journalID = header.journalID }
+            guard header.journalID == state.journalID else {
+                throw JournalError.corrupt(JournalDamage(kind: .foreignSegment, file: name, offset: 0, position: first, detail: "segment belongs to journal \(header.journalID), not \(state.journalID!)"))
+            }
+            guard header.firstPosition == state.position, first == state.position else {
+                throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: name, offset: 0, position: state.position, detail: "segment starts at position \(header.firstPosition) but the previous one ends at \(state.position)"))
+            }
+            guard header.previousChainHash == state.chain else {
+                throw JournalError.corrupt(JournalDamage(kind: .brokenChain, file: name, offset: 0, position: state.position, detail: "segment does not continue the chain hash of the previous segment"))
+            }
+            var index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: JournalFormat.indexName(firstPosition: first),
+                                          verifyingChecksum: verifyingEveryIndex || k == lastSealed)
+            let segmentSize = try file.size()
+            if let i = index, i.firstPosition != first || i.merkle.leafCount != first + i.eventCount || i.segmentLength != segmentSize {
+                index = nil
+            }
+            if index == nil {
+                state.report.rebuiltIndexes.append(name)
+                index = try Self.rebuildIndex(file: file, name: name, header: header, frontier: state.frontier, paths: paths, options: options)
+            }
+            let i = index!
+            if options.sealedSegmentCheck == .beforeOpening {
+                try Self.checkSealedSegment(file: file, name: name, header: header, index: i, frontier: state.frontier, paths: paths, options: options)
+            }
+            state.segments.append(SealedSegment(index: i, file: file, name: name))
+            state.position = i.endPosition
+            state.chain = i.chainHash
+            state.frontier = i.merkle
+            state.lastTime = max(state.lastTime, i.lastRecordedAt)
+        }
+        return state
     }
 
     /// Compares a sealed segment with the checksum recorded at its seal; on a mismatch, scans it
@@ -183,21 +220,36 @@ public final class Journal: @unchecked Sendable {
                                                  detail: "sealed segment no longer matches the checksum recorded when it was sealed"))
     }
 
-    /// Checks sealed segments newest first on a background thread, so a large journal opens at
-    /// once; damage found stops the writer with the error that locates it.
+    /// Checks sealed segments on a background thread, so a large journal opens at once: first
+    /// every index's checksum (a damaged index is derived data, so it is rebuilt from its segment
+    /// and swapped in), then every segment's, newest first. Damage to a segment stops the writer
+    /// with the error that locates it.
     private func startBackgroundCheck(of segments: [SealedSegment]) {
         let options = self.options, paths = self.paths
         let thread = Thread { [weak self] in
-            for (k, s) in segments.enumerated().reversed() {
-                guard self != nil else { return }
-                do {
+            var rebuilt: [String] = []
+            defer { self?.backgroundCheck.finish(rebuiltIndexes: rebuilt) }
+            var current = segments
+            do {
+                for k in current.indices.reversed() where !current[k].index.hasSoundChecksum() {
+                    guard let self else { return }
+                    let s = current[k]
                     let header = try Journal.readHeader(s.file, name: s.name)
-                    let frontier = k == 0 ? MerkleFrontier() : segments[k - 1].index.merkle
-                    try Journal.checkSealedSegment(file: s.file, name: s.name, header: header, index: s.index, frontier: frontier, paths: paths, options: options)
-                } catch {
-                    self?.poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
-                    return
+                    let frontier = k == 0 ? MerkleFrontier() : current[k - 1].index.merkle
+                    guard let index = try Journal.rebuildIndex(file: s.file, name: s.name, header: header, frontier: frontier, paths: paths, options: options) else { continue }
+                    current[k] = SealedSegment(index: index, file: s.file, name: s.name)
+                    self.lock.withLock { self.sealed[k] = current[k] }
+                    rebuilt.append(s.name)
+                    options.log("recovery: the index of \(s.name) failed its checksum; rebuilt it from the segment")
                 }
+                for (k, s) in current.enumerated().reversed() {
+                    guard self != nil else { return }
+                    let header = try Journal.readHeader(s.file, name: s.name)
+                    let frontier = k == 0 ? MerkleFrontier() : current[k - 1].index.merkle
+                    try Journal.checkSealedSegment(file: s.file, name: s.name, header: header, index: s.index, frontier: frontier, paths: paths, options: options)
+                }
+            } catch {
+                self?.poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
             }
         }
         thread.name = "registre-check"
@@ -379,4 +431,26 @@ public struct RecoveryReport: Sendable, Equatable {
 
     public var truncations: [Truncation] = []
     public var rebuiltIndexes: [String] = []
+}
+
+/// When the background sealed-segment check ends, and which indexes it rebuilt.
+final class BackgroundCheckStatus: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var rebuilt: [String]?
+
+    func finish(rebuiltIndexes: [String]) {
+        condition.withLock {
+            if rebuilt == nil { rebuilt = rebuiltIndexes }
+            condition.broadcast()
+        }
+    }
+
+    /// The indexes rebuilt, once the check has ended (or was not needed); nil after `timeout`.
+    func wait(timeout: TimeInterval) -> [String]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        return condition.withLock {
+            while rebuilt == nil, condition.wait(until: deadline) {}
+            return rebuilt
+        }
+    }
 }

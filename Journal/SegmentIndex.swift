@@ -169,7 +169,10 @@ final class SegmentIndex: @unchecked Sendable {
         bits == 0 ? 0 : Int(hash >> UInt64(64 - bits))
     }
 
-    init(path: String, name: String) throws {
+    /// Maps an index file and checks its structure. `verifyingChecksum` also reads every page to
+    /// check the CRC32C; without it, opening costs a few pages per segment, and the caller must
+    /// call `hasSoundChecksum()` soon (the background sealed-segment check does).
+    init(path: String, name: String, verifyingChecksum: Bool = true) throws {
         file = try MappedFile(path: path)
         let b = file.bytes
         func bad(_ detail: String) -> JournalError {
@@ -177,9 +180,7 @@ final class SegmentIndex: @unchecked Sendable {
         }
         guard b.count >= Self.headerSize, Array(b[0..<8]) == JournalFormat.indexMagic else { throw bad("not an index file") }
         guard b.getInteger(at: 8) as UInt16 == 1 else { throw bad("unknown index version") }
-        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<124]))
-        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[128...]), extending: crc)
-        guard crc == b.getInteger(at: 124) as UInt32 else { throw bad("index checksum mismatch") }
+        if verifyingChecksum, !Self.checksumMatches(b) { throw bad("index checksum mismatch") }
         idBits = Int(b[10])
         streamBits = Int(b[11])
         firstPosition = b.getInteger(at: 16)
@@ -211,6 +212,15 @@ final class SegmentIndex: @unchecked Sendable {
         }
         guard let frontier = MerkleFrontier(leafCount: firstPosition + eventCount, subtrees: subtrees) else { throw bad("Merkle frontier does not match the event count") }
         merkle = frontier
+    }
+
+    /// Whether the CRC32C over the whole file still matches: reads every page.
+    func hasSoundChecksum() -> Bool { Self.checksumMatches(file.bytes) }
+
+    private static func checksumMatches(_ b: UnsafeRawBufferPointer) -> Bool {
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<124]))
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[128...]), extending: crc)
+        return crc == b.getInteger(at: 124) as UInt32
     }
 
     // MARK: Lookups

@@ -44,7 +44,7 @@ public final class SocketSink: EventSink {
         case 409:
             throw SimulationError.sinkFailed("the server refused an append with a version conflict (is the journal empty, or was it written by another seed?): \(response.bodyText.prefix(500))")
         case 422 where response.bodyText.contains("clock.businessTimeTooFar"):
-            throw SimulationError.sinkFailed("the server refuses business times far from its clock, and a simulated history is in the past; run the server with a business-clock skew that covers the simulated period (ServerConfiguration.businessClock): \(response.bodyText.prefix(300))")
+            throw SimulationError.sinkFailed("the server refuses business times far from its clock, and a simulated history is in the past; start the server with `registre serve --business-clock-skew unlimited` (ServerConfiguration.businessClock) to load a past history: \(response.bodyText.prefix(300))")
         default:
             throw SimulationError.sinkFailed("the server answered \(response.status) to POST /append: \(response.bodyText.prefix(500))")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Domain
 import Journal
 import Server
 #if canImport(Glibc)
@@ -57,6 +58,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: \(ServerLogging.levels.joined(separator: ", ")). Each request is logged at info.")
     var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp("""
+        How far, in seconds, an event's business time (occurredAt) may be from the server clock, or `unlimited` \
+        to load a past history (a migration, `registre simulate --socket`). Keep the default for live services: \
+        a wide skew lets a client book \"yesterday\" and dodge the time rules.
+        """, valueName: "SECONDS|unlimited"))
+    var businessClockSkew: String = "120"
+
+    /// The parsed `--business-clock-skew`.
+    var maximumSkew: TimeInterval? {
+        if businessClockSkew == "unlimited" { return .infinity }
+        guard let seconds = Double(businessClockSkew), seconds.isFinite, seconds >= 1 else { return nil }
+        return seconds
+    }
+
     func validate() throws {
         guard !socket.isEmpty else { throw ValidationError("--socket needs a path") }
         if let tcpPort, !(1...65535).contains(tcpPort) { throw ValidationError("--tcp-port must be from 1 to 65535") }
@@ -66,6 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be from 1 to 64") }
+        guard maximumSkew != nil else {
+            throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
+        }
         guard ServerLogging.levels.contains(logLevel) else {
             throw ValidationError("--log-level must be one of \(ServerLogging.levels.joined(separator: ", "))")
         }
@@ -89,6 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriberGracePeriod = .milliseconds(Int64(subscriberGracePeriod * 1000))
         configuration.maximumBodyBytes = maxBodyBytes
         configuration.eventLoopThreads = threads
+        configuration.businessClock = BusinessClock(maximumSkew: maximumSkew ?? 120)
         let logger = ServerLogging.makeLogger(level: logLevel)!
 
         let metrics = ServerMetrics()

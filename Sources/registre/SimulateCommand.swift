@@ -17,7 +17,7 @@ struct SimulateCommand: ParsableCommand {
 
         With --socket PATH, every decision is one POST /append to a running `registre` server on that \
         Unix socket, as a real service sends it, and the server checks every rule again. The server must \
-        accept business times as old as the simulated period (its business-clock skew). --journal then \
+        accept business times as old as the simulated period: start it with `--business-clock-skew unlimited`. --journal then \
         names the server's journal only for the record and is not opened. --discard generates the \
         history without writing it, to time generation alone.
         """

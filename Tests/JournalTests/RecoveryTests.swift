@@ -187,6 +187,46 @@ import Testing
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
     }
 
+    @Test func withTheCheckInTheBackgroundADamagedOlderIndexIsRebuiltAfterOpeningAndReadsStayRight() throws {
+        var ids: [UUID] = []
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
+            try fill(j, count: 60)
+            ids = try j.readAll().map(\.id)
+            j.close()
+        }
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/index").sorted()
+        #expect(indexes.count >= 2)  // the first is not the last sealed one, which opening always checks
+        // The id table of the first segment's index: past the header, frames and Merkle sections.
+        let damaged = dir.path + "/index/" + indexes[0]
+        try flip(byte: try size(damaged) - 40, in: damaged)
+
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
+        defer { j.close() }
+        #expect(j.recovery.rebuiltIndexes.isEmpty)
+        let rebuilt = j.backgroundCheck.wait(timeout: 30)
+        #expect(rebuilt == [dir.segmentFiles()[0]])
+        for id in ids { #expect(try j.event(id: id)?.id == id) }
+        try j.append([event("after-repair")])
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+    }
+
+    @Test func anOlderIndexWhoseChainHashDisagreesWithTheNextSegmentIsRebuiltWhileOpening() throws {
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
+            try fill(j, count: 60)
+            j.close()
+        }
+        let first = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/index").sorted()[0]
+        try flip(byte: 60, in: dir.path + "/index/" + first)  // inside the chain hash (bytes 56..<88)
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
+        defer { j.close() }
+        #expect(j.recovery.rebuiltIndexes == [dir.segmentFiles()[0]])
+        #expect(j.backgroundCheck.wait(timeout: 30) == [])
+        try j.append([event("after-repair")])
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+    }
+
     /// Offsets of every frame in a segment file, read through the format's own rules.
     private func frameOffsets(_ path: String) throws -> [UInt64] {
         let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -155,7 +155,7 @@ final class FakeAppendServer: @unchecked Sendable {
         #expect {
             try sink.write(try sampleAppends(1))
         } throws: { error in
-            "\(error)".contains("business-clock skew")
+            "\(error)".contains("--business-clock-skew unlimited")
         }
     }
 

@@ -6,6 +6,8 @@ import Foundation
 /// way; the server must therefore refuse a live command whose business time is far from its own
 /// clock, or a client could book a slot "yesterday" to dodge the start-time rule.
 public struct BusinessClock: Sendable, Equatable {
+    /// Seconds either way; `.infinity` accepts any business time, which only a server loading a past
+    /// history (a migration, a simulation) should do.
     public var maximumSkew: TimeInterval
 
     public init(maximumSkew: TimeInterval = 120) {
