@@ -187,7 +187,11 @@ public struct JournalOptions: Sendable {
     public var segmentSizeLimit: Int = 64 << 20
     public var limits = JournalLimits()
     public var durability: Durability = .durable
-    public var compressionLevel: Int32 = 3
+    /// zstd level for frame payloads; 0 stores them uncompressed. Level 1 by measurement: on the
+    /// simulated mix in frames of 100 events, levels 1, 3, 6 and 9 all store about 95 bytes per
+    /// event (random ids and identity hashes dominate), while level 1 compresses twice as fast as
+    /// level 3, and compression sits on the writer's serial path before each fdatasync.
+    public var compressionLevel: Int32 = 1
     /// The most bytes of appends the writer packs into one group-commit frame.
     public var maximumFrameBytes: Int = 4 << 20
     /// Where recovery reports what it truncated; defaults to standard error.
