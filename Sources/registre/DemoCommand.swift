@@ -92,7 +92,10 @@ struct DemoCommand: ParsableCommand {
         report.appointmentsPerMonth = Self.appointmentsPerMonth(projections)
         report.delays = Self.delays(projections)
         report.delaysPerMonth = Self.delaysPerMonth(projections)
-        report.releases = projections.releases().sorted { $0.openedAt > $1.openedAt }.map {
+        // Fastest-exhausted first: that is where the bots were; the rest newest first.
+        report.releases = projections.releases().sorted {
+            ($0.secondsToExhaustion ?? .infinity, $1.openedAt) < ($1.secondsToExhaustion ?? .infinity, $0.openedAt)
+        }.map {
             .init(id: "\(UTCTime.string($0.openedAt).prefix(16)) \($0.site.rawValue)", slots: $0.slots, secondsToExhaustion: $0.secondsToExhaustion, fingerprints: $0.distinctFingerprints)
         }
         report.storm = storm.perSecond

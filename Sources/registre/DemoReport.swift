@@ -25,6 +25,16 @@ struct DemoReport {
 
     // MARK: Text
 
+    /// Seconds for a bot storm, days for a release that lasted: the unit a reader thinks in.
+    static func readableDuration(_ seconds: Double) -> String {
+        switch seconds {
+        case ..<120: String(format: "%.1f s", seconds)
+        case ..<7_200: String(format: "%.0f min", seconds / 60)
+        case ..<172_800: String(format: "%.1f h", seconds / 3_600)
+        default: String(format: "%.1f days", seconds / 86_400)
+        }
+    }
+
     func text() -> String {
         var out = ""
         out += section("Appointments per month")
@@ -37,9 +47,9 @@ struct DemoReport {
         for d in delays {
             out += "  \(pad(d.category, 14)) \(pad(String(d.count), 9, right: true)) \(pad(String(format: "%.0f", d.medianDays), 8, right: true)) \(pad(String(format: "%.0f", d.p90Days), 8, right: true))   \(d.pressRelease)\n"
         }
-        out += section("Slot releases: time until the last slot was taken")
+        out += section("Slot releases: time until the last slot was taken, fastest first")
         for r in releases.prefix(12) {
-            let exhausted = r.secondsToExhaustion.map { String(format: "%8.1f s", $0) } ?? "  not exhausted"
+            let exhausted = pad(r.secondsToExhaustion.map(Self.readableDuration) ?? "not exhausted", 14, right: true)
             out += "  \(pad(r.id, 28)) \(pad(String(r.slots), 5, right: true)) slots  \(exhausted)  \(r.fingerprints) client fingerprints\n"
         }
         if releases.count > 12 { out += "  … \(releases.count - 12) more releases in the report\n" }
@@ -92,7 +102,7 @@ struct DemoReport {
         <p>\(escape(stormSummary))</p>\(stormChart())
         <h2>Slot releases</h2>
         <table><tr><th>release</th><th>slots</th><th>time to run out</th><th>client fingerprints</th></tr>
-        \(releases.prefix(40).map { "<tr><td>\(escape($0.id))</td><td class=n>\($0.slots)</td><td class=n>\($0.secondsToExhaustion.map { String(format: "%.1f s", $0) } ?? "not exhausted")</td><td class=n>\($0.fingerprints)</td></tr>" }.joined())
+        \(releases.prefix(40).map { "<tr><td>\(escape($0.id))</td><td class=n>\($0.slots)</td><td class=n>\($0.secondsToExhaustion.map(Self.readableDuration) ?? "not exhausted")</td><td class=n>\($0.fingerprints)</td></tr>" }.joined())
         </table>
         <h2>Abuse ranking</h2>
         <table><tr><th>fingerprint</th><th>score</th><th>flags (rule: detail)</th></tr>
