@@ -169,7 +169,9 @@ public actor RegistreServer {
         limits.maxHeaderListSize = services.configuration.maximumHeaderBytes
         limits.maxHeaderFieldCount = 100
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true,
+            // Every response header is written by this server from constants and numbers, so
+            // NIO's per-response validation of outbound headers would only cost time.
+            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer))
     }
