@@ -10,7 +10,8 @@ import Glibc
 /// child on a fresh journal, so the server runs exactly as services use it.
 ///
 /// Tuning without new flags: `REGISTRE_BENCH_W2_SECONDS` (15), `REGISTRE_BENCH_W4_ATTEMPTS`
-/// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info).
+/// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info),
+/// `REGISTRE_BENCH_SERVER_THREADS` (the server's default: one event loop per core).
 enum SocketWorkloads {
     static let clients = 16
 
@@ -54,6 +55,7 @@ enum SocketWorkloads {
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             process.arguments = ["serve", "--journal", journal, "--socket", socket,
                                  "--log-level", ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_LOG_LEVEL"] ?? "notice"]
+                + (ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_THREADS"].map { ["--threads", $0] } ?? [])
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             let deadline = Date().addingTimeInterval(60)
