@@ -37,8 +37,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         case idle
         /// The head has arrived; the body is being gathered, bounded by the body limit.
         case receiving(head: HTTPRequestHead, body: ByteBuffer, started: ContinuousClock.Instant)
-        /// A 413 is on its way and the connection closes after it; the rest is ignored.
-        case refusing
+        /// A last answer (a 413, or one with `connection: close`) is on its way and the connection
+        /// closes after it; anything more the client sends is ignored.
+        case closing
         /// The request is complete and its answer is being worked on (maybe by the journal).
         case responding
         /// A subscription owns the connection until it ends.
@@ -119,7 +120,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             // The body, bounded: a declared length over the limit is refused unread.
             let declared = head.headers.first(name: "content-length").flatMap(Int.init)
             if let declared, declared > configuration.maximumBodyBytes {
-                state = .refusing
+                state = .closing
                 refuseTooLarge(declared, head: head, started: started, context: context)
                 return
             }
@@ -127,7 +128,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .body(var chunk):
             guard case .receiving(let head, var body, let started) = state else { return }
             if body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
-                state = .refusing
+                state = .closing
                 refuseTooLarge(body.readableBytes + chunk.readableBytes, head: head, started: started, context: context)
                 return
             }
@@ -174,11 +175,16 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             let closing = response.closesConnection || !head.isKeepAlive || tracker.draining
-            write(response, for: head, close: closing, context: context)
+            // NIO's pipelining handler hands over the next request, if the client already sent
+            // one, from inside the write of this answer's end: this request must be finished
+            // before that write, or the next one would find the connection busy.
+            state = closing ? .closing : .idle
             record(head, response, label: label, started)
             if response.status == .forbidden { metrics.countDenial(route: label) }
-            if closing { return }
-            state = .idle
+            write(response, for: head, close: closing, context: context)
+            // Unless a pipelined request has started meanwhile, wait for the next one. The phase
+            // stays `responding` until the answer is written, so a drain cannot cut it off.
+            guard !closing, case .idle = state else { return }
             tracker.set(id, .waiting(until: .now + configuration.idleTimeout))
             // A drain that began while this request was in flight closes the connection now.
             if tracker.draining { context.close(promise: nil) }
