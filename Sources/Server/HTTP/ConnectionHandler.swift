@@ -91,13 +91,22 @@ final class ConnectionHandler: ChannelInboundHandler {
                 "method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))", "received": "\(body.readableBytes)",
             ])
         }
-        state = .closed
-        if let id {
-            tracker.remove(id)
-            self.id = nil
-            metrics.connections.record(tracker.count)
-        }
+        forget()
         context.fireChannelInactive()
+    }
+
+    /// Also when the pipeline is torn down without the channel ever going inactive (a channel
+    /// that failed to register): shutdown waits until the tracker is empty.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        forget()
+    }
+
+    private func forget() {
+        state = .closed
+        guard let id else { return }
+        tracker.remove(id)
+        self.id = nil
+        metrics.connections.record(tracker.count)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
