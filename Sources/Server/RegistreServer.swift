@@ -29,7 +29,6 @@ public actor RegistreServer {
     private let projections: (any LiveProjections)?
     private let tracker = ConnectionTracker()
     private let rejectedAttempts = RejectedAttempts()
-    private let accepted = AcceptedConnections()
     private var listeners: [any Channel] = []
     private var runningWaiters: [CheckedContinuation<Void, Never>] = []
     /// A shutdown asked for before `run()` began binding.
@@ -60,28 +59,23 @@ public actor RegistreServer {
     }
 
     private func serve(on group: MultiThreadedEventLoopGroup) async throws {
-
         let commands = makeCommandService()
-        let handler = makeConnectionHandler(commands: commands)
-        let unix: NIOAsyncChannel<AcceptedConnection, Never>
-        var tcp: NIOAsyncChannel<AcceptedConnection, Never>?
+        let services = makeConnectionServices(commands: commands)
+        var bound: [any Channel] = []
         do {
             try SocketFile.prepare(configuration.socketPath)
-            unix = try await Self.bootstrap(group, configuration).bind(unixDomainSocketPath: configuration.socketPath) { [configuration, accepted] channel in
-                channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration, accepted) }
-            }
+            bound.append(try await Self.bootstrap(group, services).bind(unixDomainSocketPath: configuration.socketPath).get())
             chmod(configuration.socketPath, 0o660)
             if let port = configuration.tcpPort {
-                tcp = try await Self.bootstrap(group, configuration).bind(host: "127.0.0.1", port: port) { [configuration, accepted] channel in
-                    channel.eventLoop.makeCompletedFuture { try Self.setUp(channel, configuration, accepted) }
-                }
+                bound.append(try await Self.bootstrap(group, services).bind(host: "127.0.0.1", port: port).get())
             }
         } catch {
+            for listener in bound { try? await listener.close() }
             state = .shutdown
             resumeRunningWaiters()
             throw error
         }
-        listeners = [unix.channel] + (tcp.map { [$0.channel] } ?? [])
+        listeners = bound
         if state == .starting && !stopRequested {
             state = .running
         } else {
@@ -94,12 +88,12 @@ public actor RegistreServer {
         logger.notice("listening", metadata: [
             "socket": "\(configuration.socketPath)", "tcp": "\(configuration.tcpPort.map { "127.0.0.1:\($0)" } ?? "none")",
             "access": "\(configuration.access.origin)", "journal": "\(journal.directory)", "position": "\(journal.endPosition)",
+            "eventLoops": "\(max(1, configuration.eventLoopThreads))",
         ])
 
-        let accepting = [unix] + (tcp.map { [$0] } ?? [])
-        let accepted = self.accepted
-        try await withThrowingDiscardingTaskGroup { background in
-            // Background loops end quietly when cancelled: a throw would tear the group down.
+        let listening = listeners
+        await withDiscardingTaskGroup { background in
+            // Background loops end quietly when cancelled.
             background.addTask { [tracker] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(100))
@@ -113,23 +107,12 @@ public actor RegistreServer {
                     await commands.flushEvidence(final: false)
                 }
             }
-            try await withThrowingDiscardingTaskGroup { listening in
-                for listener in accepting {
-                    listening.addTask {
-                        await withDiscardingTaskGroup { connections in
-                            try? await listener.executeThenClose { inbound in
-                                for try await connection in inbound {
-                                    accepted.take(connection)
-                                    connections.addTask { await handler.serve(connection) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            // Serve until shutdown() closes the listeners, then until every connection has ended:
+            // idle ones are closed at once, the others after the answer in flight.
+            for listener in listening { try? await listener.closeFuture.get() }
+            await tracker.waitUntilEmpty()
             background.cancelAll()
         }
-        await accepted.closeLeftovers()
         await commands.flushEvidence(final: true)
         state = .shutdown
         logger.notice("stopped accepting; every connection has ended", metadata: ["position": "\(journal.endPosition)"])
@@ -163,35 +146,34 @@ public actor RegistreServer {
 
     // MARK: Setup
 
-    private static func bootstrap(_ group: MultiThreadedEventLoopGroup, _ configuration: ServerConfiguration) -> ServerBootstrap {
-        ServerBootstrap(group: group)
+    private static func bootstrap(_ group: MultiThreadedEventLoopGroup, _ services: ConnectionServices) -> ServerBootstrap {
+        let configuration = services.configuration
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.subscriberBufferBytes / 4, high: configuration.subscriberBufferBytes))
             .childChannelOption(.maxMessagesPerRead, value: 4)
-            // Large reads: each read is one element handed across to the connection's task, so an
-            // append body should arrive in a few reads, not dozens of 2 KiB ones.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 8192, maximum: 1 << 20))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try setUp(channel, services) }
+            }
     }
 
     /// Synchronous per-connection setup on the event loop: credentials first, then the HTTP
-    /// pipeline with its header limits, then the async wrapper with inbound backpressure.
-    private static func setUp(_ channel: any Channel, _ configuration: ServerConfiguration, _ accepted: AcceptedConnections) throws -> AcceptedConnection {
+    /// pipeline with its header limits, then the handler that serves the requests.
+    private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
         let peer = PeerCredentials.of(channel)
         var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = configuration.maximumHeaderBytes
-        limits.maxHeaderListSize = configuration.maximumHeaderBytes
+        limits.maxHeaderFieldSize = services.configuration.maximumHeaderBytes
+        limits.maxHeaderListSize = services.configuration.maximumHeaderBytes
         limits.maxHeaderFieldCount = 100
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: true,
+            // Every response header is written by this server from constants and numbers, so
+            // NIO's per-response validation of outbound headers would only cost time.
+            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-        let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-            wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
-        let connection = AcceptedConnection(channel: wrapped, peer: peer)
-        accepted.hold(connection)
-        return connection
+        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer))
     }
 
     private func makeCommandService() -> CommandService {
@@ -202,7 +184,7 @@ public actor RegistreServer {
 
     private lazy var store = AggregateStore(journal: journal)
 
-    private func makeConnectionHandler(commands: CommandService) -> ConnectionHandler {
+    private func makeConnectionServices(commands: CommandService) -> ConnectionServices {
         let appends = AppendService(journal: journal, store: store, metrics: metrics, clock: configuration.businessClock,
                                     rules: .standard, attempts: configuration.commandAttempts)
         let journal = self.journal, tracker = self.tracker, metrics = self.metrics
@@ -217,7 +199,7 @@ public actor RegistreServer {
                 b.field("connections", tracker.count)
                 return b.finished()
             })
-        return ConnectionHandler(router: router, journal: journal, configuration: configuration, tracker: tracker,
-                                 metrics: metrics, logger: logger)
+        return ConnectionServices(router: router, journal: journal, configuration: configuration, tracker: tracker,
+                                  metrics: metrics, logger: logger)
     }
 }

@@ -1,4 +1,5 @@
 import Domain
+import NIOCore
 
 /// Everything `registre serve` can tune. The defaults suit a prefecture's services on one host.
 public struct ServerConfiguration: Sendable {
@@ -27,8 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var commandAttempts = 8
     /// How far a client's business time may be from the server's clock.
     public var businessClock = BusinessClock()
-    /// Event-loop threads; one is plenty for a Unix socket on a small machine.
-    public var eventLoopThreads = 1
+    /// Event-loop threads: requests are parsed, judged and answered on them, so one per core.
+    public var eventLoopThreads = System.coreCount
 
     public init(socketPath: String, tcpPort: Int? = nil, access: AccessPolicy) {
         self.socketPath = socketPath

@@ -10,7 +10,8 @@ import Glibc
 /// child on a fresh journal, so the server runs exactly as services use it.
 ///
 /// Tuning without new flags: `REGISTRE_BENCH_W2_SECONDS` (15), `REGISTRE_BENCH_W4_ATTEMPTS`
-/// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info).
+/// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info),
+/// `REGISTRE_BENCH_SERVER_THREADS` (the server's default: one event loop per core).
 enum SocketWorkloads {
     static let clients = 16
 
@@ -54,6 +55,7 @@ enum SocketWorkloads {
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             process.arguments = ["serve", "--journal", journal, "--socket", socket,
                                  "--log-level", ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_LOG_LEVEL"] ?? "notice"]
+                + (ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_THREADS"].map { ["--threads", $0] } ?? [])
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             let deadline = Date().addingTimeInterval(60)
@@ -61,6 +63,23 @@ enum SocketWorkloads {
                 guard process.isRunning, Date() < deadline else { throw ClientError(description: "the benchmark server did not start") }
                 usleep(20_000)
             }
+        }
+
+        /// CPU seconds (user + system) the server has used so far, from /proc: the machine is
+        /// shared, so the server's cost per request is reported beside the wall-clock rate.
+        func cpuSeconds() -> Double {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command name: state is field 3, utime field 14, stime field 15.
+            guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        /// "server CPU 42 µs per request" over the CPU used since `since`.
+        func cpuNote(since: Double, requests: Int) -> String {
+            let used = cpuSeconds() - since
+            return String(format: "server CPU %.1f s, %.0f µs per request", used, requests > 0 ? used / Double(requests) * 1e6 : 0)
         }
 
         func stop() {
@@ -89,8 +108,11 @@ enum SocketWorkloads {
     static func w1(_ events: [ProposedEvent], work: String) throws -> BenchRow {
         let server = try ServerChild(journal: work)
         defer { server.stop() }
-        let client = try SocketHTTPClient(path: server.socket)
+        // Bodies first: making them takes longer than the server's idle timeout on a busy machine,
+        // and a connection opened before would be closed as idle.
         let bodies = stride(from: 0, to: events.count, by: 100).map { body(events[$0..<min($0 + 100, events.count)]) }
+        let client = try SocketHTTPClient(path: server.socket)
+        let cpu = server.cpuSeconds()
         let start = Date()
         for b in bodies {
             let r = try client.send("POST", "/append", json: b)
@@ -99,7 +121,7 @@ enum SocketWorkloads {
         let elapsed = Date().timeIntervalSince(start)
         return BenchRow(workload: "W1", system: "registre-socket", events: events.count, seconds: elapsed,
                         bytesPerEvent: Double(directoryBytes(work)) / Double(events.count),
-                        notes: "POST /append of 100 events, each durable before the next, one connection; free-form bench- streams (journal checks, no domain rules)")
+                        notes: "POST /append of 100 events, each durable before the next, one connection; free-form bench- streams (journal checks, no domain rules); \(server.cpuNote(since: cpu, requests: bodies.count))")
     }
 
     // MARK: W2
@@ -107,23 +129,29 @@ enum SocketWorkloads {
     static func w2(_ events: [ProposedEvent], seconds: Double, work: String) throws -> BenchRow {
         let server = try ServerChild(journal: work)
         defer { server.stop() }
+        // Each client cycles through requests made before the clock starts; only the event id is
+        // new in each (written in place), so every append is a new event.
+        let templates = (0..<clients).map { c in
+            stride(from: c, to: min(events.count, c + clients * 1024), by: clients).map { k in IdentifiedRequest(events[k]) }
+        }
         let shared = Shared((latencies: [Double](), failures: 0))
+        let cpu = server.cpuSeconds()
         let deadline = Date().addingTimeInterval(seconds)
         let start = Date()
         onThreads(clients) { c in
-            guard let client = try? SocketHTTPClient(path: server.socket) else { return }
+            guard let client = try? BenchSocketClient(path: server.socket) else { return }
             var mine: [Double] = []
             mine.reserveCapacity(1 << 16)
-            var k = c
+            var rng = SystemRandomNumberGenerator()
+            let requests = templates[c]
+            var k = 0
             var failed = 0
             while Date() < deadline {
-                var e = events[k % events.count]
-                e.id = UUID()  // each append is a new event, even when the source wraps around
-                let b = body([e][...])
+                let request = requests[k % requests.count].withNewID(&rng)
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                guard let r = try? client.send("POST", "/append", json: b), r.status == 200 else { failed += 1; break }
+                guard let status = try? client.send(request), status == 200 else { failed += 1; break }
                 mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                k += clients
+                k += 1
             }
             shared.withLock {
                 $0.latencies += mine
@@ -135,7 +163,39 @@ enum SocketWorkloads {
         let latencies = shared.value.latencies.sorted()
         return BenchRow(workload: "W2", system: "registre-socket", events: latencies.count, seconds: elapsed,
                         p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
-                        notes: "16 clients, own connection each, POST /append of 1 event, durable ack; \(failures) failures")
+                        notes: "16 clients, own connection each, POST /append of 1 event, durable ack; \(failures) failures; \(server.cpuNote(since: cpu, requests: latencies.count))")
+    }
+
+    /// A `POST /append` of one event whose id can be replaced in place.
+    struct IdentifiedRequest: Sendable {
+        let bytes: [UInt8]
+        let idOffset: Int
+
+        init(_ event: ProposedEvent) {
+            var e = event
+            e.id = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            let request = BenchSocketClient.post("/append", json: SocketWorkloads.body([e][...]))
+            let zero = Array(#""id":"00000000-0000-0000-0000-000000000000""#.utf8)
+            bytes = request
+            idOffset = (0...(request.count - zero.count)).first { request[$0..<($0 + zero.count)].elementsEqual(zero) }! + 6
+        }
+
+        /// The request with a fresh random (version 4) UUID as the event's id.
+        func withNewID(_ rng: inout SystemRandomNumberGenerator) -> [UInt8] {
+            var out = bytes
+            let hex = Array("0123456789abcdef".utf8)
+            var random = (rng.next() as UInt64, rng.next() as UInt64)
+            random.0 = random.0 & ~0xF000 | 0x4000  // version 4
+            random.1 = random.1 & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // variant 1
+            var i = idOffset
+            for n in 0..<32 {
+                if n == 8 || n == 12 || n == 16 || n == 20 { i += 1 }
+                let word = n < 16 ? random.0 : random.1
+                out[i] = hex[Int((word >> UInt64(60 - (n % 16) * 4)) & 0xF)]
+                i += 1
+            }
+            return out
+        }
     }
 
     /// The physical limit for W2: 16 threads hand 300-byte records to one writer, which writes
@@ -229,19 +289,20 @@ enum SocketWorkloads {
         // Bodies are made before the clock starts; each attempt is a new identity on a random slot.
         var rng = SplitMix64(seed: 4)
         let fingerprint = String(repeating: "ab", count: 32)
-        let bodies: [[UInt8]] = (0..<attempts).map { k in
+        let bodies: [[UInt8]] = (0..<attempts).map { k in  // whole requests
             let slot = slots[Int(rng.next() % 500)]
             let identity = String(format: "%064x", k + 1)
             let data = #"{"schemaVersion":1,"appointmentId":"\#(UUID().uuidString.lowercased())","identityKey":"\#(identity)","site":"grenoble","slotId":"\#(slot)","motif":"filing","category":"student","start":"\#(start)","fingerprint":"\#(fingerprint)","occurredAt":"\#(now)"}"#
-            return Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)},{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}],"expectedVersions":{"slot-grenoble-\#(slot)":0,"applicant-\#(identity)":"noStream"}}"#.utf8)
+            return BenchSocketClient.post("/append", json: Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)},{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}],"expectedVersions":{"slot-grenoble-\#(slot)":0,"applicant-\#(identity)":"noStream"}}"#.utf8))
         }
         let shared = Shared([Int: Int]())
+        let cpu = server.cpuSeconds()
         let clock = Date()
         onThreads(clients) { c in
-            guard let client = try? SocketHTTPClient(path: server.socket) else { return }
+            guard let client = try? BenchSocketClient(path: server.socket) else { return }
             var mine: [Int: Int] = [:]
             for k in stride(from: c, to: attempts, by: clients) {
-                let status = (try? client.send("POST", "/append", json: bodies[k]).status) ?? -1
+                let status = (try? client.send(bodies[k])) ?? -1
                 mine[status, default: 0] += 1
             }
             shared.withLock { for (s, n) in mine { $0[s, default: 0] += n } }
@@ -251,7 +312,7 @@ enum SocketWorkloads {
         let booked = statuses[200] ?? 0
         let others = statuses.filter { $0.key != 200 && $0.key != 409 }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
         return BenchRow(workload: "W4", system: "registre-socket", events: attempts, seconds: elapsed,
-                        notes: "bookings \(booked) (must be 500), conflicts \(statuses[409] ?? 0)\(others.isEmpty ? "" : ", other \(others)"); POST /append of AppointmentBooked in slot + applicant streams with expectedVersions, rules checked on live state; events/s = attempts/s")
+                        notes: "bookings \(booked) (must be 500), conflicts \(statuses[409] ?? 0)\(others.isEmpty ? "" : ", other \(others)"); POST /append of AppointmentBooked in slot + applicant streams with expectedVersions, rules checked on live state; events/s = attempts/s; \(server.cpuNote(since: cpu, requests: attempts))")
     }
 
     static func UTCString(_ date: Date) -> String {

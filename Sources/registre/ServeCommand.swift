@@ -52,8 +52,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ed25519 private key (from `registre keygen`) to sign checkpoints with, periodically and at shutdown.", valueName: "FILE"))
     var signingKey: String?
 
-    @Option(help: "Event-loop threads.")
-    var threads: Int = 1
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads: Int?
 
     @Option(help: "Log level: \(ServerLogging.levels.joined(separator: ", ")). Each request is logged at info.")
     var logLevel: String = "info"
@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400") }
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be from 1 to 64") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
         guard maximumSkew != nil else {
             throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
         }
@@ -106,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriberStallTimeout = .milliseconds(Int64(subscriberStallTimeout * 1000))
         configuration.subscriberGracePeriod = .milliseconds(Int64(subscriberGracePeriod * 1000))
         configuration.maximumBodyBytes = maxBodyBytes
-        configuration.eventLoopThreads = threads
+        if let threads { configuration.eventLoopThreads = threads }
         configuration.businessClock = BusinessClock(maximumSkew: maximumSkew ?? 120)
         let logger = ServerLogging.makeLogger(level: logLevel)!
 

@@ -33,4 +33,11 @@ import Testing
         #expect(try !ServerRequest(head: head("application/x-www-form-urlencoded"), body: ByteBuffer()).hasJSONBody)
         #expect(try !ServerRequest(head: head(nil), body: ByteBuffer()).hasJSONBody)
     }
+
+    @Test(arguments: [("application/json", true), (" application/json\t", true), ("APPLICATION/json;charset=utf-8", true),
+                      ("application/json ; charset=utf-8", true), ("application/jsonx", false), ("application/json x", false),
+                      ("application/json-patch+json", false), ("application/jso", false), ("", false), ("text/json", false)])
+    func theJSONMediaTypeIsMatchedWithoutRegardToCaseOrParameters(value: String, isJSON: Bool) {
+        #expect(ServerRequest.isJSONMediaType(value) == isJSON)
+    }
 }

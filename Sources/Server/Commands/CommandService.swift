@@ -33,59 +33,71 @@ struct CommandService: Sendable {
         }
     }
 
-    /// Runs `decide` until its append commits, a rule refuses it, or the attempts run out.
+    /// Runs `decide` until its append commits, a rule refuses it, or the attempts run out, and
+    /// calls `done` exactly once. Decisions run on the calling thread and, after a conflict, at
+    /// `resume`; the append waits for its group commit without holding a thread.
     /// `evidenceFrom` names the client fingerprint whose refused attempts are kept as evidence.
     func run(_ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint? = nil,
-             extra: (inout JSONBuilder) -> Void = { _ in },
-             decide: (Aggregates) throws -> PlannedAppend) async -> ServerResponse {
+             extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
+             done: @escaping @Sendable (ServerResponse) -> Void,
+             decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
-            return refuse(error, fingerprint: fingerprint, at: time)
+            return done(refuse(error, fingerprint: fingerprint, at: time))
         }
-        for attempt in 1...max(1, attempts) {
-            let plan: PlannedAppend
-            do {
-                plan = try decide(Aggregates(store: store))
-            } catch let rejection as Rejection {
-                return refuse(rejection, fingerprint: fingerprint, at: time)
-            } catch let error as JournalError {
-                return AppendOutcome.journalError(error)
-            } catch {
-                return .error(.internalServerError, "internal", "\(error)")
+        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, extra: extra, resume: resume, done: done, decide: decide)
+    }
+
+    private func attempt(_ attempt: Int, _ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint?,
+                         extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
+                         done: @escaping @Sendable (ServerResponse) -> Void,
+                         decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
+        let attempts = max(1, self.attempts)
+        let plan: PlannedAppend
+        do {
+            plan = try decide(Aggregates(store: store))
+        } catch let rejection as Rejection {
+            return done(refuse(rejection, fingerprint: fingerprint, at: time))
+        } catch let error as JournalError {
+            return done(AppendOutcome.journalError(error))
+        } catch {
+            return done(.error(.internalServerError, "internal", "\(error)"))
+        }
+        for e in plan.events {
+            if let reason = permissions.appendRefusal(stream: e.stream, type: e.event.typeName) {
+                return done(.error(.forbidden, "forbidden", reason))
             }
-            for e in plan.events {
-                if let reason = permissions.appendRefusal(stream: e.stream, type: e.event.typeName) {
-                    return .error(.forbidden, "forbidden", reason)
+        }
+        let metadata = Array(#"{"command":"\#(name)"}"#.utf8)
+        let request = AppendRequest(
+            events: plan.events.map { ProposedEvent(stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData(), metadata: metadata) },
+            expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
+                switch e {
+                case .any: .any
+                case .noStream: .noStream
+                case .streamExists: .streamExists
+                case .exact(let v): .exact(v)
                 }
-            }
-            let metadata = Array(#"{"command":"\#(name)"}"#.utf8)
-            let request = AppendRequest(
-                events: plan.events.map { ProposedEvent(stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData(), metadata: metadata) },
-                expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
-                    switch e {
-                    case .any: .any
-                    case .noStream: .noStream
-                    case .streamExists: .streamExists
-                    case .exact(let v): .exact(v)
-                    }
-                })
-            let started = ContinuousClock.now
-            do {
-                let result = try await journal.append(request)
+            })
+        let started = ContinuousClock.now
+        let events = request.events.count
+        resume.append(request, to: journal) { result in
+            switch result {
+            case .success(let result):
                 AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
-                    .recordSuccess(result, events: request.events.count, since: started)
-                return AppendOutcome.success(result, extra: extra)
-            } catch JournalError.wrongExpectedVersion(let conflicts) {
+                    .recordSuccess(result, events: events, since: started)
+                done(AppendOutcome.success(result, extra: extra))
+            case .failure(.wrongExpectedVersion(let conflicts)):
                 metrics.versionConflicts.increment()
-                if attempt == attempts {
-                    return AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry")
+                if attempt >= attempts {
+                    done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
+                } else {
+                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, extra: extra,
+                                 resume: resume, done: done, decide: decide)
                 }
-            } catch let error as JournalError {
-                return AppendOutcome.journalError(error)
-            } catch {
-                return .error(.internalServerError, "internal", "\(error)")
+            case .failure(let error):
+                done(AppendOutcome.journalError(error))
             }
         }
-        return .error(.conflict, "wrongExpectedVersion", "the aggregates kept changing; retry")
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {

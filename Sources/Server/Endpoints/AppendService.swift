@@ -25,17 +25,27 @@ struct AppendService: Sendable {
         domainTypes.contains(e.type) || domainPrefixes.contains { e.stream.hasPrefix($0) }
     }
 
+    /// The async form, for callers outside an event loop (tests, tools).
     func append(_ body: AppendBody, permissions: Permissions) async -> ServerResponse {
+        await withCheckedContinuation { continuation in
+            append(body, permissions: permissions, resume: .inPlace) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Judges the append at once on the calling thread, and calls `done` exactly once: at once
+    /// when it is refused, or at `resume` once the journal has committed (or refused) it.
+    func append(_ body: AppendBody, permissions: Permissions, resume: ResumePoint,
+                done: @escaping @Sendable (ServerResponse) -> Void) {
         for (index, e) in body.events.enumerated() {
             if let reason = permissions.appendRefusal(stream: e.stream, type: e.type) {
-                return .error(.forbidden, "forbidden", reason) { $0.field("eventIndex", index) }
+                return done(.error(.forbidden, "forbidden", reason) { $0.field("eventIndex", index) })
             }
         }
         // A retry of an append already committed answers with the original result, before any
         // rule is judged again (the rules would now refuse the very events that are in).
         if body.events.contains(where: { $0.id != nil }),
            let first = body.events.first(where: { $0.id != nil })?.id, (try? journal.event(id: first)) != nil {
-            return await commit(AppendRequest(events: body.events, expectedVersions: body.expectations))
+            return commit(AppendRequest(events: body.events, expectedVersions: body.expectations), resume: resume, done: done)
         }
 
         // A stale expectation is answered before any decoding: under a booking race most
@@ -46,7 +56,7 @@ struct AppendService: Sendable {
         }
         if !stale.isEmpty {
             metrics.versionConflicts.increment()
-            return AppendOutcome.conflict(stale)
+            return done(AppendOutcome.conflict(stale))
         }
 
         // Validation of every domain event, all problems at once.
@@ -54,11 +64,11 @@ struct AppendService: Sendable {
         if !domainIndices.isEmpty {
             let problems = validateAppend(domainIndices.map { (stream: body.events[$0].stream, type: body.events[$0].type, data: body.events[$0].data) })
             if !problems.isEmpty {
-                return RequestProblem.response(problems.map { p in
+                return done(RequestProblem.response(problems.map { p in
                     var r = RequestProblem(p)
                     r.eventIndex = domainIndices[p.eventIndex]
                     return r
-                })
+                }))
             }
         }
         var decoded: [Int: (stream: StreamName, event: DomainEvent)] = [:]
@@ -67,81 +77,88 @@ struct AppendService: Sendable {
             guard let stream = StreamName(parsing: e.stream), let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i) else { continue }
             do { try clock.check(occurredAt: event.occurredAt, serverNow: Date()) } catch {
                 metrics.countRejection(rule: error.rule.rawValue)
-                return AppendOutcome.rejection(error, eventIndex: i)
+                return done(AppendOutcome.rejection(error, eventIndex: i))
             }
             decoded[i] = (stream, event)
         }
         let guarded = Set(decoded.values.map(\.stream).filter { $0.kind != .fingerprint })
         if guarded.isEmpty {
-            return await commit(AppendRequest(events: body.events, expectedVersions: body.expectations))
+            return commit(AppendRequest(events: body.events, expectedVersions: body.expectations), resume: resume, done: done)
         }
+        judge(body, decoded: decoded, guarded: guarded, attempt: 1, resume: resume, done: done)
+    }
 
-        for attempt in 1...max(1, attempts) {
-            var folded: [StreamName: AggregateStore.Folded] = [:]
-            do {
-                for stream in guarded { folded[stream] = try store.load(stream) }
-            } catch {
-                return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+    /// One attempt: fold the guarded aggregates, judge the rules on them, and append expecting
+    /// exactly the versions judged. A conflict only this check asked for means the state moved
+    /// in between: the next attempt judges again on the new state.
+    private func judge(_ body: AppendBody, decoded: [Int: (stream: StreamName, event: DomainEvent)], guarded: Set<StreamName>,
+                       attempt: Int, resume: ResumePoint, done: @escaping @Sendable (ServerResponse) -> Void) {
+        let attempts = max(1, self.attempts)
+        var folded: [StreamName: AggregateStore.Folded] = [:]
+        do {
+            for stream in guarded { folded[stream] = try store.load(stream) }
+        } catch {
+            return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
+        }
+        // The client's own expectations, judged on what is committed now.
+        var conflicts: [VersionConflict] = []
+        for (name, expected) in body.expectations {
+            let current = StreamName(parsing: name).flatMap { folded[$0] }.map(\.version) ?? journal.lastVersion(of: name)
+            if !expected.isSatisfied(by: current) { conflicts.append(VersionConflict(stream: name, expected: expected, actual: current)) }
+        }
+        if !conflicts.isEmpty {
+            metrics.versionConflicts.increment()
+            return done(AppendOutcome.conflict(conflicts))
+        }
+        // The tightened expectation is the version the rules are judged on.
+        var expectations = body.expectations
+        for (stream, state) in folded {
+            expectations[stream.description] = state.version.map { ExpectedVersion.exact($0) } ?? .noStream
+        }
+        for i in body.events.indices {
+            guard let d = decoded[i], var state = folded[d.stream] else { continue }
+            do { try state.aggregate.check(d.event, rules: rules) } catch {
+                metrics.countRejection(rule: error.rule.rawValue)
+                return done(AppendOutcome.rejection(error, eventIndex: i))
             }
-            // The client's own expectations, judged on what is committed now.
-            var conflicts: [VersionConflict] = []
-            for (name, expected) in body.expectations {
-                let current = StreamName(parsing: name).flatMap { folded[$0] }.map(\.version) ?? journal.lastVersion(of: name)
-                if !expected.isSatisfied(by: current) { conflicts.append(VersionConflict(stream: name, expected: expected, actual: current)) }
-            }
-            if !conflicts.isEmpty {
-                metrics.versionConflicts.increment()
-                return AppendOutcome.conflict(conflicts)
-            }
-            // The tightened expectation is the version the rules are judged on.
-            var expectations = body.expectations
-            for (stream, state) in folded {
-                expectations[stream.description] = state.version.map { ExpectedVersion.exact($0) } ?? .noStream
-            }
-            for i in body.events.indices {
-                guard let d = decoded[i], var state = folded[d.stream] else { continue }
-                do { try state.aggregate.check(d.event, rules: rules) } catch {
-                    metrics.countRejection(rule: error.rule.rawValue)
-                    return AppendOutcome.rejection(error, eventIndex: i)
-                }
-                state.aggregate.apply(d.event)
-                folded[d.stream] = state
-            }
-            let started = ContinuousClock.now
-            do {
-                let result = try await journal.append(AppendRequest(events: body.events, expectedVersions: expectations))
+            state.aggregate.apply(d.event)
+            folded[d.stream] = state
+        }
+        let started = ContinuousClock.now
+        resume.append(AppendRequest(events: body.events, expectedVersions: expectations), to: journal) { result in
+            switch result {
+            case .success(let result):
                 recordSuccess(result, events: body.events.count, since: started)
-                return AppendOutcome.success(result)
-            } catch JournalError.wrongExpectedVersion(let conflicts) {
+                done(AppendOutcome.success(result))
+            case .failure(.wrongExpectedVersion(let conflicts)):
                 // A conflict the client asked for is its answer; one on a stream only this
                 // check guarded means the state moved: judge the rules again on the new state.
                 let visible = conflicts.filter { !(body.expectations[$0.stream] ?? .any).isSatisfied(by: $0.actual) }
-                if !visible.isEmpty || attempt == attempts {
+                if !visible.isEmpty || attempt >= attempts {
                     metrics.versionConflicts.increment()
-                    return AppendOutcome.conflict(visible.isEmpty ? conflicts : visible,
-                                                  message: visible.isEmpty ? "the streams kept moving during \(attempts) attempts; retry" : nil)
+                    done(AppendOutcome.conflict(visible.isEmpty ? conflicts : visible,
+                                                message: visible.isEmpty ? "the streams kept moving during \(attempts) attempts; retry" : nil))
+                } else {
+                    judge(body, decoded: decoded, guarded: guarded, attempt: attempt + 1, resume: resume, done: done)
                 }
-            } catch let error as JournalError {
-                return AppendOutcome.journalError(error)
-            } catch {
-                return AppendOutcome.journalError(.writerFailed(reason: "\(error)"))
+            case .failure(let error):
+                done(AppendOutcome.journalError(error))
             }
         }
-        return .error(.conflict, "wrongExpectedVersion", "the streams kept moving; retry")
     }
 
     /// Appends and maps the outcome; counts what happened.
-    func commit(_ request: AppendRequest) async -> ServerResponse {
+    func commit(_ request: AppendRequest, resume: ResumePoint, done: @escaping @Sendable (ServerResponse) -> Void) {
         let started = ContinuousClock.now
-        do {
-            let result = try await journal.append(request)
-            recordSuccess(result, events: request.events.count, since: started)
-            return AppendOutcome.success(result)
-        } catch let error as JournalError {
-            if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
-            return AppendOutcome.journalError(error)
-        } catch {
-            return AppendOutcome.journalError(.writerFailed(reason: "\(error)"))
+        resume.append(request, to: journal) { result in
+            switch result {
+            case .success(let result):
+                recordSuccess(result, events: request.events.count, since: started)
+                done(AppendOutcome.success(result))
+            case .failure(let error):
+                if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
+                done(AppendOutcome.journalError(error))
+            }
         }
     }
 

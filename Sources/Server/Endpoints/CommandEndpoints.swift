@@ -14,44 +14,60 @@ struct CommandEndpoints: Sendable {
         "make-available", "hand-over", "withdraw", "close-for-no-follow-up", "reach-implicit-rejection-deadline",
     ]
 
+    /// The async form, for callers outside an event loop.
     func handle(_ path: [String], body: [UInt8], permissions: Permissions) async -> ServerResponse {
-        switch path {
-        case ["book"]: return await book(body, permissions)
-        case ["cancel"]: return await cancel(body, permissions)
-        case ["reinstate"]: return await reinstate(body, permissions)
-        case ["check-in"]: return await checkIn(body, permissions)
-        case let p where p.count == 2 && p[0] == "dossier" && Self.dossierSteps.contains(p[1]):
-            return await dossier(p[1], body, permissions)
-        default:
-            return .notFound("no command at /commands/\(path.joined(separator: "/").prefix(80)); commands: book, cancel, reinstate, check-in, dossier/{\(Self.dossierSteps.joined(separator: ","))}")
+        await withCheckedContinuation { continuation in
+            handle(path, body: body, permissions: permissions, resume: .inPlace) { continuation.resume(returning: $0) }
         }
+    }
+
+    /// Parses the command's fields and runs it; `done` is called exactly once (see `CommandService.run`).
+    func handle(_ path: [String], body: [UInt8], permissions: Permissions, resume: ResumePoint,
+                done: @escaping @Sendable (ServerResponse) -> Void) {
+        let answer = Answer(resume: resume, done: done)
+        switch path {
+        case ["book"]: book(body, permissions, answer)
+        case ["cancel"]: cancel(body, permissions, answer)
+        case ["reinstate"]: reinstate(body, permissions, answer)
+        case ["check-in"]: checkIn(body, permissions, answer)
+        case let p where p.count == 2 && p[0] == "dossier" && Self.dossierSteps.contains(p[1]):
+            dossier(p[1], body, permissions, answer)
+        default:
+            done(.notFound("no command at /commands/\(path.joined(separator: "/").prefix(80)); commands: book, cancel, reinstate, check-in, dossier/{\(Self.dossierSteps.joined(separator: ","))}"))
+        }
+    }
+
+    /// Where and to whom a command answers.
+    struct Answer: Sendable {
+        let resume: ResumePoint
+        let done: @Sendable (ServerResponse) -> Void
     }
 
     private func invalid(_ f: CommandFields) -> ServerResponse { RequestProblem.response(f.problems) }
 
-    private func book(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+    private func book(_ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "fingerprint", "appointmentId", "occurredAt"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let fingerprint = f.fingerprint("fingerprint"), appointmentId = f.uuid("appointmentId", required: false) ?? UUID()
         let time = f.date("occurredAt", required: false) ?? Date()
-        guard f.isValid, let site, let slotId, let identity, let fingerprint else { return invalid(f) }
-        return await service.run("book", at: time, permissions: permissions, evidenceFrom: fingerprint,
-                                 extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }) { a in
+        guard f.isValid, let site, let slotId, let identity, let fingerprint else { return answer.done(invalid(f)) }
+        return service.run("book", at: time, permissions: permissions, evidenceFrom: fingerprint,
+                                 extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
             try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
         }
     }
 
-    private func cancel(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+    private func cancel(_ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "appointmentId", "by", "reason", "occurredAt"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let appointmentId = f.uuid("appointmentId"), by = f.string("by", required: false) ?? "applicant"
         let reason = f.member("reason", of: ServiceCancellationReason.self, required: by == "service")
         let time = f.date("occurredAt", required: false) ?? Date()
         if by != "applicant" && by != "service" {
-            return RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")])
+            return answer.done(RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")]))
         }
-        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return invalid(f) }
-        return await service.run("cancel", at: time, permissions: permissions) { a in
+        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
+        return service.run("cancel", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
             if by == "service", let reason {
                 return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
             }
@@ -59,27 +75,27 @@ struct CommandEndpoints: Sendable {
         }
     }
 
-    private func reinstate(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+    private func reinstate(_ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "appointmentId", "occurredAt"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let appointmentId = f.uuid("appointmentId"), time = f.date("occurredAt", required: false) ?? Date()
-        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return invalid(f) }
-        return await service.run("reinstate", at: time, permissions: permissions) { a in
+        guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
+        return service.run("reinstate", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
             try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
         }
     }
 
-    private func checkIn(_ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+    private func checkIn(_ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         var f = CommandFields(body, allowed: ["identityKey", "appointmentId", "presentedIdentityKey", "occurredAt"])
         let identity = f.identityKey("identityKey"), appointmentId = f.uuid("appointmentId")
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
-        guard f.isValid, let identity, let appointmentId, let presented else { return invalid(f) }
-        return await service.run("check-in", at: time, permissions: permissions) { a in
+        guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
+        return service.run("check-in", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
 
-    private func dossier(_ step: String, _ body: [UInt8], _ permissions: Permissions) async -> ServerResponse {
+    private func dossier(_ step: String, _ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         let stepFields: [String: [String]] = [
             "submit": ["identityKey", "category", "kind", "channel", "site"],
             "request-documents": ["documents", "dueBy"], "receive-documents": ["documents"],
@@ -93,8 +109,8 @@ struct CommandEndpoints: Sendable {
             let identity = f.identityKey("identityKey"), category = f.member("category", of: Category.self)
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
-            guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return invalid(f) }
-            return await service.run("dossier/submit", at: time, permissions: permissions) { a in
+            guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
+            return service.run("dossier/submit", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -127,8 +143,8 @@ struct CommandEndpoints: Sendable {
         case "close-for-no-follow-up": parsed = .closeForNoFollowUp
         default: parsed = .reachImplicitRejectionDeadline
         }
-        guard f.isValid, let dossierId, let parsed else { return invalid(f) }
-        return await service.run("dossier/\(step)", at: time, permissions: permissions) { a in
+        guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
+        return service.run("dossier/\(step)", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }

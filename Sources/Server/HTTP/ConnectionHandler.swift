@@ -4,15 +4,9 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// An accepted connection after its synchronous setup: the HTTP pipeline wrapped in an async
-/// channel, and the peer's credentials read from the socket before any byte was trusted.
-struct AcceptedConnection: Sendable {
-    let channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-    let peer: PeerCredentials?
-}
-
-/// Serves the requests of one connection in order (HTTP/1.1 keep-alive), one log line each.
-struct ConnectionHandler: Sendable {
+/// What every connection shares: the routes, the journal, the limits, the tracker of deadlines,
+/// metrics and the logger.
+struct ConnectionServices: Sendable {
     let router: Router
     let journal: Journal
     let configuration: ServerConfiguration
@@ -20,150 +14,263 @@ struct ConnectionHandler: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
 
-    func serve(_ connection: AcceptedConnection) async {
-        let channel = connection.channel.channel
-        let id = tracker.register(channel, idleTimeout: configuration.idleTimeout)
-        metrics.connections.record(tracker.count)
-        defer {
-            tracker.remove(id)
-            metrics.connections.record(tracker.count)
-        }
-        let peer = connection.peer
-        let groups = peer.map { configuration.access.namesGroups ? supplementaryGroups(uid: $0.uid, primaryGid: $0.gid) : [] } ?? []
-        let permissions = configuration.access.permissions(for: peer, groups: groups)
-        let who = peer.map { "uid \($0.uid)" } ?? "a TCP peer (no credentials)"
-        var log = logger
+    /// Subscriptions run in a task of their own: they wait on the journal between writes.
+    func startSubscription(from: UInt64, version: HTTPVersion, started: ContinuousClock.Instant, channel: any Channel, log: Logger) {
+        Task { await ConnectionHandler.stream(from: from, version: version, started: started, channel: channel, services: self, log: log) }
+    }
+}
+
+/// Serves the requests of one connection in order (HTTP/1.1 keep-alive), one log line each, on
+/// the connection's event loop.
+///
+/// Parsing, routing, validation, access checks and reads run right here, so a request costs no
+/// hop to another thread. Only an append leaves the loop: it is queued for the journal's next
+/// group commit and its answer comes back to the loop when the frame is durable. NIO's pipelining
+/// handler in front of this one delivers the next request only after this one's answer is
+/// written, so requests on one connection are answered in order.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// The head has arrived; the body is being gathered, bounded by the body limit.
+        case receiving(head: HTTPRequestHead, body: ByteBuffer, started: ContinuousClock.Instant)
+        /// A last answer (a 413, or one with `connection: close`) is on its way and the connection
+        /// closes after it; anything more the client sends is ignored.
+        case closing
+        /// The request is complete and its answer is being worked on (maybe by the journal).
+        case responding
+        /// A subscription owns the connection until it ends.
+        case streaming
+        case closed
+    }
+
+    private let services: ConnectionServices
+    private let peer: PeerCredentials?
+    private var permissions = Permissions.nothing
+    private let who: String
+    private var log: Logger
+    private var id: Int?
+    private var state = State.idle
+
+    init(services: ConnectionServices, peer: PeerCredentials?) {
+        self.services = services
+        self.peer = peer
+        who = peer.map { "uid \($0.uid)" } ?? "a TCP peer (no credentials)"
+        log = services.logger
         if let peer {
             log[metadataKey: "uid"] = "\(peer.uid)"
             log[metadataKey: "pid"] = "\(peer.pid)"
         } else {
             log[metadataKey: "peer"] = "tcp"
         }
-        do {
-            try await connection.channel.executeThenClose { inbound, outbound in
-                var parts = inbound.makeAsyncIterator()
-                while true {
-                    tracker.set(id, .waiting(until: .now + configuration.idleTimeout))
-                    if tracker.draining { return }
-                    guard let first = try await parts.next() else { return }
-                    guard case .head(let head) = first else { return }
-                    let started = ContinuousClock.now
-                    tracker.set(id, .receiving(until: .now + configuration.requestTimeout))
+    }
 
-                    // The body, bounded: a declared length over the limit is refused unread.
-                    if let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > configuration.maximumBodyBytes {
-                        let r = tooLarge(declared)
-                        try await write(r, for: head, to: outbound, close: true)
-                        record(head, r, started, log)
-                        return
-                    }
-                    var body = channel.allocator.buffer(capacity: 0)
-                    var complete = false
-                    receiving: while let part = try await parts.next() {
-                        switch part {
-                        case .body(var chunk):
-                            if body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
-                                let r = tooLarge(body.readableBytes + chunk.readableBytes)
-                                try await write(r, for: head, to: outbound, close: true)
-                                record(head, r, started, log)
-                                return
-                            }
-                            body.writeBuffer(&chunk)
-                        case .end:
-                            complete = true
-                            break receiving
-                        case .head:
-                            return
-                        }
-                    }
-                    // A client gone in the middle of its body: nothing of it is acted upon.
-                    guard complete else {
-                        log.notice("request abandoned before its body was complete", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))", "received": "\(body.readableBytes)"])
-                        return
-                    }
+    private var configuration: ServerConfiguration { services.configuration }
+    private var tracker: ConnectionTracker { services.tracker }
+    private var metrics: ServerMetrics { services.metrics }
 
-                    tracker.set(id, .responding)
-                    let reply: Reply
-                    let parsed: Result<ServerRequest, ServerRequest.MalformedTarget>
-                    do throws(ServerRequest.MalformedTarget) { parsed = .success(try ServerRequest(head: head, body: body)) } catch { parsed = .failure(error) }
-                    switch parsed {
-                    case .success(let request): reply = await router.route(request, permissions: permissions, peerDescription: who)
-                    case .failure(let error): reply = .response(.badRequest("invalidTarget", error.message))
-                    }
-                    switch reply {
-                    case .response(let response):
-                        let closing = response.closesConnection || !head.isKeepAlive || tracker.draining
-                        try await write(response, for: head, to: outbound, close: closing)
-                        record(head, response, started, log)
-                        if response.status == .forbidden { metrics.countDenial(route: Router.label(segments(head.uri))) }
-                        if closing { return }
-                    case .subscribe(let from):
-                        tracker.set(id, .streaming)
-                        metrics.subscribers.increment()
-                        log.info("subscription started", metadata: ["from": "\(from)"])
-                        let end = await Subscription(journal: journal, channel: channel, configuration: configuration,
-                                                     isDraining: { [tracker] in tracker.draining }).run(from: from, version: head.version)
-                        metrics.subscribers.decrement()
-                        let reason: String = switch end {
-                        case .tooSlow: "tooSlow"
-                        case .shuttingDown: "shuttingDown"
-                        case .clientGone: "clientGone"
-                        case .journalClosed: "journalUnavailable"
-                        }
-                        metrics.countSubscriberDisconnect(reason: reason)
-                        metrics.countRequest(route: "subscribe", status: 200)
-                        log.info("subscription ended", metadata: ["reason": "\(reason)", "end": "\(end)", "ms": "\(milliseconds(since: started))"])
-                        return
-                    }
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let access = configuration.access
+        let groups = peer.map { access.namesGroups ? supplementaryGroups(uid: $0.uid, primaryGid: $0.gid) : [] } ?? []
+        permissions = access.permissions(for: peer, groups: groups)
+        id = tracker.register(context.channel, idleTimeout: configuration.idleTimeout)
+        metrics.connections.record(tracker.count)
+        // Accepted while the server drains: nothing new is served.
+        if id == nil { context.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .receiving(let head, let body, _) = state {
+            // A client gone in the middle of its body: nothing of it is acted upon.
+            log.notice("request abandoned before its body was complete", metadata: [
+                "method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))", "received": "\(body.readableBytes)",
+            ])
+        }
+        forget()
+        context.fireChannelInactive()
+    }
+
+    /// Also when the pipeline is torn down without the channel ever going inactive (a channel
+    /// that failed to register): shutdown waits until the tracker is empty.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        forget()
+    }
+
+    private func forget() {
+        state = .closed
+        guard let id else { return }
+        tracker.remove(id)
+        self.id = nil
+        metrics.connections.record(tracker.count)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        log.debug("connection ended with an error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Requests
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state, let id else { return }
+            if tracker.draining {
+                context.close(promise: nil)
+                return
+            }
+            let started = ContinuousClock.now
+            tracker.set(id, .receiving(until: .now + configuration.requestTimeout))
+            // The body, bounded: a declared length over the limit is refused unread.
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared > configuration.maximumBodyBytes {
+                state = .closing
+                refuseTooLarge(declared, head: head, started: started, context: context)
+                return
+            }
+            state = .receiving(head: head, body: context.channel.allocator.buffer(capacity: min(max(declared ?? 0, 0), 1 << 20)), started: started)
+        case .body(var chunk):
+            guard case .receiving(let head, var body, let started) = state else { return }
+            if body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
+                state = .closing
+                refuseTooLarge(body.readableBytes + chunk.readableBytes, head: head, started: started, context: context)
+                return
+            }
+            state = .responding  // drops the state's reference, so the append below does not copy
+            body.writeBuffer(&chunk)
+            state = .receiving(head: head, body: body, started: started)
+        case .end:
+            guard case .receiving(let head, let body, let started) = state, let id else { return }
+            state = .responding
+            tracker.set(id, .responding)
+            let request: ServerRequest
+            do throws(ServerRequest.MalformedTarget) { request = try ServerRequest(head: head, body: body) } catch {
+                answer(.response(.badRequest("invalidTarget", error.message)), head: head, label: Router.label(Self.segments(head.uri)),
+                       started: started, context: context)
+                return
+            }
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+            let label = Router.label(request.segments)
+            services.router.route(request, permissions: permissions, peerDescription: who, resume: .eventLoop(loop)) { reply in
+                if loop.inEventLoop {
+                    bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context)
+                } else {
+                    loop.execute { bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context) }
                 }
             }
-        } catch {
-            log.debug("connection ended with an error", metadata: ["error": "\(error)"])
         }
     }
 
-    private func segments(_ uri: String) -> [String] {
-        let path = uri.split(separator: "?", maxSplits: 1).first ?? ""
-        return path.split(separator: "/").map(String.init)
-    }
-
-    private func tooLarge(_ size: Int) -> ServerResponse {
+    private func refuseTooLarge(_ size: Int, head: HTTPRequestHead, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
         var r = ServerResponse.error(.payloadTooLarge, "bodyTooLarge", "the body is \(size) bytes or more; at most \(configuration.maximumBodyBytes) are accepted")
         r.closesConnection = true
-        return r
+        write(r, for: head, close: true, context: context)
+        record(head, r, label: Router.label(Self.segments(head.uri)), started)
     }
 
-    private func write(_ r: ServerResponse, for head: HTTPRequestHead,
-                       to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, close: Bool) async throws {
+    /// Sends the answer (or starts the subscription), then waits for the next request or closes.
+    private func answer(_ reply: Reply, head: HTTPRequestHead, label: String, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        switch reply {
+        case .response(let response):
+            guard case .responding = state, let id else {
+                // The client left while its append was committing: the append stands, the answer has nowhere to go.
+                record(head, response, label: label, started)
+                return
+            }
+            let closing = response.closesConnection || !head.isKeepAlive || tracker.draining
+            // NIO's pipelining handler hands over the next request, if the client already sent
+            // one, from inside the write of this answer's end: this request must be finished
+            // before that write, or the next one would find the connection busy.
+            state = closing ? .closing : .idle
+            record(head, response, label: label, started)
+            if response.status == .forbidden { metrics.countDenial(route: label) }
+            write(response, for: head, close: closing, context: context)
+            // Unless a pipelined request has started meanwhile, wait for the next one. The phase
+            // stays `responding` until the answer is written, so a drain cannot cut it off.
+            guard !closing, case .idle = state else { return }
+            tracker.set(id, .waiting(until: .now + configuration.idleTimeout))
+            // A drain that began while this request was in flight closes the connection now.
+            if tracker.draining { context.close(promise: nil) }
+        case .subscribe(let from):
+            guard case .responding = state, let id else { return }
+            state = .streaming
+            tracker.set(id, .streaming)
+            subscribe(from: from, head: head, started: started, channel: context.channel)
+        }
+    }
+
+    private func subscribe(from: UInt64, head: HTTPRequestHead, started: ContinuousClock.Instant, channel: any Channel) {
+        metrics.subscribers.increment()
+        log.info("subscription started", metadata: ["from": "\(from)"])
+        let services = self.services, log = self.log, version = head.version
+        services.startSubscription(from: from, version: version, started: started, channel: channel, log: log)
+    }
+
+    /// Runs a subscription to its end, counts and logs how it ended, and closes the connection.
+    static func stream(from: UInt64, version: HTTPVersion, started: ContinuousClock.Instant, channel: any Channel,
+                       services: ConnectionServices, log: Logger) async {
+        let tracker = services.tracker, metrics = services.metrics
+        let end = await Subscription(journal: services.journal, channel: channel, configuration: services.configuration,
+                                     isDraining: { tracker.draining }).run(from: from, version: version)
+        metrics.subscribers.decrement()
+        let reason: String
+        switch end {
+        case .tooSlow: reason = "tooSlow"
+        case .shuttingDown: reason = "shuttingDown"
+        case .clientGone: reason = "clientGone"
+        case .journalClosed: reason = "journalUnavailable"
+        }
+        metrics.countSubscriberDisconnect(reason: reason)
+        metrics.countRequest(route: "subscribe", status: 200)
+        log.info("subscription ended", metadata: ["reason": "\(reason)", "end": "\(end)", "ms": "\(milliseconds(since: started))"])
+        channel.close(promise: nil)
+    }
+
+    // MARK: Output
+
+    private func write(_ r: ServerResponse, for head: HTTPRequestHead, close: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(4)
         headers.add(name: "content-type", value: r.contentType)
         headers.add(name: "content-length", value: String(r.body.count))
         if let allow = r.allow { headers.add(name: "allow", value: allow) }
         if close { headers.add(name: "connection", value: "close") }
-        var buffer = ByteBufferAllocator().buffer(capacity: r.body.count)
-        buffer.writeBytes(r.body)
-        try await outbound.write(contentsOf: [
-            .head(HTTPResponseHead(version: head.version, status: r.status, headers: headers)),
-            .body(.byteBuffer(buffer)),
-            .end(nil),
-        ])
+        let buffer = context.channel.allocator.buffer(bytes: r.body)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if close {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 
-    private func record(_ head: HTTPRequestHead, _ r: ServerResponse, _ started: ContinuousClock.Instant, _ log: Logger) {
-        metrics.countRequest(route: Router.label(segments(head.uri)), status: Int(r.status.code))
+    private func record(_ head: HTTPRequestHead, _ r: ServerResponse, label: String, _ started: ContinuousClock.Instant) {
+        metrics.countRequest(route: label, status: Int(r.status.code))
         // Denials are worth seeing even when ordinary requests are not logged.
         let level: Logger.Level = r.status == .forbidden ? .notice : .info
         guard log.logLevel <= level else { return }
         var metadata: Logger.Metadata = [
             "method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))",
-            "status": "\(r.status.code)", "ms": "\(milliseconds(since: started))",
+            "status": "\(r.status.code)", "ms": "\(Self.milliseconds(since: started))",
         ]
         if let code = r.errorCode { metadata["error"] = "\(code)" }
         log.log(level: level, "request", metadata: metadata)
     }
 
-    private func milliseconds(since started: ContinuousClock.Instant) -> String {
+    private static func segments(_ uri: String) -> [String] {
+        let path = uri.split(separator: "?", maxSplits: 1).first ?? ""
+        return path.split(separator: "/").map(String.init)
+    }
+
+    private static func milliseconds(since started: ContinuousClock.Instant) -> String {
         let d = ContinuousClock.now - started
         let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
         return String(format: "%.3f", ms)

@@ -3,7 +3,7 @@ import NIOCore
 
 /// Every open connection and the deadline it must meet, so that one reaper task can close idle
 /// and slow connections (a client that sends nothing, or a byte a second) and shutdown can close
-/// the idle ones at once.
+/// the idle ones at once, then wait for the others to finish.
 final class ConnectionTracker: @unchecked Sendable {
     enum Phase {
         /// Between requests, or while the head arrives: bounded by the idle timeout.
@@ -25,12 +25,15 @@ final class ConnectionTracker: @unchecked Sendable {
     private var entries: [Int: Entry] = [:]
     private var nextID = 0
     private var isDraining = false
+    private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
 
     var draining: Bool { lock.withLock { isDraining } }
     var count: Int { lock.withLock { entries.count } }
 
-    func register(_ channel: any Channel, idleTimeout: Duration) -> Int {
+    /// Nil once draining: a connection accepted then is closed unserved.
+    func register(_ channel: any Channel, idleTimeout: Duration) -> Int? {
         lock.withLock {
+            if isDraining { return nil }
             nextID += 1
             entries[nextID] = Entry(channel: channel, phase: .waiting(until: .now + idleTimeout))
             return nextID
@@ -42,7 +45,25 @@ final class ConnectionTracker: @unchecked Sendable {
     }
 
     func remove(_ id: Int) {
-        _ = lock.withLock { entries.removeValue(forKey: id) }
+        let waiters: [CheckedContinuation<Void, Never>] = lock.withLock {
+            entries.removeValue(forKey: id)
+            guard entries.isEmpty else { return [] }
+            defer { emptyWaiters.removeAll() }
+            return emptyWaiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Returns once no connection is open (after `drain()`, once the last one has closed).
+    func waitUntilEmpty() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now: Bool = lock.withLock {
+                if entries.isEmpty { return true }
+                emptyWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
     }
 
     /// Closes every connection whose deadline has passed; returns how many.

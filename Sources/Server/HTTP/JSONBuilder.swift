@@ -69,6 +69,12 @@ struct JSONBuilder {
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings (names, versions, codes) need no escape: copy them whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for c in text.utf8 {
             switch c {
             case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)

@@ -27,7 +27,26 @@ struct Router: Sendable {
         }
     }
 
+    /// The async form, for callers outside an event loop.
     func route(_ request: ServerRequest, permissions: Permissions, peerDescription: String) async -> Reply {
+        await withCheckedContinuation { continuation in
+            route(request, permissions: permissions, peerDescription: peerDescription, resume: .inPlace) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Answers on the calling thread whatever needs no journal commit (reads, refusals, bad
+    /// input); appends and commands answer at `resume` once their frame is durable, and the
+    /// projections (which fold the journal first) from a task of their own. `done` is called
+    /// exactly once.
+    func route(_ request: ServerRequest, permissions: Permissions, peerDescription: String, resume: ResumePoint,
+               done: @escaping @Sendable (Reply) -> Void) {
+        let reply = routeNow(request, permissions: permissions, peerDescription: peerDescription, resume: resume, done: done)
+        if let reply { done(reply) }
+    }
+
+    /// Nil when the answer comes later through `done`.
+    private func routeNow(_ request: ServerRequest, permissions: Permissions, peerDescription: String, resume: ResumePoint,
+                          done: @escaping @Sendable (Reply) -> Void) -> Reply? {
         let s = request.segments
         let method = request.method
         func allow(_ methods: HTTPMethod...) -> ServerResponse? {
@@ -54,13 +73,16 @@ struct Router: Sendable {
             if let r = requireJSON(request) { return .response(r) }
             switch AppendBody.parse(request.bodyBytes) {
             case .failure(let problems): return .response(RequestProblem.response(problems))
-            case .success(let body): return .response(await appends.append(body, permissions: permissions))
+            case .success(let body):
+                appends.append(body, permissions: permissions, resume: resume) { done(.response($0)) }
+                return nil
             }
         case "commands" where s.count >= 2:
             if let r = allow(.POST) { return .response(r) }
             guard permissions.canAppendAnything else { return denied("run commands") }
             if let r = requireJSON(request) { return .response(r) }
-            return .response(await commands.handle(Array(s.dropFirst()), body: request.bodyBytes, permissions: permissions))
+            commands.handle(Array(s.dropFirst()), body: request.bodyBytes, permissions: permissions, resume: resume) { done(.response($0)) }
+            return nil
         case "streams" where s.count == 2:
             if let r = allow(.GET) { return .response(r) }
             guard permissions.canRead else { return denied("read streams") }
@@ -79,7 +101,9 @@ struct Router: Sendable {
         case "projections" where s.count >= 2:
             if let r = allow(.GET) { return .response(r) }
             guard permissions.canRead else { return denied("read projections") }
-            return .response(await projections.handle(Array(s.dropFirst()), query: request.query, permissions: permissions))
+            let projections = self.projections, path = Array(s.dropFirst()), query = request.query
+            Task { done(.response(await projections.handle(path, query: query, permissions: permissions))) }
+            return nil
         default:
             return .response(.notFound("no endpoint at \(request.target.prefix(100)); see docs/SERVER.md"))
         }

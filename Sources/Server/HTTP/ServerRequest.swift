@@ -77,11 +77,33 @@ struct ServerRequest: Sendable {
         }
     }
 
-    /// True when the body is declared as JSON (`application/json`, parameters allowed).
+    /// True when the body is declared as JSON (`application/json`, any case, parameters allowed).
+    /// Compared byte by byte: this runs for every append, where Foundation's trimming and
+    /// lowercasing cost more than the rest of the check.
     var hasJSONBody: Bool {
         guard let type = headers.first(name: "content-type") else { return false }
-        let media = type.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return media == "application/json"
+        return Self.isJSONMediaType(type)
+    }
+
+    static func isJSONMediaType(_ value: String) -> Bool {
+        let expected = "application/json".utf8
+        var bytes = value.utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        guard bytes.count >= expected.count else { return false }
+        var i = bytes.startIndex
+        for e in expected {
+            let c = bytes[i]
+            guard c == e || (c >= 0x41 && c <= 0x5A && c | 0x20 == e) else { return false }
+            i = bytes.index(after: i)
+        }
+        // Only parameters (";…") or trailing whitespace may follow.
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == UInt8(ascii: ";") { return true }
+            guard c == 0x20 || c == 0x09 else { return false }
+            i = bytes.index(after: i)
+        }
+        return true
     }
 
     var bodyBytes: [UInt8] { Array(body.readableBytesView) }

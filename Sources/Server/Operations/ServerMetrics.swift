@@ -10,6 +10,14 @@ public final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let lock = NSLock()
     nonisolated(unsafe) private var counters: [String: CoreMetrics.Counter] = [:]
+    /// Request counters by route and status, looked up without building a key string: one
+    /// lookup per request.
+    nonisolated(unsafe) private var requestCounters: [RequestKey: CoreMetrics.Counter] = [:]
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var status: Int
+    }
 
     let appends: CoreMetrics.Counter
     let appendedEvents: CoreMetrics.Counter
@@ -64,7 +72,12 @@ public final class ServerMetrics: Sendable {
     }
 
     func countRequest(route: String, status: Int) {
-        counter("registre_requests_total", [("route", route), ("status", String(status))]).increment()
+        let key = RequestKey(route: route, status: status)
+        let known = lock.withLock { requestCounters[key] }
+        if let known { return known.increment() }
+        let made = counter("registre_requests_total", [("route", route), ("status", String(status))])
+        lock.withLock { requestCounters[key] = made }
+        made.increment()
     }
 
     func countRejection(rule: String) {
