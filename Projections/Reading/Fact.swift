@@ -11,6 +11,8 @@ public struct SlotRef: Hashable, Comparable, Sendable, Codable {
         self.slotId = slotId
     }
 
+    @inline(__always) var fastHash: UInt64 { slotId.fastHash ^ UInt64(ordinal(site)) }
+
     public static func < (a: SlotRef, b: SlotRef) -> Bool {
         (a.site.rawValue, a.slotId.uuidString) < (b.site.rawValue, b.slotId.uuidString)
     }

@@ -321,8 +321,10 @@ enum CivilCalendar {
     }
 
     /// `YYYY-MM` as one number (year × 12 + month − 1), for grouping by month.
-    static func monthIndex(ofMillis ms: Int64) -> Int32 {
-        let (y, m, _) = civilFromDays(Int(day(ofMillis: ms)))
+    static func monthIndex(ofMillis ms: Int64) -> Int32 { monthIndex(ofDay: day(ofMillis: ms)) }
+
+    static func monthIndex(ofDay day: Int32) -> Int32 {
+        let (y, m, _) = civilFromDays(Int(day))
         return Int32(y * 12 + m - 1)
     }
 

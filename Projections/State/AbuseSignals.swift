@@ -69,31 +69,37 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     }
 
     /// One applicant identity booked for by one client, to count distinct identities.
-    struct ClientIdentity: Hashable, Sendable, Codable {
+    struct ClientIdentity: FastKey {
         var client: Int32
         var identity: HashKey
+
+        var fastHash: UInt64 { identity.fastHash ^ UInt64(UInt32(bitPattern: client)) }
     }
 
     var thresholds = AbuseThresholds()
-    var clientIndex: [HashKey: Int32] = [:]
+    var clientIndex = IndexTable()
     var clients: [Client] = []
-    var clientIdentities: Set<ClientIdentity> = []
+    var clientIdentities = KeyTable<ClientIdentity>()
     /// `release << 32 | client`, to count distinct clients per release.
-    var releaseClients: Set<UInt64> = []
+    var releaseClients = KeyTable<UInt64>()
+
+    @inline(__always) func position(of key: HashKey) -> Int32? {
+        clients.withUnsafeBufferPointer { c in clientIndex.find(key.fastHash) { c[Int($0)].key == key } }
+    }
 
     public init(thresholds: AbuseThresholds = AbuseThresholds()) {
         self.thresholds = thresholds
     }
 
     mutating func client(_ key: HashKey, at: Int64) -> Int32 {
-        if let known = clientIndex[key] {
+        if let known = position(of: key) {
             let i = Int(known)
             clients[i].firstSeen = min(clients[i].firstSeen, at)
             clients[i].lastSeen = max(clients[i].lastSeen, at)
             return known
         }
         let index = Int32(clients.count)
-        clientIndex[key] = index
+        clientIndex.insert(key.fastHash, index)
         clients.append(Client(key: key, firstSeen: at, lastSeen: at))
         return index
     }
@@ -118,7 +124,7 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     // MARK: Queries
 
     public func fingerprint(_ fingerprint: Fingerprint, appointments: AppointmentLedger) -> FingerprintSignals? {
-        guard let index = clientIndex[HashKey(fingerprint)] else { return nil }
+        guard let index = position(of: HashKey(fingerprint)) else { return nil }
         return ranking(appointments: appointments, only: index).first
     }
 
