@@ -203,44 +203,56 @@ enum FieldScanner {
 
     // MARK: - Typed values, each in the journal's one spelling
 
+    /// Lowercase hex digit → its value; everything else → 0xF0, so that OR-ing the values of a
+    /// run of characters and testing the high nibble once checks them all, without a branch per
+    /// character. Allocated once and never freed.
+    nonisolated(unsafe) private static let hexTable: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0xF0, count: 256)
+        for (k, c) in "0123456789abcdef".utf8.enumerated() { table[Int(c)] = UInt8(k) }
+        return UnsafePointer(table)
+    }()
+
+    /// Reads `2 × n` lowercase hex characters at `p` into an n-byte big-endian word; the high
+    /// nibble of `bad` becomes non-zero if any character is not one.
+    @inline(__always) private static func hexWord(_ p: UnsafePointer<UInt8>, _ n: Int, _ table: UnsafePointer<UInt8>, _ bad: inout UInt8) -> UInt64 {
+        var word: UInt64 = 0
+        for k in 0..<(2 * n) {
+            let v = table[Int(p[k])]
+            bad |= v
+            word = word << 4 | UInt64(v & 0x0F)
+        }
+        return word
+    }
+
     /// A canonical lowercase UUID string.
     static func uuid(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> UUID? {
         guard s.kind == .plainString, s.end - s.start == 38 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
         guard base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-") else { return nil }
+        let table = hexTable
+        var bad: UInt8 = 0
+        // 8-4-4-4-12 hex digits: two big-endian words.
+        let high = hexWord(base, 4, table, &bad) << 32 | hexWord(base + 9, 2, table, &bad) << 16 | hexWord(base + 14, 2, table, &bad)
+        let low = hexWord(base + 19, 2, table, &bad) << 48 | hexWord(base + 24, 6, table, &bad)
+        guard bad & 0xF0 == 0 else { return nil }
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let valid = withUnsafeMutableBytes(of: &raw) { out -> Bool in
-            var i = 0
-            for index in 0..<16 {
-                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
-                guard let high = lowercaseHexValue(base[i]), let low = lowercaseHexValue(base[i + 1]) else { return false }
-                out[index] = high << 4 | low
-                i += 2
-            }
-            return true
+        withUnsafeMutableBytes(of: &raw) { out in
+            out.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            out.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
         }
-        return valid ? UUID(uuid: raw) : nil
+        return UUID(uuid: raw)
     }
 
     /// Exactly 64 lowercase hex characters.
     static func hash(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> HashKey? {
         guard s.kind == .plainString, s.end - s.start == 66 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for w in 0..<4 {
-            var word: UInt64 = 0
-            for k in 0..<16 {
-                guard let nibble = lowercaseHexValue(base[w * 16 + k]) else { return nil }
-                word = word << 4 | UInt64(nibble)
-            }
-            switch w {
-            case 0: words.0 = word
-            case 1: words.1 = word
-            case 2: words.2 = word
-            default: words.3 = word
-            }
-        }
-        return HashKey(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+        let table = hexTable
+        var bad: UInt8 = 0
+        let key = HashKey(w0: hexWord(base, 8, table, &bad), w1: hexWord(base + 16, 8, table, &bad),
+                          w2: hexWord(base + 32, 8, table, &bad), w3: hexWord(base + 48, 8, table, &bad))
+        return bad & 0xF0 == 0 ? key : nil
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.f…]Z` as milliseconds since the epoch, rounded as the catalogue rounds.

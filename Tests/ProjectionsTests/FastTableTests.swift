@@ -43,4 +43,13 @@ struct FastTableTests {
         #expect(ids.allSatisfy { map[$0] == 6 })
         #expect(map[Sample.uuid(300)] == nil)
     }
+
+    @Test("every catalogue type name is recognised, and near misses are not")
+    func eventKindNames() {
+        func kind(_ name: String) -> EventKind? { Array(name.utf8).withUnsafeBytes { EventKind.named($0) } }
+        for k in EventKind.allCases { #expect(kind(k.typeName) == k) }
+        for miss in ["", "Slot", "slotPublished", "SlotPublishedX", "XSlotPublished", "SlotPublishe", "AppointmentBookeD", "DossierWithdrawm"] {
+            #expect(kind(miss) == nil, "\(miss)")
+        }
+    }
 }
