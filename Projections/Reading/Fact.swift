@@ -53,9 +53,7 @@ enum Fact: Sendable, Equatable {
 
 extension Fact {
     /// The member names each event type may hold, in the order writers emit them.
-    private static let keysByKind: [[[UInt8]]] = EventKind.allCases.map { kind in
-        keyNames(kind).map { Array($0.utf8) }
-    }
+    private static let keysByKind: [KeySet] = EventKind.allCases.map { KeySet(keyNames($0)) }
 
     private static func keyNames(_ kind: EventKind) -> [String] {
         switch kind {

@@ -9,6 +9,52 @@ struct ValueSpan {
     var kind: Kind
 }
 
+/// The member names of one event type, each followed by its closing quote, in memory that is
+/// never freed: compared in words, with no array to retain per event.
+struct KeySet: @unchecked Sendable {
+    private let bytes: UnsafePointer<UInt8>
+    private let starts: UnsafePointer<Int>
+    let count: Int
+
+    init(_ names: [String]) {
+        let all = names.flatMap { Array($0.utf8) + [UInt8(ascii: "\"")] }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: max(all.count, 1))
+        b.initialize(from: all, count: all.count)
+        var offsets = [0]
+        for name in names { offsets.append(offsets.last! + name.utf8.count + 1) }
+        let o = UnsafeMutablePointer<Int>.allocate(capacity: offsets.count)
+        o.initialize(from: offsets, count: offsets.count)
+        bytes = UnsafePointer(b)
+        starts = UnsafePointer(o)
+        count = names.count
+    }
+
+    /// The name's length with its closing quote.
+    @inline(__always) func length(_ k: Int) -> Int { starts[k + 1] - starts[k] }
+
+    /// Whether the name and its closing quote are the bytes at `p`.
+    @inline(__always) func matches(_ k: Int, _ p: UnsafeRawPointer) -> Bool {
+        let n = length(k)
+        let key = UnsafeRawPointer(bytes + starts[k])
+        var j = 0
+        while j + 8 <= n {
+            if key.loadUnaligned(fromByteOffset: j, as: UInt64.self) != p.loadUnaligned(fromByteOffset: j, as: UInt64.self) { return false }
+            j += 8
+        }
+        while j < n {
+            if key.load(fromByteOffset: j, as: UInt8.self) != p.load(fromByteOffset: j, as: UInt8.self) { return false }
+            j += 1
+        }
+        return true
+    }
+
+    /// The index of the name that is exactly the `n` bytes at `p`.
+    func index(_ p: UnsafeRawPointer, _ n: Int) -> Int? {
+        for k in 0..<count where length(k) == n + 1 && memcmp(bytes + starts[k], p, n) == 0 { return k }
+        return nil
+    }
+}
+
 /// A strict reader for the flat JSON objects of the event catalogue, that builds nothing.
 ///
 /// The projections read a few fields of every event at millions of events a second, which the
@@ -21,7 +67,7 @@ struct ValueSpan {
 enum FieldScanner {
     /// Fills `spans[i]` for each member whose key is `keys[i]`; returns the mask of keys found, or
     /// `nil` when the bytes are not one object of known, distinct keys.
-    static func scan(_ b: UnsafeRawBufferPointer, keys: [[UInt8]], into spans: UnsafeMutableBufferPointer<ValueSpan>) -> UInt32? {
+    static func scan(_ b: UnsafeRawBufferPointer, keys: KeySet, into spans: UnsafeMutableBufferPointer<ValueSpan>) -> UInt32? {
         var i = skipSpace(b, 0)
         guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
         i = skipSpace(b, i + 1)
@@ -30,16 +76,28 @@ enum FieldScanner {
         if i < b.count, b[i] == UInt8(ascii: "}") {
             return skipSpace(b, i + 1) == b.count ? found : nil
         }
+        let base = b.baseAddress!
         while true {
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
             let keyStart = i + 1
-            var keyEnd = keyStart
-            while keyEnd < b.count, b[keyEnd] != UInt8(ascii: "\"") {
-                guard b[keyEnd] != UInt8(ascii: "\\"), b[keyEnd] >= 0x20 else { return nil }
-                keyEnd += 1
+            let index: Int
+            let keyEnd: Int
+            // Writers emit members in catalogue order: the expected key, with its closing quote,
+            // is nearly always next. A key holds no quote, so matching those bytes is a full read of it.
+            if expected < keys.count, keyStart + keys.length(expected) < b.count,
+               keys.matches(expected, base + keyStart) {
+                index = expected
+                keyEnd = keyStart + keys.length(expected) - 1
+            } else {
+                var end = keyStart
+                while end < b.count, b[end] != UInt8(ascii: "\"") {
+                    guard b[end] != UInt8(ascii: "\\"), b[end] >= 0x20 else { return nil }
+                    end += 1
+                }
+                guard end < b.count, let k = keys.index(base + keyStart, end - keyStart) else { return nil }
+                index = k
+                keyEnd = end
             }
-            guard keyEnd < b.count else { return nil }
-            guard let index = keyIndex(b, keyStart, keyEnd, keys: keys, hint: expected) else { return nil }
             guard found & (1 << UInt32(index)) == 0 else { return nil }
             found |= 1 << UInt32(index)
             expected = index + 1
@@ -57,20 +115,6 @@ enum FieldScanner {
             guard b[i] == UInt8(ascii: "}") else { return nil }
             return skipSpace(b, i + 1) == b.count ? found : nil
         }
-    }
-
-    @inline(__always)
-    private static func keyIndex(_ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int, keys: [[UInt8]], hint: Int) -> Int? {
-        let length = end - start
-        @inline(__always) func matches(_ k: Int) -> Bool {
-            let key = keys[k]
-            guard key.count == length else { return false }
-            return key.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 }
-        }
-        // Writers emit fields in catalogue order, so the next key is nearly always the expected one.
-        if hint < keys.count, matches(hint) { return hint }
-        for k in keys.indices where k != hint && matches(k) { return k }
-        return nil
     }
 
     @inline(__always)
