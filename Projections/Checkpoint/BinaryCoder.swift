@@ -17,10 +17,14 @@ enum BinaryCoder {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
-        let source = BinarySource(bytes)
+        try decode(type, from: BinarySource(bytes))
+    }
+
+    /// Decodes one value that must take every byte of `source`.
+    static func decode<T: Decodable>(_ type: T.Type, from source: BinarySource) throws -> T {
         let value = try BinaryReader(source).read(T.self)
-        guard source.offset == bytes.count else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "\(bytes.count - source.offset) bytes left after the value"))
+        guard source.remaining == 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "\(source.remaining) bytes left after the value"))
         }
         return value
     }
@@ -218,19 +222,59 @@ private struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
 // MARK: - Decoding
 
+/// The bytes being decoded: one buffer, or a file read through a window so that decoding a
+/// large state does not first hold all of its bytes in memory.
 final class BinarySource {
-    let bytes: UnsafeRawBufferPointer
-    var offset = 0
+    let length: Int
+    private(set) var offset = 0
+    private var window: UnsafeRawBufferPointer
+    private var windowStart = 0
+    /// Reads at least `count` bytes from `offset` (fewer only at the end) into a buffer valid until the next call.
+    private let refill: ((_ offset: Int, _ count: Int) throws -> UnsafeRawBufferPointer)?
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer) {
+        length = bytes.count
+        window = bytes
+        refill = nil
+    }
+
+    private var chunk = 1 << 20
+
+    init(length: Int, chunk: Int = 1 << 20, refill: @escaping (_ offset: Int, _ count: Int) throws -> UnsafeRawBufferPointer) {
+        self.length = length
+        self.chunk = chunk
+        window = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.refill = refill
+    }
+
+    var remaining: Int { length - offset }
 
     @inline(__always) func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, bytes.count - offset >= n else {
+        guard n >= 0, length - offset >= n else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "the data ends inside a value (offset \(offset))"))
         }
-        defer { offset += n }
-        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+        var start = offset - windowStart
+        if start + n > window.count {
+            guard let refill else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "window")) }
+            window = try refill(offset, min(max(n, chunk), length - offset))
+            windowStart = offset
+            start = 0
+            guard window.count >= n else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "short read at offset \(offset)"))
+            }
+        }
+        offset += n
+        return UnsafeRawBufferPointer(rebasing: window[start..<(start + n)])
     }
+
+    /// The next byte, left unread.
+    func peek() -> UInt8? {
+        guard let byte = try? take(1) else { return nil }
+        offset -= 1
+        return byte[0]
+    }
+
+    @inline(__always) func skip() { offset += 1 }
 
     @inline(__always) func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
         I(littleEndian: try take(MemoryLayout<I>.size).loadUnaligned(as: I.self))
@@ -260,7 +304,7 @@ struct BinaryReader: Decoder {
     func count() throws -> Int {
         let n = try source.integer(UInt64.self)
         // Every element takes at least one byte: a larger count is damage, not a reason to allocate.
-        guard n <= UInt64(source.bytes.count - source.offset) else {
+        guard n <= UInt64(source.remaining) else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "count \(n) exceeds the data left"))
         }
         return Int(n)
@@ -300,8 +344,8 @@ private struct SingleReader: SingleValueDecodingContainer {
 
     /// Peeks at the presence byte: consumes it only when it says nil.
     func decodeNil() -> Bool {
-        guard s.offset < s.bytes.count, s.bytes[s.offset] == 0 else { return false }
-        s.offset += 1
+        guard s.peek() == 0 else { return false }
+        s.skip()
         return true
     }
 

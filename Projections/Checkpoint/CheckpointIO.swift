@@ -115,11 +115,24 @@ final class CheckpointReader {
             offset += chunk.count
         }
         guard sum.value == expected else { throw damaged("checksum mismatch (stored \(String(expected, radix: 16)), computed \(String(sum.value, radix: 16)))") }
+        // The state is decoded through a window of a few MiB, never read whole: the decoded
+        // state is what must fit in memory, not also its bytes.
         let stateStart = CheckpointFile.headerSize + Int(stepBytes)
-        let state = try Self.read(fd, at: stateStart, count: Int(trailer.stateLength), path: path)
+        let window = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 8)
+        defer { window.deallocate() }
+        let source = BinarySource(length: Int(trailer.stateLength)) { [fd, path] offset, count in
+            guard count <= window.count else {
+                throw ProjectionError.checkpoint("\(path) holds a value of \(count) bytes in its state")
+            }
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: window[0..<count])
+            try Self.read(fd, at: stateStart + offset, into: chunk, path: path)
+            return UnsafeRawBufferPointer(chunk)
+        }
         let set: ProjectionSet
         do {
-            set = try state.withUnsafeBytes { try BinaryCoder.decode(ProjectionSet.self, from: $0) }
+            set = try BinaryCoder.decode(ProjectionSet.self, from: source)
+        } catch let error as ProjectionError {
+            throw error
         } catch {
             throw damaged("the state does not decode (\(error))")
         }
@@ -153,9 +166,17 @@ final class CheckpointReader {
 
     private static func read(_ fd: Int32, at offset: Int, count: Int, path: String) throws(ProjectionError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
+        let failure: ProjectionError? = out.withUnsafeMutableBytes { raw in
+            do throws(ProjectionError) { try read(fd, at: offset, into: raw, path: path); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    private static func read(_ fd: Int32, at offset: Int, into out: UnsafeMutableRawBufferPointer, path: String) throws(ProjectionError) {
         var done = 0
-        while done < count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+        while done < out.count {
+            let n = pread(fd, out.baseAddress! + done, out.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .checkpoint("\(path) cannot be read: \(String(cString: strerror(errno)))")
@@ -163,7 +184,6 @@ final class CheckpointReader {
             if n == 0 { throw .checkpoint("\(path) is shorter than expected (it changed while being read?)") }
             done += n
         }
-        return out
     }
 }
 

@@ -48,6 +48,12 @@ struct CheckpointTests {
             #expect(back == partial, "cut at \(cut)")
             try ProjectionRebuild.fold(journal: dir.path, into: &back)
             #expect(back == full, "resumed from \(cut)")
+            // Read through a window of 7 bytes, values straddle every refill: the same state.
+            let windowed = try bytes.withUnsafeBytes { all in
+                let source = BinarySource(length: all.count, chunk: 7) { offset, count in UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)]) }
+                return try BinaryCoder.decode(ProjectionSet.self, from: source)
+            }
+            #expect(windowed == partial, "windowed, cut at \(cut)")
             // Cut short anywhere, the form is refused rather than read as something else.
             if bytes.count > 10 {
                 #expect(throws: (any Error).self) { try bytes.prefix(bytes.count - 3).withUnsafeBytes { try BinaryCoder.decode(ProjectionSet.self, from: $0) } }
