@@ -120,6 +120,8 @@ struct ProjectCommandTests {
         #expect(shortEvents.count < cut)
         try refused(short, "the checkpoint is ahead of the journal")
         try refused(journal, "past the requested position 3", extra: ["--until-position", "3"])
+        // The pinned clock commits the first appends in the first seconds of 2024-09-01.
+        try refused(journal, "after the requested --as-of time", extra: ["--as-of", "2024-09-01T00:00:02Z"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == saved, "a refused run keeps the checkpoint")
 
         // One flipped byte in the state, then a truncated file, then something else entirely.
