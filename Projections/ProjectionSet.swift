@@ -279,6 +279,12 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         return out
     }
 
+    /// How many of each entity the state holds, counted without building any answer (for summaries).
+    public var sizes: (slots: Int, releases: Int, appointments: Int, dossiers: Int, fingerprints: Int, flaggedFingerprints: Int) {
+        (slotAvailability.slots.count, slotAvailability.releases.count, appointments.count, dossierBoard.dossiers.count,
+         abuseSignals.clients.count, abuseSignals.clients.reduce(0) { $0 + (abuseSignals.flags($1).isEmpty ? 0 : 1) })
+    }
+
     /// Live entities held: slots, releases, appointments, dossiers and fingerprints.
     public var entityCount: Int {
         slotAvailability.slots.count + slotAvailability.releases.count + appointments.count + dossierBoard.dossiers.count + abuseSignals.clients.count

@@ -128,25 +128,31 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
         return ranking(appointments: appointments, only: index).first
     }
 
+    /// The flags the rules raise on one client, without their evidence.
+    func flags(_ c: Client) -> [SuspicionFlag] {
+        let t = thresholds
+        var flags: [SuspicionFlag] = []
+        func flag(_ rule: SuspicionRule, _ observed: Int64, _ threshold: Int64) {
+            guard threshold > 0, observed >= threshold else { return }
+            flags.append(SuspicionFlag(rule: rule, observed: Int(observed), threshold: Int(threshold), evidenceCount: 0, evidenceEventIds: []))
+        }
+        flag(.manyIdentities, Int64(c.distinctIdentities), Int64(t.distinctIdentities))
+        flag(.bookCancelChurn, Int64(c.churned), Int64(t.churnedBookings))
+        flag(.releaseSniping, Int64(c.sniped), Int64(t.snipedBookings))
+        flag(.identityMismatch, Int64(c.mismatches), Int64(t.identityMismatches))
+        flag(.rejectedAttempts, c.rejectedAttempts, Int64(t.rejectedAttempts))
+        flag(.rateLimited, Int64(c.rateLimits), Int64(t.rateLimits))
+        flag(.duplicateBooking, Int64(c.duplicates), Int64(t.duplicateBookings))
+        flag(.flaggedByService, Int64(c.flagsRecorded), Int64(t.flagsRecorded))
+        return flags
+    }
+
     /// Every fingerprint with its signals and flags, the suspicious first (highest score), then
     /// by bookings; `rank` counts only the flagged ones.
     func ranking(appointments: AppointmentLedger, only: Int32? = nil) -> [FingerprintSignals] {
-        let t = thresholds
         var rows: [(Int32, FingerprintSignals)] = []
         for (i, c) in clients.enumerated() where only == nil || Int32(i) == only {
-            var flags: [SuspicionFlag] = []
-            func flag(_ rule: SuspicionRule, _ observed: Int64, _ threshold: Int64) {
-                guard threshold > 0, observed >= threshold else { return }
-                flags.append(SuspicionFlag(rule: rule, observed: Int(observed), threshold: Int(threshold), evidenceCount: 0, evidenceEventIds: []))
-            }
-            flag(.manyIdentities, Int64(c.distinctIdentities), Int64(t.distinctIdentities))
-            flag(.bookCancelChurn, Int64(c.churned), Int64(t.churnedBookings))
-            flag(.releaseSniping, Int64(c.sniped), Int64(t.snipedBookings))
-            flag(.identityMismatch, Int64(c.mismatches), Int64(t.identityMismatches))
-            flag(.rejectedAttempts, c.rejectedAttempts, Int64(t.rejectedAttempts))
-            flag(.rateLimited, Int64(c.rateLimits), Int64(t.rateLimits))
-            flag(.duplicateBooking, Int64(c.duplicates), Int64(t.duplicateBookings))
-            flag(.flaggedByService, Int64(c.flagsRecorded), Int64(t.flagsRecorded))
+            let flags = self.flags(c)
             let score = flags.reduce(0.0) { $0 + Double($1.observed) / Double($1.threshold) }
             rows.append((Int32(i), FingerprintSignals(fingerprint: c.key.fingerprint, bookings: Int(c.bookings), distinctIdentities: Int(c.distinctIdentities),
                                                        cancelledByApplicant: Int(c.cancelledByApplicant), cancelledByService: Int(c.cancelledByService),

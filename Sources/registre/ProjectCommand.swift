@@ -74,10 +74,12 @@ struct ProjectCommand: ParsableCommand {
         bar.finish()
         let set = report.set
         let rebuild = report.rebuild
+        // Counts only: the tables are written; building every answer again would take longer than the fold.
+        let sizes = set.sizes
         var lines = [
             "folded \(rebuild.events) events (positions \(rebuild.startPosition)..<\(rebuild.endPosition)\(report.resumedFrom.map { ", resumed from the checkpoint at \($0)" } ?? "")) in \(String(format: "%.2f", rebuild.seconds)) s, \(Int(rebuild.eventsPerSecond)) events/s",
-            "slots \(set.slotAvailability.allSlots().count), releases \(set.releases().count), appointments \(set.appointments.count), dossiers \(set.dossierBoard.allDossiers().count), fingerprints \(set.allFingerprints().count)",
-            "suspicious fingerprints \(set.abuseRanking(limit: .max).count); dossiers past the implicit-rejection deadline at \(UTCTime.string(report.referenceTime)): \(set.pastImplicitRejectionDeadline(at: report.referenceTime).count)",
+            "slots \(sizes.slots), releases \(sizes.releases), appointments \(sizes.appointments), dossiers \(sizes.dossiers), fingerprints \(sizes.fingerprints)",
+            "suspicious fingerprints \(sizes.flaggedFingerprints); dossiers past the implicit-rejection deadline at \(UTCTime.string(report.referenceTime)): \(set.pastImplicitRejectionDeadline(at: report.referenceTime).count)",
         ]
         let anomalies = set.anomalies()
         if !anomalies.isEmpty {

@@ -81,6 +81,20 @@ struct CheckpointTests {
         #expect(shorter.value != whole.value)
     }
 
+    @Test("sizes count exactly what the answers list")
+    func sizesMatchAnswers() throws {
+        let dir = TemporaryDirectory("sizes")
+        try combinedHistory().write(to: dir.path)
+        let set = try ProjectionRebuild.rebuild(journal: dir.path)
+        let sizes = set.sizes
+        #expect(sizes.slots == set.slotAvailability.allSlots().count)
+        #expect(sizes.releases == set.releases().count)
+        #expect(sizes.dossiers == set.dossierBoard.allDossiers().count)
+        #expect(sizes.fingerprints == set.allFingerprints().count)
+        #expect(sizes.flaggedFingerprints == set.abuseRanking(limit: .max).count)
+        #expect(sizes.flaggedFingerprints > 0, "the bot burst is flagged")
+    }
+
     @Test("as of a position or a time gives exactly the state folded from the events before it")
     func asOfIsAPrefix() throws {
         let dir = TemporaryDirectory("as-of")
