@@ -112,20 +112,20 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 note(.slotPublishedTwice, position: position, id: id)
             }
         case .slotWithdrawn(let ref, let at):
-            guard let slot = slotAvailability.slotIndex[ref] else { note(.unknownSlot, position: position, id: id); break }
+            guard let slot = slotAvailability.slot(ref) else { note(.unknownSlot, position: position, id: id); break }
             slotAvailability.withdraw(slot, at: at)
         case .booked(let appointment, let identity, let ref, _, let category, let start, let fingerprint, let at):
             book(appointment, identity: identity, ref: ref, category: category, start: start, fingerprint: fingerprint, at: at, id: id, position: position)
         case .rescheduled(let appointment, _, let to, _, _):
-            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
             let old = appointments.appointments[a].slot
             if old >= 0 { slotAvailability.free(old) }
-            let new = slotAvailability.slotIndex[to] ?? -1
+            let new = slotAvailability.slot(to) ?? -1
             if new >= 0 { take(new, at: fact.time, isNewBooking: false, position: position, id: id) } else { note(.unknownSlot, position: position, id: id) }
             appointments.appointments[a].slot = new
         case .cancelled(let appointment, _, let byService, let at):
-            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
             appointments.appointments[a].status = .cancelled
             let entry = appointments.appointments[a]
@@ -141,16 +141,16 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 }
             }
         case .reinstated(let appointment, _, let at):
-            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .cancelled else { note(.appointmentNotCancelled, position: position, id: id); break }
             appointments.appointments[a].status = .active
             let slot = appointments.appointments[a].slot
             if slot >= 0 { take(slot, at: at, isNewBooking: false, position: position, id: id) }
         case .attended(let appointment, _, _), .noShow(let appointment, _):
-            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             if case .attended = fact { appointments.appointments[a].status = .attended } else { appointments.appointments[a].status = .noShow }
         case .identityMismatch(let appointment, _):
-            guard let a = appointments.index[appointment].map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].mismatchEvent == nil else { break }
             appointments.appointments[a].mismatchEvent = id
             abuseSignals.clients[Int(appointments.appointments[a].client)].mismatches += 1
@@ -198,9 +198,9 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
 
     private mutating func book(_ appointment: UUID, identity: HashKey, ref: SlotRef, category: Domain.Category, start: Int64,
                                fingerprint: HashKey, at: Int64, id: UUID, position: UInt64) {
-        guard appointments.index[appointment] == nil else { note(.appointmentBookedTwice, position: position, id: id); return }
+        guard appointments.position(of: appointment) == nil else { note(.appointmentBookedTwice, position: position, id: id); return }
         let client = abuseSignals.client(fingerprint, at: at)
-        let slot = slotAvailability.slotIndex[ref] ?? -1
+        let slot = slotAvailability.slot(ref) ?? -1
         var release: Int32? = nil
         var sniped = false
         if slot >= 0 {
@@ -215,8 +215,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             slotAvailability.releases[Int(release)].distinctFingerprints += 1
         }
         delayStatistics.record(.bookingToAppointment, category: category, site: ref.site, from: at, to: start)
-        appointments.index[appointment] = Int32(appointments.appointments.count)
-        appointments.appointments.append(.init(id: appointment, slot: slot, client: client, status: .active, bookedAt: at,
+        appointments.append(.init(id: appointment, slot: slot, client: client, status: .active, bookedAt: at,
                                                bookingEvent: id, sniped: sniped, churnEvent: nil, mismatchEvent: nil))
     }
 
@@ -278,6 +277,12 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         var out = foreignTypes
         for kind in EventKind.allCases where kindCounts[Int(kind.rawValue)] > 0 { out[kind.typeName] = kindCounts[Int(kind.rawValue)] }
         return out
+    }
+
+    /// How many of each entity the state holds, counted without building any answer (for summaries).
+    public var sizes: (slots: Int, releases: Int, appointments: Int, dossiers: Int, fingerprints: Int, flaggedFingerprints: Int) {
+        (slotAvailability.slots.count, slotAvailability.releases.count, appointments.count, dossierBoard.dossiers.count,
+         abuseSignals.clients.count, abuseSignals.clients.reduce(0) { $0 + (abuseSignals.flags($1).isEmpty ? 0 : 1) })
     }
 
     /// Live entities held: slots, releases, appointments, dossiers and fingerprints.

@@ -80,18 +80,34 @@ public enum ProjectionRebuild {
         public var set: ProjectionSet
         /// The "now" of the deadline column: the as-of time, or the commit time of the last event.
         public var referenceTime: Date
+        /// The position of the checkpoint the run started from; `nil` for a rebuild from zero.
+        public var resumedFrom: UInt64?
     }
 
     /// Rebuilds from zero and writes every table to `directory` in `format`.
     ///
     /// Files are written under a `.partial` name and renamed into place only when everything
     /// succeeded; on error they are removed and nothing in `directory` changes.
+    ///
+    /// With `checkpoint`, a file there is loaded first (after checking that it is sound, that it
+    /// was taken on this journal and that the journal reaches its position) and only the events
+    /// after it are folded; at the end the file is replaced by a checkpoint at the new position.
+    /// The tables are the same, byte for byte, as those of a rebuild from zero.
     public static func export(journal: String, to directory: String, format: OutputFormat, limit: RebuildLimit = .end,
-                              thresholds: AbuseThresholds = AbuseThresholds(),
+                              thresholds: AbuseThresholds = AbuseThresholds(), checkpoint: String? = nil,
                               progress: ((UInt64) -> Void)? = nil) throws(ProjectionError) -> ExportReport {
         // A journal that cannot be opened is reported before anything is created in `directory`.
         do { _ = try JournalReader(directory: journal) } catch let error as JournalError { throw .journal(error) } catch {
             throw .output(path: journal, reason: "\(error)")
+        }
+        // So is a checkpoint that cannot be used.
+        var set = ProjectionSet(thresholds: thresholds)
+        var resumed: CheckpointReader? = nil
+        if let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
+            let loaded = try CheckpointReader(path: checkpoint)
+            try ProjectionCheckpoint.check(loaded, journal: journal, limit: limit, thresholds: thresholds)
+            set = loaded.set
+            resumed = loaded
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
@@ -101,13 +117,26 @@ public enum ProjectionRebuild {
                 throw .output(path: directory, reason: "cannot create it: \(error.localizedDescription)")
             }
         }
-        var set = ProjectionSet(thresholds: thresholds)
-        var report = RebuildReport(startPosition: 0, endPosition: 0, seconds: 0)
+        var saving: CheckpointWriter? = nil
+        if let checkpoint { saving = try CheckpointWriter(path: checkpoint) }
+        defer { saving?.discard() }
+        var report = RebuildReport(startPosition: set.position, endPosition: set.position, seconds: 0)
         var reference = Date()
         let body: (any ExportSink) throws -> Void = { sink in
             let steps = try sink.open(ProjectionTables.dossierSteps)
-            report = try fold(journal: journal, into: &set, limit: limit, onStep: { try steps.write(ProjectionTables.row($0)) }, progress: progress)
+            try resumed?.forEachStep { step in
+                try steps.write(ProjectionTables.row(step))
+                try saving?.write(step)
+            }
+            report = try fold(journal: journal, into: &set, limit: limit, onStep: { step in
+                try steps.write(ProjectionTables.row(step))
+                try saving?.write(step)
+            }, progress: progress)
             try steps.close()
+            if let saving {
+                let ids = try ProjectionCheckpoint.boundaryIds(journal: journal, position: set.position)
+                try saving.finish(set, firstEventId: ids.first, lastEventId: ids.last)
+            }
             if case .asOf(let date) = limit {
                 reference = date
             } else if let micros = set.lastRecordedAtMicros {
@@ -124,7 +153,6 @@ public enum ProjectionRebuild {
                 ("implicit_rejection_months", String(set.dossierBoard.implicitRejectionMonths)),
                 ("churn_window_seconds", String(thresholds.churnWindowSeconds)),
                 ("snipe_window_seconds", String(thresholds.snipeWindowSeconds)),
-                ("built_at", CivilCalendar.timeString(millis: Millis.of(Date()))),
             ]
             try ProjectionTables.writeState(of: set, referenceTime: reference, info: info, to: sink)
             let docs = try sink.open(ProjectionTables.columnDocs)
@@ -162,7 +190,9 @@ public enum ProjectionRebuild {
         } catch {
             throw .output(path: directory, reason: "\(error)")
         }
-        return ExportReport(rebuild: report, files: files, set: set, referenceTime: reference)
+        try saving?.commit()
+        saving = nil
+        return ExportReport(rebuild: report, files: files, set: set, referenceTime: reference, resumedFrom: resumed?.trailer.position)
     }
 
     static func describe(_ limit: RebuildLimit) -> String {

@@ -11,6 +11,8 @@ public struct SlotRef: Hashable, Comparable, Sendable, Codable {
         self.slotId = slotId
     }
 
+    @inline(__always) var fastHash: UInt64 { slotId.fastHash ^ UInt64(ordinal(site)) }
+
     public static func < (a: SlotRef, b: SlotRef) -> Bool {
         (a.site.rawValue, a.slotId.uuidString) < (b.site.rawValue, b.slotId.uuidString)
     }
@@ -51,9 +53,7 @@ enum Fact: Sendable, Equatable {
 
 extension Fact {
     /// The member names each event type may hold, in the order writers emit them.
-    private static let keysByKind: [[[UInt8]]] = EventKind.allCases.map { kind in
-        keyNames(kind).map { Array($0.utf8) }
-    }
+    private static let keysByKind: [KeySet] = EventKind.allCases.map { KeySet(keyNames($0)) }
 
     private static func keyNames(_ kind: EventKind) -> [String] {
         switch kind {
@@ -218,13 +218,20 @@ private struct SpanReader {
 
 /// The raw spellings of one closed set, matched against bytes without building a `String`.
 struct MemberTable<T: ClosedSet>: Sendable {
-    private let entries: [([UInt8], T)]
+    private let names: KeySet
+    private let values: [T]
 
-    init() { entries = T.allCases.map { (Array($0.rawValue.utf8), $0) } }
+    init() {
+        values = Array(T.allCases)
+        names = KeySet(values.map(\.rawValue))
+    }
 
+    /// `bytes` are a plain JSON string's contents: its closing quote follows them, and is
+    /// compared too (`KeySet` holds each name with its quote).
     func value(_ bytes: UnsafeRawBufferPointer) -> T? {
-        for (raw, value) in entries where raw.count == bytes.count {
-            if raw.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return value }
+        let n = bytes.count + 1
+        for k in 0..<names.count where names.length(k) == n {
+            if names.matches(k, bytes.baseAddress!) { return values[k] }
         }
         return nil
     }

@@ -9,6 +9,52 @@ struct ValueSpan {
     var kind: Kind
 }
 
+/// The member names of one event type, each followed by its closing quote, in memory that is
+/// never freed: compared in words, with no array to retain per event.
+struct KeySet: @unchecked Sendable {
+    private let bytes: UnsafePointer<UInt8>
+    private let starts: UnsafePointer<Int>
+    let count: Int
+
+    init(_ names: [String]) {
+        let all = names.flatMap { Array($0.utf8) + [UInt8(ascii: "\"")] }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: max(all.count, 1))
+        b.initialize(from: all, count: all.count)
+        var offsets = [0]
+        for name in names { offsets.append(offsets.last! + name.utf8.count + 1) }
+        let o = UnsafeMutablePointer<Int>.allocate(capacity: offsets.count)
+        o.initialize(from: offsets, count: offsets.count)
+        bytes = UnsafePointer(b)
+        starts = UnsafePointer(o)
+        count = names.count
+    }
+
+    /// The name's length with its closing quote.
+    @inline(__always) func length(_ k: Int) -> Int { starts[k + 1] - starts[k] }
+
+    /// Whether the name and its closing quote are the bytes at `p`.
+    @inline(__always) func matches(_ k: Int, _ p: UnsafeRawPointer) -> Bool {
+        let n = length(k)
+        let key = UnsafeRawPointer(bytes + starts[k])
+        var j = 0
+        while j + 8 <= n {
+            if key.loadUnaligned(fromByteOffset: j, as: UInt64.self) != p.loadUnaligned(fromByteOffset: j, as: UInt64.self) { return false }
+            j += 8
+        }
+        while j < n {
+            if key.load(fromByteOffset: j, as: UInt8.self) != p.load(fromByteOffset: j, as: UInt8.self) { return false }
+            j += 1
+        }
+        return true
+    }
+
+    /// The index of the name that is exactly the `n` bytes at `p`.
+    func index(_ p: UnsafeRawPointer, _ n: Int) -> Int? {
+        for k in 0..<count where length(k) == n + 1 && memcmp(bytes + starts[k], p, n) == 0 { return k }
+        return nil
+    }
+}
+
 /// A strict reader for the flat JSON objects of the event catalogue, that builds nothing.
 ///
 /// The projections read a few fields of every event at millions of events a second, which the
@@ -21,7 +67,7 @@ struct ValueSpan {
 enum FieldScanner {
     /// Fills `spans[i]` for each member whose key is `keys[i]`; returns the mask of keys found, or
     /// `nil` when the bytes are not one object of known, distinct keys.
-    static func scan(_ b: UnsafeRawBufferPointer, keys: [[UInt8]], into spans: UnsafeMutableBufferPointer<ValueSpan>) -> UInt32? {
+    static func scan(_ b: UnsafeRawBufferPointer, keys: KeySet, into spans: UnsafeMutableBufferPointer<ValueSpan>) -> UInt32? {
         var i = skipSpace(b, 0)
         guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
         i = skipSpace(b, i + 1)
@@ -30,16 +76,28 @@ enum FieldScanner {
         if i < b.count, b[i] == UInt8(ascii: "}") {
             return skipSpace(b, i + 1) == b.count ? found : nil
         }
+        let base = b.baseAddress!
         while true {
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
             let keyStart = i + 1
-            var keyEnd = keyStart
-            while keyEnd < b.count, b[keyEnd] != UInt8(ascii: "\"") {
-                guard b[keyEnd] != UInt8(ascii: "\\"), b[keyEnd] >= 0x20 else { return nil }
-                keyEnd += 1
+            let index: Int
+            let keyEnd: Int
+            // Writers emit members in catalogue order: the expected key, with its closing quote,
+            // is nearly always next. A key holds no quote, so matching those bytes is a full read of it.
+            if expected < keys.count, keyStart + keys.length(expected) < b.count,
+               keys.matches(expected, base + keyStart) {
+                index = expected
+                keyEnd = keyStart + keys.length(expected) - 1
+            } else {
+                var end = keyStart
+                while end < b.count, b[end] != UInt8(ascii: "\"") {
+                    guard b[end] != UInt8(ascii: "\\"), b[end] >= 0x20 else { return nil }
+                    end += 1
+                }
+                guard end < b.count, let k = keys.index(base + keyStart, end - keyStart) else { return nil }
+                index = k
+                keyEnd = end
             }
-            guard keyEnd < b.count else { return nil }
-            guard let index = keyIndex(b, keyStart, keyEnd, keys: keys, hint: expected) else { return nil }
             guard found & (1 << UInt32(index)) == 0 else { return nil }
             found |= 1 << UInt32(index)
             expected = index + 1
@@ -57,20 +115,6 @@ enum FieldScanner {
             guard b[i] == UInt8(ascii: "}") else { return nil }
             return skipSpace(b, i + 1) == b.count ? found : nil
         }
-    }
-
-    @inline(__always)
-    private static func keyIndex(_ b: UnsafeRawBufferPointer, _ start: Int, _ end: Int, keys: [[UInt8]], hint: Int) -> Int? {
-        let length = end - start
-        @inline(__always) func matches(_ k: Int) -> Bool {
-            let key = keys[k]
-            guard key.count == length else { return false }
-            return key.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress! + start, length) == 0 }
-        }
-        // Writers emit fields in catalogue order, so the next key is nearly always the expected one.
-        if hint < keys.count, matches(hint) { return hint }
-        for k in keys.indices where k != hint && matches(k) { return k }
-        return nil
     }
 
     @inline(__always)
@@ -203,44 +247,56 @@ enum FieldScanner {
 
     // MARK: - Typed values, each in the journal's one spelling
 
+    /// Lowercase hex digit → its value; everything else → 0xF0, so that OR-ing the values of a
+    /// run of characters and testing the high nibble once checks them all, without a branch per
+    /// character. Allocated once and never freed.
+    nonisolated(unsafe) private static let hexTable: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0xF0, count: 256)
+        for (k, c) in "0123456789abcdef".utf8.enumerated() { table[Int(c)] = UInt8(k) }
+        return UnsafePointer(table)
+    }()
+
+    /// Reads `2 × n` lowercase hex characters at `p` into an n-byte big-endian word; the high
+    /// nibble of `bad` becomes non-zero if any character is not one.
+    @inline(__always) private static func hexWord(_ p: UnsafePointer<UInt8>, _ n: Int, _ table: UnsafePointer<UInt8>, _ bad: inout UInt8) -> UInt64 {
+        var word: UInt64 = 0
+        for k in 0..<(2 * n) {
+            let v = table[Int(p[k])]
+            bad |= v
+            word = word << 4 | UInt64(v & 0x0F)
+        }
+        return word
+    }
+
     /// A canonical lowercase UUID string.
     static func uuid(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> UUID? {
         guard s.kind == .plainString, s.end - s.start == 38 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
         guard base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-") else { return nil }
+        let table = hexTable
+        var bad: UInt8 = 0
+        // 8-4-4-4-12 hex digits: two big-endian words.
+        let high = hexWord(base, 4, table, &bad) << 32 | hexWord(base + 9, 2, table, &bad) << 16 | hexWord(base + 14, 2, table, &bad)
+        let low = hexWord(base + 19, 2, table, &bad) << 48 | hexWord(base + 24, 6, table, &bad)
+        guard bad & 0xF0 == 0 else { return nil }
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let valid = withUnsafeMutableBytes(of: &raw) { out -> Bool in
-            var i = 0
-            for index in 0..<16 {
-                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
-                guard let high = lowercaseHexValue(base[i]), let low = lowercaseHexValue(base[i + 1]) else { return false }
-                out[index] = high << 4 | low
-                i += 2
-            }
-            return true
+        withUnsafeMutableBytes(of: &raw) { out in
+            out.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            out.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
         }
-        return valid ? UUID(uuid: raw) : nil
+        return UUID(uuid: raw)
     }
 
     /// Exactly 64 lowercase hex characters.
     static func hash(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> HashKey? {
         guard s.kind == .plainString, s.end - s.start == 66 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for w in 0..<4 {
-            var word: UInt64 = 0
-            for k in 0..<16 {
-                guard let nibble = lowercaseHexValue(base[w * 16 + k]) else { return nil }
-                word = word << 4 | UInt64(nibble)
-            }
-            switch w {
-            case 0: words.0 = word
-            case 1: words.1 = word
-            case 2: words.2 = word
-            default: words.3 = word
-            }
-        }
-        return HashKey(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+        let table = hexTable
+        var bad: UInt8 = 0
+        let key = HashKey(w0: hexWord(base, 8, table, &bad), w1: hexWord(base + 16, 8, table, &bad),
+                          w2: hexWord(base + 32, 8, table, &bad), w3: hexWord(base + 48, 8, table, &bad))
+        return bad & 0xF0 == 0 ? key : nil
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.f…]Z` as milliseconds since the epoch, rounded as the catalogue rounds.
@@ -321,8 +377,10 @@ enum CivilCalendar {
     }
 
     /// `YYYY-MM` as one number (year × 12 + month − 1), for grouping by month.
-    static func monthIndex(ofMillis ms: Int64) -> Int32 {
-        let (y, m, _) = civilFromDays(Int(day(ofMillis: ms)))
+    static func monthIndex(ofMillis ms: Int64) -> Int32 { monthIndex(ofDay: day(ofMillis: ms)) }
+
+    static func monthIndex(ofDay day: Int32) -> Int32 {
+        let (y, m, _) = civilFromDays(Int(day))
         return Int32(y * 12 + m - 1)
     }
 

@@ -69,31 +69,37 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     }
 
     /// One applicant identity booked for by one client, to count distinct identities.
-    struct ClientIdentity: Hashable, Sendable, Codable {
+    struct ClientIdentity: FastKey {
         var client: Int32
         var identity: HashKey
+
+        var fastHash: UInt64 { identity.fastHash ^ UInt64(UInt32(bitPattern: client)) }
     }
 
     var thresholds = AbuseThresholds()
-    var clientIndex: [HashKey: Int32] = [:]
+    var clientIndex = IndexTable()
     var clients: [Client] = []
-    var clientIdentities: Set<ClientIdentity> = []
+    var clientIdentities = KeyTable<ClientIdentity>()
     /// `release << 32 | client`, to count distinct clients per release.
-    var releaseClients: Set<UInt64> = []
+    var releaseClients = KeyTable<UInt64>()
+
+    @inline(__always) func position(of key: HashKey) -> Int32? {
+        clients.withUnsafeBufferPointer { c in clientIndex.find(key.fastHash) { c[Int($0)].key == key } }
+    }
 
     public init(thresholds: AbuseThresholds = AbuseThresholds()) {
         self.thresholds = thresholds
     }
 
     mutating func client(_ key: HashKey, at: Int64) -> Int32 {
-        if let known = clientIndex[key] {
+        if let known = position(of: key) {
             let i = Int(known)
             clients[i].firstSeen = min(clients[i].firstSeen, at)
             clients[i].lastSeen = max(clients[i].lastSeen, at)
             return known
         }
         let index = Int32(clients.count)
-        clientIndex[key] = index
+        clientIndex.insert(key.fastHash, index)
         clients.append(Client(key: key, firstSeen: at, lastSeen: at))
         return index
     }
@@ -118,29 +124,35 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     // MARK: Queries
 
     public func fingerprint(_ fingerprint: Fingerprint, appointments: AppointmentLedger) -> FingerprintSignals? {
-        guard let index = clientIndex[HashKey(fingerprint)] else { return nil }
+        guard let index = position(of: HashKey(fingerprint)) else { return nil }
         return ranking(appointments: appointments, only: index).first
+    }
+
+    /// The flags the rules raise on one client, without their evidence.
+    func flags(_ c: Client) -> [SuspicionFlag] {
+        let t = thresholds
+        var flags: [SuspicionFlag] = []
+        func flag(_ rule: SuspicionRule, _ observed: Int64, _ threshold: Int64) {
+            guard threshold > 0, observed >= threshold else { return }
+            flags.append(SuspicionFlag(rule: rule, observed: Int(observed), threshold: Int(threshold), evidenceCount: 0, evidenceEventIds: []))
+        }
+        flag(.manyIdentities, Int64(c.distinctIdentities), Int64(t.distinctIdentities))
+        flag(.bookCancelChurn, Int64(c.churned), Int64(t.churnedBookings))
+        flag(.releaseSniping, Int64(c.sniped), Int64(t.snipedBookings))
+        flag(.identityMismatch, Int64(c.mismatches), Int64(t.identityMismatches))
+        flag(.rejectedAttempts, c.rejectedAttempts, Int64(t.rejectedAttempts))
+        flag(.rateLimited, Int64(c.rateLimits), Int64(t.rateLimits))
+        flag(.duplicateBooking, Int64(c.duplicates), Int64(t.duplicateBookings))
+        flag(.flaggedByService, Int64(c.flagsRecorded), Int64(t.flagsRecorded))
+        return flags
     }
 
     /// Every fingerprint with its signals and flags, the suspicious first (highest score), then
     /// by bookings; `rank` counts only the flagged ones.
     func ranking(appointments: AppointmentLedger, only: Int32? = nil) -> [FingerprintSignals] {
-        let t = thresholds
         var rows: [(Int32, FingerprintSignals)] = []
         for (i, c) in clients.enumerated() where only == nil || Int32(i) == only {
-            var flags: [SuspicionFlag] = []
-            func flag(_ rule: SuspicionRule, _ observed: Int64, _ threshold: Int64) {
-                guard threshold > 0, observed >= threshold else { return }
-                flags.append(SuspicionFlag(rule: rule, observed: Int(observed), threshold: Int(threshold), evidenceCount: 0, evidenceEventIds: []))
-            }
-            flag(.manyIdentities, Int64(c.distinctIdentities), Int64(t.distinctIdentities))
-            flag(.bookCancelChurn, Int64(c.churned), Int64(t.churnedBookings))
-            flag(.releaseSniping, Int64(c.sniped), Int64(t.snipedBookings))
-            flag(.identityMismatch, Int64(c.mismatches), Int64(t.identityMismatches))
-            flag(.rejectedAttempts, c.rejectedAttempts, Int64(t.rejectedAttempts))
-            flag(.rateLimited, Int64(c.rateLimits), Int64(t.rateLimits))
-            flag(.duplicateBooking, Int64(c.duplicates), Int64(t.duplicateBookings))
-            flag(.flaggedByService, Int64(c.flagsRecorded), Int64(t.flagsRecorded))
+            let flags = self.flags(c)
             let score = flags.reduce(0.0) { $0 + Double($1.observed) / Double($1.threshold) }
             rows.append((Int32(i), FingerprintSignals(fingerprint: c.key.fingerprint, bookings: Int(c.bookings), distinctIdentities: Int(c.distinctIdentities),
                                                        cancelledByApplicant: Int(c.cancelledByApplicant), cancelledByService: Int(c.cancelledByService),

@@ -19,8 +19,17 @@ public struct AppointmentLedger: Sendable, Codable, Equatable {
         var mismatchEvent: UUID?
     }
 
-    var index: [UUID: Int32] = [:]
+    var index = IndexTable()
     var appointments: [Appointment] = []
+
+    @inline(__always) func position(of id: UUID) -> Int32? {
+        appointments.withUnsafeBufferPointer { a in index.find(id.fastHash) { a[Int($0)].id == id } }
+    }
+
+    mutating func append(_ appointment: Appointment) {
+        index.insert(appointment.id.fastHash, Int32(appointments.count))
+        appointments.append(appointment)
+    }
 
     public init() {}
 

@@ -25,26 +25,38 @@ public enum DelayGrouping: String, Sendable, Codable, CaseIterable {
 /// Samples of every delay, kept exactly (one number per dossier or booking), so that medians and
 /// percentiles are exact rather than estimated from a histogram.
 public struct DelayStatistics: Sendable, Codable, Equatable {
-    struct Key: Hashable, Sendable, Codable {
+    struct Key: FastKey {
         var measure: DelayMeasure
         var category: Domain.Category
         var site: Site
         var month: Int32
+
+        var fastHash: UInt64 {
+            mix64(UInt64(UInt32(bitPattern: month)) << 24 | UInt64(ordinal(measure)) << 16 | UInt64(ordinal(category)) << 8 | UInt64(ordinal(site)))
+        }
     }
 
     /// Durations in milliseconds.
-    var samples: [Key: [Int64]] = [:]
+    var samples = FastMap<Key, [Int64]>()
+    /// The last day whose month was computed, and that month: samples come in time order.
+    var lastDay: Int32 = .min
+    var lastMonth: Int32 = 0
 
     public init() {}
 
     /// The month of a sample is that of its start: completion, or booking.
     mutating func record(_ measure: DelayMeasure, category: Domain.Category, site: Site, from start: Int64, to end: Int64) {
-        samples[Key(measure: measure, category: category, site: site, month: CivilCalendar.monthIndex(ofMillis: start)), default: []].append(end - start)
+        let day = CivilCalendar.day(ofMillis: start)
+        if day != lastDay {
+            lastDay = day
+            lastMonth = CivilCalendar.monthIndex(ofDay: day)
+        }
+        samples.update(Key(measure: measure, category: category, site: site, month: lastMonth), default: []) { $0.append(end - start) }
     }
 
     public func delays(groupBy grouping: DelayGrouping) -> [DelayRow] {
         var groups: [DelayRow.Group: [Int64]] = [:]
-        for (key, values) in samples {
+        for (key, values) in samples.entries {
             let group: DelayRow.Group = switch grouping {
             case .overall: .init(measure: key.measure)
             case .category: .init(measure: key.measure, category: key.category)

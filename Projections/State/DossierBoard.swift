@@ -28,15 +28,19 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         var lastPosition: UInt64
     }
 
-    struct CountKey: Hashable, Sendable, Codable {
+    struct CountKey: FastKey {
         var status: DossierStatus
         var category: Domain.Category
         var site: Site
+
+        var fastHash: UInt64 { mix64(UInt64(ordinal(status)) << 16 | UInt64(ordinal(category)) << 8 | UInt64(ordinal(site))) }
     }
 
-    struct BacklogKey: Hashable, Sendable, Codable {
+    struct BacklogKey: FastKey {
         var day: Int32
         var category: Domain.Category
+
+        var fastHash: UInt64 { mix64(UInt64(UInt32(bitPattern: day)) << 8 | UInt64(ordinal(category))) }
     }
 
     struct BacklogDelta: Sendable, Codable, Equatable {
@@ -46,11 +50,11 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         var ended: Int32 = 0
     }
 
-    var index: [UUID: Int32] = [:]
+    var index = IndexTable()
     var dossiers: [Dossier] = []
-    var countByGroup: [CountKey: Int] = [:]
+    var countByGroup = FastMap<CountKey, Int>()
     /// Changes per day of business time; the backlog is their running sum.
-    var backlogDeltas: [BacklogKey: BacklogDelta] = [:]
+    var backlogDeltas = FastMap<BacklogKey, BacklogDelta>()
     /// Months from completion to implicit rejection (CESEDA R.432-2).
     public var implicitRejectionMonths = RuleParameters.standard.implicitRejectionMonths
 
@@ -59,22 +63,22 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     // MARK: Fold
 
     mutating func submit(_ id: UUID, category: Domain.Category, kind: DossierKind, channel: FilingChannel, site: Site, at: Int64, position: UInt64) -> Bool {
-        guard index[id] == nil else { return false }
-        index[id] = Int32(dossiers.count)
+        guard dossierIndex(of: id) == nil else { return false }
+        index.insert(id.fastHash, Int32(dossiers.count))
         dossiers.append(Dossier(id: id, category: category, kind: kind, channel: channel, site: site, status: .submitted,
                                 submittedAt: at, lastEventAt: at, lastPosition: position))
-        countByGroup[CountKey(status: .submitted, category: category, site: site), default: 0] += 1
-        var delta = backlogDeltas[BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category)] ?? BacklogDelta()
-        delta.open += 1
-        delta.awaitingDecision += 1
-        delta.submitted += 1
-        backlogDeltas[BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category)] = delta
+        countByGroup.update(CountKey(status: .submitted, category: category, site: site), default: 0) { $0 += 1 }
+        backlogDeltas.update(BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category), default: BacklogDelta()) { delta in
+            delta.open += 1
+            delta.awaitingDecision += 1
+            delta.submitted += 1
+        }
         return true
     }
 
     /// Applies a later step; returns the dossier's status afterwards, or `nil` for an unknown dossier.
     mutating func step(_ id: UUID, kind: EventKind, decision: DecisionOutcome?, at: Int64, position: UInt64) -> (status: DossierStatus, completedAt: Int64?, category: Domain.Category, site: Site)? {
-        guard let slot = index[id] else { return nil }
+        guard let slot = dossierIndex(of: id) else { return nil }
         let i = Int(slot)
         let before = dossiers[i].status
         var d = dossiers[i]
@@ -107,26 +111,30 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         if before.isOpen, !d.status.isOpen { d.endedAt = at }
         dossiers[i] = d
         if before != d.status {
-            countByGroup[CountKey(status: before, category: d.category, site: d.site), default: 0] -= 1
-            countByGroup[CountKey(status: d.status, category: d.category, site: d.site), default: 0] += 1
+            countByGroup.update(CountKey(status: before, category: d.category, site: d.site), default: 0) { $0 -= 1 }
+            countByGroup.update(CountKey(status: d.status, category: d.category, site: d.site), default: 0) { $0 += 1 }
             let open = Int32(d.status.isOpen ? 1 : 0) - Int32(before.isOpen ? 1 : 0)
             let awaiting = Int32(d.status.awaitsDecision ? 1 : 0) - Int32(before.awaitsDecision ? 1 : 0)
             if open != 0 || awaiting != 0 {
                 let key = BacklogKey(day: CivilCalendar.day(ofMillis: at), category: d.category)
-                var delta = backlogDeltas[key] ?? BacklogDelta()
-                delta.open += open
-                delta.awaitingDecision += awaiting
-                if open < 0 { delta.ended += 1 }
-                backlogDeltas[key] = delta
+                backlogDeltas.update(key, default: BacklogDelta()) { delta in
+                    delta.open += open
+                    delta.awaitingDecision += awaiting
+                    if open < 0 { delta.ended += 1 }
+                }
             }
         }
         return (d.status, d.completedAt, d.category, d.site)
     }
 
+    @inline(__always) func dossierIndex(of id: UUID) -> Int32? {
+        dossiers.withUnsafeBufferPointer { d in index.find(id.fastHash) { d[Int($0)].id == id } }
+    }
+
     // MARK: Queries
 
     public func dossier(id: UUID) -> DossierSummary? {
-        index[id].map { summary(dossiers[Int($0)]) }
+        dossierIndex(of: id).map { summary(dossiers[Int($0)]) }
     }
 
     /// Dossiers in `state`, in the order they were submitted.
@@ -138,18 +146,19 @@ public struct DossierBoard: Sendable, Codable, Equatable {
 
     /// Dossiers per state, category and site, leaving out empty groups.
     public func counts() -> [DossierCount] {
-        countByGroup.filter { $0.value != 0 }
-            .map { DossierCount(status: $0.key.status, category: $0.key.category, site: $0.key.site, dossiers: $0.value) }
+        countByGroup.entries.filter { $0.1 != 0 }
+            .map { DossierCount(status: $0.0.status, category: $0.0.category, site: $0.0.site, dossiers: $0.1) }
             .sorted { ($0.status.rawValue, $0.category.rawValue, $0.site.rawValue) < ($1.status.rawValue, $1.category.rawValue, $1.site.rawValue) }
     }
 
     /// The backlog at the end of every day (UTC, business time) from the first day anything
     /// happened to the last, per category; sum the categories for the whole prefecture.
     public func backlog() -> [BacklogDay] {
-        guard let first = backlogDeltas.keys.map(\.day).min(), let last = backlogDeltas.keys.map(\.day).max() else { return [] }
+        let keys = backlogDeltas.keys
+        guard let first = keys.map(\.day).min(), let last = keys.map(\.day).max() else { return [] }
         var out: [BacklogDay] = []
         for category in Domain.Category.allCases {
-            guard backlogDeltas.keys.contains(where: { $0.category == category }) else { continue }
+            guard keys.contains(where: { $0.category == category }) else { continue }
             var open = 0, awaiting = 0
             for day in first...last {
                 let delta = backlogDeltas[BacklogKey(day: day, category: category)] ?? BacklogDelta()

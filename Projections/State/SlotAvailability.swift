@@ -35,17 +35,27 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
 
     /// Slots of one site and category published for one day, so that a date-range query reads
     /// only the days it asks for.
-    struct DayBucket: Hashable, Sendable, Codable {
+    struct DayBucket: FastKey {
         var site: Site
         var category: Domain.Category
         var day: Int32
+
+        var fastHash: UInt64 { mix64(UInt64(UInt32(bitPattern: day)) << 16 | UInt64(ordinal(site)) << 8 | UInt64(ordinal(category))) }
     }
 
-    var slotIndex: [SlotRef: Int32] = [:]
+    var slotIndex = IndexTable()
     var slots: [Slot] = []
-    var byDay: [DayBucket: [Int32]] = [:]
-    var releaseIndex: [UUID: Int32] = [:]
+    var byDay = FastMap<DayBucket, [Int32]>()
+    var releaseIndex = IndexTable()
     var releases: [Release] = []
+
+    @inline(__always) func slot(_ ref: SlotRef) -> Int32? {
+        slots.withUnsafeBufferPointer { s in slotIndex.find(ref.fastHash) { s[Int($0)].ref == ref } }
+    }
+
+    @inline(__always) func release(_ id: UUID) -> Int32? {
+        releases.withUnsafeBufferPointer { r in releaseIndex.find(id.fastHash) { r[Int($0)].id == id } }
+    }
 
     public init() {}
 
@@ -53,14 +63,14 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
 
     /// Returns the slot's index, or `nil` when the slot was already published (the fold ignores a second publication).
     mutating func publish(_ ref: SlotRef, motif: Motif, category: Domain.Category, start: Int64, capacity: Int, release id: UUID, at: Int64, position: UInt64) -> Int32? {
-        guard slotIndex[ref] == nil else { return nil }
+        guard slot(ref) == nil else { return nil }
         let release: Int32
-        if let known = releaseIndex[id] {
+        if let known = self.release(id) {
             release = known
             releases[Int(known)].openedAt = min(releases[Int(known)].openedAt, at)
         } else {
             release = Int32(releases.count)
-            releaseIndex[id] = release
+            releaseIndex.insert(id.fastHash, release)
             releases.append(Release(id: id, site: ref.site, openedAt: at))
         }
         releases[Int(release)].slots += 1
@@ -68,8 +78,8 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
         let index = Int32(slots.count)
         slots.append(Slot(ref: ref, motif: motif, category: category, start: start, capacity: Int32(capacity), booked: 0,
                           withdrawnAt: nil, release: release, publishedAt: at, publishedPosition: position))
-        slotIndex[ref] = index
-        byDay[DayBucket(site: ref.site, category: category, day: CivilCalendar.day(ofMillis: start)), default: []].append(index)
+        slotIndex.insert(ref.fastHash, index)
+        byDay.update(DayBucket(site: ref.site, category: category, day: CivilCalendar.day(ofMillis: start)), default: []) { $0.append(index) }
         return index
     }
 

@@ -1,0 +1,192 @@
+import Foundation
+
+/// Writes a checkpoint to `<path>.partial` front to back; `commit` renames it over `path`, so an
+/// interrupted run leaves the previous checkpoint intact.
+final class CheckpointWriter {
+    let path: String
+    private let partial: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var checksum = Checksum64()
+    private var steps: UInt64 = 0
+    private var finished = false
+
+    init(path: String) throws(ProjectionError) {
+        self.path = path
+        partial = path + ".partial"
+        fd = Glibc.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .output(path: partial, reason: String(cString: strerror(errno))) }
+        buffer.reserveCapacity(1 << 20)
+        buffer.append(contentsOf: CheckpointFile.magic)
+        withUnsafeBytes(of: CheckpointFile.version.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(0)) { buffer.append(contentsOf: $0) }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func write(_ step: DossierHistoryEntry) throws(ProjectionError) {
+        CheckpointFile.encode(step, into: &buffer)
+        steps += 1
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    /// Appends the state and the trailer, and syncs the file.
+    func finish(_ set: ProjectionSet, firstEventId: UUID, lastEventId: UUID) throws(ProjectionError) {
+        try flush()
+        do { try BinaryCoder.encode(set, into: &buffer) } catch { throw .output(path: partial, reason: "cannot encode the state: \(error)") }
+        let stateLength = UInt64(buffer.count)
+        try flush()
+        let trailer = CheckpointFile.Trailer(steps: steps, stateLength: stateLength, position: set.position,
+                                             firstEventId: firstEventId, lastEventId: lastEventId)
+        buffer = CheckpointFile.encode(trailer) { head in
+            checksum.update(head)
+            return checksum.value
+        }
+        try write(buffer)
+        buffer.removeAll()
+        guard fsync(fd) == 0 else { throw .output(path: partial, reason: String(cString: strerror(errno))) }
+        finished = true
+    }
+
+    func commit() throws(ProjectionError) {
+        precondition(finished)
+        guard rename(partial, path) == 0 else { throw .output(path: path, reason: String(cString: strerror(errno))) }
+    }
+
+    func discard() { unlink(partial) }
+
+    private func flush() throws(ProjectionError) {
+        checksum.update(buffer)
+        try write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func write(_ bytes: [UInt8]) throws(ProjectionError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .output(path: partial, reason: String(cString: strerror(errno)))
+            }
+            offset += n
+        }
+    }
+}
+
+/// A checkpoint read back: the whole file is checked (sizes, magic, version, checksum) before
+/// anything in it is used, and the state is decoded; the dossier steps are streamed on demand.
+final class CheckpointReader {
+    let path: String
+    let trailer: CheckpointFile.Trailer
+    let set: ProjectionSet
+    private let fd: Int32
+
+    init(path: String) throws(ProjectionError) {
+        self.path = path
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .checkpoint("\(path) cannot be opened: \(String(cString: strerror(errno)))") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .checkpoint("\(path) cannot be read: \(String(cString: strerror(errno)))") }
+        let size = Int(info.st_size)
+        func damaged(_ why: String) -> ProjectionError { .checkpoint("\(path) is damaged or not a checkpoint of `registre project`: \(why)") }
+        guard size >= CheckpointFile.headerSize + CheckpointFile.trailerSize else { throw damaged("it holds only \(size) bytes") }
+        let header = try Self.read(fd, at: 0, count: CheckpointFile.headerSize, path: path)
+        guard Array(header[0..<8]) == CheckpointFile.magic else { throw damaged("it does not start with RGPRJCKP") }
+        let version = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+        guard version == CheckpointFile.version else {
+            throw .checkpoint("\(path) is a checkpoint of format version \(version); this build reads version \(CheckpointFile.version): rebuild without it")
+        }
+        let tail = try Self.read(fd, at: size - CheckpointFile.trailerSize, count: CheckpointFile.trailerSize, path: path)
+        guard let (trailer, expected) = tail.withUnsafeBytes({ CheckpointFile.decodeTrailer($0) }) else {
+            throw damaged("its end marker is missing (truncated?)")
+        }
+        let (stepBytes, overflow) = trailer.steps.multipliedReportingOverflow(by: UInt64(CheckpointFile.stepSize))
+        guard !overflow, UInt64(CheckpointFile.headerSize) + stepBytes + trailer.stateLength + UInt64(CheckpointFile.trailerSize) == UInt64(size) else {
+            throw damaged("its sections do not add up to its size of \(size) bytes")
+        }
+        // The checksum covers every byte before it: the whole file is read once here.
+        var sum = Checksum64()
+        var offset = 0
+        let covered = size - 16
+        while offset < covered {
+            let chunk = try Self.read(fd, at: offset, count: min(4 << 20, covered - offset), path: path)
+            sum.update(chunk)
+            offset += chunk.count
+        }
+        guard sum.value == expected else { throw damaged("checksum mismatch (stored \(String(expected, radix: 16)), computed \(String(sum.value, radix: 16)))") }
+        // The state is decoded through a window of a few MiB, never read whole: the decoded
+        // state is what must fit in memory, not also its bytes.
+        let stateStart = CheckpointFile.headerSize + Int(stepBytes)
+        let window = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 8)
+        defer { window.deallocate() }
+        let source = BinarySource(length: Int(trailer.stateLength)) { [fd, path] offset, count in
+            guard count <= window.count else {
+                throw ProjectionError.checkpoint("\(path) holds a value of \(count) bytes in its state")
+            }
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: window[0..<count])
+            try Self.read(fd, at: stateStart + offset, into: chunk, path: path)
+            return UnsafeRawBufferPointer(chunk)
+        }
+        let set: ProjectionSet
+        do {
+            set = try BinaryCoder.decode(ProjectionSet.self, from: source)
+        } catch let error as ProjectionError {
+            throw error
+        } catch {
+            throw damaged("the state does not decode (\(error))")
+        }
+        guard set.position == trailer.position else { throw damaged("the state is at position \(set.position), the trailer says \(trailer.position)") }
+        self.trailer = trailer
+        self.set = set
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Every dossier step saved, in journal order.
+    func forEachStep(_ body: (DossierHistoryEntry) throws -> Void) throws {
+        let total = Int(trailer.steps) * CheckpointFile.stepSize
+        let perChunk = (1 << 20) / CheckpointFile.stepSize * CheckpointFile.stepSize
+        var offset = 0
+        while offset < total {
+            let chunk = try Self.read(fd, at: CheckpointFile.headerSize + offset, count: min(perChunk, total - offset), path: path)
+            try chunk.withUnsafeBytes { raw in
+                var i = 0
+                while i < raw.count {
+                    guard let step = CheckpointFile.decodeStep(UnsafeRawBufferPointer(rebasing: raw[i..<(i + CheckpointFile.stepSize)])) else {
+                        throw ProjectionError.checkpoint("\(path) holds an unreadable dossier step at byte \(CheckpointFile.headerSize + offset + i)")
+                    }
+                    try body(step)
+                    i += CheckpointFile.stepSize
+                }
+            }
+            offset += chunk.count
+        }
+    }
+
+    private static func read(_ fd: Int32, at offset: Int, count: Int, path: String) throws(ProjectionError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let failure: ProjectionError? = out.withUnsafeMutableBytes { raw in
+            do throws(ProjectionError) { try read(fd, at: offset, into: raw, path: path); return nil } catch { return error }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    private static func read(_ fd: Int32, at offset: Int, into out: UnsafeMutableRawBufferPointer, path: String) throws(ProjectionError) {
+        var done = 0
+        while done < out.count {
+            let n = pread(fd, out.baseAddress! + done, out.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .checkpoint("\(path) cannot be read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw .checkpoint("\(path) is shorter than expected (it changed while being read?)") }
+            done += n
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

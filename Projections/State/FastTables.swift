@@ -1,0 +1,150 @@
+import Foundation
+
+/// A key the projections look up millions of times a rebuild, with a cheap 64-bit hash.
+///
+/// Swift's `Dictionary` hashes every key with a freshly seeded SipHash: safe against chosen
+/// keys, but it was a fifth of the rebuild's time. The keys here are random UUIDs, SHA-256
+/// hashes, or small packed integers from the journal itself, so a multiply-xorshift mix is
+/// enough, and it makes the tables deterministic: a state resumed from a checkpoint is laid out
+/// exactly as one folded from zero.
+protocol FastKey: Hashable, Sendable, Codable {
+    var fastHash: UInt64 { get }
+}
+
+@inline(__always) func mix64(_ x: UInt64) -> UInt64 {
+    var h = x &* 0x9E37_79B9_7F4A_7C15
+    h ^= h >> 32
+    h = h &* 0xD6E8_FEB8_6659_FD93
+    h ^= h >> 29
+    return h
+}
+
+extension UInt64: FastKey {
+    @inline(__always) var fastHash: UInt64 { mix64(self) }
+}
+
+extension UUID: FastKey {
+    @inline(__always) var fastHash: UInt64 {
+        withUnsafeBytes(of: uuid) { raw in
+            mix64(raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self) ^ mix64(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+    }
+}
+
+extension HashKey: FastKey {
+    @inline(__always) var fastHash: UInt64 { mix64(w0 ^ mix64(w1 ^ mix64(w2 ^ mix64(w3)))) }
+}
+
+/// An open-addressing index from keys to positions in an array of entities that hold the keys.
+///
+/// Each bucket is one word: the upper half of the key's hash and the entity's position + 1
+/// (0: empty). The entities themselves are compared on a hash match, so the index costs 8 bytes
+/// per bucket, at most two buckets per entity, and no copy of the keys.
+struct IndexTable: Sendable, Codable, Equatable {
+    private(set) var buckets: [UInt64] = []
+    private(set) var count = 0
+
+    init() {}
+
+    @inline(__always) private static func tag(_ hash: UInt64) -> UInt64 { hash >> 32 }
+
+    /// The position of the entity whose key has `hash` and satisfies `matches`.
+    @inline(__always)
+    func find(_ hash: UInt64, _ matches: (Int32) -> Bool) -> Int32? {
+        guard count > 0 else { return nil }
+        let tag = Self.tag(hash)
+        let mask = buckets.count - 1
+        var i = Int(truncatingIfNeeded: tag) & mask
+        return buckets.withUnsafeBufferPointer { b in
+            while true {
+                let bucket = b[i]
+                if bucket == 0 { return nil }
+                if bucket >> 32 == tag {
+                    let position = Int32(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1
+                    if matches(position) { return position }
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// Adds `position` under `hash`; the caller knows the key is not there yet.
+    @inline(__always)
+    mutating func insert(_ hash: UInt64, _ position: Int32) {
+        if (count + 1) * 2 > buckets.count { grow() }
+        place(Self.tag(hash) << 32 | UInt64(UInt32(bitPattern: position + 1)))
+        count += 1
+    }
+
+    @inline(__always) private mutating func place(_ bucket: UInt64) {
+        let mask = buckets.count - 1
+        var i = Int(truncatingIfNeeded: bucket >> 32) & mask
+        buckets.withUnsafeMutableBufferPointer { b in
+            while b[i] != 0 { i = (i + 1) & mask }
+            b[i] = bucket
+        }
+    }
+
+    private mutating func grow() {
+        let old = buckets
+        buckets = [UInt64](repeating: 0, count: max(16, old.count * 2))
+        for bucket in old where bucket != 0 { place(bucket) }
+    }
+}
+
+/// A set of keys, each with the ordinal of its insertion.
+struct KeyTable<Key: FastKey>: Sendable, Codable, Equatable {
+    private(set) var keys: [Key] = []
+    private var index = IndexTable()
+
+    init() {}
+
+    var count: Int { keys.count }
+
+    @inline(__always) func ordinal(of key: Key) -> Int32? {
+        keys.withUnsafeBufferPointer { k in index.find(key.fastHash) { k[Int($0)] == key } }
+    }
+
+    /// Inserts `key` if absent; returns its ordinal and whether it was new.
+    @discardableResult @inline(__always)
+    mutating func insert(_ key: Key) -> (inserted: Bool, ordinal: Int32) {
+        let hash = key.fastHash
+        if let known = keys.withUnsafeBufferPointer({ k in index.find(hash) { k[Int($0)] == key } }) { return (false, known) }
+        let ordinal = Int32(keys.count)
+        keys.append(key)
+        index.insert(hash, ordinal)
+        return (true, ordinal)
+    }
+}
+
+/// A map from keys to values, iterated in insertion order.
+struct FastMap<Key: FastKey, Value: Sendable & Codable & Equatable>: Sendable, Codable, Equatable {
+    private(set) var table = KeyTable<Key>()
+    private(set) var values: [Value] = []
+
+    init() {}
+
+    var count: Int { values.count }
+    var keys: [Key] { table.keys }
+    var isEmpty: Bool { values.isEmpty }
+
+    subscript(key: Key) -> Value? { table.ordinal(of: key).map { values[Int($0)] } }
+
+    /// Updates the value of `key` in place, starting from `initial` when it is absent.
+    @inline(__always)
+    mutating func update<R>(_ key: Key, default initial: @autoclosure () -> Value, _ body: (inout Value) -> R) -> R {
+        let (inserted, ordinal) = table.insert(key)
+        if inserted { values.append(initial()) }
+        return body(&values[Int(ordinal)])
+    }
+
+    var entries: Zip2Sequence<[Key], [Value]> { zip(table.keys, values) }
+}
+
+/// The declaration index of a case of a payload-free enum, which is how Swift stores it: a load,
+/// where `allCases.firstIndex(of:)` would build an array per call. A test checks it against
+/// `allCases` for every enum the projections key by.
+@inline(__always) func ordinal<T: CaseIterable & Equatable>(_ value: T) -> UInt8 {
+    precondition(MemoryLayout<T>.size == 1)
+    return unsafeBitCast(value, to: UInt8.self)
+}
