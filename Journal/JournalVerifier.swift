@@ -210,28 +210,51 @@ public enum JournalVerifier {
             finding("frame \(i) is recorded at position \(index.frameEntry(i).firstPosition), byte \(index.frameEntry(i).offset); the segment has it at position \(f.position), byte \(f.offset)")
             return
         }
+        // The lookups go in the index's own order (its tables are sorted by hash), so a 50 MB
+        // index is walked front to back instead of at random: the verdicts are the same, the
+        // cache misses are not. Findings are still reported in position order, as before.
+        let idHashes = events.map { IndexHash.hash($0.id) }
+        var idFound = [Bool](repeating: false, count: events.count)
+        for k in hashOrder(idHashes) {
+            idFound[k] = index.candidatePositions(forEventID: events[k].id).contains(events[k].position)
+        }
         // Each stream's run is looked up once per segment, by the stream's number.
         var runs: [UInt32: SegmentIndex.StreamRun?] = [:]
+        var distinct: [UInt32] = []
+        var seen = Set<UInt32>()
+        for e in events where seen.insert(e.stream).inserted { distinct.append(e.stream) }
+        let names = distinct.map { streams.name(ofSlot: Int($0)) }
+        runs.reserveCapacity(distinct.count)
+        for k in hashOrder(names.map { IndexHash.hash($0) }) { runs[distinct[k]] = index.run(ofStream: names[k]) }
+
         var problems = 0
-        for e in events where problems < 10 {
+        for (k, e) in events.enumerated() where problems < 10 {
             let position = e.position
-            if !index.candidatePositions(forEventID: e.id).contains(position) {
+            if !idFound[k] {
                 finding("event id \(e.id.uuidString) at position \(position) is not found through the index")
                 problems += 1
             }
-            let run: SegmentIndex.StreamRun?
-            if let known = runs[e.stream] {
-                run = known
-            } else {
-                run = index.run(ofStream: streams.name(ofSlot: Int(e.stream)))
-                runs[e.stream] = run
-            }
-            guard let run, e.version >= run.firstVersion, e.version - run.firstVersion < UInt64(run.count),
+            guard let run = runs[e.stream] ?? nil, e.version >= run.firstVersion, e.version - run.firstVersion < UInt64(run.count),
                   run.position(at: Int(e.version - run.firstVersion)) == position else {
                 finding("stream '\(streams.name(ofSlot: Int(e.stream)))' version \(e.version) does not lead to position \(position) through the index")
                 problems += 1
                 continue
             }
         }
+    }
+
+    /// Indexes of `hashes` ordered by their top 16 bits (a counting sort): the order in which the
+    /// index's fan-out and hash tables lie on disk, to within one small bucket.
+    static func hashOrder(_ hashes: [UInt64]) -> [Int] {
+        var starts = [Int](repeating: 0, count: (1 << 16) + 1)
+        for h in hashes { starts[Int(h >> 48) + 1] += 1 }
+        for i in 1..<starts.count { starts[i] += starts[i - 1] }
+        var order = [Int](repeating: 0, count: hashes.count)
+        for (k, h) in hashes.enumerated() {
+            let b = Int(h >> 48)
+            order[starts[b]] = k
+            starts[b] += 1
+        }
+        return order
     }
 }

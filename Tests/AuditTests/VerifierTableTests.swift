@@ -137,3 +137,16 @@ struct RuleBytesTests {
         #expect(byBytes.eventsChecked == entries.count)
     }
 }
+
+@Suite("Index check order")
+struct IndexCheckOrderTests {
+    @Test("the lookup order is a permutation sorted by the hashes' top 16 bits")
+    func hashOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let hashes = (0..<50_000).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) } + [0, .max, 1 << 48, 1 << 48]
+        let order = JournalVerifier.hashOrder(hashes)
+        #expect(order.sorted() == Array(hashes.indices))
+        #expect(zip(order, order.dropFirst()).allSatisfy { hashes[$0] >> 48 <= hashes[$1] >> 48 })
+        #expect(JournalVerifier.hashOrder([]).isEmpty)
+    }
+}
