@@ -25,8 +25,7 @@ struct EventIDLedger {
 
     /// Every id that appears more than once, with the places it appears.
     func duplicates(reader: JournalReader?) -> [AuditFinding] {
-        var sorted = fingerprints
-        sorted.sort()
+        let sorted = Self.radixSorted(fingerprints)
         var repeated = Set<UInt64>()
         var i = 1
         while i < sorted.count {
@@ -55,6 +54,35 @@ struct EventIDLedger {
             }
         }
         return findings.sorted { ($0.position ?? 0) < ($1.position ?? 0) }
+    }
+
+    /// LSD radix sort, four passes of 16 bits: a few times faster than a comparison sort over
+    /// ten million fingerprints, and it runs after every other check has finished.
+    static func radixSorted(_ input: [UInt64]) -> [UInt64] {
+        guard input.count > 1 << 12 else { return input.sorted() }
+        var source = input
+        var target = [UInt64](repeating: 0, count: input.count)
+        var counts = [Int](repeating: 0, count: 1 << 16)
+        for pass in 0..<4 {
+            let shift = UInt64(pass * 16)
+            source.withUnsafeBufferPointer { src in
+                target.withUnsafeMutableBufferPointer { dst in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        for i in 0..<c.count { c[i] = 0 }
+                        for v in src { c[Int((v >> shift) & 0xFFFF)] += 1 }
+                        var total = 0
+                        for i in 0..<c.count { let n = c[i]; c[i] = total; total += n }
+                        for v in src {
+                            let b = Int((v >> shift) & 0xFFFF)
+                            dst[c[b]] = v
+                            c[b] += 1
+                        }
+                    }
+                }
+            }
+            swap(&source, &target)
+        }
+        return source
     }
 
     private func locate(_ ordinal: Int) -> (position: UInt64, file: String, offset: UInt64) {

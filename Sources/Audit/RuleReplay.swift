@@ -6,13 +6,16 @@ import Journal
 /// hashes and checks the log.
 ///
 /// RuleChecker's state is per aggregate, and an aggregate is a stream, so streams are split
-/// between shards by a hash of their name: each shard sees every event of its streams in
-/// journal order and reaches exactly the verdicts a single checker would.
+/// between shards by the number verification gives each stream (`VerifiedFrame.streamNumbers`):
+/// each shard sees every event of its streams in journal order and reaches exactly the verdicts
+/// a single checker would. A shard skips the others' records by their length alone.
 final class RuleReplay: @unchecked Sendable {
     struct Frame: Sendable {
         var file: String
         var offset: UInt64
         var payload: [UInt8]
+        /// The stream number of each record, in order.
+        var streams: [UInt32]
     }
 
     private let shards: [Shard]
@@ -96,27 +99,24 @@ final class RuleReplay: @unchecked Sendable {
         }
 
         private func check(_ frame: Frame) {
+            let shards = UInt32(count), mine = UInt32(index)
             frame.payload.withUnsafeBytes { payload in
                 var offset = 0
-                while payload.count - offset >= 4 {
+                for stream in frame.streams {
+                    guard payload.count - offset >= 4 else { return }
                     let length = Int(payload.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian) + 4
-                    guard length <= payload.count - offset,
-                          let view = EventView.validating(UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + length)])) else { return }
-                    offset += length
-                    if count > 1, Self.shard(of: view.streamBytes, count: count) != index { continue }
-                    let violations = checker.check(stream: view.stream, type: view.type, data: view.dataBytes.bindMemory(to: UInt8.self), position: view.position)
+                    guard length <= payload.count - offset else { return }
+                    defer { offset += length }
+                    if shards > 1, stream % shards != mine { continue }
+                    guard let view = EventView.validating(UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + length)])) else { return }
+                    let violations = checker.check(streamUTF8: view.streamBytes.bindMemory(to: UInt8.self), typeUTF8: view.typeBytes.bindMemory(to: UInt8.self),
+                                                   data: view.dataBytes.bindMemory(to: UInt8.self), position: view.position)
                     for v in violations {
                         sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: v.position, eventID: view.id,
                                               rule: v.rule.rawValue, message: "\(v.type) in stream '\(v.stream)': \(v.message)"))
                     }
                 }
             }
-        }
-
-        @inline(__always) static func shard(of stream: UnsafeRawBufferPointer, count: Int) -> Int {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in stream { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            return Int(h % UInt64(count))
         }
     }
 }

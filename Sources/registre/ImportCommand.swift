@@ -12,6 +12,10 @@ struct ImportCommand: ParsableCommand {
         holding it; the lines after it are still checked, and every bad line is reported by number. \
         Re-running the same import after an interruption is safe when lines carry ids: committed batches \
         are recognised and skipped.
+
+        With --signing-key, the journal signs checkpoints as `registre serve` does (every \
+        --checkpoint-every events and when the import ends), so `registre audit`, `receipt` and \
+        `verify-consistency` can prove the imported history with the public key alone.
         """
     )
 
@@ -23,11 +27,31 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Events per durable append.")
     var batch: Int = 1000
 
+    @Option(help: ArgumentHelp("Ed25519 private key (from `registre keygen`) to sign checkpoints with, periodically and when the import ends.", valueName: "FILE"))
+    var signingKey: String?
+
+    @Option(help: "With --signing-key: sign a checkpoint after this many new events (also once at the end).")
+    var checkpointEvery: Int = JournalOptions().checkpointEvery
+
     func validate() throws {
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000, not \(batch)") }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, not \(checkpointEvery)") }
+    }
+
+    /// The journal's options: a signer when a key is given, read before anything is opened so a
+    /// bad key file stops the import before it writes.
+    private func journalOptions() throws -> JournalOptions {
+        var options = JournalOptions()
+        guard let signingKey else { return options }
+        do { options.checkpointSigner = try CheckpointSigner(file: signingKey) } catch {
+            throw ValidationError("--signing-key: \(error)")
+        }
+        options.checkpointEvery = checkpointEvery
+        return options
     }
 
     func run() throws {
+        let options = try journalOptions()
         let input: FileHandle
         if file == "-" {
             input = .standardInput
@@ -35,7 +59,7 @@ struct ImportCommand: ParsableCommand {
             guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
             input = h
         }
-        let journal = try Journal.open(directory: location.journal)
+        let journal = try Journal.open(directory: location.journal, options: options)
         defer { journal.close() }
         let progress = ProgressBar("import")
         var batcher = ImportBatcher(maximumEvents: batch)
@@ -83,6 +107,9 @@ struct ImportCommand: ParsableCommand {
         var summary = "imported \(imported) events into \(location.journal)"
         if skipped > 0 { summary += " (\(skipped) already there, skipped)" }
         print(summary + "; journal now holds \(journal.endPosition) events")
+        if let signer = options.checkpointSigner {
+            print("checkpoints signed by key \(signer.publicKey.keyID.hex) (every \(checkpointEvery) events and at the end)")
+        }
         if !badLines.isEmpty {
             printError("stopped at line \(badLines[0].0): nothing from the batch holding it was imported")
             throw ExitCode(1)

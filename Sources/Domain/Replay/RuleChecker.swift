@@ -41,6 +41,7 @@ public struct RuleChecker: Sendable {
     private var dossiers: [UUID: DossierState] = [:]
     private var evidenceCounts: [Fingerprint: Int] = [:]
     public private(set) var eventsChecked = 0
+    private var typeNames = TypeNameCache()
 
     public init(rules: RuleParameters = .standard) {
         self.rules = rules
@@ -59,21 +60,34 @@ public struct RuleChecker: Sendable {
         return copy.withUnsafeBufferPointer { check(stream: stream, type: type, bytes: $0, position: position) }
     }
 
+    /// The same check over the stream name and type as UTF-8 bytes, as they lie in a journal
+    /// record: the audit's hot path, which makes no `String` per event unless it reports one.
+    public mutating func check(streamUTF8: UnsafeBufferPointer<UInt8>, typeUTF8: UnsafeBufferPointer<UInt8>,
+                               data: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
+        let type = typeNames.name(of: typeUTF8)
+        return check(stream: StreamName(bytes: streamUTF8), text: { String(decoding: streamUTF8, as: UTF8.self) }, type: type, bytes: data, position: position)
+    }
+
     private mutating func check(stream streamText: String, type: String, bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
-        eventsChecked += 1
         var streamText = streamText
         let stream = streamText.withUTF8 { StreamName(bytes: $0) }
+        return check(stream: stream, text: { streamText }, type: type, bytes: bytes, position: position)
+    }
+
+    private mutating func check(stream: StreamName?, text: () -> String, type: String, bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
+        eventsChecked += 1
         var problems: [ValidationProblem] = []
         let decoded = DomainEvent.decode(type: type, bytes: bytes, eventIndex: 0, problems: &problems)
         guard let stream else {
+            let streamText = text()
             problems.insert(malformedStreamProblem(streamText, eventIndex: 0), at: 0)
             return [invalid(position, streamText, type, problems)]
         }
         guard let event = decoded else {
-            return [invalid(position, streamText, type, problems)]
+            return [invalid(position, text(), type, problems)]
         }
         if let problem = event.placementProblem(in: stream, eventIndex: 0) {
-            return [RuleViolation(position: position, stream: streamText, type: type, rule: .wrongStream, message: problem.message, problems: [problem])]
+            return [RuleViolation(position: position, stream: text(), type: type, rule: .wrongStream, message: problem.message, problems: [problem])]
         }
         let rejection: Rejection?
         switch stream {
@@ -98,7 +112,7 @@ public struct RuleChecker: Sendable {
             rejection = nil
         }
         guard let rejection else { return [] }
-        return [RuleViolation(position: position, stream: streamText, type: type, rule: rejection.rule, message: rejection.message)]
+        return [RuleViolation(position: position, stream: text(), type: type, rule: rejection.rule, message: rejection.message)]
     }
 
     private static func checkAndApply<State: FoldedAggregate>(
@@ -126,3 +140,39 @@ protocol FoldedAggregate {
 extension SlotState: FoldedAggregate {}
 extension ApplicantState: FoldedAggregate {}
 extension DossierState: FoldedAggregate {}
+
+/// The event type names met so far, so that a type read as bytes becomes the same `String`
+/// without decoding and allocating it for every event. Bounded: past 256 names (a journal full
+/// of unknown types) new names are decoded each time instead of kept.
+struct TypeNameCache: Sendable {
+    private var names: [UInt64: [(bytes: [UInt8], name: String)]] = [:]
+    private var kept = 0
+
+    mutating func name(of bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let key = Self.key(bytes)
+        if let candidates = names[key] {
+            for c in candidates where c.bytes.count == bytes.count {
+                if bytes.isEmpty || c.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return c.name }
+            }
+        }
+        let name = String(decoding: bytes, as: UTF8.self)
+        if kept < 256 {
+            names[key, default: []].append((Array(bytes), name))
+            kept += 1
+        }
+        return name
+    }
+
+    /// Length, and the first and last eight bytes: enough to tell the catalogue's names apart.
+    @inline(__always) private static func key(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        guard b.count >= 8, let base = b.baseAddress else {
+            var k = UInt64(b.count) << 56
+            for (i, byte) in b.enumerated() { k |= UInt64(byte) << (8 * UInt64(i)) }
+            return k
+        }
+        let raw = UnsafeRawPointer(base)
+        let first = raw.loadUnaligned(as: UInt64.self)
+        let last = raw.loadUnaligned(fromByteOffset: b.count - 8, as: UInt64.self)
+        return first ^ (last &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(b.count)
+    }
+}

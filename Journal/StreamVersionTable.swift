@@ -1,0 +1,107 @@
+import Foundation
+
+/// The next expected version of every stream seen by verification, looked up by the stream
+/// name's bytes as they lie in the record.
+///
+/// Why not `[String: UInt64]`: that makes a heap `String` and a SipHash per event, and was a
+/// third of verification's time. Here each name is stored once, back to back in one arena, and
+/// found through an open-addressing table; a hash match is always confirmed byte for byte, so two
+/// names never share a slot whatever their hashes. Memory grows with the number of streams
+/// (about 50 bytes each plus the name), not with the number of events.
+struct StreamVersionTable {
+    /// `hash` 0 marks an empty entry; real hashes have their top bit set.
+    private struct Entry {
+        var hash: UInt64 = 0
+        var slot: UInt32 = 0
+    }
+
+    private var entries: [Entry]
+    private var mask: Int
+    private var arena: [UInt8] = []
+    private var nameOffsets: [UInt32] = []
+    private var nameLengths: [UInt32] = []
+    /// Indexed by slot: the version the stream's next event must have (0 for a new stream).
+    private var next: [UInt64] = []
+    /// Per table, so that names crafted to collide cannot be prepared in advance.
+    private let seed = UInt64.random(in: 1...UInt64.max)
+
+    var count: Int { next.count }
+
+    init() {
+        entries = Array(repeating: Entry(), count: 1 << 12)
+        mask = entries.count - 1
+    }
+
+    /// The stream's slot, created with next version 0 when the name is new. Slots are dense,
+    /// in order of first appearance, and never change.
+    @inline(__always)
+    mutating func slot(of name: UnsafeRawBufferPointer) -> Int {
+        let h = hash(name)
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = entries[i]
+            if e.hash == 0 { break }
+            if e.hash == h, equals(Int(e.slot), name) { return Int(e.slot) }
+            i = (i + 1) & mask
+        }
+        let slot = next.count
+        precondition(arena.count + name.count < Int(UInt32.max) && slot < Int(UInt32.max), "more than 4 GiB of stream names")
+        nameOffsets.append(UInt32(arena.count))
+        nameLengths.append(UInt32(name.count))
+        arena.append(contentsOf: name)
+        next.append(0)
+        entries[i] = Entry(hash: h, slot: UInt32(slot))
+        if next.count * 2 > entries.count { grow() }
+        return slot
+    }
+
+    @inline(__always) func nextVersion(ofSlot slot: Int) -> UInt64 { next[slot] }
+    @inline(__always) mutating func setNextVersion(_ version: UInt64, ofSlot slot: Int) { next[slot] = version }
+
+    /// The stream's name, for messages and index lookups.
+    func name(ofSlot slot: Int) -> String {
+        let start = Int(nameOffsets[slot])
+        return String(decoding: arena[start..<(start + Int(nameLengths[slot]))], as: UTF8.self)
+    }
+
+    @inline(__always)
+    private func equals(_ slot: Int, _ name: UnsafeRawBufferPointer) -> Bool {
+        guard Int(nameLengths[slot]) == name.count else { return false }
+        guard name.count > 0 else { return true }
+        return arena.withUnsafeBytes { memcmp($0.baseAddress! + Int(nameOffsets[slot]), name.baseAddress!, name.count) == 0 }
+    }
+
+    private mutating func grow() {
+        let old = entries
+        entries = Array(repeating: Entry(), count: old.count * 2)
+        mask = entries.count - 1
+        for e in old where e.hash != 0 {
+            var i = Int(truncatingIfNeeded: e.hash) & mask
+            while entries[i].hash != 0 { i = (i + 1) & mask }
+            entries[i] = e
+        }
+    }
+
+    /// Eight bytes at a time with a 64-bit mixer; not cryptographic, only well spread.
+    @inline(__always)
+    func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h = seed ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(bytes[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 29
+        return h | (1 << 63)
+    }
+}
