@@ -17,6 +17,8 @@ final class SignedHistory: Sendable {
     static func get() throws -> SignedHistory { try shared.get() }
 
     private init() throws {
+        // A static is never deinitialised, so its directory goes when the test process exits.
+        removeAtExit(scratch.path)
         let simulated = scratch.file("simulated")
         let simulate = try registre(["simulate", "--journal", simulated, "--scale", "0.01"], timeout: 300)
         guard simulate.exited(0) else { throw Failure("simulate: \(simulate)") }

@@ -37,6 +37,18 @@ final class ScratchDirectory: @unchecked Sendable {
     func file(_ name: String) -> String { path + "/" + name }
 }
 
+/// Directories of process-wide fixtures, removed by an `atexit` handler.
+nonisolated(unsafe) private var directoriesToRemoveAtExit: [String] = []
+private let removalAtExitRegistered: Void = { atexit { directoriesToRemoveAtExit.forEach { try? FileManager.default.removeItem(atPath: $0) } } }()
+private let removalLock = NSLock()
+
+func removeAtExit(_ path: String) {
+    removalLock.withLock {
+        _ = removalAtExitRegistered
+        directoriesToRemoveAtExit.append(path)
+    }
+}
+
 /// How a child process ended, with everything it wrote.
 struct Outcome: CustomStringConvertible {
     var status: Int32
