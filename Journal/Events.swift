@@ -96,6 +96,10 @@ public struct AppendRequest: Sendable, Equatable {
     public var events: [ProposedEvent]
     /// A stream that is absent here is `any`.
     public var expectedVersions: [String: ExpectedVersion]
+    /// Set only by a caller in this package that has already checked every `data` and `metadata`
+    /// with `JSONValidation.validateObject` (the server validates each request body whole), so
+    /// the journal does not scan the same bytes a second time. Other callers cannot set it.
+    package var jsonAlreadyValidated = false
 
     public init(events: [ProposedEvent], expectedVersions: [String: ExpectedVersion] = [:]) {
         self.events = events

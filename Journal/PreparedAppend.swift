@@ -39,8 +39,10 @@ struct PreparedAppend: Sendable {
             guard size <= limits.maximumEventBytes else { throw JournalError.eventTooLarge(eventIndex: i, size: size, limit: limits.maximumEventBytes) }
             total += size
             guard total <= limits.maximumAppendBytes else { throw JournalError.appendTooLarge(size: total, limit: limits.maximumAppendBytes) }
-            do { try JSONValidation.validateObject(e.data) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "data", failure: error) }
-            do { try JSONValidation.validateObject(e.metadata) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "metadata", failure: error) }
+            if !request.jsonAlreadyValidated {
+                do { try JSONValidation.validateObject(e.data) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "data", failure: error) }
+                do { try JSONValidation.validateObject(e.metadata) } catch { throw JournalError.invalidJSON(eventIndex: i, field: "metadata", failure: error) }
+            }
             let id = e.id ?? UUID()
             let hash = IndexHash.hash(id)
             var duplicate = false

@@ -14,6 +14,21 @@ import Testing
         #expect(parsed.expectations == ["s-1": .noStream])
     }
 
+    @Test func theJournalRequestOfAParsedBodyIsMarkedValidatedAndCarriesTheSameBytes() throws {
+        let body = #"{"events":[{"stream":"s-1","type":"T","data":{"a":[1,{"b":null}]},"metadata":{"k":"v"}}],"expectedVersions":{"s-1":"noStream"}}"#
+        let parsed = try #require(AppendBody.parse(Array(body.utf8)).body)
+        let request = parsed.request(expecting: ["s-1": .exact(3)])
+        #expect(request.jsonAlreadyValidated)
+        #expect(request.events == parsed.events)
+        #expect(request.expectedVersions == ["s-1": .exact(3)])
+        // Every byte the journal will not scan again was checked by the body's own validation.
+        for e in request.events {
+            #expect(throws: Never.self) { try JSONValidation.validateObject(e.data) }
+            #expect(throws: Never.self) { try JSONValidation.validateObject(e.metadata) }
+        }
+        #expect(!AppendRequest(events: parsed.events).jsonAlreadyValidated)
+    }
+
     @Test func expectedVersionsTakeNumbersAndTheThreeWords() throws {
         let body = #"{"events":[{"stream":"a","type":"T","data":{}},{"stream":"b","type":"T","data":{}},{"stream":"c","type":"T","data":{}},{"stream":"d","type":"T","data":{}}],"expectedVersions":{"a":7,"b":"any","c":"streamExists","d":"noStream"}}"#
         let parsed = try #require(AppendBody.parse(Array(body.utf8)).body)

@@ -41,9 +41,19 @@ struct RequestProblem: Sendable, Equatable {
 /// The body of `POST /append`, cut into raw ranges so that `data` and `metadata` are kept
 /// byte for byte as the client sent them.
 struct AppendBody: Sendable {
-    var events: [ProposedEvent]
+    /// Slices of a body that `JSONValidation` checked whole, each `data` and `metadata` an
+    /// object: `let`, so nothing can swap in bytes that were not checked (see `request`).
+    let events: [ProposedEvent]
     /// Only the streams the client named; a missing stream is `any`.
-    var expectations: [String: ExpectedVersion]
+    let expectations: [String: ExpectedVersion]
+
+    /// The journal append of these events, marked as validated so the journal does not scan
+    /// the same bytes again.
+    func request(expecting expectedVersions: [String: ExpectedVersion]) -> AppendRequest {
+        var request = AppendRequest(events: events, expectedVersions: expectedVersions)
+        request.jsonAlreadyValidated = true
+        return request
+    }
 
     static let maximumEvents = 10_000
 

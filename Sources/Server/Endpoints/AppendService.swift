@@ -45,7 +45,7 @@ struct AppendService: Sendable {
         // rule is judged again (the rules would now refuse the very events that are in).
         if body.events.contains(where: { $0.id != nil }),
            let first = body.events.first(where: { $0.id != nil })?.id, (try? journal.event(id: first)) != nil {
-            return commit(AppendRequest(events: body.events, expectedVersions: body.expectations), resume: resume, done: done)
+            return commit(body.request(expecting: body.expectations), resume: resume, done: done)
         }
 
         // A stale expectation is answered before any decoding: under a booking race most
@@ -83,7 +83,7 @@ struct AppendService: Sendable {
         }
         let guarded = Set(decoded.values.map(\.stream).filter { $0.kind != .fingerprint })
         if guarded.isEmpty {
-            return commit(AppendRequest(events: body.events, expectedVersions: body.expectations), resume: resume, done: done)
+            return commit(body.request(expecting: body.expectations), resume: resume, done: done)
         }
         judge(body, decoded: decoded, guarded: guarded, attempt: 1, resume: resume, done: done)
     }
@@ -125,7 +125,7 @@ struct AppendService: Sendable {
             folded[d.stream] = state
         }
         let started = ContinuousClock.now
-        resume.append(AppendRequest(events: body.events, expectedVersions: expectations), to: journal) { result in
+        resume.append(body.request(expecting: expectations), to: journal) { result in
             switch result {
             case .success(let result):
                 recordSuccess(result, events: body.events.count, since: started)
