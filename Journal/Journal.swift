@@ -231,7 +231,8 @@ public final class Journal: @unchecked Sendable {
             defer { self?.backgroundCheck.finish(rebuiltIndexes: rebuilt) }
             var current = segments
             do {
-                for k in current.indices.reversed() where !current[k].index.hasSoundChecksum() {
+                // Oldest first: a rebuilt index takes its Merkle frontier from the one before it, checked by then.
+                for k in current.indices where !current[k].index.hasSoundChecksum() {
                     guard let self else { return }
                     let s = current[k]
                     let header = try Journal.readHeader(s.file, name: s.name)
