@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 /// Paris wall-clock time, as the prefecture's opening hours and releases are set, turned into the
@@ -21,16 +22,7 @@ enum ParisTime {
 
     /// (year, month 1-12, day 1-31) of the UTC day holding `date`.
     static func civil(_ date: Date) -> (year: Int, month: Int, day: Int) {
-        let days = Int((date.timeIntervalSince1970 / day).rounded(.down))
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let d = dayOfYear - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (m <= 2 ? 1 : 0), m, d)
+        UTCTime.civilFromDays(Int((date.timeIntervalSince1970 / day).rounded(.down)))
     }
 
     static func date(year: Int, month: Int, day d: Int) -> Date {
