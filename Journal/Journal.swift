@@ -313,6 +313,14 @@ public final class Journal: @unchecked Sendable {
     /// Scans a sealed segment whose index is missing or unusable and writes a fresh index.
     static func rebuildIndex(file: FileDescriptor, name: String, header: SegmentHeader, frontier: MerkleFrontier,
                              paths: JournalDirectory, options: JournalOptions, dryRun: Bool = false) throws -> SegmentIndex? {
+        let contents = try indexContents(scanning: file, name: name, header: header, frontier: frontier, options: options)
+        if dryRun { return nil }
+        return try writeIndex(contents, paths: paths)
+    }
+
+    /// What a sealed segment's index holds, learnt by reading every frame; throws the damage found.
+    static func indexContents(scanning file: FileDescriptor, name: String, header: SegmentHeader, frontier: MerkleFrontier,
+                              options: JournalOptions) throws -> SegmentIndexContents {
         var contents = SegmentIndexContents(firstPosition: header.firstPosition, segmentLength: 0, chainHash: header.previousChainHash,
                                             lastRecordedAt: Int64.min, merkle: frontier)
         var merkle = frontier
@@ -326,13 +334,12 @@ public final class Journal: @unchecked Sendable {
             throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: result.nextPosition,
                                                      detail: "sealed segment ends in an incomplete frame (\(reason))"))
         }
-        if dryRun { return nil }
         contents.segmentLength = result.validEnd
         contents.segmentChecksum = try file.checksum(length: result.validEnd)
         contents.chainHash = result.chainHash
         contents.lastRecordedAt = result.lastRecordedAt
         contents.merkle = merkle
-        return try writeIndex(contents, paths: paths)
+        return contents
     }
 
     /// Writes an index through a temporary file and a rename, so a crash leaves the old or the new.

@@ -95,14 +95,51 @@ extension Journal {
         return nil
     }
 
-    /// The last version of a stream, or nil when it has no events.
+    /// The last version of a stream, or nil when it has no events. A sealed segment that cannot
+    /// be read to confirm an index hit is damage: the journal stops taking appends
+    /// (`committedLastVersion(of:)` is the throwing form the writer uses).
     public func lastVersion(of stream: String) -> UInt64? {
+        do {
+            return try committedLastVersion(of: stream)
+        } catch {
+            poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+            return nil
+        }
+    }
+
+    func committedLastVersion(of stream: String) throws -> UInt64? {
         let (inOpen, segments): (UInt64?, [SealedSegment]) = lock.withLock { (openTable.lastVersion(of: stream), sealed) }
         if let v = inOpen { return v }
         for s in segments.reversed() {
-            if let run = s.index.run(ofStream: stream) { return run.lastVersion }
+            if let run = try confirmedRun(of: stream, in: s) { return run.lastVersion }
         }
         return nil
+    }
+
+    /// A sealed segment's run of `stream`, checked against the event it points at: the index
+    /// stores hashes, not names.
+    private func confirmedRun(of stream: String, in segment: SealedSegment) throws -> SegmentIndex.StreamRun? {
+        var failure: (any Error)? = nil
+        let run = segment.index.run(ofStream: stream) { position in
+            do { return try isEvent(at: position, ofStream: stream) } catch { failure = error; return false }
+        }
+        if let failure { throw failure }
+        return run
+    }
+
+    /// Whether the committed event at `position` belongs to `stream`, without materialising it.
+    func isEvent(at position: UInt64, ofStream stream: String) throws -> Bool {
+        guard let location = locateFrame(containing: position) else { return false }
+        var matches = false
+        try withFrame(at: location) { header, payload in
+            try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
+                if view.position == position {
+                    var name = stream
+                    matches = name.withUTF8 { view.streamBytes.elementsEqual(UnsafeRawBufferPointer($0)) }
+                }
+            }
+        }
+        return matches
     }
 
     /// Positions of a stream's events from `version`, in the given direction, at most `limit`.
@@ -111,7 +148,15 @@ extension Journal {
         let (openRun, segments): ((firstVersion: UInt64, positions: [UInt64])?, [SealedSegment]) = lock.withLock { (openTable.streams[stream], sealed) }
         var runs: [(firstVersion: UInt64, count: Int, position: (Int) -> UInt64)] = []
         for s in segments {
-            if let run = s.index.run(ofStream: stream) { runs.append((run.firstVersion, run.count, run.position(at:))) }
+            // A hit that cannot be confirmed lies in a damaged frame: the run is kept, so that
+            // reading its events throws the damage to the caller, and the journal stops appends.
+            let run = s.index.run(ofStream: stream) { position in
+                do { return try isEvent(at: position, ofStream: stream) } catch {
+                    poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+                    return true
+                }
+            }
+            if let run { runs.append((run.firstVersion, run.count, run.position(at:))) }
         }
         if let r = openRun { runs.append((r.firstVersion, r.positions.count, { r.positions[$0] })) }
         var out: [(version: UInt64, position: UInt64)] = []

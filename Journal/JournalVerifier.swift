@@ -194,6 +194,10 @@ public enum JournalVerifier {
             report.notes.append("\(indexName) is missing; the writer rebuilds it from \(name) on open")
             return
         }
+        if let version = SegmentIndex.version(ofFileAt: paths.indexPath(firstPosition: first)), version != SegmentIndex.version {
+            report.notes.append("\(indexName) has index version \(version); the writer rebuilds it as version \(SegmentIndex.version) on open")
+            return
+        }
         let index: SegmentIndex
         do {
             index = try SegmentIndex(path: paths.indexPath(firstPosition: first), name: indexName)
@@ -225,7 +229,17 @@ public enum JournalVerifier {
         for e in events where seen.insert(e.stream).inserted { distinct.append(e.stream) }
         let names = distinct.map { streams.name(ofSlot: Int($0)) }
         runs.reserveCapacity(distinct.count)
-        for k in hashOrder(names.map { IndexHash.hash($0) }) { runs[distinct[k]] = index.run(ofStream: names[k]) }
+        for k in hashOrder(names.map { IndexHash.hash($0) }) {
+            // The index keeps hashes only; a hit is this stream's when its first event is.
+            runs[distinct[k]] = index.run(ofStream: names[k]) { position in
+                guard position >= first, position - first < UInt64(events.count) else { return false }
+                let e = events[Int(position - first)]
+                return e.position == position && e.stream == distinct[k]
+            }
+        }
+        if index.streamCount != distinct.count {
+            finding("records \(index.streamCount) streams, the segment holds \(distinct.count)")
+        }
 
         var problems = 0
         for (k, e) in events.enumerated() where problems < 10 {

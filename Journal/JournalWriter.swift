@@ -39,9 +39,9 @@ final class JournalWriter: @unchecked Sendable {
 
     // MARK: Lookups against committed state (writer thread only)
 
-    private func committedVersion(of stream: String) -> UInt64? {
+    private func committedVersion(of stream: String) throws -> UInt64? {
         if let cached = streamVersions[stream] { return cached }
-        let version = journal.lastVersion(of: stream)
+        let version = try journal.committedLastVersion(of: stream)
         streamVersions[stream] = version
         return version
     }
@@ -84,12 +84,20 @@ final class JournalWriter: @unchecked Sendable {
             var next: [UInt64] = []
             next.reserveCapacity(append.expectations.count)
             var conflicts: [VersionConflict] = []
-            for (stream, expected) in append.expectations {
-                let version = overlay[stream] ?? committedVersion(of: stream)
-                next.append(version.map { $0 + 1 } ?? 0)
-                if !expected.isSatisfied(by: version) {
-                    conflicts.append(VersionConflict(stream: stream, expected: expected, actual: version))
+            do {
+                for (stream, expected) in append.expectations {
+                    let version = try overlay[stream] ?? committedVersion(of: stream)
+                    next.append(version.map { $0 + 1 } ?? 0)
+                    if !expected.isSatisfied(by: version) {
+                        conflicts.append(VersionConflict(stream: stream, expected: expected, actual: version))
+                    }
                 }
+            } catch {
+                // A sealed segment could not be read to learn a stream's version: that is damage.
+                let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
+                journal.poison(failure)
+                item.completion(.failure(failure))
+                continue
             }
             if !conflicts.isEmpty {
                 item.completion(.failure(.wrongExpectedVersion(conflicts)))
@@ -112,6 +120,12 @@ final class JournalWriter: @unchecked Sendable {
                 versions[stream] = next[i] - 1
             }
             accepted.append(Accepted(item: item, result: AppendResult(firstPosition: first, lastPosition: position - 1, versions: versions, wasAlreadyCommitted: false)))
+        }
+        if let failure = journal.lock.withLock({ journal.failure }) {
+            // Damage found while deciding this batch: none of it is written.
+            for a in accepted { a.item.completion(.failure(failure)) }
+            for r in retriesInFrame { r.item.completion(.failure(failure)) }
+            return
         }
         guard !accepted.isEmpty else { return }
 

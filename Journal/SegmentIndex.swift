@@ -40,7 +40,10 @@ struct SegmentIndexContents {
 final class SegmentIndex: @unchecked Sendable {
     static let headerSize = 128
     static let frameEntrySize = 16
-    static let streamEntrySize = 32
+    static let streamEntrySize = 24
+    /// Version 2 dropped stream names and halved id hashes (FORMAT.md, section 6); an index of
+    /// another version is derived data like a damaged one, so the writer rebuilds it.
+    static let version: UInt16 = 2
 
     let file: MappedFile
     let firstPosition: UInt64
@@ -61,7 +64,6 @@ final class SegmentIndex: @unchecked Sendable {
     private let streamFanoutAt: Int
     private let streamsAt: Int
     private let streamPositionsAt: Int
-    private let namesAt: Int
 
     var endPosition: UInt64 { firstPosition + eventCount }
 
@@ -75,18 +77,17 @@ final class SegmentIndex: @unchecked Sendable {
 
     /// Section offsets follow from the counts alone, so FORMAT.md can give them as formulas.
     private struct Layout {
-        var frames, merkle, idFanout, idHashes, idPositions, streamFanout, streams, streamPositions, names, end: Int
-        init(frameCount: Int, merkleCount: Int, eventCount: Int, streamCount: Int, idBits: Int, streamBits: Int, namesLength: Int) {
+        var frames, merkle, idFanout, idHashes, idPositions, streamFanout, streams, streamPositions, end: Int
+        init(frameCount: Int, merkleCount: Int, eventCount: Int, streamCount: Int, idBits: Int, streamBits: Int) {
             frames = SegmentIndex.headerSize
             merkle = frames + frameCount * SegmentIndex.frameEntrySize
             idFanout = merkle + merkleCount * 32
             idHashes = SegmentIndex.align8(idFanout + ((1 << idBits) + 1) * 4)
-            idPositions = idHashes + eventCount * 8
+            idPositions = idHashes + eventCount * 4
             streamFanout = SegmentIndex.align8(idPositions + eventCount * 4)
             streams = SegmentIndex.align8(streamFanout + ((1 << streamBits) + 1) * 4)
             streamPositions = streams + streamCount * SegmentIndex.streamEntrySize
-            names = streamPositions + eventCount * 4
-            end = names + namesLength
+            end = streamPositions + eventCount * 4
         }
     }
 
@@ -95,17 +96,19 @@ final class SegmentIndex: @unchecked Sendable {
         let eventCount = c.eventIDs.count
         let idBits = fanoutBits(for: eventCount)
         let streamBits = fanoutBits(for: c.streams.count)
-        let ids = c.eventIDs.enumerated().map { (hash: IndexHash.hash($0.element.bytes), position: UInt32($0.offset)) }
-            .sorted { ($0.hash, $0.position) < ($1.hash, $1.position) }
-        var names = ByteWriter()
-        let streams = c.streams.map { (name: $0.key, hash: IndexHash.hash($0.key), run: $0.value) }
-            .sorted { ($0.hash, $0.name) < ($1.hash, $1.name) }
+        // An id entry keeps only the low 32 bits of its hash: the fan-out bucket already holds the
+        // top bits, and every candidate is confirmed by reading its event anyway.
+        let ids = c.eventIDs.enumerated().map { (key: IdKey(hash: IndexHash.hash($0.element.bytes), bits: idBits), position: UInt32($0.offset)) }
+            .sorted { ($0.key, $0.position) < ($1.key, $1.position) }
+        // Runs whose hashes collide keep the order of their first positions, so the file is a
+        // function of the segment alone.
+        let streams = c.streams.map { (hash: IndexHash.hash($0.key), run: $0.value) }
+            .sorted { ($0.hash, $0.run.positions[0]) < ($1.hash, $1.run.positions[0]) }
         let layout = Layout(frameCount: c.framePositions.count, merkleCount: c.merkle.subtrees.count, eventCount: eventCount,
-                            streamCount: streams.count, idBits: idBits, streamBits: streamBits,
-                            namesLength: streams.reduce(0) { $0 + $1.name.utf8.count })
+                            streamCount: streams.count, idBits: idBits, streamBits: streamBits)
         var w = ByteWriter(capacity: layout.end)
         w.writeBytes(JournalFormat.indexMagic)
-        w.writeInteger(UInt16(1))
+        w.writeInteger(version)
         w.writeInteger(UInt8(idBits))
         w.writeInteger(UInt8(streamBits))
         w.writeInteger(UInt32(0))
@@ -117,7 +120,7 @@ final class SegmentIndex: @unchecked Sendable {
         w.writeBytes(c.chainHash.bytes)
         w.writeInteger(c.lastRecordedAt)
         w.writeInteger(UInt32(c.merkle.subtrees.count))
-        w.writeInteger(UInt32(layout.end - layout.names))
+        w.writeInteger(UInt32(0))
         w.writeInteger(c.segmentChecksum)
         w.writeZeros(124 - w.count)
         w.writeInteger(UInt32(0))  // CRC, filled below
@@ -126,28 +129,22 @@ final class SegmentIndex: @unchecked Sendable {
             w.writeInteger(c.frameOffsets[i])
         }
         for s in c.merkle.subtrees { w.writeBytes(s.bytes) }
-        writeFanout(ids.map(\.hash), bits: idBits, to: &w)
+        writeFanout(ids.map(\.key.bucket), bits: idBits, to: &w)
         w.writeZeros(layout.idHashes - w.count)
-        for e in ids { w.writeInteger(e.hash) }
+        for e in ids { w.writeInteger(e.key.low) }
         for e in ids { w.writeInteger(e.position) }
         w.writeZeros(layout.streamFanout - w.count)
-        writeFanout(streams.map(\.hash), bits: streamBits, to: &w)
+        writeFanout(streams.map { bucket(of: $0.hash, bits: streamBits) }, bits: streamBits, to: &w)
         w.writeZeros(layout.streams - w.count)
         var positionsStart = 0
-        var nameOffset = 0
         for s in streams {
             w.writeInteger(s.hash)
             w.writeInteger(s.run.firstVersion)
-            w.writeInteger(UInt32(nameOffset))
-            w.writeInteger(UInt32(s.name.utf8.count))
             w.writeInteger(UInt32(positionsStart))
             w.writeInteger(UInt32(s.run.positions.count))
             positionsStart += s.run.positions.count
-            nameOffset += s.name.utf8.count
         }
         for s in streams { for p in s.run.positions { w.writeInteger(p) } }
-        for s in streams { names.writeBytes(s.name.utf8) }
-        w.writeBytes(names.bytes)
         precondition(w.count == layout.end)
         var crc = CRC32C.checksum(Array(w.bytes[0..<124]))
         crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[128...]), extending: crc) }
@@ -155,12 +152,24 @@ final class SegmentIndex: @unchecked Sendable {
         return w.bytes
     }
 
-    /// fanout[b] = number of entries whose hash's top `bits` bits are < b; 2^bits + 1 entries.
-    private static func writeFanout(_ sortedHashes: [UInt64], bits: Int, to w: inout ByteWriter) {
+    /// An id's place in the index: its fan-out bucket (the hash's top bits), then the low 32
+    /// bits that the file stores.
+    private struct IdKey: Comparable {
+        var bucket: Int
+        var low: UInt32
+        init(hash: UInt64, bits: Int) {
+            bucket = SegmentIndex.bucket(of: hash, bits: bits)
+            low = UInt32(truncatingIfNeeded: hash)
+        }
+        static func < (a: IdKey, b: IdKey) -> Bool { (a.bucket, a.low) < (b.bucket, b.low) }
+    }
+
+    /// fanout[b] = number of entries whose bucket is < b; 2^bits + 1 entries.
+    private static func writeFanout(_ sortedBuckets: [Int], bits: Int, to w: inout ByteWriter) {
         let buckets = 1 << bits
         var i = 0
         for b in 0...buckets {
-            while i < sortedHashes.count, bucket(of: sortedHashes[i], bits: bits) < b { i += 1 }
+            while i < sortedBuckets.count, sortedBuckets[i] < b { i += 1 }
             w.writeInteger(UInt32(i))
         }
     }
@@ -179,7 +188,8 @@ final class SegmentIndex: @unchecked Sendable {
             .corrupt(JournalDamage(kind: .badIndex, file: name, offset: 0, position: nil, detail: detail))
         }
         guard b.count >= Self.headerSize, Array(b[0..<8]) == JournalFormat.indexMagic else { throw bad("not an index file") }
-        guard b.getInteger(at: 8) as UInt16 == 1 else { throw bad("unknown index version") }
+        let found: UInt16 = b.getInteger(at: 8)
+        guard found == Self.version else { throw bad("index version \(found), this build reads version \(Self.version)") }
         if verifyingChecksum, !Self.checksumMatches(b) { throw bad("index checksum mismatch") }
         idBits = Int(b[10])
         streamBits = Int(b[11])
@@ -191,11 +201,10 @@ final class SegmentIndex: @unchecked Sendable {
         chainHash = Digest32(bytes: Array(b[56..<88]))
         lastRecordedAt = b.getInteger(at: 88)
         let merkleCount = Int(b.getInteger(at: 96) as UInt32)
-        let namesLength = Int(b.getInteger(at: 100) as UInt32)
         segmentChecksum = b.getInteger(at: 104)
         guard idBits <= 16, streamBits <= 16, eventCount < UInt64(UInt32.max), frameCount < Int(UInt32.max), merkleCount <= 64 else { throw bad("index header out of range") }
         let layout = Layout(frameCount: frameCount, merkleCount: merkleCount, eventCount: Int(eventCount), streamCount: streamCount,
-                            idBits: idBits, streamBits: streamBits, namesLength: namesLength)
+                            idBits: idBits, streamBits: streamBits)
         guard layout.end == b.count else { throw bad("index is \(b.count) bytes but its header describes \(layout.end)") }
         framesAt = layout.frames
         idFanoutAt = layout.idFanout
@@ -204,7 +213,6 @@ final class SegmentIndex: @unchecked Sendable {
         streamFanoutAt = layout.streamFanout
         streamsAt = layout.streams
         streamPositionsAt = layout.streamPositions
-        namesAt = layout.names
         var subtrees: [Digest32] = []
         for k in 0..<merkleCount {
             let at = layout.merkle + k * 32
@@ -212,6 +220,17 @@ final class SegmentIndex: @unchecked Sendable {
         }
         guard let frontier = MerkleFrontier(leafCount: firstPosition + eventCount, subtrees: subtrees) else { throw bad("Merkle frontier does not match the event count") }
         merkle = frontier
+    }
+
+    /// The version an index file declares, when it has an index header at all; lets the
+    /// verifier tell an index from an older build (rebuilt on open) from a damaged one.
+    static func version(ofFileAt path: String) -> UInt16? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: 10) else { return nil }
+        let head = Array(data)
+        guard head.count == 10, Array(head[0..<8]) == JournalFormat.indexMagic else { return nil }
+        return UInt16(head[8]) | UInt16(head[9]) << 8
     }
 
     /// Whether the CRC32C over the whole file still matches: reads every page.
@@ -247,7 +266,10 @@ final class SegmentIndex: @unchecked Sendable {
     func candidatePositions(forEventID id: UUID) -> [UInt64] {
         let hash = IndexHash.hash(id)
         let b = file.bytes
-        let (lo, hi) = range(of: hash, fanoutAt: idFanoutAt, bits: idBits, count: Int(eventCount)) { b.getInteger(at: idHashesAt + $0 * 8) }
+        let low = UInt32(truncatingIfNeeded: hash)
+        let (lo, hi) = range(of: low, bucket: Self.bucket(of: hash, bits: idBits), fanoutAt: idFanoutAt, count: Int(eventCount)) {
+            b.getInteger(at: idHashesAt + $0 * 4) as UInt32
+        }
         return (lo..<hi).map { firstPosition + UInt64(b.getInteger(at: idPositionsAt + $0 * 4) as UInt32) }
     }
 
@@ -255,7 +277,7 @@ final class SegmentIndex: @unchecked Sendable {
         var firstVersion: UInt64
         var count: Int
         private let index: SegmentIndex
-        private let positionsStart: Int
+        fileprivate let positionsStart: Int
 
         fileprivate init(index: SegmentIndex, firstVersion: UInt64, count: Int, positionsStart: Int) {
             self.index = index
@@ -271,49 +293,39 @@ final class SegmentIndex: @unchecked Sendable {
         }
     }
 
-    func run(ofStream stream: String) -> StreamRun? {
+    /// The run of `stream` in this segment. The index keeps no names, only hashes, so a run whose
+    /// hash matches is the stream's only if `isStream` says so of its first position: the caller
+    /// reads that event's stream id (a crafted stream id can share another's hash).
+    func run(ofStream stream: String, confirmedBy isStream: (UInt64) -> Bool) -> StreamRun? {
         let hash = IndexHash.hash(stream)
         let b = file.bytes
-        let (lo, hi) = range(of: hash, fanoutAt: streamFanoutAt, bits: streamBits, count: streamCount) { b.getInteger(at: streamsAt + $0 * Self.streamEntrySize) }
-        let wanted = Array(stream.utf8)
+        let (lo, hi) = range(of: hash, bucket: Self.bucket(of: hash, bits: streamBits), fanoutAt: streamFanoutAt, count: streamCount) {
+            b.getInteger(at: streamsAt + $0 * Self.streamEntrySize) as UInt64
+        }
         for i in lo..<hi {
             let e = streamsAt + i * Self.streamEntrySize
-            let nameOffset = Int(b.getInteger(at: e + 16) as UInt32)
-            let nameLength = Int(b.getInteger(at: e + 20) as UInt32)
-            guard nameLength == wanted.count, namesAt + nameOffset + nameLength <= b.count else { continue }
-            if b[(namesAt + nameOffset)..<(namesAt + nameOffset + nameLength)].elementsEqual(wanted) {
-                return StreamRun(index: self, firstVersion: b.getInteger(at: e + 8), count: Int(b.getInteger(at: e + 28) as UInt32),
-                                 positionsStart: Int(b.getInteger(at: e + 24) as UInt32))
-            }
+            let run = StreamRun(index: self, firstVersion: b.getInteger(at: e + 8), count: Int(b.getInteger(at: e + 20) as UInt32),
+                                positionsStart: Int(b.getInteger(at: e + 16) as UInt32))
+            guard run.count > 0, run.positionsStart + run.count <= Int(eventCount) else { continue }
+            if isStream(run.position(at: 0)) { return run }
         }
         return nil
     }
 
-    /// Every stream in this segment with its run (used by verification).
-    func allStreams() -> [(name: String, firstVersion: UInt64, count: Int)] {
+    /// The half-open range of entries whose key is exactly `key`, within the fan-out bucket
+    /// `bucket`, by binary search on the keys that `keyAt` reads.
+    private func range<Key: Comparable>(of key: Key, bucket: Int, fanoutAt: Int, count: Int, keyAt: (Int) -> Key) -> (Int, Int) {
         let b = file.bytes
-        return (0..<streamCount).map { i in
-            let e = streamsAt + i * Self.streamEntrySize
-            let nameOffset = Int(b.getInteger(at: e + 16) as UInt32)
-            let nameLength = Int(b.getInteger(at: e + 20) as UInt32)
-            let name = String(decoding: b[(namesAt + nameOffset)..<(namesAt + nameOffset + nameLength)], as: UTF8.self)
-            return (name, b.getInteger(at: e + 8), Int(b.getInteger(at: e + 28) as UInt32))
-        }
-    }
-
-    /// The half-open range of entries with exactly `hash`, by fan-out then binary search.
-    private func range(of hash: UInt64, fanoutAt: Int, bits: Int, count: Int, hashAt: (Int) -> UInt64) -> (Int, Int) {
-        let b = file.bytes
-        let bucket = Self.bucket(of: hash, bits: bits)
         var lo = Int(b.getInteger(at: fanoutAt + bucket * 4) as UInt32)
         var hi = Int(b.getInteger(at: fanoutAt + (bucket + 1) * 4) as UInt32)
         guard lo <= hi, hi <= count else { return (0, 0) }
+        let bucketEnd = hi
         while lo < hi {
             let mid = (lo + hi) / 2
-            if hashAt(mid) < hash { lo = mid + 1 } else { hi = mid }
+            if keyAt(mid) < key { lo = mid + 1 } else { hi = mid }
         }
         var end = lo
-        while end < count, hashAt(end) == hash { end += 1 }
+        while end < bucketEnd, keyAt(end) == key { end += 1 }
         return (lo, end)
     }
 }

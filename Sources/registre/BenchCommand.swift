@@ -189,21 +189,36 @@ struct BenchCommand: ParsableCommand {
         let disk = try directoryBytes(directory)
         return BenchRow(workload: "W1", system: "registre", events: events.count, seconds: seconds,
                         bytesPerEvent: Double(disk.total) / Double(events.count),
-                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); segments \(disk.segments / events.count) B/event + indexes \(disk.indexes / events.count) B/event; per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest")
+                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); \(Self.sealedFootprint(disk)); per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest")
     }
 
     static func milliseconds(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
-    private func directoryBytes(_ path: String) throws -> (total: Int, segments: Int, indexes: Int) {
+    /// Bytes on disk, and the same for the sealed segments alone: only they have an index yet, so
+    /// they show what a journal costs once its segments are sealed.
+    private func directoryBytes(_ path: String) throws -> (total: Int, segments: Int, indexes: Int, sealedEvents: Int, sealedSegments: Int) {
         var segments = 0, indexes = 0
+        var segmentSizes: [(first: Int, size: Int)] = []
         let enumerator = FileManager.default.enumerator(atPath: path)
         while let name = enumerator?.nextObject() as? String {
             let size = (try FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? NSNumber)?.intValue ?? 0
-            if name.hasSuffix(".seg") { segments += size } else if name.hasSuffix(".idx") { indexes += size }
+            if name.hasSuffix(".seg") {
+                segments += size
+                if let first = Int(name.dropLast(4)) { segmentSizes.append((first, size)) }
+            } else if name.hasSuffix(".idx") { indexes += size }
         }
-        return (segments + indexes, segments, indexes)
+        segmentSizes.sort { $0.first < $1.first }
+        let sealed = segmentSizes.dropLast()
+        return (segments + indexes, segments, indexes, segmentSizes.last?.first ?? 0, sealed.reduce(0) { $0 + $1.size })
+    }
+
+    /// "sealed segments: 84 B/event + index 18 B/event", or a note that none is sealed yet.
+    private static func sealedFootprint(_ d: (total: Int, segments: Int, indexes: Int, sealedEvents: Int, sealedSegments: Int)) -> String {
+        guard d.sealedEvents > 0 else { return "no segment sealed yet, so no index on disk" }
+        return String(format: "sealed segments (%d events): %.1f B/event + index %.1f B/event", d.sealedEvents,
+                      Double(d.sealedSegments) / Double(d.sealedEvents), Double(d.indexes) / Double(d.sealedEvents))
     }
 
     // MARK: W3
