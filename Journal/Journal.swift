@@ -112,7 +112,7 @@ public final class Journal: @unchecked Sendable {
             let result = try scanner.scan(
                 expecting: .init(journalID: id, firstPosition: position, previousChainHash: chain), merkle: &merkle,
                 onFrame: { header, offset in table.addFrame(firstPosition: header.firstPosition, offset: offset) },
-                onEvent: { view in table.addEvent(position: view.position, stream: view.stream, version: view.version, id: view.id) })
+                onEvent: { view in table.addEvent(view) })
             id = result.header.journalID
             if case .torn(let offset, let reason) = result.tail {
                 let size = try file.size()

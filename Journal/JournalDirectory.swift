@@ -37,7 +37,7 @@ struct OpenSegmentTable {
     /// Event id hash → position; confirm a candidate by reading the event.
     var idPositions = PositionTable()
     var eventIDs: [UUID] = []
-    var streams: [String: (firstVersion: UInt64, positions: [UInt64])] = [:]
+    var streams = StreamRuns()
 
     init(firstPosition: UInt64) { self.firstPosition = firstPosition }
 
@@ -51,7 +51,15 @@ struct OpenSegmentTable {
     mutating func addEvent(position: UInt64, stream: String, version: UInt64, id: UUID) {
         idPositions.insert(hash: IndexHash.hash(id), value: position)
         eventIDs.append(id)
-        streams[stream, default: (version, [])].positions.append(position)
+        streams.add(position: position, version: version, stream: stream)
+    }
+
+    /// The same for an event read back from the segment, without making a `String` of its stream.
+    mutating func addEvent(_ view: EventView) {
+        let id = view.id
+        idPositions.insert(hash: IndexHash.hash(id), value: view.position)
+        eventIDs.append(id)
+        streams.add(position: view.position, version: view.version, stream: view.streamBytes)
     }
 
     func candidatePositions(forEventID id: UUID) -> [UInt64] {
@@ -61,7 +69,7 @@ struct OpenSegmentTable {
     }
 
     func lastVersion(of stream: String) -> UInt64? {
-        streams[stream].map { $0.firstVersion + UInt64($0.positions.count) - 1 }
+        streams.run(of: stream)?.lastVersion
     }
 
     func frame(containing position: UInt64) -> (firstPosition: UInt64, offset: UInt64)? {
@@ -80,7 +88,8 @@ struct OpenSegmentTable {
         c.framePositions = framePositions
         c.frameOffsets = frameOffsets
         c.eventIDs = eventIDs
-        c.streams = streams.mapValues { run in (run.firstVersion, run.positions.map { UInt32($0 - firstPosition) }) }
+        c.streams.reserveCapacity(streams.count)
+        for run in streams.runs { c.streams[run.name] = (run.firstVersion, run.positions.map { UInt32($0 - firstPosition) }) }
         return c
     }
 }

@@ -145,7 +145,7 @@ extension Journal {
     /// Positions of a stream's events from `version`, in the given direction, at most `limit`.
     public func streamPositions(_ stream: String, from version: UInt64?, direction: ReadDirection = .forwards, limit: Int) -> [(version: UInt64, position: UInt64)] {
         guard limit > 0 else { return [] }
-        let (openRun, segments): ((firstVersion: UInt64, positions: [UInt64])?, [SealedSegment]) = lock.withLock { (openTable.streams[stream], sealed) }
+        let (openRun, segments): (StreamRuns.Run?, [SealedSegment]) = lock.withLock { (openTable.streams.run(of: stream), sealed) }
         var runs: [(firstVersion: UInt64, count: Int, position: (Int) -> UInt64)] = []
         for s in segments {
             // A hit that cannot be confirmed lies in a damaged frame: the run is kept, so that

@@ -1,0 +1,88 @@
+import Foundation
+
+/// The streams of the open segment: for each, its first version there and its positions.
+///
+/// Opening a journal replays the open segment through this table, up to a whole segment of
+/// events, before the first append can be served. A `[String: …]` dictionary made a `String` for
+/// every event and compared whole stream ids on every probe; this table is keyed by the id's
+/// bytes, makes a `String` once per stream, and compares a stored hash before any bytes. The hash
+/// is Swift's per-process seeded one, so stream ids crafted to collide cannot build long probe
+/// chains.
+struct StreamRuns {
+    struct Run {
+        let name: String
+        var firstVersion: UInt64
+        var positions: [UInt64]
+
+        var lastVersion: UInt64 { firstVersion + UInt64(positions.count) - 1 }
+    }
+
+    private(set) var runs: [Run] = []
+    /// Seeded hash of each run's name, parallel to `runs`.
+    private var hashes: [Int] = []
+    /// Open addressing, linear probing: index into `runs`, or -1 for an empty slot.
+    private var slots = [Int32](repeating: -1, count: 64)
+
+    var count: Int { runs.count }
+
+    @inline(__always) private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var h = Hasher()
+        h.combine(bytes: bytes)
+        return h.finalize()
+    }
+
+    /// The slot holding `bytes`'s run, or the empty slot where it would go.
+    private func slot(of bytes: UnsafeRawBufferPointer, hash: Int) -> (slot: Int, run: Int?) {
+        let mask = slots.count - 1
+        var i = hash & mask
+        while true {
+            let r = Int(slots[i])
+            if r < 0 { return (i, nil) }
+            if hashes[r] == hash, Self.name(runs[r].name, equals: bytes) { return (i, r) }
+            i = (i + 1) & mask
+        }
+    }
+
+    private static func name(_ name: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
+        name.utf8.withContiguousStorageIfAvailable { stored in
+            stored.count == bytes.count && (bytes.isEmpty || memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        } ?? name.utf8.elementsEqual(bytes)
+    }
+
+    func run(of stream: String) -> Run? {
+        var name = stream
+        return name.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            return slot(of: bytes, hash: Self.hash(bytes)).run.map { runs[$0] }
+        }
+    }
+
+    /// Adds the event at `position`, version `version`, to the stream whose id is `bytes`.
+    mutating func add(position: UInt64, version: UInt64, stream bytes: UnsafeRawBufferPointer) {
+        let hash = Self.hash(bytes)
+        let found = slot(of: bytes, hash: hash)
+        if let r = found.run {
+            runs[r].positions.append(position)
+            return
+        }
+        runs.append(Run(name: String(decoding: bytes, as: UTF8.self), firstVersion: version, positions: [position]))
+        hashes.append(hash)
+        slots[found.slot] = Int32(runs.count - 1)
+        if runs.count * 2 > slots.count { grow() }
+    }
+
+    mutating func add(position: UInt64, version: UInt64, stream: String) {
+        var name = stream
+        name.withUTF8 { add(position: position, version: version, stream: UnsafeRawBufferPointer($0)) }
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (r, hash) in hashes.enumerated() {
+            var i = hash & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(r)
+        }
+    }
+}
