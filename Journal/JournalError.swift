@@ -183,8 +183,10 @@ public enum Durability: Sendable, Equatable {
 }
 
 public struct JournalOptions: Sendable {
-    /// A segment is sealed once it reaches this many bytes; frames are never split.
-    public var segmentSizeLimit: Int = 64 << 20
+    /// A segment is sealed once it reaches this many bytes; frames are never split. Opening
+    /// replays the open segment's frames to rebuild its in-memory index, so this bounds the
+    /// work before the first append: 32 MiB is about 350,000 events of the simulated mix.
+    public var segmentSizeLimit: Int = 32 << 20
     public var limits = JournalLimits()
     public var durability: Durability = .durable
     /// zstd level for frame payloads; 0 stores them uncompressed. Level 1 by measurement: on the

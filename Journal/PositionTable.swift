@@ -6,16 +6,19 @@ import Foundation
 /// UUID with SipHash on every lookup and insert, while `IndexHash` values are already well
 /// mixed. Matches are candidates: the caller confirms them (hash collisions are possible).
 struct PositionTable {
-    private var keys: [UInt64]
-    private var values: [UInt64]
+    /// Key and value side by side, so a probe touches one cache line, not two arrays.
+    private struct Entry {
+        var key: UInt64
+        var value: UInt64
+    }
+    private var entries: [Entry]
     private var mask: Int
     private(set) var count = 0
 
     init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: 0, count: size)
-        values = [UInt64](repeating: 0, count: size)
+        entries = [Entry](repeating: Entry(key: 0, value: 0), count: size)
         mask = size - 1
     }
 
@@ -23,12 +26,13 @@ struct PositionTable {
     @inline(__always) private static func key(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
 
     mutating func insert(hash: UInt64, value: UInt64) {
-        if (count + 1) * 10 > keys.count * 7 { grow() }
+        if (count + 1) * 10 > entries.count * 7 { grow() }
         let k = Self.key(hash)
-        var i = Int(truncatingIfNeeded: k) & mask
-        while keys[i] != 0 { i = (i + 1) & mask }
-        keys[i] = k
-        values[i] = value
+        entries.withUnsafeMutableBufferPointer { e in
+            var i = Int(truncatingIfNeeded: k) & mask
+            while e[i].key != 0 { i = (i + 1) & mask }
+            e[i] = Entry(key: k, value: value)
+        }
         count += 1
     }
 
@@ -37,8 +41,8 @@ struct PositionTable {
     func forEachCandidate(hash: UInt64, _ body: (UInt64) -> Bool) {
         let k = Self.key(hash)
         var i = Int(truncatingIfNeeded: k) & mask
-        while keys[i] != 0 {
-            if keys[i] == k, !body(values[i]) { return }
+        while entries[i].key != 0 {
+            if entries[i].key == k, !body(entries[i].value) { return }
             i = (i + 1) & mask
         }
     }
@@ -50,17 +54,15 @@ struct PositionTable {
     }
 
     private mutating func grow() {
-        let oldKeys = keys, oldValues = values
-        keys = [UInt64](repeating: 0, count: oldKeys.count * 2)
-        values = [UInt64](repeating: 0, count: oldKeys.count * 2)
-        mask = keys.count - 1
-        count = 0
-        for i in oldKeys.indices where oldKeys[i] != 0 {
-            var j = Int(truncatingIfNeeded: oldKeys[i]) & mask
-            while keys[j] != 0 { j = (j + 1) & mask }
-            keys[j] = oldKeys[i]
-            values[j] = oldValues[i]
-            count += 1
+        let old = entries
+        entries = [Entry](repeating: Entry(key: 0, value: 0), count: old.count * 2)
+        mask = entries.count - 1
+        entries.withUnsafeMutableBufferPointer { e in
+            for entry in old where entry.key != 0 {
+                var j = Int(truncatingIfNeeded: entry.key) & mask
+                while e[j].key != 0 { j = (j + 1) & mask }
+                e[j] = entry
+            }
         }
     }
 

@@ -18,10 +18,14 @@ struct StreamRuns {
     }
 
     private(set) var runs: [Run] = []
-    /// Seeded hash of each run's name, parallel to `runs`.
-    private var hashes: [Int] = []
-    /// Open addressing, linear probing: index into `runs`, or -1 for an empty slot.
-    private var slots = [Int32](repeating: -1, count: 64)
+    /// Open addressing, linear probing. A slot keeps the name's hash beside the run's index, so
+    /// a probe reads one array until the hashes agree.
+    private struct Slot {
+        var hash: Int
+        var run: Int32
+        static let empty = Slot(hash: 0, run: -1)
+    }
+    private var slots = [Slot](repeating: .empty, count: 64)
 
     var count: Int { runs.count }
 
@@ -36,9 +40,9 @@ struct StreamRuns {
         let mask = slots.count - 1
         var i = hash & mask
         while true {
-            let r = Int(slots[i])
-            if r < 0 { return (i, nil) }
-            if hashes[r] == hash, Self.name(runs[r].name, equals: bytes) { return (i, r) }
+            let s = slots[i]
+            if s.run < 0 { return (i, nil) }
+            if s.hash == hash, Self.name(runs[Int(s.run)].name, equals: bytes) { return (i, Int(s.run)) }
             i = (i + 1) & mask
         }
     }
@@ -66,8 +70,7 @@ struct StreamRuns {
             return
         }
         runs.append(Run(name: String(decoding: bytes, as: UTF8.self), firstVersion: version, positions: [position]))
-        hashes.append(hash)
-        slots[found.slot] = Int32(runs.count - 1)
+        slots[found.slot] = Slot(hash: hash, run: Int32(runs.count - 1))
         if runs.count * 2 > slots.count { grow() }
     }
 
@@ -77,12 +80,13 @@ struct StreamRuns {
     }
 
     private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let old = slots
+        slots = [Slot](repeating: .empty, count: old.count * 2)
         let mask = slots.count - 1
-        for (r, hash) in hashes.enumerated() {
-            var i = hash & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(r)
+        for s in old where s.run >= 0 {
+            var i = s.hash & mask
+            while slots[i].run >= 0 { i = (i + 1) & mask }
+            slots[i] = s
         }
     }
 }
