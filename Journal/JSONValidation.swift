@@ -32,6 +32,9 @@ public enum JSONValidation {
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
         var i = 0
+        /// The keys of the objects being parsed, innermost last: one array for the whole
+        /// document (each object adds its keys and removes them when it ends), not one per object.
+        var keys: [Range<Int>] = []
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -71,13 +74,14 @@ public enum JSONValidation {
             i += 1
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
-            var keys: [Range<Int>] = []
+            let firstKey = keys.count
+            defer { keys.removeSubrange(firstKey...) }
             while true {
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyStart = i
                 let key = try string()
-                for other in keys where bytes[other].elementsEqual(bytes[key]) {
+                for other in keys[firstKey...] where bytes[other].elementsEqual(bytes[key]) {
                     throw Failure(offset: keyStart, reason: "duplicate key")
                 }
                 keys.append(key)

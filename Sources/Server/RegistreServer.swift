@@ -160,19 +160,17 @@ public actor RegistreServer {
             }
     }
 
-    /// Synchronous per-connection setup on the event loop: credentials first, then the HTTP
-    /// pipeline with its header limits, then the handler that serves the requests.
+    /// Synchronous per-connection setup on the event loop: credentials first, then NIO's HTTP
+    /// request decoder with its header limits, then the handler that serves the requests (and
+    /// is the connection's pipelining handler and response writer: see `ConnectionHandler`).
     private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
         let peer = PeerCredentials.of(channel)
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = services.configuration.maximumHeaderBytes
         limits.maxHeaderListSize = services.configuration.maximumHeaderBytes
         limits.maxHeaderFieldCount = 100
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            // Every response header is written by this server from constants and numbers, so
-            // NIO's per-response validation of outbound headers would only cost time.
-            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
+                                                                                               limitConfiguration: limits)))
         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer))
     }
 

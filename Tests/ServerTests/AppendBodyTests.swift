@@ -73,4 +73,42 @@ import Testing
         }
         #expect(problems.first?.rule == "json.syntax")
     }
+
+    @Test func idsAreReadInEitherCaseAndWithEscapesAndRefusedOtherwise() throws {
+        let expected = UUID(uuidString: "0B6F3F5E-1C2D-4E5F-8A9B-0C1D2E3F4A5B")
+        for id in ["0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "0B6F3F5E-1C2D-4E5F-8A9B-0C1D2E3F4A5B", #"0b6f3f5e\u002d1c2d-4e5f-8a9b-0c1d2e3f4a5b"#] {
+            let body = #"{"events":[{"stream":"s","type":"T","id":"\#(id)","data":{}}]}"#
+            let parsed = try #require(AppendBody.parse(Array(body.utf8)).body, "\(id)")
+            #expect(parsed.events[0].id == expected, "\(id)")
+        }
+        for id in ["0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5", "0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5g", "0b6f3f5e1c2d-4e5f-8a9b-0c1d2e3f4a5b0",
+                   "{0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5b}", ""] {
+            let body = #"{"events":[{"stream":"s","type":"T","id":"\#(id)","data":{}}]}"#
+            guard case .failure(let problems) = AppendBody.parse(Array(body.utf8)) else {
+                Issue.record("accepted the id \(id)")
+                continue
+            }
+            #expect(problems.map(\.rule) == ["format.uuid"], "\(id)")
+        }
+    }
+
+    @Test func oneWalkFindsEveryFieldWhateverTheSpacingOrderAndNesting() throws {
+        let body = " \n" + #"{ "expectedVersions" : { "s-1" : 2 } ,"# + "\t" + #""events" : [ { "data" : { "x" : [ "]}\"" , { } ] } , "type" : "T\n" ,"stream":"s-1" } , {"metadata":{"m":"}"},"stream":"b","type":"U","data":{}} ] }"# + " \r\n"
+        let parsed = try #require(AppendBody.parse(Array(body.utf8)).body)
+        #expect(parsed.events.map(\.stream) == ["s-1", "b"])
+        #expect(parsed.events.map(\.type) == ["T\n", "U"])
+        #expect(String(decoding: parsed.events[0].data, as: UTF8.self) == #"{ "x" : [ "]}\"" , { } ] }"#)
+        #expect(String(decoding: parsed.events[1].metadata, as: UTF8.self) == #"{"m":"}"}"#)
+        #expect(parsed.expectations == ["s-1": .exact(2)])
+    }
+
+    @Test func moreEventsThanAnAppendHoldsIsOneProblem() {
+        let event = #"{"stream":"s","type":"T","data":{}}"#
+        let body = #"{"events":["# + Array(repeating: event, count: AppendBody.maximumEvents + 1).joined(separator: ",") + "]}"
+        guard case .failure(let problems) = AppendBody.parse(Array(body.utf8)) else {
+            Issue.record("accepted \(AppendBody.maximumEvents + 1) events")
+            return
+        }
+        #expect(problems.map(\.rule) == ["size"])
+    }
 }

@@ -69,117 +69,148 @@ struct AppendBody: Sendable {
         body.withUnsafeBytes { raw in parse(raw) }
     }
 
+    /// One validation, then one walk over the body (`ValidatedJSON`): members, events and
+    /// fields are found in the same pass. Problems are listed as sections, in a fixed order:
+    /// the body's own fields, then the events, then the expected versions.
     private static func parse(_ raw: UnsafeRawBufferPointer) -> Parsed {
-        let members: [JSONSlices.Member]
-        do { members = try JSONSlices.members(ofObject: raw) } catch {
+        do throws(JSONValidation.Failure) { try JSONValidation.validateObject(raw) } catch {
             return .failure([RequestProblem(eventIndex: nil, field: "$", rule: "json.syntax", message: error.description)])
         }
+        let json = ValidatedJSON(bytes: raw)
         var problems: [RequestProblem] = []
-        var eventsRange: Range<Int>?
-        var expectationsRange: Range<Int>?
-        for m in members {
-            switch m.key {
-            case "events": eventsRange = m.value
-            case "expectedVersions": expectationsRange = m.value
-            default:
-                problems.append(RequestProblem(eventIndex: nil, field: m.key, rule: "unknownField",
-                                               message: "unknown field '\(m.key.prefix(60))'; an append has \"events\" and \"expectedVersions\""))
-            }
-        }
+        var eventProblems: [RequestProblem] = []
+        var expectationProblems: [RequestProblem] = []
+        var sawEvents = false
         var events: [ProposedEvent] = []
-        if let r = eventsRange {
-            if raw[r.lowerBound] != UInt8(ascii: "[") {
-                problems.append(RequestProblem(eventIndex: nil, field: "events", rule: "type", message: "\"events\" must be an array of events"))
-            } else {
-                let elements = JSONSlices.elements(ofArray: raw, in: r)
-                if elements.isEmpty {
-                    problems.append(RequestProblem(eventIndex: nil, field: "events", rule: "required", message: "an append needs at least one event"))
-                } else if elements.count > maximumEvents {
-                    problems.append(RequestProblem(eventIndex: nil, field: "events", rule: "size", message: "an append holds at most \(maximumEvents) events, not \(elements.count)"))
-                } else {
-                    for (index, element) in elements.enumerated() {
-                        if let event = parseEvent(raw, element, index: index, problems: &problems) { events.append(event) }
-                    }
+        var expectationMembers: [(key: Range<Int>, value: Range<Int>)] = []
+        var expectationsAreObject = true
+        _ = json.forEachMember(ofObjectAt: json.skipWhitespace(0)) { key, value in
+            if json.bytes(key, are: "events") {
+                sawEvents = true
+                guard raw[value] == UInt8(ascii: "[") else {
+                    eventProblems.append(RequestProblem(eventIndex: nil, field: "events", rule: "type", message: "\"events\" must be an array of events"))
+                    return json.endOfValue(value)
                 }
+                var count = 0
+                let end = json.forEachElement(ofArrayAt: value) { element in
+                    defer { count += 1 }
+                    guard count < maximumEvents else { return json.endOfValue(element) }
+                    let (event, end) = parseEvent(json, element, index: count, problems: &eventProblems)
+                    if let event { events.append(event) }
+                    return end
+                }
+                if count == 0 {
+                    eventProblems.append(RequestProblem(eventIndex: nil, field: "events", rule: "required", message: "an append needs at least one event"))
+                } else if count > maximumEvents {
+                    events = []
+                    eventProblems = [RequestProblem(eventIndex: nil, field: "events", rule: "size", message: "an append holds at most \(maximumEvents) events, not \(count)")]
+                }
+                return end
             }
-        } else {
-            problems.append(RequestProblem(eventIndex: nil, field: "events", rule: "required", message: "missing field \"events\""))
+            let end = json.endOfValue(value)
+            if json.bytes(key, are: "expectedVersions") {
+                if raw[value] == UInt8(ascii: "{") {
+                    _ = json.forEachMember(ofObjectAt: value) { stream, version in
+                        let versionEnd = json.endOfValue(version)
+                        expectationMembers.append((stream, version..<versionEnd))
+                        return versionEnd
+                    }
+                } else {
+                    expectationsAreObject = false
+                }
+                return end
+            }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw[key]), as: UTF8.self)
+            problems.append(RequestProblem(eventIndex: nil, field: name, rule: "unknownField",
+                                           message: "unknown field '\(name.prefix(60))'; an append has \"events\" and \"expectedVersions\""))
+            return end
+        }
+        if !sawEvents {
+            eventProblems.append(RequestProblem(eventIndex: nil, field: "events", rule: "required", message: "missing field \"events\""))
         }
         var expectations: [String: ExpectedVersion] = [:]
-        if let r = expectationsRange {
-            if raw[r.lowerBound] != UInt8(ascii: "{") {
-                problems.append(RequestProblem(eventIndex: nil, field: "expectedVersions", rule: "type", message: "\"expectedVersions\" must be an object mapping streams to versions"))
-            } else {
-                for m in JSONSlices.members(ofObject: raw, in: r) {
-                    let text = JSONSlices.string(raw, m.value) ?? String(decoding: raw[m.value], as: UTF8.self)
-                    guard let e = ExpectedVersion(wire: text), raw[m.value.lowerBound] != UInt8(ascii: "-") else {
-                        problems.append(RequestProblem(eventIndex: nil, field: "expectedVersions.\(m.key.prefix(80))", rule: "type",
-                                                       message: "an expected version is a whole number, \"any\", \"noStream\" or \"streamExists\", not \(text.prefix(40))"))
-                        continue
-                    }
-                    expectations[m.key] = e
+        if !expectationsAreObject {
+            expectationProblems.append(RequestProblem(eventIndex: nil, field: "expectedVersions", rule: "type", message: "\"expectedVersions\" must be an object mapping streams to versions"))
+        } else if !expectationMembers.isEmpty {
+            for (key, value) in expectationMembers {
+                let stream = String(decoding: UnsafeRawBufferPointer(rebasing: raw[key]), as: UTF8.self)
+                let text = json.string(value) ?? String(decoding: UnsafeRawBufferPointer(rebasing: raw[value]), as: UTF8.self)
+                guard let e = ExpectedVersion(wire: text), raw[value.lowerBound] != UInt8(ascii: "-") else {
+                    expectationProblems.append(RequestProblem(eventIndex: nil, field: "expectedVersions.\(stream.prefix(80))", rule: "type",
+                                                              message: "an expected version is a whole number, \"any\", \"noStream\" or \"streamExists\", not \(text.prefix(40))"))
+                    continue
                 }
-                for stream in expectations.keys where !events.contains(where: { $0.stream == stream }) {
-                    problems.append(RequestProblem(eventIndex: nil, field: "expectedVersions.\(stream.prefix(80))", rule: "unusedExpectation",
-                                                   message: "expectedVersions names stream '\(stream.prefix(80))', but no event of the append writes to it"))
-                }
+                expectations[stream] = e
+            }
+            for stream in expectations.keys where !events.contains(where: { $0.stream == stream }) {
+                expectationProblems.append(RequestProblem(eventIndex: nil, field: "expectedVersions.\(stream.prefix(80))", rule: "unusedExpectation",
+                                                          message: "expectedVersions names stream '\(stream.prefix(80))', but no event of the append writes to it"))
             }
         }
+        problems += eventProblems
+        problems += expectationProblems
         return problems.isEmpty ? .success(AppendBody(events: events, expectations: expectations)) : .failure(problems)
     }
 
-    private static let eventFields: Set<String> = ["stream", "type", "id", "data", "metadata"]
-
-    private static func parseEvent(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>, index: Int, problems: inout [RequestProblem]) -> ProposedEvent? {
-        guard raw[range.lowerBound] == UInt8(ascii: "{") else {
+    /// The event at `start`, or nil with its problems; and where its value ends.
+    private static func parseEvent(_ json: ValidatedJSON, _ start: Int, index: Int,
+                                   problems: inout [RequestProblem]) -> (ProposedEvent?, end: Int) {
+        let raw = json.bytes
+        guard raw[start] == UInt8(ascii: "{") else {
             problems.append(RequestProblem(eventIndex: index, field: "$", rule: "type", message: "an event must be a JSON object"))
-            return nil
+            return (nil, json.endOfValue(start))
         }
-        var fields: [String: Range<Int>] = [:]
+        var streamRange, typeRange, idRange, dataRange, metadataRange: Range<Int>?
         let before = problems.count
-        for m in JSONSlices.members(ofObject: raw, in: range) {
-            guard eventFields.contains(m.key) else {
-                problems.append(RequestProblem(eventIndex: index, field: m.key, rule: "unknownField",
-                                               message: "unknown field '\(m.key.prefix(60))'; an event has stream, type, id, data and metadata"))
-                continue
+        let end = json.forEachMember(ofObjectAt: start) { key, value in
+            let end = json.endOfValue(value)
+            if json.bytes(key, are: "stream") { streamRange = value..<end }
+            else if json.bytes(key, are: "type") { typeRange = value..<end }
+            else if json.bytes(key, are: "id") { idRange = value..<end }
+            else if json.bytes(key, are: "data") { dataRange = value..<end }
+            else if json.bytes(key, are: "metadata") { metadataRange = value..<end }
+            else {
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw[key]), as: UTF8.self)
+                problems.append(RequestProblem(eventIndex: index, field: name, rule: "unknownField",
+                                               message: "unknown field '\(name.prefix(60))'; an event has stream, type, id, data and metadata"))
             }
-            fields[m.key] = m.value
+            return end
         }
-        func string(_ key: String) -> String? {
-            guard let r = fields[key] else {
+        func string(_ key: String, _ range: Range<Int>?) -> String? {
+            guard let range else {
                 problems.append(RequestProblem(eventIndex: index, field: key, rule: "required", message: "missing field \"\(key)\""))
                 return nil
             }
-            guard let s = JSONSlices.string(raw, r) else {
+            guard let s = json.string(range) else {
                 problems.append(RequestProblem(eventIndex: index, field: key, rule: "type", message: "\"\(key)\" must be a string"))
                 return nil
             }
             return s
         }
-        func object(_ key: String, required: Bool) -> [UInt8]? {
-            guard let r = fields[key] else {
+        func object(_ key: String, _ range: Range<Int>?, required: Bool) -> [UInt8]? {
+            guard let range else {
                 if required { problems.append(RequestProblem(eventIndex: index, field: key, rule: "required", message: "missing field \"\(key)\"")) }
                 return nil
             }
-            guard raw[r.lowerBound] == UInt8(ascii: "{") else {
+            guard raw[range.lowerBound] == UInt8(ascii: "{") else {
                 problems.append(RequestProblem(eventIndex: index, field: key, rule: "json.notObject", message: "\"\(key)\" must be a JSON object"))
                 return nil
             }
-            return Array(raw[r])
+            return Array(UnsafeRawBufferPointer(rebasing: raw[range]))
         }
-        let stream = string("stream")
-        let type = string("type")
-        let data = object("data", required: true)
-        let metadata = object("metadata", required: false) ?? Array("{}".utf8)
+        let stream = string("stream", streamRange)
+        let type = string("type", typeRange)
+        let data = object("data", dataRange, required: true)
+        let metadata = object("metadata", metadataRange, required: false) ?? Array("{}".utf8)
         var id: UUID?
-        if let r = fields["id"] {
-            if let text = JSONSlices.string(raw, r), let parsed = UUID(uuidString: text) {
+        if let r = idRange {
+            if let parsed = json.uuid(r) {
                 id = parsed
             } else {
                 problems.append(RequestProblem(eventIndex: index, field: "id", rule: "format.uuid", message: "\"id\" must be a UUID such as 0b6f3f5e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"))
             }
         }
-        guard problems.count == before, let stream, let type, let data else { return nil }
-        return ProposedEvent(stream: stream, type: type, id: id, data: data, metadata: metadata)
+        guard problems.count == before, let stream, let type, let data else { return (nil, end) }
+        return (ProposedEvent(stream: stream, type: type, id: id, data: data, metadata: metadata), end)
     }
 }

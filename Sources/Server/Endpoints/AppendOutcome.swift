@@ -15,17 +15,15 @@ enum AppendOutcome {
         return .json(.ok, b.finished())
     }
 
-    static func expectedJSON(_ e: ExpectedVersion) -> [UInt8] {
-        if case .exact(let v) = e { return Array(String(v).utf8) }
-        return JSONBuilder.string(e.description)
-    }
-
     static func conflict(_ conflicts: [VersionConflict], message: String? = nil) -> ServerResponse {
-        .error(.conflict, "wrongExpectedVersion", message ?? conflicts.map(\.description).joined(separator: "; ")) { b in
+        // Most conflicts (every late attempt of a booking race) name one stream.
+        let text = message ?? (conflicts.count == 1 ? conflicts[0].description : conflicts.map(\.description).joined(separator: "; "))
+        let ordered = conflicts.count > 1 ? conflicts.sorted(by: { $0.stream < $1.stream }) : conflicts
+        return .error(.conflict, "wrongExpectedVersion", text) { b in
             b.objectField("streams") { s in
-                for c in conflicts.sorted(by: { $0.stream < $1.stream }) {
+                for c in ordered {
                     s.objectField(c.stream) { o in
-                        o.rawField("expected", expectedJSON(c.expected))
+                        if case .exact(let v) = c.expected { o.field("expected", v) } else { o.field("expected", c.expected.description) }
                         if let a = c.actual { o.field("actual", a) } else { o.nullField("actual") }
                     }
                 }

@@ -25,12 +25,25 @@ struct ConnectionServices: Sendable {
 ///
 /// Parsing, routing, validation, access checks and reads run right here, so a request costs no
 /// hop to another thread. Only an append leaves the loop: it is queued for the journal's next
-/// group commit and its answer comes back to the loop when the frame is durable. NIO's pipelining
-/// handler in front of this one delivers the next request only after this one's answer is
-/// written, so requests on one connection are answered in order.
-final class ConnectionHandler: ChannelInboundHandler {
+/// group commit and its answer comes back to the loop when the frame is durable.
+///
+/// This handler is its own pipelining handler and response encoder: NIO's decoder in front of it
+/// turns bytes into request parts, and answers go out as one buffer each (`ResponseBytes`).
+/// Parts that arrive while a request is being answered wait in `pending`, in order, and reading
+/// stops while anything waits there; so a client cannot push faster than it is answered, and a
+/// client that waits for each answer (the common case) costs no change of the socket's read
+/// interest per request.
+final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What arrived while the connection was busy, waiting its turn.
+    private enum Pending {
+        case part(HTTPServerRequestPart)
+        /// The decoder found bytes that are not HTTP: a bare 400, then the connection closes.
+        case malformed
+    }
 
     private enum State {
         /// Between requests.
@@ -54,6 +67,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var log: Logger
     private var id: Int?
     private var state = State.idle
+    private var pending = CircularBuffer<Pending>(initialCapacity: 0)
+    /// The channel asked to read while parts were waiting: the read is made once they are served.
+    private var readWithheld = false
+    /// `servePending` is running (an answer given inside it must not start it again).
+    private var servingPending = false
+    /// Inside a read (or `servePending`): answers are written now and flushed together after it.
+    private var deferFlush = false
+    private var unflushed = false
 
     init(services: ConnectionServices, peer: PeerCredentials?) {
         self.services = services
@@ -85,6 +106,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        pending.removeAll()
+        deferFlush = false
         if case .receiving(let head, let body, _) = state {
             // A client gone in the middle of its body: nothing of it is acted upon.
             log.notice("request abandoned before its body was complete", metadata: [
@@ -110,14 +133,102 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        log.debug("connection ended with an error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        guard error is HTTPParserError, context.channel.isActive else {
+            log.debug("connection ended with an error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        // Bytes that are not HTTP: answered in turn, after what the connection asked before.
+        log.debug("malformed HTTP", metadata: ["error": "\(error)"])
+        switch state {
+        case .idle, .receiving:
+            if pending.isEmpty { refuseMalformed(context: context) } else { pending.append(.malformed) }
+        case .responding: pending.append(.malformed)
+        case .closing, .streaming, .closed: context.close(promise: nil)
+        }
+    }
+
+    /// A bare 400, then the connection closes: after a parse error nothing more on it can be trusted.
+    private func refuseMalformed(context: ChannelHandlerContext) {
+        if case .receiving(let head, let body, _) = state {
+            log.notice("request abandoned: the rest of it is not HTTP", metadata: [
+                "method": "\(head.method.rawValue)", "path": "\(head.uri.prefix(200))", "received": "\(body.readableBytes)",
+            ])
+        }
+        state = .closing
+        pending.removeAll()
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ResponseBytes.malformed(allocator: channel.allocator))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
     }
 
     // MARK: Requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // Answers given while reading are flushed together at the end of the read.
+        deferFlush = true
+        switch state {
+        case .idle, .receiving:
+            if pending.isEmpty { serve(part, context: context) } else { pending.append(.part(part)) }
+        case .responding:
+            pending.append(.part(part))
+        case .closing, .streaming, .closed:
+            return  // nothing more is served on this connection
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        deferFlush = false
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Reading goes on while the connection is answered, unless something already waits: then
+    /// the client has sent ahead, and its next bytes are read once the waiting parts are served.
+    func read(context: ChannelHandlerContext) {
+        if pending.isEmpty { context.read() } else { readWithheld = true }
+    }
+
+    /// Serves the parts that waited, in order, until one of them starts a request that must
+    /// itself wait (an append), or the connection is closing.
+    private func servePending(context: ChannelHandlerContext) {
+        guard !servingPending else { return }
+        servingPending = true
+        let flushed = deferFlush
+        deferFlush = true
+        serving: while let next = pending.first {
+            switch state {
+            case .idle, .receiving: break
+            case .responding: break serving
+            case .closing, .streaming, .closed:
+                pending.removeAll()
+                break serving
+            }
+            pending.removeFirst()
+            switch next {
+            case .part(let part): serve(part, context: context)
+            case .malformed: refuseMalformed(context: context)
+            }
+        }
+        deferFlush = flushed
+        servingPending = false
+        if !deferFlush && unflushed {
+            unflushed = false
+            context.flush()
+        }
+        if pending.isEmpty && readWithheld {
+            readWithheld = false
+            context.read()
+        }
+    }
+
+    private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             guard case .idle = state, let id else { return }
             if tracker.draining {
@@ -184,19 +295,23 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             let closing = response.closesConnection || !head.isKeepAlive || tracker.draining
-            // NIO's pipelining handler hands over the next request, if the client already sent
-            // one, from inside the write of this answer's end: this request must be finished
-            // before that write, or the next one would find the connection busy.
             state = closing ? .closing : .idle
             record(head, response, label: label, started)
             if response.status == .forbidden { metrics.countDenial(route: label) }
             write(response, for: head, close: closing, context: context)
-            // Unless a pipelined request has started meanwhile, wait for the next one. The phase
-            // stays `responding` until the answer is written, so a drain cannot cut it off.
-            guard !closing, case .idle = state else { return }
+            if closing {
+                pending.removeAll()
+                return
+            }
+            // The phase stayed `responding` until the answer was written, so a drain could not cut it off.
             tracker.set(id, .waiting(until: .now + configuration.idleTimeout))
             // A drain that began while this request was in flight closes the connection now.
-            if tracker.draining { context.close(promise: nil) }
+            if tracker.draining {
+                context.close(promise: nil)
+                return
+            }
+            // A request the client sent ahead is served now, in turn.
+            servePending(context: context)
         case .subscribe(let from):
             guard case .responding = state, let id else { return }
             state = .streaming
@@ -235,20 +350,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: Output
 
     private func write(_ r: ServerResponse, for head: HTTPRequestHead, close: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
-        headers.add(name: "content-type", value: r.contentType)
-        headers.add(name: "content-length", value: String(r.body.count))
-        if let allow = r.allow { headers.add(name: "allow", value: allow) }
-        if close { headers.add(name: "connection", value: "close") }
-        let buffer = context.channel.allocator.buffer(bytes: r.body)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: r.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let bytes = ResponseBytes.response(r, version: head.version, keepAlive: !close, omitBody: head.method == .HEAD,
+                                           allocator: context.channel.allocator)
         if close {
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+        } else if deferFlush {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            unflushed = true
         } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         }
     }
 

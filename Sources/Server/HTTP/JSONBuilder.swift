@@ -48,10 +48,14 @@ struct JSONBuilder {
         bytes.append(contentsOf: value)
     }
 
+    /// A nested object, written in place (no builder of its own to allocate and copy).
     mutating func objectField(_ name: String, _ build: (inout JSONBuilder) -> Void) {
-        var inner = JSONBuilder()
-        build(&inner)
-        rawField(name, inner.finished())
+        key(name)
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+        build(&self)
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
     }
 
     /// An array whose elements are already JSON.
@@ -65,12 +69,16 @@ struct JSONBuilder {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    func finished() -> [UInt8] { bytes + [UInt8(ascii: "}")] }
+    /// The object, closed. Consuming: the bytes are handed over, not copied.
+    consuming func finished() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings (names, versions, codes) need no escape: copy them whole.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if !needsEscape(text) {
             out.append(contentsOf: text.utf8)
             out.append(UInt8(ascii: "\""))
             return
@@ -89,6 +97,16 @@ struct JSONBuilder {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func needsEscape(_ text: String) -> Bool {
+        func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            for c in bytes where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { return true }
+            return false
+        }
+        if let found = text.utf8.withContiguousStorageIfAvailable(scan) { return found }
+        var copy = text
+        return copy.withUTF8(scan)
     }
 
     static func string(_ text: String) -> [UInt8] {

@@ -44,6 +44,13 @@ struct ServerRequest: Sendable {
 
     /// Percent-decodes one component and insists on UTF-8.
     static func decode(_ bytes: Substring.UTF8View.SubSequence, what: String) throws(MalformedTarget) -> String {
+        // Most components hold nothing to decode: their bytes are the text, once checked as UTF-8.
+        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw MalformedTarget(message: "the \(what) is not valid UTF-8 once decoded")
+            }
+            return text
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex

@@ -29,15 +29,13 @@ struct Subscription {
     static let chunkBytes = 64 << 10
 
     func run(from start: UInt64, version: HTTPVersion) async -> End {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/x-ndjson")
-        headers.add(name: "cache-control", value: "no-store")
-        var last = send(.head(HTTPResponseHead(version: version, status: .ok, headers: headers)), flush: false)
+        let allocator = channel.allocator
+        var last = send(ResponseBytes.streamHead(version: version, contentType: "application/x-ndjson", allocator: allocator), flush: false)
         var next = start
         var lastWrite = ContinuousClock.now
         while true {
             if isDraining() {
-                await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                 return .shuttingDown(resumeFrom: next)
             }
             if !channel.isActive { return .clientGone }
@@ -46,7 +44,7 @@ struct Subscription {
                 do {
                     try await wait(for: last, upTo: configuration.subscriberStallTimeout)
                 } catch is StallTimeout {
-                    await finish(#"{"error":"tooSlow","message":"this subscriber did not read for \#(configuration.subscriberStallTimeout) and was disconnected; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                    await finish(#"{"error":"tooSlow","message":"this subscriber did not read for \#(configuration.subscriberStallTimeout) and was disconnected; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                     return .tooSlow(resumeFrom: next)
                 } catch {
                     return .clientGone
@@ -62,11 +60,11 @@ struct Subscription {
                     return chunk.count < Self.chunkBytes
                 }
             } catch {
-                await finish(#"{"error":"journalUnavailable","message":"reading the journal failed; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, last)
+                await finish(#"{"error":"journalUnavailable","message":"reading the journal failed; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                 return .journalClosed(resumeFrom: next)
             }
             if !chunk.isEmpty {
-                last = send(.body(.byteBuffer(channel.allocator.buffer(bytes: chunk))), flush: true)
+                last = send(ResponseBytes.streamPiece(chunk, version: version, allocator: allocator), flush: true)
                 lastWrite = .now
                 continue
             }
@@ -75,7 +73,7 @@ struct Subscription {
             let untilHeartbeat = configuration.heartbeatInterval - sinceWrite
             if untilHeartbeat <= .zero {
                 let line = #"{"heartbeat":"\#(WireFormat.timestamp(micros: Int64(Date().timeIntervalSince1970 * 1_000_000)))","endPosition":\#(journal.endPosition)}"# + "\n"
-                last = send(.body(.byteBuffer(channel.allocator.buffer(string: line))), flush: true)
+                last = send(ResponseBytes.streamPiece(line.utf8, version: version, allocator: allocator), flush: true)
                 lastWrite = .now
                 continue
             }
@@ -103,16 +101,15 @@ struct Subscription {
 
     /// Queues the last line and the end of the stream, and gives the client the grace period to
     /// read them before the connection closes.
-    private func finish(_ line: String, _ previous: EventLoopFuture<Void>) async {
-        _ = previous
-        _ = send(.body(.byteBuffer(channel.allocator.buffer(string: line + "\n"))), flush: false)
-        let end = send(.end(nil), flush: true)
+    private func finish(_ line: String, version: HTTPVersion) async {
+        _ = send(ResponseBytes.streamPiece((line + "\n").utf8, version: version, allocator: channel.allocator), flush: false)
+        let end = send(ResponseBytes.streamEnd(version: version, allocator: channel.allocator), flush: true)
         try? await wait(for: end, upTo: configuration.subscriberGracePeriod)
     }
 
     /// Writes straight to the channel (bypassing the async writer) so the write's completion can
     /// be watched; writes from one task reach the pipeline in order.
-    private func send(_ part: HTTPServerResponsePart, flush: Bool) -> EventLoopFuture<Void> {
+    private func send(_ part: ByteBuffer, flush: Bool) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: Void.self)
         if flush { channel.writeAndFlush(part, promise: promise) } else { channel.write(part, promise: promise) }
         return promise.futureResult
