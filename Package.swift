@@ -120,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JournalTests",
-            dependencies: ["Journal"],
+            dependencies: ["Journal", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/JournalTests",
             swiftSettings: strictSettings
         ),

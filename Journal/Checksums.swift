@@ -62,6 +62,14 @@ extension Digest32 {
     init(_ digest: SHA256.Digest) {
         self = digest.withUnsafeBytes { Digest32(raw: $0) }
     }
+
+    /// A digest that `write` fills in place (32 bytes), with no buffer on the heap.
+    @inline(__always)
+    static func written(_ write: (UnsafeMutablePointer<UInt8>) -> Void) -> Digest32 {
+        var d = Digest32.zero
+        withUnsafeMutableBytes(of: &d.words) { write($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        return d
+    }
 }
 
 /// The 64-bit hash used by the sealed-segment index for event ids and stream names.

@@ -43,15 +43,6 @@ public struct VerifiedFrame {
     }
 }
 
-/// What the index check needs of each event of a sealed segment, without a `String` per event.
-struct SegmentEvent {
-    var id: UUID
-    var position: UInt64
-    var version: UInt64
-    /// The stream's slot in the verification's `StreamVersionTable`.
-    var stream: UInt32
-}
-
 /// Checks a journal without modifying it: headers, every frame's CRC and chain hash, gapless
 /// positions, gapless stream versions, and each sealed segment's index against its log. After a
 /// finding it resynchronises on the next sound frame, so one bad byte does not hide another.
@@ -70,6 +61,8 @@ public enum JournalVerifier {
         var merkle = MerkleFrontier()
         var streams = StreamVersionTable()
         var frameStreams: [UInt32] = []
+        var events = SegmentEvents()
+        var indexCheck = IndexCheck()
 
         for (k, first) in starts.enumerated() {
             let name = JournalFormat.segmentName(firstPosition: first)
@@ -105,7 +98,7 @@ public enum JournalVerifier {
             }
             let merkleAtStart = merkle
             // Only sealed segments have an index to check against; the last one is not indexed on disk.
-            var events: [SegmentEvent] = []
+            events.removeAll()
             var frames: [(position: UInt64, offset: UInt64)] = []
             var segmentEnd = UInt64(JournalFormat.segmentHeaderSize)
             var lastRecordedAt = Int64.min
@@ -154,7 +147,7 @@ public enum JournalVerifier {
                             frameStreams.append(UInt32(truncatingIfNeeded: slot))
                             merkle.append(leaf: MerkleHash.leaf(view.record))
                             lastRecordedAt = max(lastRecordedAt, view.recordedAtMicros)
-                            if !isLast { events.append(SegmentEvent(id: view.id, position: view.position, version: view.version, stream: UInt32(truncatingIfNeeded: slot))) }
+                            if !isLast { events.append(id: view.id, position: view.position, version: view.version, stream: UInt32(truncatingIfNeeded: slot)) }
                         }
                     } catch {
                         decoded = false
@@ -173,7 +166,8 @@ public enum JournalVerifier {
             }
             if !isLast {
                 checkIndex(paths: paths, first: first, name: name, segmentEnd: segmentEnd, chain: chain, merkle: merkle,
-                           merkleAtStart: merkleAtStart, frames: frames, events: events, streams: streams, lastRecordedAt: lastRecordedAt, report: &report)
+                           merkleAtStart: merkleAtStart, frames: frames, events: events, streams: streams, lastRecordedAt: lastRecordedAt,
+                           check: &indexCheck, report: &report)
             }
         }
         report.journalID = journalID
@@ -184,8 +178,8 @@ public enum JournalVerifier {
 
     private static func checkIndex(paths: JournalDirectory, first: UInt64, name: String, segmentEnd: UInt64, chain: Digest32, merkle: MerkleFrontier,
                                    merkleAtStart: MerkleFrontier, frames: [(position: UInt64, offset: UInt64)],
-                                   events: [SegmentEvent], streams: StreamVersionTable, lastRecordedAt: Int64,
-                                   report: inout VerificationReport) {
+                                   events: SegmentEvents, streams: StreamVersionTable, lastRecordedAt: Int64,
+                                   check: inout IndexCheck, report: inout VerificationReport) {
         let indexName = "index/" + JournalFormat.indexName(firstPosition: first)
         func finding(_ detail: String) {
             report.findings.append(JournalDamage(kind: .badIndex, file: indexName, offset: 0, position: first, detail: detail))
@@ -214,61 +208,30 @@ public enum JournalVerifier {
             finding("frame \(i) is recorded at position \(index.frameEntry(i).firstPosition), byte \(index.frameEntry(i).offset); the segment has it at position \(f.position), byte \(f.offset)")
             return
         }
-        // The lookups go in the index's own order (its tables are sorted by hash), so a 50 MB
-        // index is walked front to back instead of at random: the verdicts are the same, the
-        // cache misses are not. Findings are still reported in position order, as before.
-        let idHashes = events.map { IndexHash.hash($0.id) }
-        var idFound = [Bool](repeating: false, count: events.count)
-        for k in hashOrder(idHashes) {
-            idFound[k] = index.candidatePositions(forEventID: events[k].id).contains(events[k].position)
-        }
-        // Each stream's run is looked up once per segment, by the stream's number.
-        var runs: [UInt32: SegmentIndex.StreamRun?] = [:]
-        var distinct: [UInt32] = []
-        var seen = Set<UInt32>()
-        for e in events where seen.insert(e.stream).inserted { distinct.append(e.stream) }
-        let names = distinct.map { streams.name(ofSlot: Int($0)) }
-        runs.reserveCapacity(distinct.count)
-        for k in hashOrder(names.map { IndexHash.hash($0) }) {
-            // The index keeps hashes only; a hit is this stream's when its first event is.
-            runs[distinct[k]] = index.run(ofStream: names[k]) { position in
-                guard position >= first, position - first < UInt64(events.count) else { return false }
-                let e = events[Int(position - first)]
-                return e.position == position && e.stream == distinct[k]
-            }
-        }
-        if index.streamCount != distinct.count {
-            finding("records \(index.streamCount) streams, the segment holds \(distinct.count)")
-        }
-
-        var problems = 0
-        for (k, e) in events.enumerated() where problems < 10 {
-            let position = e.position
-            if !idFound[k] {
-                finding("event id \(e.id.uuidString) at position \(position) is not found through the index")
-                problems += 1
-            }
-            guard let run = runs[e.stream] ?? nil, e.version >= run.firstVersion, e.version - run.firstVersion < UInt64(run.count),
-                  run.position(at: Int(e.version - run.firstVersion)) == position else {
-                finding("stream '\(streams.name(ofSlot: Int(e.stream)))' version \(e.version) does not lead to position \(position) through the index")
-                problems += 1
-                continue
-            }
-        }
+        check.check(events, against: index, streams: streams, finding: finding)
     }
 
     /// Indexes of `hashes` ordered by their top 16 bits (a counting sort): the order in which the
     /// index's fan-out and hash tables lie on disk, to within one small bucket.
     static func hashOrder(_ hashes: [UInt64]) -> [Int] {
-        var starts = [Int](repeating: 0, count: (1 << 16) + 1)
+        var order: [Int] = [], starts: [Int] = []
+        hashOrder(hashes, into: &order, starts: &starts)
+        return order
+    }
+
+    /// The same order, written into `order`, with `starts` as scratch: both keep their storage
+    /// from one call to the next.
+    static func hashOrder(_ hashes: [UInt64], into order: inout [Int], starts: inout [Int]) {
+        starts.removeAll(keepingCapacity: true)
+        starts.append(contentsOf: repeatElement(0, count: (1 << 16) + 1))
         for h in hashes { starts[Int(h >> 48) + 1] += 1 }
         for i in 1..<starts.count { starts[i] += starts[i - 1] }
-        var order = [Int](repeating: 0, count: hashes.count)
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: repeatElement(0, count: hashes.count))
         for (k, h) in hashes.enumerated() {
             let b = Int(h >> 48)
             order[starts[b]] = k
             starts[b] += 1
         }
-        return order
     }
 }

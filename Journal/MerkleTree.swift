@@ -1,4 +1,4 @@
-import Crypto
+import CJournalSupport
 import Foundation
 
 /// RFC 6962 Merkle tree hashing over every event of the journal, in position order.
@@ -7,22 +7,19 @@ import Foundation
 /// the event record exactly as in the frame payload, length prefix included (FORMAT.md).
 public enum MerkleHash {
     public static func leaf(_ record: UnsafeRawBufferPointer) -> Digest32 {
-        var h = SHA256()
-        withUnsafeBytes(of: UInt8(0)) { h.update(bufferPointer: $0) }
-        h.update(bufferPointer: record)
-        return Digest32(h.finalize())
+        Digest32.written { registre_sha256_prefixed(0, record.baseAddress, record.count, nil, 0, $0) }
     }
 
     public static func node(_ left: Digest32, _ right: Digest32) -> Digest32 {
-        var h = SHA256()
-        withUnsafeBytes(of: UInt8(1)) { h.update(bufferPointer: $0) }
-        left.withBytes { h.update(bufferPointer: $0) }
-        right.withBytes { h.update(bufferPointer: $0) }
-        return Digest32(h.finalize())
+        left.withBytes { l in
+            right.withBytes { r in
+                Digest32.written { registre_sha256_prefixed(1, l.baseAddress, 32, r.baseAddress, 32, $0) }
+            }
+        }
     }
 
     /// The hash of an empty tree: SHA-256 of nothing.
-    public static let empty = Digest32(SHA256.hash(data: [UInt8]()))
+    public static let empty = ChainHasher.digest(UnsafeRawBufferPointer(start: nil, count: 0))
 }
 
 /// The right edge of the tree: one root per perfect subtree, largest first. Appending a leaf

@@ -134,12 +134,9 @@ struct FrameHeader: Equatable {
     /// It hashes the uncompressed payload, so the chain does not depend on the codec.
     static func chainHash(previous: Digest32, firstPosition: UInt64, eventCount: UInt32, payload: UnsafeRawBufferPointer) -> Digest32 {
         var hasher = ChainHasher()
-        hasher.update(previous.bytes)
-        var w = ByteWriter(capacity: 16)
-        w.writeInteger(firstPosition)
-        w.writeInteger(eventCount)
-        w.writeInteger(UInt32(payload.count))
-        hasher.update(w.bytes)
+        previous.withBytes { hasher.update($0) }
+        let fields = (firstPosition.littleEndian, eventCount.littleEndian, UInt32(payload.count).littleEndian)
+        withUnsafeBytes(of: fields) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
         hasher.update(payload)
         return hasher.finish()
     }

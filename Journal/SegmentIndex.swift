@@ -273,6 +273,54 @@ final class SegmentIndex: @unchecked Sendable {
         return (lo..<hi).map { firstPosition + UInt64(b.getInteger(at: idPositionsAt + $0 * 4) as UInt32) }
     }
 
+    /// Whether the id table sends `id` to `position`: `candidatePositions(forEventID:)` without
+    /// building an array, for the index check's million lookups per segment.
+    func eventID(_ id: UUID, isAt position: UInt64) -> Bool { eventID(hashed: IndexHash.hash(id), isAt: position) }
+
+    /// The same, for an id already hashed with `IndexHash`.
+    func eventID(hashed hash: UInt64, isAt position: UInt64) -> Bool {
+        guard position >= firstPosition, position - firstPosition < UInt64(UInt32.max) else { return false }
+        let relative = UInt32(position - firstPosition)
+        let b = file.bytes
+        let (lo, hi) = range(of: UInt32(truncatingIfNeeded: hash), bucket: Self.bucket(of: hash, bits: idBits), fanoutAt: idFanoutAt, count: Int(eventCount)) {
+            b.getInteger(at: idHashesAt + $0 * 4) as UInt32
+        }
+        for i in lo..<hi where b.getInteger(at: idPositionsAt + i * 4) as UInt32 == relative { return true }
+        return false
+    }
+
+    /// Where a stream's positions lie in the index: `StreamRun` as plain numbers, with no
+    /// reference to the index to retain and release at every use.
+    struct RunLocation {
+        var firstVersion: UInt64
+        var count: Int
+        var positionsStart: Int
+    }
+
+    /// The run of the stream whose index hash is `hash`, as plain numbers; like
+    /// `run(ofStream:confirmedBy:)`, a run counts only when `isStream` accepts its first position.
+    func runLocation(ofStreamHashed hash: UInt64, confirmedBy isStream: (UInt64) -> Bool) -> RunLocation? {
+        let b = file.bytes
+        let (lo, hi) = range(of: hash, bucket: Self.bucket(of: hash, bits: streamBits), fanoutAt: streamFanoutAt, count: streamCount) {
+            b.getInteger(at: streamsAt + $0 * Self.streamEntrySize) as UInt64
+        }
+        for i in lo..<hi {
+            let e = streamsAt + i * Self.streamEntrySize
+            let run = RunLocation(firstVersion: b.getInteger(at: e + 8), count: Int(b.getInteger(at: e + 20) as UInt32),
+                                  positionsStart: Int(b.getInteger(at: e + 16) as UInt32))
+            guard run.count > 0, run.positionsStart + run.count <= Int(eventCount), let first = position(in: run, at: 0) else { continue }
+            if isStream(first) { return run }
+        }
+        return nil
+    }
+
+    /// The position of the `i`-th event of a run; nil when the run points outside the file.
+    func position(in run: RunLocation, at i: Int) -> UInt64? {
+        let at = streamPositionsAt + (run.positionsStart + i) * 4
+        guard at >= streamPositionsAt, at + 4 <= streamPositionsAt + Int(eventCount) * 4 else { return nil }
+        return firstPosition + UInt64(file.bytes.getInteger(at: at) as UInt32)
+    }
+
     struct StreamRun {
         var firstVersion: UInt64
         var count: Int

@@ -64,6 +64,12 @@ struct StreamVersionTable {
         return String(decoding: arena[start..<(start + Int(nameLengths[slot]))], as: UTF8.self)
     }
 
+    /// Calls `body` with the stream's name as it was read (UTF-8), without making a `String`.
+    func withName<R>(ofSlot slot: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let start = Int(nameOffsets[slot])
+        return arena.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + Int(nameLengths[slot]))])) }
+    }
+
     @inline(__always)
     private func equals(_ slot: Int, _ name: UnsafeRawBufferPointer) -> Bool {
         guard Int(nameLengths[slot]) == name.count else { return false }

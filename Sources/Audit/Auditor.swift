@@ -78,7 +78,7 @@ public enum Auditor {
                     }
                 }
                 if let rules, frame.recordsDecoded {
-                    rules.submit(.init(file: frame.file, offset: frame.offset, payload: Array(frame.payload), streams: Array(frame.streamNumbers)))
+                    rules.submit(file: frame.file, offset: frame.offset, payload: frame.payload, streams: frame.streamNumbers)
                 }
             }
         } catch {

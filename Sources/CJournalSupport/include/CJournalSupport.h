@@ -12,4 +12,28 @@ uint32_t registre_crc32c(uint32_t crc, const void *bytes, size_t length);
 /// 1 when the SSE 4.2 instruction is used, 0 for the table fallback (reported by `registre bench`).
 int registre_crc32c_is_hardware(void);
 
+/// An incremental SHA-256 (FIPS 180-4). Fields are private to sha256.c.
+typedef struct {
+    uint32_t state[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    size_t used;
+    int portable;
+} registre_sha256_context;
+
+/// Starts a hash that uses the SHA extensions when the CPU has them.
+void registre_sha256_init(registre_sha256_context *context);
+/// Starts a hash that always uses the portable C code (for tests: the two must agree).
+void registre_sha256_init_portable(registre_sha256_context *context);
+/// Adds `length` bytes (`bytes` may be NULL when `length` is 0).
+void registre_sha256_update(registre_sha256_context *context, const void *bytes, size_t length);
+/// Writes the 32-byte digest; the context must be started again before reuse.
+void registre_sha256_final(registre_sha256_context *context, uint8_t digest[32]);
+/// SHA-256(prefix ‖ first ‖ second) in one call: RFC 6962 leaves (0x00 ‖ record) and nodes
+/// (0x01 ‖ left ‖ right). Either part may be empty (NULL with length 0).
+void registre_sha256_prefixed(uint8_t prefix, const void *first, size_t first_length,
+                              const void *second, size_t second_length, uint8_t digest[32]);
+/// 1 when the x86-64 SHA extensions are used, 0 for the portable code.
+int registre_sha256_is_hardware(void);
+
 #endif

@@ -179,7 +179,9 @@ public enum DomainEvent: Sendable, Hashable {
     }
 
     /// How each type name is read, including older schema versions.
-    static let readers: [String: @Sendable (inout FieldReader, Int) -> DomainEvent?] = [
+    typealias Reader = @Sendable (inout FieldReader, Int) -> DomainEvent?
+
+    static let readers: [String: Reader] = [
         SlotPublished.typeName: { SlotPublished.read(&$0, schemaVersion: $1)?.domainEvent },
         SlotWithdrawn.typeName: { SlotWithdrawn.read(&$0, schemaVersion: $1)?.domainEvent },
         AppointmentBooked.typeName: { AppointmentBooked.read(&$0, schemaVersion: $1)?.domainEvent },

@@ -21,7 +21,14 @@ extension DomainEvent {
 
     /// The allocation-light form used by the replay checker; problems are appended to `problems`.
     static func decode(type: String, bytes: UnsafeBufferPointer<UInt8>, eventIndex: Int, problems: inout [ValidationProblem]) -> DomainEvent? {
-        guard let read = readers[type] else {
+        decode(type: type, reader: readers[type], bytes: bytes, eventIndex: eventIndex, problems: &problems)
+    }
+
+    /// The same with the type's reader already looked up (`readers[type]`, nil for a type the
+    /// catalogue does not know), as the replay checker caches it per type name.
+    static func decode(type: String, reader: Reader?, bytes: UnsafeBufferPointer<UInt8>, eventIndex: Int,
+                       problems: inout [ValidationProblem]) -> DomainEvent? {
+        guard let read = reader else {
             let shown = type.count > 60 ? String(type.prefix(60)) + "…" : type
             problems.append(ValidationProblem(eventIndex: eventIndex, field: "type", rule: .unknownEventType,
                                               message: "\"\(shown)\" is not an event type of the catalogue (see docs/EVENTS.md)"))

@@ -64,20 +64,22 @@ public struct RuleChecker: Sendable {
     /// record: the audit's hot path, which makes no `String` per event unless it reports one.
     public mutating func check(streamUTF8: UnsafeBufferPointer<UInt8>, typeUTF8: UnsafeBufferPointer<UInt8>,
                                data: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
-        let type = typeNames.name(of: typeUTF8)
-        return check(stream: StreamName(bytes: streamUTF8), text: { String(decoding: streamUTF8, as: UTF8.self) }, type: type, bytes: data, position: position)
+        let (type, reader) = typeNames.type(of: typeUTF8)
+        return check(stream: StreamName(bytes: streamUTF8), text: { String(decoding: streamUTF8, as: UTF8.self) }, type: type, reader: reader,
+                     bytes: data, position: position)
     }
 
     private mutating func check(stream streamText: String, type: String, bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         var streamText = streamText
         let stream = streamText.withUTF8 { StreamName(bytes: $0) }
-        return check(stream: stream, text: { streamText }, type: type, bytes: bytes, position: position)
+        return check(stream: stream, text: { streamText }, type: type, reader: DomainEvent.readers[type], bytes: bytes, position: position)
     }
 
-    private mutating func check(stream: StreamName?, text: () -> String, type: String, bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
+    private mutating func check(stream: StreamName?, text: () -> String, type: String, reader: DomainEvent.Reader?,
+                                bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         eventsChecked += 1
         var problems: [ValidationProblem] = []
-        let decoded = DomainEvent.decode(type: type, bytes: bytes, eventIndex: 0, problems: &problems)
+        let decoded = DomainEvent.decode(type: type, reader: reader, bytes: bytes, eventIndex: 0, problems: &problems)
         guard let stream else {
             let streamText = text()
             problems.insert(malformedStreamProblem(streamText, eventIndex: 0), at: 0)
@@ -141,26 +143,41 @@ extension SlotState: FoldedAggregate {}
 extension ApplicantState: FoldedAggregate {}
 extension DossierState: FoldedAggregate {}
 
-/// The event type names met so far, so that a type read as bytes becomes the same `String`
-/// without decoding and allocating it for every event. Bounded: past 256 names (a journal full
-/// of unknown types) new names are decoded each time instead of kept.
+/// The event type names met so far, so that a type read as bytes becomes the same `String`, and
+/// finds its reader, without decoding, allocating or hashing a `String` for every event.
+/// Bounded: past 256 names (a journal full of unknown types) new names are decoded each time
+/// instead of kept.
 struct TypeNameCache: Sendable {
-    private var names: [UInt64: [(bytes: [UInt8], name: String)]] = [:]
+    /// Open addressing on `keys`, 512 places for at most 256 names; a key match is always
+    /// confirmed byte for byte against the name's bytes in `spellings`. Column by column, so a
+    /// lookup touches plain integers and bytes, and retains only what it returns.
+    private var keys = [UInt64](repeating: 0, count: 512)
+    private var used = [Bool](repeating: false, count: 512)
+    private var starts = [Int](repeating: 0, count: 512)
+    private var lengths = [Int](repeating: 0, count: 512)
+    private var spellings: [UInt8] = []
+    private var names = [String](repeating: "", count: 512)
+    private var readers = [DomainEvent.Reader?](repeating: nil, count: 512)
     private var kept = 0
 
-    mutating func name(of bytes: UnsafeBufferPointer<UInt8>) -> String {
+    mutating func type(of bytes: UnsafeBufferPointer<UInt8>) -> (name: String, reader: DomainEvent.Reader?) {
         let key = Self.key(bytes)
-        if let candidates = names[key] {
-            for c in candidates where c.bytes.count == bytes.count {
-                if bytes.isEmpty || c.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) { return c.name }
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 55)
+        while used[i] {
+            if keys[i] == key, lengths[i] == bytes.count,
+               bytes.isEmpty || spellings.withUnsafeBufferPointer({ memcmp($0.baseAddress! + starts[i], bytes.baseAddress!, bytes.count) == 0 }) {
+                return (names[i], readers[i])
             }
+            i = (i + 1) & (keys.count - 1)
         }
         let name = String(decoding: bytes, as: UTF8.self)
+        let reader = DomainEvent.readers[name]
         if kept < 256 {
-            names[key, default: []].append((Array(bytes), name))
+            (used[i], keys[i], starts[i], lengths[i], names[i], readers[i]) = (true, key, spellings.count, bytes.count, name, reader)
+            spellings.append(contentsOf: bytes)
             kept += 1
         }
-        return name
+        return (name, reader)
     }
 
     /// Length, and the first and last eight bytes: enough to tell the catalogue's names apart.

@@ -123,6 +123,12 @@ struct FieldReader {
 
     mutating func member<Value: ClosedSet>(_ name: StaticString, of _: Value.Type) -> Value? {
         guard let span = span(name, expected: "a string") else { return nil }
+        // Equal bytes are equal strings: a byte match needs no `String`. Anything else (escapes,
+        // no match) takes the `String` path, which decides exactly as before.
+        if !span.hasEscapes {
+            let raw = raw(span)
+            for value in Value.allCases where Self.bytes(raw, spell: value.rawValue) { return value }
+        }
         let text = JSONText.string(span, in: bytes)
         guard let value = Value(rawValue: text) else {
             let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
@@ -130,6 +136,13 @@ struct FieldReader {
             return nil
         }
         return value
+    }
+
+    private static func bytes(_ raw: UnsafeBufferPointer<UInt8>, spell text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { utf8 in
+            utf8.count == raw.count && (raw.isEmpty || memcmp(utf8.baseAddress!, raw.baseAddress!, raw.count) == 0)
+        }
     }
 
     mutating func integer(_ name: StaticString, in range: ClosedRange<Int>) -> Int? {

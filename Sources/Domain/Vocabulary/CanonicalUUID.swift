@@ -10,15 +10,20 @@ enum CanonicalUUID {
               base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-")
         else { return nil }
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let valid = withUnsafeMutableBytes(of: &raw) { out -> Bool in
-            var i = 0
-            for index in 0..<16 {
-                if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
-                guard let high = lowercaseHexValue(base[i]), let low = lowercaseHexValue(base[i + 1]) else { return false }
-                out[index] = high << 4 | low
-                i += 2
+        let valid = LowercaseHex.values.withUnsafeBufferPointer { table in
+            withUnsafeMutableBytes(of: &raw) { out -> Bool in
+                // Table loads and one check at the end, as in `Hash256(bytes:)`.
+                var invalid: UInt8 = 0
+                var i = 0
+                for index in 0..<16 {
+                    if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
+                    let high = table[Int(base[i])], low = table[Int(base[i + 1])]
+                    invalid |= high | low
+                    out[index] = high << 4 | (low & 0xF)
+                    i += 2
+                }
+                return invalid & LowercaseHex.invalid == 0
             }
-            return true
         }
         return valid ? UUID(uuid: raw) : nil
     }
