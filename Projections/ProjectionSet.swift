@@ -69,10 +69,33 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         return fold(kind, Fact(event), id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
     }
 
+    /// The offline rebuild's `apply`: the second copy of an event written to two streams in one
+    /// append is counted without being read again (see `CopyDetector`).
+    mutating func apply(_ view: EventView, copies: inout CopyDetector) throws(ProjectionError) -> DossierHistoryEntry? {
+        let type = view.typeBytes, data = view.dataBytes
+        let kind = EventKind.named(type)
+        if let kind, view.position == position, copies.isCopy(kind, data) {
+            kindCounts[Int(kind.rawValue)] += 1
+            advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+            copies.remember(kind, data, endsAppend: view.endsAppend)
+            return nil
+        }
+        let step = try apply(kind: kind, type: type, data: data, id: view.id, position: view.position,
+                             recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+        copies.remember(kind, data, endsAppend: view.endsAppend)
+        return step
+    }
+
     mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
                         recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+        try apply(kind: EventKind.named(type), type: type, data: data, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+    }
+
+    /// `kind` is `EventKind.named(type)`.
+    private mutating func apply(kind: EventKind?, type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
+                                recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
-        guard let kind = EventKind.named(type) else {
+        guard let kind else {
             foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
             note(.foreignEventType, position: position, id: id)
             advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
@@ -95,7 +118,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
         position += 1
         lastRecordedAtMicros = recordedAtMicros
-        if endsAppend { copiesInAppend.removeAll(keepingCapacity: true) }
+        if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll(keepingCapacity: true) }
     }
 
     private mutating func fold(_ kind: EventKind, _ fact: Fact, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> DossierHistoryEntry? {

@@ -41,11 +41,12 @@ public enum ProjectionRebuild {
         let before: UInt64? = if case .beforePosition(let n) = limit { n } else { nil }
         do {
             let reader = try JournalReader(directory: directory)
+            var copies = CopyDetector()
             var sinceProgress = 0
             try reader.forEachEvent(from: start) { view in
                 if let before, view.position >= before { return false }
                 if let asOfMicros, view.recordedAtMicros > asOfMicros { return false }
-                let step = try set.apply(view)
+                let step = try set.apply(view, copies: &copies)
                 if let step, let onStep { try onStep(step) }
                 sinceProgress += 1
                 if sinceProgress == 65_536, let progress {

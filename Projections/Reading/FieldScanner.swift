@@ -280,12 +280,9 @@ enum FieldScanner {
         let high = hexWord(base, 4, table, &bad) << 32 | hexWord(base + 9, 2, table, &bad) << 16 | hexWord(base + 14, 2, table, &bad)
         let low = hexWord(base + 19, 2, table, &bad) << 48 | hexWord(base + 24, 6, table, &bad)
         guard bad & 0xF0 == 0 else { return nil }
-        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) { out in
-            out.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
-            out.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
-        }
-        return UUID(uuid: raw)
+        // `UUID` is its 16 bytes (`uuid_t`) and nothing else; `UUID(uuid:)` is a call into
+        // Foundation that cannot be inlined, once per UUID read. `unsafeBitCast` checks the sizes.
+        return unsafeBitCast((high.bigEndian, low.bigEndian), to: UUID.self)
     }
 
     /// Exactly 64 lowercase hex characters.
