@@ -8,9 +8,9 @@ import Testing
         var table = StreamRuns()
         var model: [String: (firstVersion: UInt64, positions: [UInt64])] = [:]
         var generator = SystemRandomNumberGenerator()
-        for position in UInt64(0)..<20_000 {
+        for position in UInt64(0)..<6_000 {
             // Names of several lengths, many sharing long prefixes, some repeated often.
-            let k = Int.random(in: 0..<3_000, using: &generator)
+            let k = Int.random(in: 0..<1_500, using: &generator)
             let name = k % 3 == 0 ? "dossier-\(k)" : k % 3 == 1 ? "dossier-\(k)-suffix" : "s\(k)"
             let version = model[name].map { $0.firstVersion + UInt64($0.positions.count) } ?? UInt64(k)
             if model[name] == nil { model[name] = (version, []) }
