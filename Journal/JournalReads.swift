@@ -150,11 +150,10 @@ extension Journal {
         for s in segments {
             // A hit that cannot be confirmed lies in a damaged frame: the run is kept, so that
             // reading its events throws the damage to the caller, and the journal stops appends.
-            let run = s.index.run(ofStream: stream) { position in
-                do { return try isEvent(at: position, ofStream: stream) } catch {
-                    poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
-                    return true
-                }
+            let run: SegmentIndex.StreamRun?
+            do { run = try confirmedRun(of: stream, in: s) } catch {
+                poison(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+                run = s.index.run(ofStream: stream) { _ in true }
             }
             if let run { runs.append((run.firstVersion, run.count, run.position(at:))) }
         }

@@ -67,6 +67,7 @@ final class JournalWriter: @unchecked Sendable {
         var retriesInFrame: [(item: AppendQueue.Item, of: Int)] = []
         var payload = ByteWriter(capacity: batch.reduce(0) { $0 + $1.append.byteSize })
         var tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)] = []
+        var damage: JournalError? = nil
 
         for item in batch {
             let append = item.append
@@ -96,6 +97,7 @@ final class JournalWriter: @unchecked Sendable {
                 // A sealed segment could not be read to learn a stream's version: that is damage.
                 let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
                 journal.poison(failure)
+                damage = failure
                 item.completion(.failure(failure))
                 continue
             }
@@ -121,7 +123,7 @@ final class JournalWriter: @unchecked Sendable {
             }
             accepted.append(Accepted(item: item, result: AppendResult(firstPosition: first, lastPosition: position - 1, versions: versions, wasAlreadyCommitted: false)))
         }
-        if let failure = journal.lock.withLock({ journal.failure }) {
+        if let failure = damage {
             // Damage found while deciding this batch: none of it is written.
             for a in accepted { a.item.completion(.failure(failure)) }
             for r in retriesInFrame { r.item.completion(.failure(failure)) }
