@@ -24,6 +24,11 @@ final class FrameCursor {
     private var bufferStart: UInt64 = 0
     private var bufferCount = 0
     private var payloadBuffer: [UInt8] = []
+    /// The decoded content of the block read last (packed segments), and its frames not yet handed out.
+    private var blockBuffer: [UInt8] = []
+    private var blockFrames: [(header: FrameHeader, payload: Range<Int>)] = []
+    private var nextBlockFrame = 0
+    private var blockOffset: UInt64 = 0
     private let decompressor = ZstdDecompressor()
     private let chunk: Int
 
@@ -52,15 +57,29 @@ final class FrameCursor {
     }
 
     /// Positions the cursor at a frame boundary found elsewhere (an index lookup).
-    func seek(to newOffset: UInt64) { offset = newOffset }
+    func seek(to newOffset: UInt64) {
+        offset = newOffset
+        blockFrames.removeAll(keepingCapacity: true)
+        nextBlockFrame = 0
+    }
 
+    /// The next frame. Inside a block every frame reports the block's offset: that is where a
+    /// reader seeks to reach it, and what a packed segment's index records.
     func next() throws -> Step {
+        if nextBlockFrame < blockFrames.count {
+            let (header, range) = blockFrames[nextBlockFrame]
+            nextBlockFrame += 1
+            return blockBuffer.withUnsafeBytes { .frame(header, offset: blockOffset, payload: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
         let headerSize = JournalFormat.frameHeaderSize
         if offset == limit { return .end }
         guard try ensure(offset, headerSize) else {
             return .incomplete(offset: offset, reason: "\(limit - offset) bytes after the last frame, fewer than a frame header")
         }
         let start = Int(offset - bufferStart)
+        if buffer.withUnsafeBytes({ BlockHeader.isBlock(UnsafeRawBufferPointer(rebasing: $0[start..<(start + 4)])) }) {
+            return try nextBlock(at: start)
+        }
         let header: FrameHeader
         do {
             header = try buffer.withUnsafeBytes { (raw) throws(FrameHeader.DecodeFailure) in
@@ -104,6 +123,98 @@ final class FrameCursor {
         }
     }
 
+    /// Reads the block at `offset` (its header is at `start` in the buffer), checks it whole, and
+    /// hands out its first frame. A block is sound only if every frame in it is.
+    private func nextBlock(at start: Int) throws -> Step {
+        let headerSize = JournalFormat.frameHeaderSize
+        let blockAt = offset
+        let maximumContent = maximumPayload + headerSize
+        let header: BlockHeader
+        do {
+            header = try buffer.withUnsafeBytes { (raw) throws(FrameHeader.DecodeFailure) in
+                try BlockHeader.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + 60)]), maximumContent: maximumContent)
+            }
+        } catch {
+            return .invalid(offset: blockAt, kind: .badFrameHeader, reason: "block header unreadable (\(error))")
+        }
+        let total = headerSize + Int(header.storedLength)
+        guard try ensure(blockAt, total) else {
+            return .incomplete(offset: blockAt, reason: "block of \(total) bytes runs past the end of the file")
+        }
+        let s = Int(blockAt - bufferStart)
+        let failure: Step? = buffer.withUnsafeBytes { (raw) -> Step? in
+            let stored = UnsafeRawBufferPointer(rebasing: raw[(s + headerSize)..<(s + total)])
+            let expected: UInt32 = raw.getInteger(at: s + 60)
+            let crc = CRC32C.checksum(stored, extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[s..<(s + 60)])))
+            guard crc == expected else {
+                return .invalid(offset: blockAt, kind: .badChecksum, reason: "block CRC32C mismatch (stored \(String(expected, radix: 16)), computed \(String(crc, radix: 16)))")
+            }
+            switch header.codec {
+            case .none:
+                guard header.storedLength == header.contentLength else {
+                    return .invalid(offset: blockAt, kind: .badFrameHeader, reason: "uncompressed block whose stored and content lengths differ")
+                }
+                blockBuffer.removeAll(keepingCapacity: true)
+                blockBuffer.append(contentsOf: stored)
+            case .zstd:
+                do {
+                    try decompressor.decompress(stored, expectedSize: Int(header.contentLength), into: &blockBuffer)
+                } catch {
+                    return .invalid(offset: blockAt, kind: .badCompression, reason: "zstd block does not decode (\(error))")
+                }
+            }
+            return nil
+        }
+        if let failure { return failure }
+        blockFrames.removeAll(keepingCapacity: true)
+        nextBlockFrame = 0
+        if let reason = splitBlock(header) {
+            blockFrames.removeAll(keepingCapacity: true)
+            return .invalid(offset: blockAt, kind: .badFrameHeader, reason: reason)
+        }
+        offset = blockAt + UInt64(total)
+        blockOffset = blockAt
+        return try next()
+    }
+
+    /// Finds the frames in the decoded block content; the reason it is unsound, or nil.
+    private func splitBlock(_ block: BlockHeader) -> String? {
+        let headerSize = JournalFormat.frameHeaderSize
+        let content = Int(block.contentLength)
+        return blockBuffer.withUnsafeBytes { (raw) -> String? in
+            var at = 0
+            var position = block.firstPosition
+            while at < content {
+                guard content - at >= headerSize else { return "block content ends inside a frame header at byte \(at)" }
+                let frame: FrameHeader
+                do {
+                    frame = try FrameHeader.decode(UnsafeRawBufferPointer(rebasing: raw[at..<(at + 60)]), maximumPayload: maximumPayload)
+                } catch {
+                    return "frame at byte \(at) of the block unreadable (\(error))"
+                }
+                guard frame.codec == .none, frame.storedLength == frame.payloadLength else {
+                    return "frame at byte \(at) of the block is not stored as is"
+                }
+                let end = at + headerSize + Int(frame.storedLength)
+                guard end <= content else { return "frame at byte \(at) of the block runs past the block's content" }
+                let expected: UInt32 = raw.getInteger(at: at + 60)
+                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(at + headerSize)..<end]),
+                                          extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[at..<(at + 60)])))
+                guard crc == expected else { return "CRC32C mismatch in the frame at byte \(at) of the block" }
+                guard frame.firstPosition == position, frame.eventCount >= 1 else {
+                    return "frame at byte \(at) of the block starts at position \(frame.firstPosition), expected \(position)"
+                }
+                position += UInt64(frame.eventCount)
+                blockFrames.append((frame, (at + headerSize)..<end))
+                at = end
+            }
+            guard !blockFrames.isEmpty, blockFrames.count == Int(block.frameCount), position - block.firstPosition == UInt64(block.eventCount) else {
+                return "block header says \(block.frameCount) frames and \(block.eventCount) events, its content holds \(blockFrames.count) frames and \(position - block.firstPosition) events"
+            }
+            return nil
+        }
+    }
+
     /// Looks for any sound frame starting after `offset`: if there is one, the bad bytes before
     /// it are damage in the middle of the log, not a torn tail.
     func findSoundFrame(after badOffset: UInt64) throws -> UInt64? {
@@ -115,7 +226,9 @@ final class FrameCursor {
                 var i = Int(candidate - bufferStart)
                 let end = bufferCount - 3
                 while i < end {
-                    if raw[i] == magic[0], raw[i + 1] == magic[1], raw[i + 2] == magic[2], raw[i + 3] == magic[3] {
+                    // `RGFR` or `RGBK`: a frame or a block.
+                    if raw[i] == magic[0], raw[i + 1] == magic[1],
+                       (raw[i + 2] == magic[2] && raw[i + 3] == magic[3]) || (raw[i + 2] == 0x42 && raw[i + 3] == 0x4B) {
                         return bufferStart + UInt64(i)
                     }
                     i += 1
@@ -129,9 +242,9 @@ final class FrameCursor {
                 continue
             }
             let saved = offset
-            offset = at
+            seek(to: at)
             let step = try next()
-            offset = saved
+            seek(to: saved)
             if case .frame = step { return at }
             candidate = at + 1
         }

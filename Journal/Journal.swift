@@ -41,6 +41,8 @@ public final class Journal: @unchecked Sendable {
     public private(set) var recovery: RecoveryReport
     /// The background sealed-segment check, when `options.sealedSegmentCheck` asks for one.
     let backgroundCheck = BackgroundCheckStatus()
+    /// Packs sealed segments in the background when `options.packing` is set.
+    let packer = SegmentPacker()
 
     /// Opens (creating if needed) the journal in `directory` for writing. Only one process may
     /// hold it; readers use `JournalReader`, which needs no lock.
@@ -155,6 +157,11 @@ public final class Journal: @unchecked Sendable {
         } else {
             backgroundCheck.finish(rebuiltIndexes: [])
         }
+        if let packing = options.packing {
+            // Segments sealed before a crash or under a journal that did not pack.
+            for first in sealedState.unpacked { packer.enqueue(first) }
+            packer.start(for: self, packing: packing)
+        }
     }
 
     /// What opening learned from the sealed segments.
@@ -166,6 +173,8 @@ public final class Journal: @unchecked Sendable {
         var chain = Digest32.zero
         var frontier = MerkleFrontier()
         var lastTime = Int64.min
+        /// First positions of sealed segments not packed yet.
+        var unpacked: [UInt64] = []
     }
 
     /// Sealed segments: trust their index when it is sound and agrees with the segment header.
@@ -177,6 +186,9 @@ public final class Journal: @unchecked Sendable {
             let name = JournalFormat.segmentName(firstPosition: first)
             let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
             let header = try Self.readHeader(file, name: name)
+            if header.minimumReaderVersion < JournalFormat.packedVersion { state.unpacked.append(first) }
+            // A packed copy a crash left behind, never renamed: the segment itself is whole.
+            unlink(paths.segmentPath(firstPosition: first) + ".packing")
             if k == 0 { state.journalID = header.journalID }
             guard header.journalID == state.journalID else {
                 throw JournalError.corrupt(JournalDamage(kind: .foreignSegment, file: name, offset: 0, position: first, detail: "segment belongs to journal \(header.journalID), not \(state.journalID!)"))
@@ -262,6 +274,7 @@ public final class Journal: @unchecked Sendable {
     deinit {
         queue.close()
         writer.waitUntilStopped()
+        packer.stop(finishingQueued: false)
         merkle.close()
     }
 
@@ -358,6 +371,7 @@ public final class Journal: @unchecked Sendable {
     public func close() {
         queue.close()
         writer.waitUntilStopped()
+        packer.stop(finishingQueued: true)
         merkle.close()
         notifier.close()
         lockFile.unlock()

@@ -194,6 +194,9 @@ public struct JournalOptions: Sendable {
     /// event (random ids and identity hashes dominate), while level 1 compresses twice as fast as
     /// level 3, and compression sits on the writer's serial path before each fdatasync.
     public var compressionLevel: Int32 = 1
+    /// Sealed segments are rewritten in the background with their frames compressed together
+    /// (FORMAT.md, section 3.1); nil keeps every segment as it was written.
+    public var packing: SegmentPacking? = SegmentPacking()
     /// The most bytes of appends the writer packs into one group-commit frame.
     public var maximumFrameBytes: Int = 4 << 20
     /// Where recovery reports what it truncated; defaults to standard error.

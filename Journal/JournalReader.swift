@@ -39,8 +39,11 @@ public final class JournalReader {
                 throw JournalError.corrupt(JournalDamage(kind: .badSegmentHeader, file: name, offset: 0, position: first, detail: "file name and header disagree on the first position (\(header.firstPosition))"))
             }
             var startOffset = UInt64(JournalFormat.segmentHeaderSize)
+            // An index whose segment length differs belongs to the other layout of this segment
+            // (the writer packs sealed segments, renaming the index and the segment one after the
+            // other): its offsets would not point at frames here, so read from the start instead.
             if next > first, let index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: name),
-               let frame = index.frame(containing: next) {
+               index.segmentLength == (try file.size()), let frame = index.frame(containing: next) {
                 startOffset = frame.offset
             }
             var cursor = FrameCursor(file: file, from: startOffset, limit: try file.size(), maximumPayload: maximumPayload)

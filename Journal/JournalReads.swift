@@ -12,6 +12,8 @@ extension Journal {
         var name: String
         var offset: UInt64
         var limit: UInt64
+        /// The position asked for: in a packed segment several frames share a block's offset.
+        var position: UInt64
     }
 
     private func locateFrame(containing position: UInt64) -> FrameLocation? {
@@ -19,7 +21,7 @@ extension Journal {
             guard position < nextPosition else { return nil }
             if position >= openTable.firstPosition {
                 guard let f = openTable.frame(containing: position) else { return nil }
-                return FrameLocation(file: openFile, name: openName, offset: f.offset, limit: openEnd)
+                return FrameLocation(file: openFile, name: openName, offset: f.offset, limit: openEnd, position: position)
             }
             var lo = 0, hi = sealed.count - 1
             while lo < hi {
@@ -28,16 +30,25 @@ extension Journal {
             }
             let s = sealed[lo]
             guard let f = s.index.frame(containing: position) else { return nil }
-            return FrameLocation(file: s.file, name: s.name, offset: f.offset, limit: s.index.segmentLength)
+            return FrameLocation(file: s.file, name: s.name, offset: f.offset, limit: s.index.segmentLength, position: position)
         }
     }
 
-    /// Decodes the frame at a known location and hands each record to `body`.
+    /// Decodes the frame holding `location.position` and hands it to `body`.
     private func withFrame(at location: FrameLocation, _ body: (FrameHeader, UnsafeRawBufferPointer) throws -> Void) throws {
         let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit,
                                  maximumPayload: Self.maximumPayload(options), chunkSize: 64 << 10)
-        switch try cursor.next() {
+        var step = try cursor.next()
+        // In a packed segment the offset is the block's: skip its frames before the one wanted.
+        while case .frame(let header, _, _) = step, header.firstPosition + UInt64(header.eventCount) <= location.position {
+            step = try cursor.next()
+        }
+        switch step {
         case .frame(let header, _, let payload):
+            guard header.firstPosition <= location.position else {
+                throw JournalError.corrupt(JournalDamage(kind: .badIndex, file: location.name, offset: location.offset, position: location.position,
+                                                         detail: "the indexed frame starts at position \(header.firstPosition), after the position sought"))
+            }
             try body(header, payload)
         case .end, .incomplete:
             throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: location.name, offset: location.offset, position: nil, detail: "an indexed frame is missing"))
@@ -215,6 +226,8 @@ extension Journal {
                 case .invalid(let offset, let kind, let reason):
                     throw JournalError.corrupt(JournalDamage(kind: kind, file: location.name, offset: offset, position: next, detail: reason))
                 case .frame(let header, _, let payload):
+                    // A block's frames before `next` (packed segments share one offset per block).
+                    if header.firstPosition + UInt64(header.eventCount) <= next { continue scan }
                     try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
                         guard keepGoing, view.position >= next else { return }
                         keepGoing = try body(view)

@@ -119,7 +119,10 @@ public enum JournalVerifier {
                     if isLast {
                         report.notes.append("\(name): \(size - offset) bytes at byte \(offset) after the last sound frame (\(reason)): a torn or in-progress write that was never acknowledged; the writer truncates it on open")
                     } else {
-                        finding(.truncatedSealedSegment, offset, position, "sealed segment ends in \(size - offset) bytes that are not a sound frame (\(reason))")
+                        // A whole frame or block that fails its checks is that damage, not a cut.
+                        var kind = JournalDamage.Kind.truncatedSealedSegment
+                        if case .invalid(_, let k, _) = step { kind = k }
+                        finding(kind, offset, position, "sealed segment ends in \(size - offset) bytes that are not a sound frame (\(reason))")
                     }
                     break scan
                 case .frame(let frame, let offset, let payload):
@@ -165,7 +168,7 @@ public enum JournalVerifier {
                 progress(report.bytes - size + cursor.offset)
             }
             if !isLast {
-                checkIndex(paths: paths, first: first, name: name, segmentEnd: segmentEnd, chain: chain, merkle: merkle,
+                checkIndex(paths: paths, first: first, name: name, segmentEnd: segmentEnd, fileSize: size, chain: chain, merkle: merkle,
                            merkleAtStart: merkleAtStart, frames: frames, events: events, streams: streams, lastRecordedAt: lastRecordedAt,
                            check: &indexCheck, report: &report)
             }
@@ -176,7 +179,7 @@ public enum JournalVerifier {
         return report
     }
 
-    private static func checkIndex(paths: JournalDirectory, first: UInt64, name: String, segmentEnd: UInt64, chain: Digest32, merkle: MerkleFrontier,
+    private static func checkIndex(paths: JournalDirectory, first: UInt64, name: String, segmentEnd: UInt64, fileSize: UInt64, chain: Digest32, merkle: MerkleFrontier,
                                    merkleAtStart: MerkleFrontier, frames: [(position: UInt64, offset: UInt64)],
                                    events: SegmentEvents, streams: StreamVersionTable, lastRecordedAt: Int64,
                                    check: inout IndexCheck, report: inout VerificationReport) {
@@ -197,6 +200,13 @@ public enum JournalVerifier {
             index = try SegmentIndex(path: paths.indexPath(firstPosition: first), name: indexName)
         } catch {
             finding("unreadable: \(error)")
+            return
+        }
+        if index.segmentLength != fileSize {
+            // The index of the segment's other layout (packed or not): a crash between the two
+            // renames of a pack, or a pack that happened while this verification read the files.
+            // Readers ignore such an index and the writer rebuilds it (FORMAT.md, section 9).
+            report.notes.append("\(indexName) records a segment of \(index.segmentLength) bytes, but \(name) has \(fileSize): it indexes the segment's other layout (packed or not), so readers ignore it and the writer rebuilds it on open")
             return
         }
         if index.segmentLength != segmentEnd { finding("records a segment of \(index.segmentLength) bytes, but its sound frames end at \(segmentEnd)") }

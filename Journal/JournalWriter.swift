@@ -284,6 +284,7 @@ final class JournalWriter: @unchecked Sendable {
                 j.openTable = OpenSegmentTable(firstPosition: header.firstPosition)
                 j.openEnd = UInt64(JournalFormat.segmentHeaderSize)
             }
+            if j.options.packing != nil { j.packer.enqueue(contents.firstPosition) }
         } catch {
             j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")
         }

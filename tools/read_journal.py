@@ -2,8 +2,8 @@
 """An independent reader of the Registre journal format, written from Journal/FORMAT.md alone.
 
 It proves the format document is enough to read a journal in another language. Standard library
-only, so it reads frames stored uncompressed (codec 0); for zstd frames it needs the `zstandard`
-module. It checks every CRC32C and chain hash, and prints each event as one JSON line in the
+only, so it reads frames and blocks stored uncompressed (codec 0); for zstd it needs the
+`zstandard` module. It checks every CRC32C and chain hash, and prints each event as one JSON line in the
 wire shape `registre replay` uses.
 
     python3 tools/read_journal.py DIR
@@ -49,6 +49,44 @@ def timestamp(micros):
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:06d}Z"
 
 
+def frames(name, data, last):
+    """Yields (offset, frame bytes) for each frame, taking those of a block (FORMAT.md 3.1) in order."""
+    offset = 128
+    while offset < len(data):
+        if len(data) - offset < 64:
+            if last:
+                return
+            raise Damage(f"{name}@{offset}: truncated frame header")
+        magic, stored_len, content_len, codec = struct.unpack_from("<4sIIB", data, offset)
+        stored = data[offset + 64: offset + 64 + stored_len]
+        crc, = struct.unpack_from("<I", data, offset + 60)
+        if magic not in (b"RGFR", b"RGBK") or len(stored) != stored_len or crc != crc32c(stored, crc32c(data[offset:offset + 60])):
+            if last:
+                return  # a torn tail or a write in progress
+            raise Damage(f"{name}@{offset}: bad frame")
+        if magic == b"RGFR":
+            yield offset, data[offset: offset + 64 + stored_len]
+        else:
+            content = decode_payload(codec, stored, content_len)
+            block_first, block_events, block_frames = struct.unpack_from("<QII", data, offset + 16)
+            at, seen, events = 0, 0, 0
+            while at < len(content):
+                inner_magic, inner_len, inner_payload_len, inner_codec = struct.unpack_from("<4sIIB", content, at)
+                inner_first, inner_count = struct.unpack_from("<QI", content, at + 16)
+                inner = content[at: at + 64 + inner_len]
+                inner_crc, = struct.unpack_from("<I", content, at + 60)
+                if (inner_magic != b"RGFR" or inner_codec != 0 or inner_len != inner_payload_len or len(inner) != 64 + inner_len
+                        or inner_crc != crc32c(inner[64:], crc32c(inner[:60])) or inner_first != block_first + events):
+                    raise Damage(f"{name}@{offset}: bad frame inside the block")
+                yield offset, inner
+                at += 64 + inner_len
+                seen += 1
+                events += inner_count
+            if seen != block_frames or events != block_events or len(content) != content_len:
+                raise Damage(f"{name}@{offset}: block header and content disagree")
+        offset += 64 + stored_len
+
+
 def read(directory):
     names = sorted(n for n in os.listdir(directory) if n.endswith(".seg") and len(n) == 24)
     chain = bytes(32)
@@ -63,26 +101,17 @@ def read(directory):
         header = data[:128]
         if header[:8] != b"RGSTRSEG" or struct.unpack_from("<I", header, 124)[0] != crc32c(header[:124]):
             raise Damage(f"{name}: bad segment header")
+        if struct.unpack_from("<H", header, 10)[0] > 2:
+            raise Damage(f"{name}: needs a newer reader")
         first, = struct.unpack_from("<Q", header, 32)
         if first != position or header[40:72] != chain:
             raise Damage(f"{name}: does not continue the previous segment")
-        offset = 128
-        while offset < len(data):
-            if len(data) - offset < 64:
-                if last:
-                    return
-                raise Damage(f"{name}@{offset}: truncated frame header")
-            magic, stored_len, payload_len, codec = struct.unpack_from("<4sIIB", data, offset)
-            frame_first, count = struct.unpack_from("<QI", data, offset + 16)
-            stored = data[offset + 64: offset + 64 + stored_len]
-            crc, = struct.unpack_from("<I", data, offset + 60)
-            if magic != b"RGFR" or len(stored) != stored_len or crc != crc32c(stored, crc32c(data[offset:offset + 60])):
-                if last:
-                    return  # a torn tail or a write in progress
-                raise Damage(f"{name}@{offset}: bad frame")
-            payload = decode_payload(codec, stored, payload_len)
+        for offset, frame in frames(name, data, last):
+            _, stored_len, payload_len, codec = struct.unpack_from("<4sIIB", frame, 0)
+            frame_first, count = struct.unpack_from("<QI", frame, 16)
+            payload = decode_payload(codec, frame[64:], payload_len)
             expected = hashlib.sha256(chain + struct.pack("<QII", frame_first, count, payload_len) + payload).digest()
-            if frame_first != position or expected != data[offset + 28: offset + 60]:
+            if frame_first != position or expected != frame[28:60]:
                 raise Damage(f"{name}@{offset}: position or chain hash does not follow")
             chain = expected
             at = 0
@@ -105,7 +134,6 @@ def read(directory):
                 }
                 position += 1
                 at += length + 4
-            offset += 64 + stored_len
 
 
 if __name__ == "__main__":

@@ -37,8 +37,11 @@ final class TemporaryDirectory {
 /// One key for the whole test run, so tests do not pay for key generation.
 let testSigner = CheckpointSigner()
 
-func auditOptions(segmentSize: Int = 64 << 20, every: Int = 10, compression: Int32 = 0) -> JournalOptions {
+/// Segments stay as the writer wrote them unless `packing` is given: most tamper tests edit
+/// frames in place; `TamperTests.flippedByteInAPackedSegment` covers packed ones.
+func auditOptions(segmentSize: Int = 64 << 20, every: Int = 10, compression: Int32 = 0, packing: SegmentPacking? = nil) -> JournalOptions {
     var o = JournalOptions()
+    o.packing = packing
     o.sealedSegmentCheck = .never
     o.segmentSizeLimit = segmentSize
     o.compressionLevel = compression

@@ -52,6 +52,27 @@ struct TamperTests {
         #expect(crc?.offset == frames[1])
     }
 
+    @Test("one byte changed in a packed sealed segment is found in that segment, at its block")
+    func flippedByteInAPackedSegment() throws {
+        let dir = TemporaryDirectory("packed-byte")
+        var packing = SegmentPacking()
+        packing.blockBytes = 2_048
+        _ = try History.write(slots: 4, into: dir.path, options: auditOptions(segmentSize: 6_000, every: 10, packing: packing))
+        #expect(try Self.audit(dir).isClean)
+        let segment = dir.segments[1]
+        let blocks = frameOffsets(ofSegment: dir.file(segment))
+        #expect(blocks.count >= 2)
+        modify(dir.file(segment)) { bytes in
+            #expect(Array(bytes[Int(blocks[1])..<Int(blocks[1] + 4)]) == Array("RGBK".utf8))
+            bytes[Int(blocks[1]) + 70] ^= 0x20
+        }
+        let report = try Self.audit(dir)
+        #expect(!report.isClean)
+        let crc = report.findings.first { $0.rule == "journal.badChecksum" }
+        #expect(crc?.file == segment)
+        #expect(crc?.offset == blocks[1])
+    }
+
     @Test("an event removed, with every CRC, chain hash and index recomputed, is caught by the signatures alone")
     func removedEventRecomputed() throws {
         let (dir, end) = try Self.original("removed")

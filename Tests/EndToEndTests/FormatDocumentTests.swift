@@ -16,6 +16,11 @@ import Testing
         var options = JournalOptions()
         options.compressionLevel = 0  // the reader uses the standard library only
         options.segmentSizeLimit = 3_000
+        // Sealed segments packed into blocks of a few frames each, stored as is for the same reason.
+        var packing = SegmentPacking()
+        packing.blockBytes = 700
+        packing.compressionLevel = 0
+        options.packing = packing
         options.log = { _ in }
         let journal = try Journal.open(directory: dir, options: options)
         for i in 0..<60 {
@@ -26,6 +31,10 @@ import Testing
         }
         journal.close()
         let expected = try JournalReader(directory: dir).read()
+        let packed = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted().dropLast().map { name in
+            try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))[128..<132] == Data("RGBK".utf8)
+        }
+        #expect(packed.count >= 2 && packed.allSatisfy { $0 })
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("tools/read_journal.py").path

@@ -26,8 +26,13 @@ func event(_ stream: String, _ type: String = "Happened", id: UUID? = nil, data:
 }
 
 /// Options that keep tests quiet and fast: a pinned clock and small segments when asked.
-func testOptions(segmentSize: Int = 64 << 20, durability: Durability = .durable, check: SealedSegmentCheck = .beforeOpening) -> JournalOptions {
+///
+/// Packing is off unless asked for: most tests look at sealed segments byte by byte, as the
+/// writer wrote them; `SegmentPackingTests` covers packed ones.
+func testOptions(segmentSize: Int = 64 << 20, durability: Durability = .durable, check: SealedSegmentCheck = .beforeOpening,
+                 packing: SegmentPacking? = nil) -> JournalOptions {
     var o = JournalOptions()
+    o.packing = packing
     o.sealedSegmentCheck = check
     o.segmentSizeLimit = segmentSize
     o.durability = durability
