@@ -181,14 +181,14 @@ final class FrameCursor {
     private func splitBlock(_ block: BlockHeader) -> String? {
         let headerSize = JournalFormat.frameHeaderSize
         let content = Int(block.contentLength)
-        return blockBuffer.withUnsafeBytes { (raw) -> String? in
+        return blockBuffer.withUnsafeMutableBytes { (raw) -> String? in
             var at = 0
             var position = block.firstPosition
             while at < content {
                 guard content - at >= headerSize else { return "block content ends inside a frame header at byte \(at)" }
                 let frame: FrameHeader
                 do {
-                    frame = try FrameHeader.decode(UnsafeRawBufferPointer(rebasing: raw[at..<(at + 60)]), maximumPayload: maximumPayload)
+                    frame = try FrameHeader.decode(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[at..<(at + 60)]), maximumPayload: maximumPayload)
                 } catch {
                     return "frame at byte \(at) of the block unreadable (\(error))"
                 }
@@ -197,12 +197,16 @@ final class FrameCursor {
                 }
                 let end = at + headerSize + Int(frame.storedLength)
                 guard end <= content else { return "frame at byte \(at) of the block runs past the block's content" }
-                let expected: UInt32 = raw.getInteger(at: at + 60)
+                let expected: UInt32 = UnsafeRawBufferPointer(raw).getInteger(at: at + 60)
                 let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(at + headerSize)..<end]),
                                           extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[at..<(at + 60)])))
                 guard crc == expected else { return "CRC32C mismatch in the frame at byte \(at) of the block" }
                 guard frame.firstPosition == position, frame.eventCount >= 1 else {
                     return "frame at byte \(at) of the block starts at position \(frame.firstPosition), expected \(position)"
+                }
+                if let reason = BlockRecords.decode(UnsafeMutableRawBufferPointer(rebasing: raw[(at + headerSize)..<end]),
+                                                    firstPosition: frame.firstPosition, eventCount: frame.eventCount) {
+                    return "frame at byte \(at) of the block: \(reason)"
                 }
                 position += UInt64(frame.eventCount)
                 blockFrames.append((frame, (at + headerSize)..<end))

@@ -12,7 +12,7 @@ public struct SegmentPacking: Sendable, Equatable {
     public var blockBytes: Int = 256 << 10
     /// zstd level of the blocks; it costs only background CPU. 0 stores blocks as is, which only
     /// a reader without zstd wants: otherwise a segment is packed only when that makes it smaller.
-    public var compressionLevel: Int32 = 3
+    public var compressionLevel: Int32 = 1
 
     public init() {}
 }
@@ -209,16 +209,24 @@ private struct BlockWriter {
         !content.isEmpty && content.count + JournalFormat.frameHeaderSize + payloadBytes > packing.blockBytes
     }
 
-    /// Appends the frame stored as is, with its own header, chain hash and CRC.
+    /// Appends the frame stored as is, with its own header and chain hash, its records rewritten
+    /// by `BlockRecords.encode`, and a CRC over what the block holds.
     mutating func add(_ frame: FrameHeader, payload: UnsafeRawBufferPointer) {
         if frameCount == 0 { firstPosition = frame.firstPosition }
         let inner = FrameHeader(storedLength: UInt32(payload.count), payloadLength: UInt32(payload.count), codec: .none,
                                 firstPosition: frame.firstPosition, eventCount: frame.eventCount, chainHash: frame.chainHash)
         let head = inner.encodedWithoutChecksum()
         content.append(contentsOf: head)
-        let crc = CRC32C.checksum(payload, extending: CRC32C.checksum(head))
-        withUnsafeBytes(of: crc.littleEndian) { content.append(contentsOf: $0) }
+        let crcAt = content.count
+        content.append(contentsOf: [0, 0, 0, 0])
+        let payloadAt = content.count
         content.append(contentsOf: payload)
+        content.withUnsafeMutableBytes { raw in
+            let records = UnsafeMutableRawBufferPointer(rebasing: raw[payloadAt...])
+            BlockRecords.encode(records, eventCount: frame.eventCount)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(records), extending: CRC32C.checksum(head))
+            raw.storeBytes(of: crc.littleEndian, toByteOffset: crcAt, as: UInt32.self)
+        }
         eventCount += frame.eventCount
         frameCount += 1
     }

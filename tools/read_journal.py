@@ -49,6 +49,23 @@ def timestamp(micros):
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:06d}Z"
 
 
+def restore(name, offset, payload, first, count):
+    """Undoes what a block does to records: zero positions, recorded-at as differences (3.1)."""
+    payload = bytearray(payload)
+    at, previous = 0, 0
+    for k in range(count):
+        length, = struct.unpack_from("<I", payload, at)
+        if struct.unpack_from("<Q", payload, at + 4)[0] != 0:
+            raise Damage(f"{name}@{offset}: a record in a block has a non-zero position")
+        struct.pack_into("<Q", payload, at + 4, first + k)
+        stored, = struct.unpack_from("<q", payload, at + 36)
+        time = stored if k == 0 else (previous + stored + 2**63) % 2**64 - 2**63
+        struct.pack_into("<q", payload, at + 36, time)
+        previous = time
+        at += length + 4
+    return bytes(payload)
+
+
 def frames(name, data, last):
     """Yields (offset, frame bytes) for each frame, taking those of a block (FORMAT.md 3.1) in order."""
     offset = 128
@@ -78,7 +95,7 @@ def frames(name, data, last):
                 if (inner_magic != b"RGFR" or inner_codec != 0 or inner_len != inner_payload_len or len(inner) != 64 + inner_len
                         or inner_crc != crc32c(inner[64:], crc32c(inner[:60])) or inner_first != block_first + events):
                     raise Damage(f"{name}@{offset}: bad frame inside the block")
-                yield offset, inner
+                yield offset, inner[:64] + restore(name, offset, inner[64:], inner_first, inner_count)
                 at += 64 + inner_len
                 seen += 1
                 events += inner_count

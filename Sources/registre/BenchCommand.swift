@@ -54,8 +54,18 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "W1 without fdatasync, to separate CPU cost from sync cost (not a durable figure).")
     var relaxed = false
 
+    @Option(help: "Decoded bytes of frames per block when W1's sealed segments are packed (0: do not pack).")
+    var packBlockBytes: Int = SegmentPacking().blockBytes
+
+    @Option(help: "zstd level of the blocks of packed segments in W1.")
+    var packLevel: Int32 = SegmentPacking().compressionLevel
+
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
+        guard packBlockBytes == 0 || (4_096...(16 << 20)).contains(packBlockBytes) else {
+            throw ValidationError("--pack-block-bytes must be 0 (no packing) or between 4096 and 16 MiB, not \(packBlockBytes)")
+        }
+        guard (0...19).contains(packLevel) else { throw ValidationError("--pack-level must be between 0 and 19, not \(packLevel)") }
         let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild", "audit"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")
@@ -170,6 +180,7 @@ struct BenchCommand: ParsableCommand {
     private func ingest(_ events: [ProposedEvent], directory: String) throws -> BenchRow {
         var options = JournalOptions()
         options.compressionLevel = compressionLevel
+        options.packing = packing
         if relaxed { options.durability = .relaxed }
         // Where the time of a batch goes: write + fdatasync, against the rest (CPU and hand-offs).
         let syncTime = Mutex<Duration>(.zero)
@@ -189,7 +200,15 @@ struct BenchCommand: ParsableCommand {
         let disk = try directoryBytes(directory)
         return BenchRow(workload: "W1", system: "registre", events: events.count, seconds: seconds,
                         bytesPerEvent: Double(disk.total) / Double(events.count),
-                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); \(Self.sealedFootprint(disk)); per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest")
+                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); \(packing.map { "sealed segments packed in \($0.blockBytes >> 10) KiB blocks at zstd level \($0.compressionLevel)" } ?? "sealed segments not packed"); \(Self.sealedFootprint(disk)); per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest")
+    }
+
+    private var packing: SegmentPacking? {
+        guard packBlockBytes > 0 else { return nil }
+        var p = SegmentPacking()
+        p.blockBytes = packBlockBytes
+        p.compressionLevel = packLevel
+        return p
     }
 
     static func milliseconds(_ d: Duration) -> Double {
