@@ -75,6 +75,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Inside a read (or `servePending`): answers are written now and flushed together after it.
     private var deferFlush = false
     private var unflushed = false
+    private var requestCounter = RequestCounterCache()
 
     init(services: ConnectionServices, peer: PeerCredentials?) {
         self.services = services
@@ -364,7 +365,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func record(_ head: HTTPRequestHead, _ r: ServerResponse, label: String, _ started: ContinuousClock.Instant) {
-        metrics.countRequest(route: label, status: Int(r.status.code))
+        requestCounter.count(route: label, status: Int(r.status.code), in: metrics)
         // Denials are worth seeing even when ordinary requests are not logged.
         let level: Logger.Level = r.status == .forbidden ? .notice : .info
         guard log.logLevel <= level else { return }
