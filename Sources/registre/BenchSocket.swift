@@ -11,7 +11,8 @@ import Glibc
 ///
 /// Tuning without new flags: `REGISTRE_BENCH_W2_SECONDS` (15), `REGISTRE_BENCH_W4_ATTEMPTS`
 /// (100000), `REGISTRE_BENCH_SERVER_LOG_LEVEL` (notice: request lines are info),
-/// `REGISTRE_BENCH_SERVER_THREADS` (the server's default: one event loop per core).
+/// `REGISTRE_BENCH_SERVER_THREADS` (the server's default: one event loop per core),
+/// `REGISTRE_BENCH_CLIENT_THREADS` (1: the threads that drive the 16 client connections).
 enum SocketWorkloads {
     static let clients = 16
 
@@ -88,6 +89,19 @@ enum SocketWorkloads {
         }
     }
 
+    /// CPU seconds (user + system) this process has used so far: during a socket workload, the
+    /// clients' threads (the server is a child, not counted until it is waited for).
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// "clients' CPU 12 µs per request" since `since`.
+    static func clientCPUNote(since: Double, requests: Int) -> String {
+        String(format: "clients' CPU %.0f µs per request", requests > 0 ? (ownCPUSeconds() - since) / Double(requests) * 1e6 : 0)
+    }
+
     static func directoryBytes(_ path: String) -> Int {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).reduce(0) { total, name in
             total + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + name))?[.size] as? NSNumber)?.intValue ?? 0)
@@ -136,29 +150,19 @@ enum SocketWorkloads {
         }
         let shared = Shared((latencies: [Double](), failures: 0))
         let cpu = server.cpuSeconds()
-        let deadline = Date().addingTimeInterval(seconds)
+        let clientCPU = ownCPUSeconds()
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         let start = Date()
-        onThreads(clients) { c in
-            guard let client = try? BenchSocketClient(path: server.socket) else { return }
-            var mine: [Double] = []
-            mine.reserveCapacity(1 << 16)
+        onClientThreads { connections in
             // Seeded once from the system: SystemRandomNumberGenerator is a getrandom(2) call per
             // number, two system calls per request on the clients' share of the two cores.
             var system = SystemRandomNumberGenerator()
-            var rng = SplitMix64(seed: system.next())
-            let requests = templates[c]
-            var k = 0
-            var failed = 0
-            while Date() < deadline {
-                let request = requests[k % requests.count].withNewID(&rng)
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                guard let status = try? client.send(request), status == 200 else { failed += 1; break }
-                mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                k += 1
-            }
+            let conversations = connections.map { AppendingClient(requests: templates[$0], deadline: deadline, seed: system.next()) }
+            var failure: (any Error)?
+            do { try BenchMultiplexer.run(path: server.socket, conversations) } catch { failure = error }
             shared.withLock {
-                $0.latencies += mine
-                $0.failures += failed
+                for client in conversations { $0.latencies += client.latencies }
+                $0.failures += conversations.reduce(0) { $0 + $1.failures } + (failure == nil ? 0 : 1)
             }
         }
         let elapsed = Date().timeIntervalSince(start)
@@ -166,7 +170,7 @@ enum SocketWorkloads {
         let latencies = shared.value.latencies.sorted()
         return BenchRow(workload: "W2", system: "registre-socket", events: latencies.count, seconds: elapsed,
                         p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
-                        notes: "16 clients, own connection each, POST /append of 1 event, durable ack; \(failures) failures; \(server.cpuNote(since: cpu, requests: latencies.count))")
+                        notes: "16 clients, own connection each, POST /append of 1 event, durable ack; \(failures) failures; \(server.cpuNote(since: cpu, requests: latencies.count)); \(clientCPUNote(since: clientCPU, requests: latencies.count))")
     }
 
     /// A `POST /append` of one event whose id can be replaced in place.
@@ -177,7 +181,7 @@ enum SocketWorkloads {
         init(_ event: ProposedEvent) {
             var e = event
             e.id = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-            let request = BenchSocketClient.post("/append", json: SocketWorkloads.body([e][...]))
+            let request = BenchMultiplexer.post("/append", json: SocketWorkloads.body([e][...]))
             let zero = Array(#""id":"00000000-0000-0000-0000-000000000000""#.utf8)
             bytes = request
             idOffset = (0...(request.count - zero.count)).first { request[$0..<($0 + zero.count)].elementsEqual(zero) }! + 6
@@ -198,6 +202,33 @@ enum SocketWorkloads {
                 i += 1
             }
             return out
+        }
+    }
+
+    /// A W2 client: appends one event at a time, each with a fresh id, until the deadline.
+    final class AppendingClient: BenchConversation {
+        private let requests: [IdentifiedRequest]
+        private let deadline: UInt64
+        private var rng: SplitMix64
+        private var k = 0
+        private(set) var latencies: [Double] = []
+        private(set) var failures = 0
+
+        init(requests: [IdentifiedRequest], deadline: UInt64, seed: UInt64) {
+            self.requests = requests
+            self.deadline = deadline
+            rng = SplitMix64(seed: seed)
+            latencies.reserveCapacity(1 << 16)
+        }
+
+        func next() -> [UInt8]? {
+            guard failures == 0, DispatchTime.now().uptimeNanoseconds < deadline else { return nil }
+            defer { k += 1 }
+            return requests[k % requests.count].withNewID(&rng)
+        }
+
+        func answered(status: Int, nanoseconds: UInt64) {
+            if status == 200 { latencies.append(Double(nanoseconds) / 1e6) } else { failures += 1 }
         }
     }
 
@@ -296,26 +327,51 @@ enum SocketWorkloads {
             let slot = slots[Int(rng.next() % 500)]
             let identity = String(format: "%064x", k + 1)
             let data = #"{"schemaVersion":1,"appointmentId":"\#(UUID().uuidString.lowercased())","identityKey":"\#(identity)","site":"grenoble","slotId":"\#(slot)","motif":"filing","category":"student","start":"\#(start)","fingerprint":"\#(fingerprint)","occurredAt":"\#(now)"}"#
-            return BenchSocketClient.post("/append", json: Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)},{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}],"expectedVersions":{"slot-grenoble-\#(slot)":0,"applicant-\#(identity)":"noStream"}}"#.utf8))
+            return BenchMultiplexer.post("/append", json: Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)},{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}],"expectedVersions":{"slot-grenoble-\#(slot)":0,"applicant-\#(identity)":"noStream"}}"#.utf8))
         }
         let shared = Shared([Int: Int]())
         let cpu = server.cpuSeconds()
+        let clientCPU = ownCPUSeconds()
         let clock = Date()
-        onThreads(clients) { c in
-            guard let client = try? BenchSocketClient(path: server.socket) else { return }
-            var mine: [Int: Int] = [:]
-            for k in stride(from: c, to: attempts, by: clients) {
-                let status = (try? client.send(bodies[k])) ?? -1
-                mine[status, default: 0] += 1
+        onClientThreads { connections in
+            let conversations = connections.map { c in BookingClient(requests: stride(from: c, to: attempts, by: clients).map { bodies[$0] }) }
+            let failed = (try? BenchMultiplexer.run(path: server.socket, conversations)) == nil
+            shared.withLock {
+                for client in conversations { for (s, n) in client.statuses { $0[s, default: 0] += n } }
+                if failed { $0[-1, default: 0] += 1 }
             }
-            shared.withLock { for (s, n) in mine { $0[s, default: 0] += n } }
         }
         let elapsed = Date().timeIntervalSince(clock)
         let statuses = shared.value
         let booked = statuses[200] ?? 0
         let others = statuses.filter { $0.key != 200 && $0.key != 409 }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
         return BenchRow(workload: "W4", system: "registre-socket", events: attempts, seconds: elapsed,
-                        notes: "bookings \(booked) (must be 500), conflicts \(statuses[409] ?? 0)\(others.isEmpty ? "" : ", other \(others)"); POST /append of AppointmentBooked in slot + applicant streams with expectedVersions, rules checked on live state; events/s = attempts/s; \(server.cpuNote(since: cpu, requests: attempts))")
+                        notes: "bookings \(booked) (must be 500), conflicts \(statuses[409] ?? 0)\(others.isEmpty ? "" : ", other \(others)"); POST /append of AppointmentBooked in slot + applicant streams with expectedVersions, rules checked on live state; events/s = attempts/s; \(server.cpuNote(since: cpu, requests: attempts)); \(clientCPUNote(since: clientCPU, requests: attempts))")
+    }
+
+    /// A W4 client: sends its share of the booking attempts, one at a time, and counts the statuses.
+    final class BookingClient: BenchConversation {
+        private let requests: [[UInt8]]
+        private var k = 0
+        private(set) var statuses: [Int: Int] = [:]
+
+        init(requests: [[UInt8]]) { self.requests = requests }
+
+        func next() -> [UInt8]? {
+            guard k < requests.count else { return nil }
+            defer { k += 1 }
+            return requests[k]
+        }
+
+        func answered(status: Int, nanoseconds: UInt64) { statuses[status, default: 0] += 1 }
+    }
+
+    /// Runs the 16 clients' connections on `REGISTRE_BENCH_CLIENT_THREADS` threads (1 by
+    /// default), each driving its share through `BenchMultiplexer`; `body` gets the indices of
+    /// its connections.
+    static func onClientThreads(_ body: @escaping @Sendable ([Int]) -> Void) {
+        let threads = min(clients, max(1, Int(ProcessInfo.processInfo.environment["REGISTRE_BENCH_CLIENT_THREADS"] ?? "") ?? 1))
+        onThreads(threads) { t in body(Array(stride(from: t, to: clients, by: threads))) }
     }
 
     static func UTCString(_ date: Date) -> String {

@@ -56,6 +56,8 @@ struct AppendBody: Sendable {
     }
 
     static let maximumEvents = 10_000
+    /// The metadata of an event sent without any: one shared array, not one allocated per event.
+    static let emptyMetadata: [UInt8] = Array("{}".utf8)
 
     enum Parsed {
         case success(AppendBody)
@@ -201,7 +203,7 @@ struct AppendBody: Sendable {
         let stream = string("stream", streamRange)
         let type = string("type", typeRange)
         let data = object("data", dataRange, required: true)
-        let metadata = object("metadata", metadataRange, required: false) ?? Array("{}".utf8)
+        let metadata = object("metadata", metadataRange, required: false) ?? emptyMetadata
         var id: UUID?
         if let r = idRange {
             if let parsed = json.uuid(r) {

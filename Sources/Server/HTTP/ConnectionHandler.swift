@@ -65,7 +65,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var permissions = Permissions.nothing
     private let who: String
     private var log: Logger
-    private var id: Int?
+    /// The connection's place in the tracker of deadlines; nil once it has left it.
+    private var slot: ConnectionTracker.Slot?
     private var state = State.idle
     private var pending = CircularBuffer<Pending>(initialCapacity: 0)
     /// The channel asked to read while parts were waiting: the read is made once they are served.
@@ -75,6 +76,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Inside a read (or `servePending`): answers are written now and flushed together after it.
     private var deferFlush = false
     private var unflushed = false
+    private var requestCounter = RequestCounterCache()
 
     init(services: ConnectionServices, peer: PeerCredentials?) {
         self.services = services
@@ -99,10 +101,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let access = configuration.access
         let groups = peer.map { access.namesGroups ? supplementaryGroups(uid: $0.uid, primaryGid: $0.gid) : [] } ?? []
         permissions = access.permissions(for: peer, groups: groups)
-        id = tracker.register(context.channel, idleTimeout: configuration.idleTimeout)
+        slot = tracker.register(context.channel, idleTimeout: configuration.idleTimeout)
         metrics.connections.record(tracker.count)
         // Accepted while the server drains: nothing new is served.
-        if id == nil { context.close(promise: nil) }
+        if slot == nil { context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -126,9 +128,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func forget() {
         state = .closed
-        guard let id else { return }
-        tracker.remove(id)
-        self.id = nil
+        guard let slot else { return }
+        tracker.remove(slot)
+        self.slot = nil
         metrics.connections.record(tracker.count)
     }
 
@@ -230,13 +232,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            guard case .idle = state, let id else { return }
+            guard case .idle = state, let slot else { return }
             if tracker.draining {
                 context.close(promise: nil)
                 return
             }
             let started = ContinuousClock.now
-            tracker.set(id, .receiving(until: .now + configuration.requestTimeout))
+            tracker.set(slot, .receiving(until: .now + configuration.requestTimeout))
             // The body, bounded: a declared length over the limit is refused unread.
             let declared = head.headers.first(name: "content-length").flatMap(Int.init)
             if let declared, declared > configuration.maximumBodyBytes {
@@ -256,9 +258,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             body.writeBuffer(&chunk)
             state = .receiving(head: head, body: body, started: started)
         case .end:
-            guard case .receiving(let head, let body, let started) = state, let id else { return }
+            guard case .receiving(let head, let body, let started) = state, let slot else { return }
             state = .responding
-            tracker.set(id, .responding)
+            tracker.set(slot, .responding)
             let request: ServerRequest
             do throws(ServerRequest.MalformedTarget) { request = try ServerRequest(head: head, body: body) } catch {
                 answer(.response(.badRequest("invalidTarget", error.message)), head: head, label: Router.label(Self.segments(head.uri)),
@@ -289,7 +291,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func answer(_ reply: Reply, head: HTTPRequestHead, label: String, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
         switch reply {
         case .response(let response):
-            guard case .responding = state, let id else {
+            guard case .responding = state, let slot else {
                 // The client left while its append was committing: the append stands, the answer has nowhere to go.
                 record(head, response, label: label, started)
                 return
@@ -304,7 +306,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 return
             }
             // The phase stayed `responding` until the answer was written, so a drain could not cut it off.
-            tracker.set(id, .waiting(until: .now + configuration.idleTimeout))
+            tracker.set(slot, .waiting(until: .now + configuration.idleTimeout))
             // A drain that began while this request was in flight closes the connection now.
             if tracker.draining {
                 context.close(promise: nil)
@@ -313,9 +315,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             // A request the client sent ahead is served now, in turn.
             servePending(context: context)
         case .subscribe(let from):
-            guard case .responding = state, let id else { return }
+            guard case .responding = state, let slot else { return }
             state = .streaming
-            tracker.set(id, .streaming)
+            tracker.set(slot, .streaming)
             subscribe(from: from, head: head, started: started, channel: context.channel)
         }
     }
@@ -364,7 +366,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func record(_ head: HTTPRequestHead, _ r: ServerResponse, label: String, _ started: ContinuousClock.Instant) {
-        metrics.countRequest(route: label, status: Int(r.status.code))
+        requestCounter.count(route: label, status: Int(r.status.code), in: metrics)
         // Denials are worth seeing even when ordinary requests are not logged.
         let level: Logger.Level = r.status == .forbidden ? .notice : .info
         guard log.logLevel <= level else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 
 /// Every open connection and the deadline it must meet, so that one reaper task can close idle
 /// and slow connections (a client that sends nothing, or a byte a second) and shutdown can close
@@ -16,37 +17,49 @@ final class ConnectionTracker: @unchecked Sendable {
         case streaming
     }
 
-    private struct Entry {
-        var channel: any Channel
-        var phase: Phase
-    }
+    /// One connection's place in the table, held by its handler so that a change of phase (three
+    /// per request) is a store under the lock, not a lookup. Its fields belong to the tracker's lock.
+    final class Slot: @unchecked Sendable {
+        fileprivate let id: Int
+        fileprivate let channel: any Channel
+        fileprivate var phase: Phase
 
-    private let lock = NSLock()
-    private var entries: [Int: Entry] = [:]
-    private var nextID = 0
-    private var isDraining = false
-    private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
-
-    var draining: Bool { lock.withLock { isDraining } }
-    var count: Int { lock.withLock { entries.count } }
-
-    /// Nil once draining: a connection accepted then is closed unserved.
-    func register(_ channel: any Channel, idleTimeout: Duration) -> Int? {
-        lock.withLock {
-            if isDraining { return nil }
-            nextID += 1
-            entries[nextID] = Entry(channel: channel, phase: .waiting(until: .now + idleTimeout))
-            return nextID
+        fileprivate init(id: Int, channel: any Channel, phase: Phase) {
+            self.id = id
+            self.channel = channel
+            self.phase = phase
         }
     }
 
-    func set(_ id: Int, _ phase: Phase) {
-        lock.withLock { entries[id]?.phase = phase }
+    private let lock = NSLock()
+    private var entries: [Int: Slot] = [:]
+    private var nextID = 0
+    /// Set under the lock (so no connection registers after a drain has listed them), read
+    /// without it: every request asks.
+    private let isDraining = Atomic<Bool>(false)
+    private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+
+    var draining: Bool { isDraining.load(ordering: .acquiring) }
+    var count: Int { lock.withLock { entries.count } }
+
+    /// Nil once draining: a connection accepted then is closed unserved.
+    func register(_ channel: any Channel, idleTimeout: Duration) -> Slot? {
+        lock.withLock {
+            if isDraining.load(ordering: .relaxed) { return nil }
+            nextID += 1
+            let slot = Slot(id: nextID, channel: channel, phase: .waiting(until: .now + idleTimeout))
+            entries[nextID] = slot
+            return slot
+        }
     }
 
-    func remove(_ id: Int) {
+    func set(_ slot: Slot, _ phase: Phase) {
+        lock.withLock { slot.phase = phase }
+    }
+
+    func remove(_ slot: Slot) {
         let waiters: [CheckedContinuation<Void, Never>] = lock.withLock {
-            entries.removeValue(forKey: id)
+            entries.removeValue(forKey: slot.id)
             guard entries.isEmpty else { return [] }
             defer { emptyWaiters.removeAll() }
             return emptyWaiters
@@ -84,7 +97,7 @@ final class ConnectionTracker: @unchecked Sendable {
     /// Stops new requests: connections between requests are closed now, the others after their response.
     func drain() {
         let idle: [any Channel] = lock.withLock {
-            isDraining = true
+            isDraining.store(true, ordering: .releasing)
             return entries.values.compactMap { if case .waiting = $0.phase { $0.channel } else { nil } }
         }
         for channel in idle { channel.close(promise: nil) }

@@ -24,7 +24,7 @@ struct JSONBuilder {
 
     mutating func field(_ name: String, _ value: some BinaryInteger) {
         key(name)
-        bytes.append(contentsOf: String(value).utf8)
+        JSONBuilder.appendDecimal(value, to: &bytes)
     }
 
     mutating func field(_ name: String, _ value: Double) {
@@ -107,6 +107,27 @@ struct JSONBuilder {
         if let found = text.utf8.withContiguousStorageIfAvailable(scan) { return found }
         var copy = text
         return copy.withUTF8(scan)
+    }
+
+    /// The integer's decimal digits, written in place: `String(value)` goes through the generic
+    /// integer-to-text path and allocates a string for every version and position in an answer.
+    static func appendDecimal(_ value: some BinaryInteger, to out: inout [UInt8]) {
+        guard let small = UInt64(exactly: value.magnitude) else {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
+        var count = 0
+        var v = small
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[23 - count] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
+                v /= 10
+                count += 1
+            } while v > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(24 - count)...]))
+        }
     }
 
     static func string(_ text: String) -> [UInt8] {

@@ -72,12 +72,18 @@ public final class ServerMetrics: Sendable {
     }
 
     func countRequest(route: String, status: Int) {
+        requestCounter(route: route, status: status).increment()
+    }
+
+    /// The counter of requests to `route` answered with `status`. A connection keeps the last
+    /// one it used (`RequestCounterCache`): its requests mostly repeat the same route and status,
+    /// and then cost no lock and no lookup here.
+    func requestCounter(route: String, status: Int) -> CoreMetrics.Counter {
         let key = RequestKey(route: route, status: status)
-        let known = lock.withLock { requestCounters[key] }
-        if let known { return known.increment() }
+        if let known = lock.withLock({ requestCounters[key] }) { return known }
         let made = counter("registre_requests_total", [("route", route), ("status", String(status))])
         lock.withLock { requestCounters[key] = made }
-        made.increment()
+        return made
     }
 
     func countRejection(rule: String) {
@@ -126,5 +132,18 @@ public final class ServerMetrics: Sendable {
             }
         }
         return total
+    }
+}
+
+/// One connection's last request counter, so that a run of requests with the same route and
+/// status counts each without going through the shared table.
+struct RequestCounterCache {
+    private var last: (route: String, status: Int, counter: CoreMetrics.Counter)?
+
+    mutating func count(route: String, status: Int, in metrics: ServerMetrics) {
+        if let last, last.status == status, last.route == route { return last.counter.increment() }
+        let counter = metrics.requestCounter(route: route, status: status)
+        last = (route, status, counter)
+        counter.increment()
     }
 }
