@@ -150,7 +150,7 @@ struct FrameHeader: Equatable {
 /// The 64-byte header of a block: the frames of a packed segment, compressed together.
 ///
 /// Frames compressed one by one lose most of zstd's reach (a 100-event frame shares little
-/// context); a block of a few hundred kilobytes of frames compresses about 15 % smaller. The frames
+/// context); a block of a few hundred kilobytes of frames compresses about 10 % smaller. The frames
 /// inside keep their own headers, chain hashes and CRCs, so everything above the cursor reads
 /// them as before.
 struct BlockHeader: Equatable {

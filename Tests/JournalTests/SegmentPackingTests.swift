@@ -206,3 +206,38 @@ extension JournalHead {
         return h
     }
 }
+
+/// What a block does to records must be undone exactly, and only what it does.
+@Suite struct BlockRecordsTests {
+    private func payload(times: [Int64], firstPosition: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        for (k, t) in times.enumerated() {
+            RecordCodec.append(position: firstPosition + UInt64(k), version: UInt64(k), id: UUID(), recordedAtMicros: t, endsAppend: k == times.count - 1,
+                               stream: "s-\(k % 2)", type: "T", metadata: Array("{}".utf8), data: Array(#"{"k":\#(k)}"#.utf8), to: &w)
+        }
+        return w.bytes
+    }
+
+    @Test func encodingThenDecodingGivesBackTheSameBytes() {
+        // Times that go back, jump, and sit at the extremes: differences wrap, values do not.
+        let original = payload(times: [1_700_000_000_000_000, 1_700_000_000_000_000, 5, .max, .min, 0], firstPosition: 1_000)
+        var bytes = original
+        bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 6) }
+        #expect(bytes != original)
+        let reason = bytes.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 1_000, eventCount: 6) }
+        #expect(reason == nil)
+        #expect(bytes == original)
+    }
+
+    @Test func aNonZeroPositionOrARecordPastThePayloadIsRefused() {
+        var bytes = payload(times: [1, 2, 3], firstPosition: 7)
+        bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 3) }
+        var withPosition = bytes
+        withPosition[4] = 1
+        #expect(withPosition.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 3) } != nil)
+        var tooMany = bytes
+        #expect(tooMany.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 4) } != nil)
+        var tooFew = bytes
+        #expect(tooFew.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 2) } != nil)
+    }
+}
