@@ -44,7 +44,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     @discardableResult
     public mutating func apply(_ view: EventView) throws(ProjectionError) -> DossierHistoryEntry? {
         try apply(type: view.typeBytes, data: view.dataBytes, id: view.id, position: view.position,
-                  recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+                  recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)?.entry
     }
 
     @discardableResult
@@ -54,7 +54,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             event.data.withUnsafeBytes { data in
                 do throws(ProjectionError) {
                     return .success(try apply(type: UnsafeRawBufferPointer(typeBytes), data: data, id: event.id, position: event.position,
-                                              recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend))
+                                              recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)?.entry)
                 } catch { return .failure(error) }
             }
         }
@@ -66,12 +66,12 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     public mutating func apply(_ event: DomainEvent, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         let kind = EventKind.allCases.first { $0.typeName == event.typeName }!
-        return fold(kind, Fact(event), id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+        return fold(kind, Fact(event), id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)?.entry
     }
 
     /// The offline rebuild's `apply`: the second copy of an event written to two streams in one
     /// append is counted without being read again (see `CopyDetector`).
-    mutating func apply(_ view: EventView, copies: inout CopyDetector) throws(ProjectionError) -> DossierHistoryEntry? {
+    mutating func apply(_ view: EventView, copies: inout CopyDetector) throws(ProjectionError) -> FoldedStep? {
         let type = view.typeBytes, data = view.dataBytes
         let kind = EventKind.named(type)
         if let kind, view.position == position, copies.isCopy(kind, data) {
@@ -87,13 +87,13 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     }
 
     mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
-                        recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+                        recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> FoldedStep? {
         try apply(kind: EventKind.named(type), type: type, data: data, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
     }
 
     /// `kind` is `EventKind.named(type)`.
     private mutating func apply(kind: EventKind?, type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
-                                recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+                                recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> FoldedStep? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         guard let kind else {
             foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
@@ -121,7 +121,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll(keepingCapacity: true) }
     }
 
-    private mutating func fold(_ kind: EventKind, _ fact: Fact, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> DossierHistoryEntry? {
+    private mutating func fold(_ kind: EventKind, _ fact: Fact, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
         defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }
         kindCounts[Int(kind.rawValue)] += 1
         if kind.isCopiedAcrossStreams, let appointment = fact.appointmentId {
@@ -140,7 +140,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         case .booked(let appointment, let identity, let ref, _, let category, let start, let fingerprint, let at):
             book(appointment, identity: identity, ref: ref, category: category, start: start, fingerprint: fingerprint, at: at, id: id, position: position)
         case .rescheduled(let appointment, _, let to, _, _):
-            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
             let old = appointments.appointments[a].slot
             if old >= 0 { slotAvailability.free(old) }
@@ -148,7 +148,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             if new >= 0 { take(new, at: fact.time, isNewBooking: false, position: position, id: id) } else { note(.unknownSlot, position: position, id: id) }
             appointments.appointments[a].slot = new
         case .cancelled(let appointment, _, let byService, let at):
-            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .active else { note(.appointmentNotActive, position: position, id: id); break }
             appointments.appointments[a].status = .cancelled
             let entry = appointments.appointments[a]
@@ -164,16 +164,16 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 }
             }
         case .reinstated(let appointment, _, let at):
-            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].status == .cancelled else { note(.appointmentNotCancelled, position: position, id: id); break }
             appointments.appointments[a].status = .active
             let slot = appointments.appointments[a].slot
             if slot >= 0 { take(slot, at: at, isNewBooking: false, position: position, id: id) }
         case .attended(let appointment, _, _), .noShow(let appointment, _):
-            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             if case .attended = fact { appointments.appointments[a].status = .attended } else { appointments.appointments[a].status = .noShow }
         case .identityMismatch(let appointment, _):
-            guard let a = appointments.position(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
             guard appointments.appointments[a].mismatchEvent == nil else { break }
             appointments.appointments[a].mismatchEvent = id
             abuseSignals.clients[Int(appointments.appointments[a].client)].mismatches += 1
@@ -182,8 +182,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 note(.dossierSubmittedTwice, position: position, id: id)
                 return nil
             }
-            return DossierHistoryEntry(dossierId: dossier, position: position, eventId: id, type: kind.typeName, statusAfter: .submitted,
-                                       occurredAt: Millis.date(at), recordedAtMicros: recordedAtMicros)
+            return FoldedStep(dossierId: dossier, position: position, eventId: id, kind: kind, statusAfter: .submitted,
+                               occurredAtMillis: at, recordedAtMicros: recordedAtMicros)
         case .dossierStep(let dossier, let stepKind, let decision, let at):
             guard let after = dossierBoard.step(dossier, kind: stepKind, decision: decision, at: at, position: position) else {
                 note(.unknownDossier, position: position, id: id)
@@ -196,8 +196,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                     delayStatistics.record(.completeToAvailable, category: after.category, site: after.site, from: completed, to: at)
                 }
             }
-            return DossierHistoryEntry(dossierId: dossier, position: position, eventId: id, type: kind.typeName, statusAfter: after.status,
-                                       occurredAt: Millis.date(at), recordedAtMicros: recordedAtMicros)
+            return FoldedStep(dossierId: dossier, position: position, eventId: id, kind: kind, statusAfter: after.status,
+                               occurredAtMillis: at, recordedAtMicros: recordedAtMicros)
         case .attemptsRejected(let fingerprint, let count, let at):
             let c = abuseSignals.client(fingerprint, at: at)
             abuseSignals.clients[Int(c)].rejectedAttempts += Int64(count)
@@ -335,6 +335,24 @@ public struct Anomaly: Sendable, Codable, Equatable {
     public var count: Int
     public var firstPosition: UInt64
     public var firstEventId: UUID
+}
+
+/// One step of a dossier's history, as the fold makes it: a `DossierHistoryEntry` has a type
+/// name and a `Date`, built only for whoever asks (most steps of a rebuild go nowhere, and
+/// the name is a cross-module global, a call per dossier event).
+struct FoldedStep {
+    var dossierId: UUID
+    var position: UInt64
+    var eventId: UUID
+    var kind: EventKind
+    var statusAfter: DossierStatus
+    var occurredAtMillis: Int64
+    var recordedAtMicros: Int64
+
+    var entry: DossierHistoryEntry {
+        DossierHistoryEntry(dossierId: dossierId, position: position, eventId: eventId, type: kind.typeName, statusAfter: statusAfter,
+                            occurredAt: Millis.date(occurredAtMillis), recordedAtMicros: recordedAtMicros)
+    }
 }
 
 /// One step of a dossier's history.

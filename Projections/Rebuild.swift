@@ -47,7 +47,7 @@ public enum ProjectionRebuild {
                 if let before, view.position >= before { return false }
                 if let asOfMicros, view.recordedAtMicros > asOfMicros { return false }
                 let step = try set.apply(view, copies: &copies)
-                if let step, let onStep { try onStep(step) }
+                if let step, let onStep { try onStep(step.entry) }
                 sinceProgress += 1
                 if sinceProgress == 65_536, let progress {
                     sinceProgress = 0

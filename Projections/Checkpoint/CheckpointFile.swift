@@ -20,7 +20,8 @@ import Foundation
 enum CheckpointFile {
     static let magic = Array("RGPRJCKP".utf8)
     static let endMagic = Array("RGPRJEND".utf8)
-    static let version: UInt32 = 1
+    /// 2: the backlog is kept by week (`CalendarTable`); a version-1 state does not decode into it.
+    static let version: UInt32 = 2
     static let headerSize = 16
     static let stepSize = 58
     static let trailerSize = 72

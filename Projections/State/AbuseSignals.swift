@@ -59,6 +59,12 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
         var flagsRecorded: Int32 = 0
         var firstSeen: Int64
         var lastSeen: Int64
+        /// The identity and release of the first booking (release −1: a slot never published).
+        /// While it is the only one they are kept here rather than in `clientIdentities` and
+        /// `releaseClients`: most fingerprints book once, and adding to those tables of
+        /// millions of entries was a cache miss per booking.
+        var firstIdentity = HashKey(w0: 0, w1: 0, w2: 0, w3: 0)
+        var firstRelease: Int32 = -1
         /// Ids of the evidence events of its fingerprint stream, capped per rule; absent for most clients.
         var evidence: [EvidenceRef]? = nil
     }
@@ -79,8 +85,10 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     var thresholds = AbuseThresholds()
     var clientIndex = IndexTable()
     var clients: [Client] = []
+    /// The identities booked for by clients with more than one booking (see `Client.firstIdentity`).
     var clientIdentities = KeyTable<ClientIdentity>()
-    /// `release << 32 | client`, to count distinct clients per release.
+    /// `release << 32 | client`, to count distinct clients per release, for clients with more
+    /// than one booking (see `Client.firstRelease`).
     var releaseClients = KeyTable<UInt64>()
 
     @inline(__always) func position(of key: HashKey) -> Int32? {
@@ -107,11 +115,24 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     /// Records a booking; returns whether the client is new to the release.
     mutating func booked(client: Int32, identity: HashKey, release: Int32?, sniped: Bool) -> Bool {
         let i = Int(client)
+        let earlier = clients[i].bookings
         clients[i].bookings += 1
         if sniped { clients[i].sniped += 1 }
+        @inline(__always) func pair(_ release: Int32) -> UInt64 { UInt64(UInt32(bitPattern: release)) << 32 | UInt64(UInt32(bitPattern: client)) }
+        if earlier == 0 {
+            clients[i].firstIdentity = identity
+            clients[i].firstRelease = release ?? -1
+            clients[i].distinctIdentities = 1
+            return release != nil
+        }
+        if earlier == 1 {
+            // A second booking: the first one's identity and release join the tables.
+            clientIdentities.insert(ClientIdentity(client: client, identity: clients[i].firstIdentity))
+            if clients[i].firstRelease >= 0 { releaseClients.insert(pair(clients[i].firstRelease)) }
+        }
         if clientIdentities.insert(ClientIdentity(client: client, identity: identity)).inserted { clients[i].distinctIdentities += 1 }
         guard let release else { return false }
-        return releaseClients.insert(UInt64(UInt32(bitPattern: release)) << 32 | UInt64(UInt32(bitPattern: client))).inserted
+        return releaseClients.insert(pair(release)).inserted
     }
 
     mutating func evidence(_ client: Int32, _ rule: SuspicionRule, _ eventId: UUID) {

@@ -21,13 +21,32 @@ public struct AppointmentLedger: Sendable, Codable, Equatable {
 
     var index = IndexTable()
     var appointments: [Appointment] = []
+    /// Derived: not encoded, not compared (see `RecentPositions`).
+    var recent = RecentPositions()
+
+    enum CodingKeys: String, CodingKey { case index, appointments }
+
+    public static func == (a: AppointmentLedger, b: AppointmentLedger) -> Bool { a.index == b.index && a.appointments == b.appointments }
 
     @inline(__always) func position(of id: UUID) -> Int32? {
         appointments.withUnsafeBufferPointer { a in index.find(id.fastHash) { a[Int($0)].id == id } }
     }
 
+    /// `position(of:)` for the fold, which looks up the appointments of recent events first.
+    @inline(__always) mutating func recentPosition(of id: UUID) -> Int32? {
+        let hash = id.fastHash
+        let found: Int32? = appointments.withUnsafeBufferPointer { a in
+            if let p = recent.find(hash, { a[Int($0)].id == id }) { return p }
+            return index.find(hash) { a[Int($0)].id == id }
+        }
+        if let found { recent.remember(hash, found) }
+        return found
+    }
+
     mutating func append(_ appointment: Appointment) {
-        index.insert(appointment.id.fastHash, Int32(appointments.count))
+        let hash = appointment.id.fastHash
+        index.insert(hash, Int32(appointments.count))
+        recent.remember(hash, Int32(appointments.count))
         appointments.append(appointment)
     }
 

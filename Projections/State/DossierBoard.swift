@@ -36,13 +36,6 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         var fastHash: UInt64 { mix64(UInt64(ordinal(status)) << 16 | UInt64(ordinal(category)) << 8 | UInt64(ordinal(site))) }
     }
 
-    struct BacklogKey: FastKey {
-        var day: Int32
-        var category: Domain.Category
-
-        var fastHash: UInt64 { mix64(UInt64(UInt32(bitPattern: day)) << 8 | UInt64(ordinal(category))) }
-    }
-
     struct BacklogDelta: Sendable, Codable, Equatable {
         var open: Int32 = 0
         var awaitingDecision: Int32 = 0
@@ -54,9 +47,18 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     var dossiers: [Dossier] = []
     var countByGroup = FastMap<CountKey, Int>()
     /// Changes per day of business time; the backlog is their running sum.
-    var backlogDeltas = FastMap<BacklogKey, BacklogDelta>()
+    var backlogDeltas = CalendarTable<BacklogDelta>()
     /// Months from completion to implicit rejection (CESEDA R.432-2).
     public var implicitRejectionMonths = RuleParameters.standard.implicitRejectionMonths
+    /// Derived: not encoded, not compared (see `RecentPositions`).
+    var recent = RecentPositions()
+
+    enum CodingKeys: String, CodingKey { case index, dossiers, countByGroup, backlogDeltas, implicitRejectionMonths }
+
+    public static func == (a: DossierBoard, b: DossierBoard) -> Bool {
+        a.index == b.index && a.dossiers == b.dossiers && a.countByGroup == b.countByGroup && a.backlogDeltas == b.backlogDeltas
+            && a.implicitRejectionMonths == b.implicitRejectionMonths
+    }
 
     public init() {}
 
@@ -65,10 +67,11 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     mutating func submit(_ id: UUID, category: Domain.Category, kind: DossierKind, channel: FilingChannel, site: Site, at: Int64, position: UInt64) -> Bool {
         guard dossierIndex(of: id) == nil else { return false }
         index.insert(id.fastHash, Int32(dossiers.count))
+        recent.remember(id.fastHash, Int32(dossiers.count))
         dossiers.append(Dossier(id: id, category: category, kind: kind, channel: channel, site: site, status: .submitted,
                                 submittedAt: at, lastEventAt: at, lastPosition: position))
         countByGroup.update(CountKey(status: .submitted, category: category, site: site), default: 0) { $0 += 1 }
-        backlogDeltas.update(BacklogKey(day: CivilCalendar.day(ofMillis: at), category: category), default: BacklogDelta()) { delta in
+        backlogDeltas.update(day: CivilCalendar.day(ofMillis: at), category: category, default: BacklogDelta()) { delta in
             delta.open += 1
             delta.awaitingDecision += 1
             delta.submitted += 1
@@ -78,7 +81,7 @@ public struct DossierBoard: Sendable, Codable, Equatable {
 
     /// Applies a later step; returns the dossier's status afterwards, or `nil` for an unknown dossier.
     mutating func step(_ id: UUID, kind: EventKind, decision: DecisionOutcome?, at: Int64, position: UInt64) -> (status: DossierStatus, completedAt: Int64?, category: Domain.Category, site: Site)? {
-        guard let slot = dossierIndex(of: id) else { return nil }
+        guard let slot = recentDossierIndex(of: id) else { return nil }
         let i = Int(slot)
         let before = dossiers[i].status
         var d = dossiers[i]
@@ -116,8 +119,7 @@ public struct DossierBoard: Sendable, Codable, Equatable {
             let open = Int32(d.status.isOpen ? 1 : 0) - Int32(before.isOpen ? 1 : 0)
             let awaiting = Int32(d.status.awaitsDecision ? 1 : 0) - Int32(before.awaitsDecision ? 1 : 0)
             if open != 0 || awaiting != 0 {
-                let key = BacklogKey(day: CivilCalendar.day(ofMillis: at), category: d.category)
-                backlogDeltas.update(key, default: BacklogDelta()) { delta in
+                backlogDeltas.update(day: CivilCalendar.day(ofMillis: at), category: d.category, default: BacklogDelta()) { delta in
                     delta.open += open
                     delta.awaitingDecision += awaiting
                     if open < 0 { delta.ended += 1 }
@@ -129,6 +131,18 @@ public struct DossierBoard: Sendable, Codable, Equatable {
 
     @inline(__always) func dossierIndex(of id: UUID) -> Int32? {
         dossiers.withUnsafeBufferPointer { d in index.find(id.fastHash) { d[Int($0)].id == id } }
+    }
+
+    /// `dossierIndex(of:)` for the fold: a dossier's steps come close together, so the ones
+    /// looked up last are tried first.
+    @inline(__always) mutating func recentDossierIndex(of id: UUID) -> Int32? {
+        let hash = id.fastHash
+        let found: Int32? = dossiers.withUnsafeBufferPointer { d in
+            if let p = recent.find(hash, { d[Int($0)].id == id }) { return p }
+            return index.find(hash) { d[Int($0)].id == id }
+        }
+        if let found { recent.remember(hash, found) }
+        return found
     }
 
     // MARK: Queries
@@ -154,14 +168,20 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     /// The backlog at the end of every day (UTC, business time) from the first day anything
     /// happened to the last, per category; sum the categories for the whole prefecture.
     public func backlog() -> [BacklogDay] {
-        let keys = backlogDeltas.keys
-        guard let first = keys.map(\.day).min(), let last = keys.map(\.day).max() else { return [] }
+        var first = Int32.max, last = Int32.min
+        var seen = Set<Domain.Category>()
+        backlogDeltas.forEachKey { day, category in
+            first = min(first, day)
+            last = max(last, day)
+            seen.insert(category)
+        }
+        guard first <= last else { return [] }
         var out: [BacklogDay] = []
         for category in Domain.Category.allCases {
-            guard keys.contains(where: { $0.category == category }) else { continue }
+            guard seen.contains(category) else { continue }
             var open = 0, awaiting = 0
             for day in first...last {
-                let delta = backlogDeltas[BacklogKey(day: day, category: category)] ?? BacklogDelta()
+                let delta = backlogDeltas[day, category] ?? BacklogDelta()
                 open += Int(delta.open)
                 awaiting += Int(delta.awaitingDecision)
                 out.append(BacklogDay(day: CivilCalendar.dayString(day), category: category, submitted: Int(delta.submitted),
