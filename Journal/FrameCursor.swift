@@ -96,11 +96,8 @@ final class FrameCursor {
         let frameOffset = offset
         return try buffer.withUnsafeBytes { (raw) throws -> Step in
             let stored = UnsafeRawBufferPointer(rebasing: raw[(s + headerSize)..<(s + total)])
-            let expected: UInt32 = raw.getInteger(at: s + 60)
-            var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[s..<(s + 60)]))
-            crc = CRC32C.checksum(stored, extending: crc)
-            guard crc == expected else {
-                return .invalid(offset: frameOffset, kind: .badChecksum, reason: "CRC32C mismatch (stored \(String(expected, radix: 16)), computed \(String(crc, radix: 16)))")
+            if let reason = Self.checksumMismatch(raw, at: s, total: total) {
+                return .invalid(offset: frameOffset, kind: .badChecksum, reason: reason)
             }
             switch header.codec {
             case .none:
@@ -121,6 +118,15 @@ final class FrameCursor {
                 }
             }
         }
+    }
+
+    /// Checks the CRC32C at byte 60 of the frame or block at `s` (header bytes 0..<60, then the
+    /// stored bytes up to `total`); why it fails, or nil.
+    private static func checksumMismatch(_ raw: UnsafeRawBufferPointer, at s: Int, total: Int) -> String? {
+        let expected: UInt32 = raw.getInteger(at: s + 60)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(s + JournalFormat.frameHeaderSize)..<(s + total)]),
+                                  extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[s..<(s + 60)])))
+        return crc == expected ? nil : "CRC32C mismatch (stored \(String(expected, radix: 16)), computed \(String(crc, radix: 16)))"
     }
 
     /// Reads the block at `offset` (its header is at `start` in the buffer), checks it whole, and
@@ -144,10 +150,8 @@ final class FrameCursor {
         let s = Int(blockAt - bufferStart)
         let failure: Step? = buffer.withUnsafeBytes { (raw) -> Step? in
             let stored = UnsafeRawBufferPointer(rebasing: raw[(s + headerSize)..<(s + total)])
-            let expected: UInt32 = raw.getInteger(at: s + 60)
-            let crc = CRC32C.checksum(stored, extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[s..<(s + 60)])))
-            guard crc == expected else {
-                return .invalid(offset: blockAt, kind: .badChecksum, reason: "block CRC32C mismatch (stored \(String(expected, radix: 16)), computed \(String(crc, radix: 16)))")
+            if let reason = Self.checksumMismatch(raw, at: s, total: total) {
+                return .invalid(offset: blockAt, kind: .badChecksum, reason: "block " + reason)
             }
             switch header.codec {
             case .none:
@@ -197,10 +201,9 @@ final class FrameCursor {
                 }
                 let end = at + headerSize + Int(frame.storedLength)
                 guard end <= content else { return "frame at byte \(at) of the block runs past the block's content" }
-                let expected: UInt32 = UnsafeRawBufferPointer(raw).getInteger(at: at + 60)
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[(at + headerSize)..<end]),
-                                          extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[at..<(at + 60)])))
-                guard crc == expected else { return "CRC32C mismatch in the frame at byte \(at) of the block" }
+                if let reason = Self.checksumMismatch(UnsafeRawBufferPointer(raw), at: at, total: end - at) {
+                    return "frame at byte \(at) of the block: \(reason)"
+                }
                 guard frame.firstPosition == position, frame.eventCount >= 1 else {
                     return "frame at byte \(at) of the block starts at position \(frame.firstPosition), expected \(position)"
                 }
