@@ -211,23 +211,18 @@ private struct BlockWriter {
         !content.isEmpty && content.count + JournalFormat.frameHeaderSize + payloadBytes > packing.blockBytes
     }
 
-    /// Appends the frame stored as is, with its own header and chain hash, its records rewritten
-    /// by `BlockRecords.encode`, and a CRC over what the block holds.
+    /// Appends the frame stored as is, with its own header and chain hash and its records
+    /// rewritten by `BlockRecords.encode`. Its CRC field stays zero: the block's CRC covers it.
     mutating func add(_ frame: FrameHeader, payload: UnsafeRawBufferPointer) {
         if frameCount == 0 { firstPosition = frame.firstPosition }
         let inner = FrameHeader(storedLength: UInt32(payload.count), payloadLength: UInt32(payload.count), codec: .none,
                                 firstPosition: frame.firstPosition, eventCount: frame.eventCount, chainHash: frame.chainHash)
-        let head = inner.encodedWithoutChecksum()
-        content.append(contentsOf: head)
-        let crcAt = content.count
+        content.append(contentsOf: inner.encodedWithoutChecksum())
         content.append(contentsOf: [0, 0, 0, 0])
         let payloadAt = content.count
         content.append(contentsOf: payload)
         content.withUnsafeMutableBytes { raw in
-            let records = UnsafeMutableRawBufferPointer(rebasing: raw[payloadAt...])
-            BlockRecords.encode(records, eventCount: frame.eventCount)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(records), extending: CRC32C.checksum(head))
-            raw.storeBytes(of: crc.littleEndian, toByteOffset: crcAt, as: UInt32.self)
+            BlockRecords.encode(UnsafeMutableRawBufferPointer(rebasing: raw[payloadAt...]), eventCount: frame.eventCount)
         }
         eventCount += frame.eventCount
         frameCount += 1
