@@ -15,6 +15,16 @@ struct ChainHasher {
     mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
     mutating func update(_ bytes: UnsafeRawBufferPointer) { registre_sha256_update(&context, bytes.baseAddress, bytes.count) }
 
+    /// `update(bytes)`, and the Merkle leaf hash of every record `leaves` located in `records`,
+    /// computed side by side: two independent SHA-256 streams keep the CPU's SHA unit busy where
+    /// one waits on the latency of its own rounds.
+    mutating func update(_ bytes: UnsafeRawBufferPointer, hashingLeaves leaves: inout FrameLeaves, of records: UnsafeRawBufferPointer) {
+        leaves.hash(records) { offsets, lengths, count, digests in
+            registre_sha256_chain_and_leaves(&context, bytes.baseAddress, bytes.count, records.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                             offsets, lengths, count, digests)
+        }
+    }
+
     func finish() -> Digest32 {
         var finishing = context
         return Digest32.written { registre_sha256_final(&finishing, $0) }

@@ -63,6 +63,7 @@ public enum JournalVerifier {
         var frameStreams: [UInt32] = []
         var events = SegmentEvents()
         var indexCheck = IndexCheck()
+        var leaves = FrameLeaves()
 
         for (k, first) in starts.enumerated() {
             let name = JournalFormat.segmentName(firstPosition: first)
@@ -131,7 +132,9 @@ public enum JournalVerifier {
                         finding(.positionGap, offset, position, "frame starts at position \(frame.firstPosition), expected \(position)")
                         position = frame.firstPosition
                     }
-                    let computed = FrameHeader.chainHash(previous: chain, firstPosition: frame.firstPosition, eventCount: frame.eventCount, payload: payload)
+                    leaves.locate(in: payload)
+                    let computed = FrameHeader.chainHash(previous: chain, firstPosition: frame.firstPosition, eventCount: frame.eventCount, payload: payload,
+                                                         leaves: &leaves)
                     if computed != frame.chainHash {
                         finding(.brokenChain, offset, frame.firstPosition, "frame chain hash does not follow from the previous frame's")
                     }
@@ -139,6 +142,7 @@ public enum JournalVerifier {
                     frames.append((frame.firstPosition, offset))
                     var decoded = true
                     frameStreams.removeAll(keepingCapacity: true)
+                    var recordIndex = 0
                     do {
                         try RecordCodec.forEachRecord(in: payload, firstPosition: frame.firstPosition, eventCount: frame.eventCount) { view in
                             let slot = streams.slot(of: view.streamBytes)
@@ -148,7 +152,8 @@ public enum JournalVerifier {
                             }
                             streams.setNextVersion(view.version &+ 1, ofSlot: slot)
                             frameStreams.append(UInt32(truncatingIfNeeded: slot))
-                            merkle.append(leaf: MerkleHash.leaf(view.record))
+                            merkle.append(leaf: leaves.leaf(recordIndex, of: view.record, in: payload))
+                            recordIndex += 1
                             lastRecordedAt = max(lastRecordedAt, view.recordedAtMicros)
                             if !isLast { events.append(id: view.id, position: view.position, version: view.version, stream: UInt32(truncatingIfNeeded: slot)) }
                         }

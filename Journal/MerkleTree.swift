@@ -22,6 +22,56 @@ public enum MerkleHash {
     public static let empty = ChainHasher.digest(UnsafeRawBufferPointer(start: nil, count: 0))
 }
 
+/// The Merkle leaf hashes of one frame's records, computed with the frame's chain hash
+/// (`ChainHasher.update(_:hashingLeaves:of:)`) by the verifier, which hashes both anyway.
+///
+/// `locate` finds the records by their length prefixes before they are decoded; `leaf` hands a
+/// precomputed hash only for exactly the record it was computed for (same place, same length), and
+/// hashes any other record on the spot, so what the walk decodes decides, as before.
+struct FrameLeaves {
+    private var offsets: [UInt32] = []
+    private var lengths: [UInt32] = []
+    private var digests: [UInt8] = []
+    private var hashed = 0
+
+    /// Records one after another from the start of `payload` while their length prefixes fit in it.
+    mutating func locate(in payload: UnsafeRawBufferPointer) {
+        offsets.removeAll(keepingCapacity: true)
+        lengths.removeAll(keepingCapacity: true)
+        hashed = 0
+        var offset = 0
+        while payload.count - offset >= JournalFormat.recordFixedSize {
+            let length = Int(payload.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian) + 4
+            guard length >= JournalFormat.recordFixedSize, payload.count - offset >= length else { break }
+            offsets.append(UInt32(offset))
+            lengths.append(UInt32(length))
+            offset += length
+        }
+    }
+
+    /// Gives `body` the located records and room for their digests.
+    mutating func hash(_ records: UnsafeRawBufferPointer,
+                       _ body: (UnsafePointer<UInt32>?, UnsafePointer<UInt32>?, Int, UnsafeMutablePointer<UInt8>?) -> Void) {
+        let count = offsets.count
+        if digests.count < 32 * count { digests = [UInt8](repeating: 0, count: 32 * count) }
+        offsets.withUnsafeBufferPointer { o in
+            lengths.withUnsafeBufferPointer { l in
+                digests.withUnsafeMutableBufferPointer { d in body(o.baseAddress, l.baseAddress, count, d.baseAddress) }
+            }
+        }
+        hashed = count
+    }
+
+    /// The leaf hash of `record`, the `index`-th record the walk met in `payload`.
+    func leaf(_ index: Int, of record: UnsafeRawBufferPointer, in payload: UnsafeRawBufferPointer) -> Digest32 {
+        if index < hashed, let base = payload.baseAddress, let start = record.baseAddress,
+           start - base == Int(offsets[index]), record.count == Int(lengths[index]) {
+            return digests.withUnsafeBytes { Digest32(raw: UnsafeRawBufferPointer(rebasing: $0[(32 * index)..<(32 * index + 32)])) }
+        }
+        return MerkleHash.leaf(record)
+    }
+}
+
 /// The right edge of the tree: one root per perfect subtree, largest first. Appending a leaf
 /// costs O(1) amortised and the root of all leaves so far costs O(log n), so the writer can sign
 /// a root at any position without keeping every leaf.

@@ -145,6 +145,18 @@ struct FrameHeader: Equatable {
         hasher.update(payload)
         return hasher.finish()
     }
+
+    /// The same chain hash, computing the Merkle leaves of the records `leaves` located in
+    /// `payload` alongside it (see `FrameLeaves`).
+    static func chainHash(previous: Digest32, firstPosition: UInt64, eventCount: UInt32, payload: UnsafeRawBufferPointer,
+                          leaves: inout FrameLeaves) -> Digest32 {
+        var hasher = ChainHasher()
+        previous.withBytes { hasher.update($0) }
+        let fields = (firstPosition.littleEndian, eventCount.littleEndian, UInt32(payload.count).littleEndian)
+        withUnsafeBytes(of: fields) { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
+        hasher.update(payload, hashingLeaves: &leaves, of: payload)
+        return hasher.finish()
+    }
 }
 
 /// The 64-byte header of a block: the frames of a packed segment, compressed together.

@@ -102,12 +102,72 @@ static void blocks_hardware(uint32_t s[8], const uint8_t *p, size_t blocks) {
     _mm_storeu_si128((__m128i *)&s[4], _mm_alignr_epi8(dchg, feba, 8));     // HGFE
 }
 
+// Two independent SHA-256 compressions, one block each, interleaved so that the latency of
+// one lane's sha256rnds2 hides behind the other's.
+__attribute__((target("sha,sse4.1,ssse3")))
+static void block_hardware_x2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8], const uint8_t *pb) {
+    const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i dcba_a = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sa[0]), 0xB1);
+    __m128i efgh_a = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sa[4]), 0x1B);
+    __m128i abef_a = _mm_alignr_epi8(dcba_a, efgh_a, 8);
+    __m128i cdgh_a = _mm_blend_epi16(efgh_a, dcba_a, 0xF0);
+    __m128i dcba_b = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sb[0]), 0xB1);
+    __m128i efgh_b = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sb[4]), 0x1B);
+    __m128i abef_b = _mm_alignr_epi8(dcba_b, efgh_b, 8);
+    __m128i cdgh_b = _mm_blend_epi16(efgh_b, dcba_b, 0xF0);
+    const __m128i abef_a0 = abef_a, cdgh_a0 = cdgh_a, abef_b0 = abef_b, cdgh_b0 = cdgh_b;
+    __m128i a0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 0)), byte_swap);
+    __m128i a1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 16)), byte_swap);
+    __m128i a2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 32)), byte_swap);
+    __m128i a3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 48)), byte_swap);
+    __m128i b0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 0)), byte_swap);
+    __m128i b1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 16)), byte_swap);
+    __m128i b2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 32)), byte_swap);
+    __m128i b3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 48)), byte_swap);
+#define FOUR_ROUNDS_X2(wa, wb, k)                                                        \
+    do {                                                                                 \
+        const __m128i kk = _mm_loadu_si128((const __m128i *)&K[k]);                      \
+        __m128i wka = _mm_add_epi32((wa), kk), wkb = _mm_add_epi32((wb), kk);            \
+        cdgh_a = _mm_sha256rnds2_epu32(cdgh_a, abef_a, wka);                             \
+        cdgh_b = _mm_sha256rnds2_epu32(cdgh_b, abef_b, wkb);                             \
+        abef_a = _mm_sha256rnds2_epu32(abef_a, cdgh_a, _mm_shuffle_epi32(wka, 0x0E));    \
+        abef_b = _mm_sha256rnds2_epu32(abef_b, cdgh_b, _mm_shuffle_epi32(wkb, 0x0E));    \
+    } while (0)
+#define EXTEND(oldest, older, old, last)                                                 \
+    (oldest) = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((oldest), (older)), \
+                                                  _mm_alignr_epi8((last), (old), 4)), (last))
+    FOUR_ROUNDS_X2(a0, b0, 0);
+    FOUR_ROUNDS_X2(a1, b1, 4);
+    FOUR_ROUNDS_X2(a2, b2, 8);
+    FOUR_ROUNDS_X2(a3, b3, 12);
+    for (int k = 16; k < 64; k += 16) {
+        EXTEND(a0, a1, a2, a3); EXTEND(b0, b1, b2, b3); FOUR_ROUNDS_X2(a0, b0, k);
+        EXTEND(a1, a2, a3, a0); EXTEND(b1, b2, b3, b0); FOUR_ROUNDS_X2(a1, b1, k + 4);
+        EXTEND(a2, a3, a0, a1); EXTEND(b2, b3, b0, b1); FOUR_ROUNDS_X2(a2, b2, k + 8);
+        EXTEND(a3, a0, a1, a2); EXTEND(b3, b0, b1, b2); FOUR_ROUNDS_X2(a3, b3, k + 12);
+    }
+#undef EXTEND
+#undef FOUR_ROUNDS_X2
+    abef_a = _mm_add_epi32(abef_a, abef_a0); cdgh_a = _mm_add_epi32(cdgh_a, cdgh_a0);
+    abef_b = _mm_add_epi32(abef_b, abef_b0); cdgh_b = _mm_add_epi32(cdgh_b, cdgh_b0);
+    __m128i feba = _mm_shuffle_epi32(abef_a, 0x1B), dchg = _mm_shuffle_epi32(cdgh_a, 0xB1);
+    _mm_storeu_si128((__m128i *)&sa[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&sa[4], _mm_alignr_epi8(dchg, feba, 8));
+    feba = _mm_shuffle_epi32(abef_b, 0x1B); dchg = _mm_shuffle_epi32(cdgh_b, 0xB1);
+    _mm_storeu_si128((__m128i *)&sb[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&sb[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
 static int has_sha_extensions(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
 }
 #else
 static void blocks_hardware(uint32_t s[8], const uint8_t *p, size_t blocks) { blocks_portable(s, p, blocks); }
+static void block_hardware_x2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8], const uint8_t *pb) {
+    blocks_portable(sa, pa, 1);
+    blocks_portable(sb, pb, 1);
+}
 static int has_sha_extensions(void) { return 0; }
 #endif
 
@@ -189,4 +249,145 @@ void registre_sha256_prefixed(uint8_t prefix, const void *first, size_t first_le
     registre_sha256_update(&c, first, first_length);
     registre_sha256_update(&c, second, second_length);
     registre_sha256_final(&c, digest);
+}
+
+// MARK: - A frame's chain hash and its records' Merkle leaves, side by side
+
+static void store_digest(const uint32_t state[8], uint8_t digest[32]) {
+    for (int i = 0; i < 8; i++) {
+        digest[4 * i] = (uint8_t)(state[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(state[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(state[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)state[i];
+    }
+}
+
+// The padded message 0x00 ‖ record ‖ 0x80 ‖ zeros ‖ bit length of one leaf after another, one
+// block at a time. Whole blocks in the middle of a record are read where they lie; the first
+// block (shifted by the prefix byte) and the last one or two (with the padding) are copied.
+typedef struct {
+    const uint8_t *records;
+    const uint32_t *offsets;
+    const uint32_t *lengths;
+    size_t count;
+    uint8_t *digests;
+    size_t index;        // the leaf being hashed
+    size_t block;        // its next block
+    size_t blocks;       // its padded length in blocks
+    size_t whole;        // its blocks that lie whole in the record (block 0 counted, copied)
+    uint32_t state[8];
+    uint8_t first[64];
+    uint8_t tail[128];
+} leaf_lane;
+
+static void leaf_start(leaf_lane *l) {
+    if (l->index >= l->count) return;
+    const uint8_t *record = l->records + l->offsets[l->index];
+    size_t length = l->lengths[l->index];
+    size_t message = length + 1;
+    l->block = 0;
+    l->blocks = (message + 1 + 8 + 63) / 64;
+    l->whole = message / 64;
+    memcpy(l->state, initial_state, sizeof initial_state);
+    if (l->whole > 0) {
+        l->first[0] = 0;
+        memcpy(l->first + 1, record, 63);
+    }
+    memset(l->tail, 0, sizeof l->tail);
+    size_t from = 64 * l->whole;  // first message byte of the tail
+    size_t rest = message - from;
+    if (l->whole == 0) {
+        l->tail[0] = 0;
+        memcpy(l->tail + 1, record, length);
+    } else {
+        memcpy(l->tail, record + from - 1, rest);
+    }
+    l->tail[rest] = 0x80;
+    uint64_t bits = (uint64_t)message * 8;
+    uint8_t *end = l->tail + 64 * (l->blocks - l->whole);
+    for (int i = 0; i < 8; i++) end[-1 - i] = (uint8_t)(bits >> (8 * i));
+}
+
+static const uint8_t *leaf_block(const leaf_lane *l) {
+    if (l->block < l->whole) {
+        return l->block == 0 ? l->first : l->records + l->offsets[l->index] + 64 * l->block - 1;
+    }
+    return l->tail + 64 * (l->block - l->whole);
+}
+
+// After a block of the current leaf: finishes it on its last block and starts the next.
+static void leaf_advance(leaf_lane *l) {
+    l->block += 1;
+    if (l->block < l->blocks) return;
+    store_digest(l->state, l->digests + 32 * l->index);
+    l->index += 1;
+    leaf_start(l);
+}
+
+void registre_sha256_chain_and_leaves(registre_sha256_context *chain, const void *chain_bytes, size_t chain_length,
+                                      const uint8_t *records, const uint32_t *offsets, const uint32_t *lengths,
+                                      size_t count, uint8_t *leaf_digests) {
+    if (chain->portable || chosen_blocks() != blocks_hardware) {
+        registre_sha256_update(chain, chain_bytes, chain_length);
+        for (size_t i = 0; i < count; i++) {
+            registre_sha256_prefixed(0, records + offsets[i], lengths[i], NULL, 0, leaf_digests + 32 * i);
+        }
+        return;
+    }
+    const uint8_t *p = (const uint8_t *)chain_bytes;
+    size_t length = chain_length;
+    chain->length += length;
+    // The chain's blocks: the context's buffer once it is filled, then whole blocks in place.
+    int buffered = 0;
+    if (chain->used > 0) {
+        size_t take = 64 - chain->used < length ? 64 - chain->used : length;
+        memcpy(chain->buffer + chain->used, p, take);
+        chain->used += take;
+        p += take;
+        length -= take;
+        buffered = chain->used == 64;
+    }
+    size_t direct = length / 64;
+    leaf_lane lane;
+    lane.records = records;
+    lane.offsets = offsets;
+    lane.lengths = lengths;
+    lane.count = count;
+    lane.digests = leaf_digests;
+    lane.index = 0;
+    leaf_start(&lane);
+    while (lane.index < count && (buffered || direct > 0)) {
+        const uint8_t *block;
+        if (buffered) {
+            block = chain->buffer;
+        } else {
+            block = p;
+        }
+        block_hardware_x2(chain->state, block, lane.state, leaf_block(&lane));
+        if (buffered) {
+            buffered = 0;
+            chain->used = 0;
+        } else {
+            p += 64;
+            direct -= 1;
+        }
+        leaf_advance(&lane);
+    }
+    if (buffered) {
+        blocks_hardware(chain->state, chain->buffer, 1);
+        chain->used = 0;
+    }
+    if (direct > 0) {
+        blocks_hardware(chain->state, p, direct);
+        p += 64 * direct;
+    }
+    length = chain_length - (size_t)(p - (const uint8_t *)chain_bytes);
+    if (length > 0) {
+        memcpy(chain->buffer + chain->used, p, length);
+        chain->used += length;
+    }
+    while (lane.index < count) {
+        blocks_hardware(lane.state, leaf_block(&lane), 1);
+        leaf_advance(&lane);
+    }
 }

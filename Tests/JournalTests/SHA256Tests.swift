@@ -56,6 +56,69 @@ import Testing
         #expect(MerkleHash.empty == Digest32(SHA256.hash(data: [UInt8]())))
     }
 
+    /// A payload of records as the journal lays them out: a little-endian length prefix (the
+    /// record's length minus 4) then that many bytes.
+    private func records(lengths: [Int], trailing: Int, using rng: inout SystemRandomNumberGenerator) -> [UInt8] {
+        var payload: [UInt8] = []
+        for length in lengths {
+            payload += withUnsafeBytes(of: UInt32(length - 4).littleEndian) { Array($0) }
+            payload += (0..<(length - 4)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        }
+        return payload + (0..<trailing).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
+
+    @Test("the chain hash and the leaves computed side by side equal the hashes computed one by one")
+    func chainAndLeavesSideBySide() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<400 {
+            let count = Int.random(in: 0...30, using: &rng)
+            // Around every block boundary of 0x00 ‖ record, and the sizes of real records.
+            let lengths = (0..<count).map { _ in
+                Bool.random(using: &rng) ? JournalFormat.recordFixedSize + Int.random(in: 0...140, using: &rng) : Int.random(in: 58...900, using: &rng)
+            }
+            let payload = records(lengths: lengths, trailing: trial % 3 == 0 ? Int.random(in: 1...70, using: &rng) : 0, using: &rng)
+            let prefix = (0..<Int.random(in: 0...130, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            for portable in [false, true] {
+                var together = ChainHasher(portable: portable)
+                var apart = ChainHasher(portable: portable)
+                prefix.withUnsafeBytes { together.update($0); apart.update($0) }
+                var leaves = FrameLeaves()
+                payload.withUnsafeBytes { raw in
+                    leaves.locate(in: raw)
+                    together.update(raw, hashingLeaves: &leaves, of: raw)
+                    apart.update(raw)
+                    var offset = 0
+                    for (index, length) in lengths.enumerated() {
+                        let record = UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)])
+                        #expect(leaves.leaf(index, of: record, in: raw) == MerkleHash.leaf(record), "trial \(trial), record \(index), portable \(portable)")
+                        #expect(leaves.leaf(index, of: record, in: raw) == Digest32(SHA256.hash(data: [0] + Array(record))))
+                        offset += length
+                    }
+                }
+                #expect(together.finish() == apart.finish(), "trial \(trial), portable \(portable)")
+            }
+        }
+    }
+
+    @Test("a precomputed leaf is used only for the record it was computed for")
+    func precomputedLeafOnlyForItsRecord() {
+        var rng = SystemRandomNumberGenerator()
+        let payload = records(lengths: [100, 200, 300], trailing: 0, using: &rng)
+        payload.withUnsafeBytes { raw in
+            var leaves = FrameLeaves()
+            leaves.locate(in: raw)
+            var hasher = ChainHasher()
+            hasher.update(raw, hashingLeaves: &leaves, of: raw)
+            let second = UnsafeRawBufferPointer(rebasing: raw[100..<300])
+            #expect(leaves.leaf(1, of: second, in: raw) == MerkleHash.leaf(second))
+            // Asked for the first leaf with other bytes (a walk that cut the records elsewhere).
+            let shorter = UnsafeRawBufferPointer(rebasing: raw[100..<250])
+            #expect(leaves.leaf(1, of: shorter, in: raw) == MerkleHash.leaf(shorter))
+            #expect(leaves.leaf(0, of: second, in: raw) == MerkleHash.leaf(second))
+            #expect(leaves.leaf(3, of: second, in: raw) == MerkleHash.leaf(second))
+        }
+    }
+
     @Test("a CPU that lists sha_ni in /proc/cpuinfo gets the SHA extensions, not the portable code")
     func usesTheHardwareWhenPresent() throws {
         guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return }

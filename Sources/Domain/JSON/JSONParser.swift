@@ -149,13 +149,20 @@ struct JSONParser {
         if let base = bytes.baseAddress {
             var index = position
             let end = bytes.count
-            // Eight bytes at a time while none of them is a quote, a backslash, a control or non-ASCII byte.
+            // Eight bytes at a time while none of them is a quote, a backslash, a control or non-ASCII
+            // byte; the first one that is ends the scan exactly where it lies, for the loop below.
+            var found = false
             while index + 8 <= end {
-                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                if JSONParser.needsAttention(word) { break }
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                let flags = JSONParser.attentionFlags(word)
+                if flags != 0 {
+                    index += flags.trailingZeroBitCount >> 3
+                    found = true
+                    break
+                }
                 index += 8
             }
-            while index < end {
+            while !found, index < end {
                 let byte = base[index]
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
                 index += 1
@@ -289,13 +296,15 @@ struct JSONParser {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highBits: UInt64 = 0x8080_8080_8080_8080
 
-    /// Whether any byte of `word` is `"`, `\\`, below 0x20 or above 0x7F (the classic SWAR zero-byte test).
-    @inline(__always) private static func needsAttention(_ word: UInt64) -> Bool {
-        func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highBits != 0 }
-        let quote = hasZeroByte(word ^ (ones &* 0x22))
-        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
-        let control = (word &- ones &* 0x20) & ~word & highBits != 0
-        return quote || backslash || control || word & highBits != 0
+    /// The high bit of every byte of `word` (little-endian) that is `"`, `\\`, below 0x20 or above
+    /// 0x7F, at least up to the first such byte: the classic SWAR tests, whose borrows can only
+    /// raise false flags above a true one, so the lowest flag is always exactly the first byte.
+    @inline(__always) static func attentionFlags(_ word: UInt64) -> UInt64 {
+        func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highBits }
+        let quote = zeroBytes(word ^ (ones &* 0x22))
+        let backslash = zeroBytes(word ^ (ones &* 0x5C))
+        let control = (word &- ones &* 0x20) & ~word & highBits
+        return quote | backslash | control | (word & highBits)
     }
 
     @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }

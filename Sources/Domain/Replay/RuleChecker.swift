@@ -30,16 +30,18 @@ public struct RuleViolation: Sendable, Equatable, CustomStringConvertible {
 /// stream, then applied even if it broke a rule, so that later findings reflect what the journal
 /// really says. Memory grows with the number of aggregates, not of events.
 public struct RuleChecker: Sendable {
-    private struct SlotKey: Hashable {
+    private struct SlotKey: AggregateTableKey, Sendable {
         var site: Site
         var slotId: UUID
+        /// The slot id alone: a random UUID; the site is compared by `==`.
+        var tableWords: (UInt64, UInt64) { slotId.tableWords }
     }
 
     public let rules: RuleParameters
-    private var slots: [SlotKey: SlotState] = [:]
-    private var applicants: [IdentityKey: ApplicantState] = [:]
-    private var dossiers: [UUID: DossierState] = [:]
-    private var evidenceCounts: [Fingerprint: Int] = [:]
+    private var slots = AggregateTable<SlotKey, SlotState>()
+    private var applicants = AggregateTable<IdentityKey, ApplicantState>()
+    private var dossiers = AggregateTable<UUID, DossierState>()
+    private var evidenceCounts = AggregateTable<Fingerprint, Int>()
     public private(set) var eventsChecked = 0
     private var typeNames = TypeNameCache()
 
@@ -94,23 +96,22 @@ public struct RuleChecker: Sendable {
         let rejection: Rejection?
         switch stream {
         case .slot(let site, let slotId):
-            let key = SlotKey(site: site, slotId: slotId)
-            rejection = Self.checkAndApply(event, to: &slots[key, default: SlotState(site: site, slotId: slotId)]) { state, event throws(Rejection) in
-                try state.check(event)
+            rejection = slots.update(SlotKey(site: site, slotId: slotId), default: { SlotState(site: site, slotId: slotId) }) { slot in
+                Self.checkAndApply(event, to: &slot) { state, event throws(Rejection) in try state.check(event) }
             }
         case .applicant(let identity):
             let rules = rules
-            rejection = Self.checkAndApply(event, to: &applicants[identity, default: ApplicantState(identityKey: identity)]) { state, event throws(Rejection) in
-                try state.check(event, rules: rules)
+            rejection = applicants.update(identity, default: { ApplicantState(identityKey: identity) }) { applicant in
+                Self.checkAndApply(event, to: &applicant) { state, event throws(Rejection) in try state.check(event, rules: rules) }
             }
         case .dossier(let dossierId):
             let rules = rules
-            rejection = Self.checkAndApply(event, to: &dossiers[dossierId, default: DossierState(dossierId: dossierId)]) { state, event throws(Rejection) in
-                try state.check(event, rules: rules)
+            rejection = dossiers.update(dossierId, default: { DossierState(dossierId: dossierId) }) { dossier in
+                Self.checkAndApply(event, to: &dossier) { state, event throws(Rejection) in try state.check(event, rules: rules) }
             }
         case .fingerprint(let fingerprint):
             // Evidence obeys no invariant beyond its own validity.
-            evidenceCounts[fingerprint, default: 0] += 1
+            evidenceCounts.update(fingerprint, default: { 0 }) { $0 += 1 }
             rejection = nil
         }
         guard let rejection else { return [] }
