@@ -357,14 +357,18 @@ public final class Journal: @unchecked Sendable {
 
     /// Writes an index through a temporary file and a rename, so a crash leaves the old or the new.
     static func writeIndex(_ contents: SegmentIndexContents, paths: JournalDirectory) throws -> SegmentIndex {
-        let final = paths.indexPath(firstPosition: contents.firstPosition)
+        try writeIndex(bytes: SegmentIndex.encode(contents), firstPosition: contents.firstPosition, paths: paths)
+    }
+
+    static func writeIndex(bytes: [UInt8], firstPosition: UInt64, paths: JournalDirectory) throws -> SegmentIndex {
+        let final = paths.indexPath(firstPosition: firstPosition)
         let temporary = final + ".tmp"
         let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        try file.writeAll(SegmentIndex.encode(contents), at: 0)
+        try file.writeAll(bytes, at: 0)
         try file.syncData()
         guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
         try FileDescriptor.syncDirectory(paths.indexDirectory)
-        return try SegmentIndex(path: final, name: JournalFormat.indexName(firstPosition: contents.firstPosition))
+        return try SegmentIndex(path: final, name: JournalFormat.indexName(firstPosition: firstPosition))
     }
 
     /// Finishes the appends in flight, syncs, and stops the writer. Later appends fail with `.closed`.

@@ -257,6 +257,24 @@ final class SegmentIndex: @unchecked Sendable {
         return (b.getInteger(at: framesAt + lo * Self.frameEntrySize), b.getInteger(at: framesAt + lo * Self.frameEntrySize + 8))
     }
 
+    /// This index's bytes for the packed form of its segment: the same positions, ids and runs,
+    /// each frame's offset now its block's, and the packed file's length and checksum. Nil when
+    /// the counts of frames disagree.
+    func repointed(segmentLength: UInt64, segmentChecksum: UInt32, frameOffsets: [UInt64]) -> [UInt8]? {
+        guard frameOffsets.count == frameCount else { return nil }
+        var bytes = [UInt8](file.bytes)
+        bytes.withUnsafeMutableBytes { b in
+            b.storeBytes(of: segmentLength.littleEndian, toByteOffset: 32, as: UInt64.self)
+            b.storeBytes(of: segmentChecksum.littleEndian, toByteOffset: 104, as: UInt32.self)
+            for (i, offset) in frameOffsets.enumerated() {
+                b.storeBytes(of: offset.littleEndian, toByteOffset: framesAt + i * Self.frameEntrySize + 8, as: UInt64.self)
+            }
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[128...]), extending: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<124])))
+            b.storeBytes(of: crc.littleEndian, toByteOffset: 124, as: UInt32.self)
+        }
+        return bytes
+    }
+
     func frameEntry(_ i: Int) -> (firstPosition: UInt64, offset: UInt64) {
         let b = file.bytes
         return (b.getInteger(at: framesAt + i * Self.frameEntrySize), b.getInteger(at: framesAt + i * Self.frameEntrySize + 8))

@@ -118,11 +118,11 @@ extension Journal {
     /// either way each file on disk is whole. Readers holding the old segment open keep reading
     /// the old file, which stays valid until they close it.
     func packSealedSegment(firstPosition first: UInt64, packing: SegmentPacking, shouldStop: () -> Bool) throws -> Bool {
-        let found: (segment: SealedSegment, frontier: MerkleFrontier)? = lock.withLock {
+        let found: SealedSegment? = lock.withLock {
             guard failure == nil, let k = sealed.firstIndex(where: { $0.index.firstPosition == first }) else { return nil }
-            return (sealed[k], k == 0 ? MerkleFrontier() : sealed[k - 1].index.merkle)
+            return sealed[k]
         }
-        guard let (segment, frontier) = found else { return false }
+        guard let segment = found, segment.index.hasSoundChecksum() else { return false }
         let header = try Self.readHeader(segment.file, name: segment.name)
         guard header.minimumReaderVersion < JournalFormat.packedVersion else { return false }
         let final = paths.segmentPath(firstPosition: first)
@@ -132,20 +132,53 @@ extension Journal {
         guard let packed = try Self.writePacked(segment: segment.file, name: segment.name, length: segment.index.segmentLength, header: header,
                                                 to: temporary, packing: packing, maximumPayload: Self.maximumPayload(options), shouldStop: shouldStop)
         else { return false }
-        let contents = try Self.indexContents(scanning: packed, name: segment.name, header: Self.packedHeader(header), frontier: frontier, options: options)
-        guard contents.chainHash == segment.index.chainHash, UInt64(contents.eventIDs.count) == segment.index.eventCount else {
-            throw JournalError.writerFailed(reason: "the packed copy of \(segment.name) does not read back as the segment it was made from")
+        try Self.checkPacked(packed, of: segment, header: header, maximumPayload: Self.maximumPayload(options))
+        // The index keeps its positions, ids and runs: only the frames' offsets and the file change.
+        guard let bytes = segment.index.repointed(segmentLength: packed.length, segmentChecksum: packed.checksum, frameOffsets: packed.frameOffsets) else {
+            throw JournalError.writerFailed(reason: "the packed copy of \(segment.name) has another number of frames than its index")
         }
-        let index = try Self.writeIndex(contents, paths: paths)
+        let index = try Self.writeIndex(bytes: bytes, firstPosition: first, paths: paths)
         guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
         renamed = true
         try FileDescriptor.syncDirectory(paths.path)
         lock.withLock {
             if let k = sealed.firstIndex(where: { $0.index.firstPosition == first }) {
-                sealed[k] = SealedSegment(index: index, file: packed, name: segment.name)
+                sealed[k] = SealedSegment(index: index, file: packed.file, name: segment.name)
             }
         }
         return true
+    }
+
+    /// Reads a packed copy back as a reader will: every block checked and decoded, every frame's
+    /// position and chain hash recomputed from its restored payload. The chain covers every byte
+    /// of every event, so a copy that passes holds exactly the original's events.
+    static func checkPacked(_ packed: PackedSegment, of segment: SealedSegment, header: SegmentHeader, maximumPayload: Int) throws {
+        func mismatch(_ detail: String) -> JournalError {
+            .writerFailed(reason: "the packed copy of \(segment.name) does not read back as the segment it was made from: \(detail)")
+        }
+        let cursor = FrameCursor(file: packed.file, from: UInt64(JournalFormat.segmentHeaderSize), limit: packed.length, maximumPayload: maximumPayload)
+        var chain = header.previousChainHash
+        var position = header.firstPosition
+        var frames = 0
+        while true {
+            switch try cursor.next() {
+            case .end:
+                guard frames == segment.index.frameCount, position == segment.index.endPosition, chain == segment.index.chainHash else {
+                    throw mismatch("it ends after \(frames) frames at position \(position)")
+                }
+                return
+            case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
+                throw mismatch("byte \(offset): \(reason)")
+            case .frame(let frame, let offset, let payload):
+                guard frames < packed.frameOffsets.count, offset == packed.frameOffsets[frames], frame.firstPosition == position else {
+                    throw mismatch("frame \(frames) at byte \(offset) starts at position \(frame.firstPosition), expected \(position)")
+                }
+                chain = FrameHeader.chainHash(previous: chain, firstPosition: frame.firstPosition, eventCount: frame.eventCount, payload: payload)
+                guard chain == frame.chainHash else { throw mismatch("the chain hash of frame \(frames) does not follow") }
+                position += UInt64(frame.eventCount)
+                frames += 1
+            }
+        }
     }
 
     static func packedHeader(_ header: SegmentHeader) -> SegmentHeader {
@@ -158,7 +191,7 @@ extension Journal {
     /// Writes the packed form of a segment to `path` and makes it durable; nil when it would not
     /// be smaller than the original or `shouldStop` said so. Damage in the original is thrown.
     static func writePacked(segment file: FileDescriptor, name: String, length: UInt64, header: SegmentHeader, to path: String,
-                            packing: SegmentPacking, maximumPayload: Int, shouldStop: () -> Bool) throws -> FileDescriptor? {
+                            packing: SegmentPacking, maximumPayload: Int, shouldStop: () -> Bool) throws -> PackedSegment? {
         let out = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
         var writer = BlockWriter(packing: packing, start: packedHeader(header).encoded())
         let cursor = FrameCursor(file: file, from: UInt64(JournalFormat.segmentHeaderSize), limit: length, maximumPayload: maximumPayload)
@@ -183,8 +216,18 @@ extension Journal {
         // Level 0 (blocks stored as is, for readers without zstd) is packed even though larger.
         guard writer.written < length || packing.compressionLevel == 0 else { return nil }
         try out.syncData()
-        return out
+        return PackedSegment(file: out, length: writer.written, checksum: writer.checksum, frameOffsets: writer.frameOffsets)
     }
+}
+
+/// A packed copy on disk, with what its index needs.
+struct PackedSegment {
+    var file: FileDescriptor
+    var length: UInt64
+    /// CRC32C of the whole file, as an index records it.
+    var checksum: UInt32
+    /// For each frame in order, the offset of the block holding it.
+    var frameOffsets: [UInt64]
 }
 
 /// Gathers frames into blocks and blocks into output bytes for one packed segment.
@@ -192,8 +235,11 @@ private struct BlockWriter {
     let packing: SegmentPacking
     let compressor: ZstdCompressor
     var output: [UInt8]
-    /// Bytes of the packed file already written out of `output`.
+    /// Bytes of the packed file already written out of `output`, and their CRC32C.
     var written: UInt64 = 0
+    var checksum: UInt32 = 0
+    /// The block offset of every frame added so far.
+    private(set) var frameOffsets: [UInt64] = []
     private var content: [UInt8] = []
     private var firstPosition: UInt64 = 0
     private var eventCount: UInt32 = 0
@@ -215,6 +261,7 @@ private struct BlockWriter {
     /// rewritten by `BlockRecords.encode`. Its CRC field stays zero: the block's CRC covers it.
     mutating func add(_ frame: FrameHeader, payload: UnsafeRawBufferPointer) {
         if frameCount == 0 { firstPosition = frame.firstPosition }
+        frameOffsets.append(written + UInt64(output.count))
         let inner = FrameHeader(storedLength: UInt32(payload.count), payloadLength: UInt32(payload.count), codec: .none,
                                 firstPosition: frame.firstPosition, eventCount: frame.eventCount, chainHash: frame.chainHash)
         content.append(contentsOf: inner.encodedWithoutChecksum())
@@ -248,6 +295,7 @@ private struct BlockWriter {
 
     mutating func flush(to file: FileDescriptor) throws {
         try file.writeAll(output, at: written)
+        checksum = CRC32C.checksum(output, extending: checksum)
         written += UInt64(output.count)
         output.removeAll(keepingCapacity: true)
     }

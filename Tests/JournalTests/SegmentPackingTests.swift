@@ -95,6 +95,22 @@ import Testing
         #expect(try JournalReader(directory: dir.path).read().map(\.id) == events.flatMap { $0 }.map(\.id))
     }
 
+    @Test func aPackedSegmentsIndexIsByteForByteWhatARebuildFromItWouldWrite() throws {
+        let j = try Journal.open(directory: dir.path, options: options(packing: packing))
+        try write(j, count: 500)
+        j.close()
+        var frontier = MerkleFrontier()
+        for name in dir.segmentFiles().dropLast() {
+            let file = try FileDescriptor.open(dir.file(name), flags: O_RDONLY)
+            let header = try Journal.readHeader(file, name: name)
+            #expect(header.minimumReaderVersion == JournalFormat.packedVersion)
+            let contents = try Journal.indexContents(scanning: file, name: name, header: header, frontier: frontier, options: options(packing: nil))
+            let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("index/" + name.replacingOccurrences(of: ".seg", with: ".idx")))))
+            #expect(written == SegmentIndex.encode(contents), "\(name)")
+            frontier = contents.merkle
+        }
+    }
+
     @Test func aJournalWrittenWithoutPackingIsPackedWhenOpenedWithIt() throws {
         let j = try Journal.open(directory: dir.path, options: options(packing: nil))
         let ids = try write(j, count: 400)
