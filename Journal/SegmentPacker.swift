@@ -1,3 +1,4 @@
+import CJournalSupport
 import Foundation
 
 /// How sealed segments are packed: their frames rewritten into blocks compressed together.
@@ -49,6 +50,9 @@ final class SegmentPacker: @unchecked Sendable {
     func start(for journal: Journal, packing: SegmentPacking) {
         let thread = Thread { [weak journal, self] in
             defer { self.stopped.signal() }
+            // Packing must not take CPU or disk from appends: nice 19, idle I/O class (like an
+            // LSM store's compaction pool). It still runs whenever the writer waits on fdatasync.
+            _ = SegmentPacker.makeCurrentThreadBackground()
             // Wait for the opening check; a journal closed before it ends leaves the packing to
             // its next opening rather than wait for a check of every segment.
             while true {
@@ -70,6 +74,11 @@ final class SegmentPacker: @unchecked Sendable {
         thread.name = "registre-packer"
         self.thread = thread
         thread.start()
+    }
+
+    /// Lowers the calling thread to nice 19 and the idle I/O class; the bits of what was refused.
+    static func makeCurrentThreadBackground() -> Int32 {
+        registre_make_thread_background()
     }
 
     private func take() -> UInt64? {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Journal
 
@@ -109,6 +110,26 @@ import Testing
             #expect(written == SegmentIndex.encode(contents), "\(name)")
             frontier = contents.merkle
         }
+    }
+
+    @Test func theThreadThatPacksTakesTheLowestCPUPrioritySoAppendsGoFirst() throws {
+        let result = Mutex<(refused: Int32, nice: Int32)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let refused = SegmentPacker.makeCurrentThreadBackground()
+            errno = 0
+            // On Linux, PRIO_PROCESS with 0 names the calling thread.
+            let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+            result.withLock { $0 = (refused, nice) }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        let r = try #require(result.withLock { $0 })
+        #expect(r.refused & 1 == 0)
+        #expect(r.nice == 19)
+        // The calling thread is untouched.
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) != 19)
     }
 
     @Test func aJournalWrittenWithoutPackingIsPackedWhenOpenedWithIt() throws {

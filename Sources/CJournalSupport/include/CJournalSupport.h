@@ -45,4 +45,9 @@ void registre_sha256_chain_and_leaves(registre_sha256_context *chain, const void
 /// 1 when the x86-64 SHA extensions are used, 0 for the portable code.
 int registre_sha256_is_hardware(void);
 
+/// Gives the calling thread the lowest CPU priority (nice 19) and the idle I/O class, for
+/// background work that must only use what appends leave idle. Returns 0, or a bit mask of what
+/// the kernel refused (1: CPU priority, 2: I/O class); either way the thread goes on.
+int registre_make_thread_background(void);
+
 #endif
