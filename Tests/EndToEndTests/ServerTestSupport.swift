@@ -79,7 +79,7 @@ final class TestHTTPClient: @unchecked Sendable {
         var description: String { "HTTP \(status) \(text.prefix(600))" }
     }
 
-    let fd: Int32
+    private(set) var fd: Int32
     private var buffer: [UInt8] = []
 
     init(path: String, receiveTimeout: Double = 20) throws {
@@ -92,14 +92,18 @@ final class TestHTTPClient: @unchecked Sendable {
         }
         guard r == 0 else {
             let e = errno
+            // deinit runs for a fully initialised object whose init throws: closing here and
+            // there closed the number twice, and the second time it could be another test's pipe
+            // (a child's output drain then died on EBADF).
             close(fd)
+            fd = -1
             throw ServerTestError("connect \(path): \(String(cString: strerror(e)))")
         }
         var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - receiveTimeout.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     func sendRaw(_ bytes: [UInt8]) throws {
         var offset = 0
