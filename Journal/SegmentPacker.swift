@@ -118,8 +118,9 @@ final class SegmentPacker: @unchecked Sendable {
 }
 
 extension Journal {
-    /// Packs one sealed segment: the packed copy is written beside it, read back through the
-    /// same checks as a damaged index's rebuild, given its index, then renamed over the segment.
+    /// Packs one sealed segment: the packed copy is written beside it, read back with every
+    /// chain hash recomputed (`checkPacked`), given the segment's own index with its frames
+    /// repointed to their blocks, then renamed over the segment.
     /// Returns false when there was nothing to do (already packed, gone, or no smaller).
     ///
     /// The index is renamed before the segment. A crash between the two renames leaves an index
