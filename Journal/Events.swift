@@ -179,6 +179,24 @@ enum RecordCodec {
         w.bytes.append(contentsOf: data)
     }
 
+    /// Offsets in a record of the fields the writer fills once it has ordered the append.
+    static let positionOffset = 4, versionOffset = 12, recordedAtOffset = 36
+
+    /// Fills in a record encoded by `append` with zero position, version and time.
+    @inline(__always)
+    static func fill(record at: Int, position: UInt64, version: UInt64, recordedAtMicros: Int64, in payload: UnsafeMutableRawBufferPointer) {
+        payload.storeBytes(of: position.littleEndian, toByteOffset: at + positionOffset, as: UInt64.self)
+        payload.storeBytes(of: version.littleEndian, toByteOffset: at + versionOffset, as: UInt64.self)
+        payload.storeBytes(of: recordedAtMicros.littleEndian, toByteOffset: at + recordedAtOffset, as: Int64.self)
+    }
+
+    /// The stream id of the record at `at`, as bytes.
+    @inline(__always)
+    static func streamBytes(ofRecordAt at: Int, in payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let length = Int(payload.loadUnaligned(fromByteOffset: at + 46, as: UInt16.self).littleEndian)
+        return UnsafeRawBufferPointer(rebasing: payload[(at + JournalFormat.recordFixedSize)..<(at + JournalFormat.recordFixedSize + length)])
+    }
+
     enum Malformed: Error, Equatable { case truncated(offset: Int), lengthMismatch(offset: Int), countMismatch(expected: UInt32, actual: UInt32), position(expected: UInt64, actual: UInt64) }
 
     /// Walks the records of a payload, checking each record's declared lengths add up and

@@ -386,6 +386,8 @@ public final class Journal: @unchecked Sendable {
     /// Appends atomically and returns once the frame holding it is durable.
     public func append(_ request: AppendRequest) async throws -> AppendResult {
         let prepared = try PreparedAppend(request, limits: options.limits)
+        // Held until the answer so that the append's buffers are freed here, not on the writer thread.
+        defer { withExtendedLifetime(prepared) {} }
         return try await withCheckedThrowingContinuation { continuation in
             queue.enqueue(prepared) { continuation.resume(with: $0) }
         }
@@ -400,7 +402,8 @@ public final class Journal: @unchecked Sendable {
             box.result = result
             done.signal()
         }
-        done.wait()
+        // Held until the answer so that the append's buffers are freed here, not on the writer thread.
+        withExtendedLifetime(prepared) { done.wait() }
         return try box.result!.get()
     }
 

@@ -48,10 +48,11 @@ struct OpenSegmentTable {
         frameOffsets.append(offset)
     }
 
-    mutating func addEvent(position: UInt64, stream: String, version: UInt64, id: UUID) {
+    /// `streamHash` is `StreamRuns.hash` of the stream id, computed once per append by the writer.
+    mutating func addEvent(position: UInt64, stream: UnsafeRawBufferPointer, streamHash: UInt64, version: UInt64, id: UUID) {
         idPositions.insert(hash: IndexHash.hash(id), value: position)
         eventIDs.append(id)
-        streams.add(position: position, version: version, stream: stream)
+        streams.add(position: position, version: version, stream: stream, hash: streamHash)
     }
 
     /// The same for an event read back from the segment, without making a `String` of its stream.

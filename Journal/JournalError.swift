@@ -137,7 +137,7 @@ public struct JournalLimits: Sendable, Equatable {
         let utf8 = stream.utf8
         if utf8.isEmpty { return "it is empty" }
         if utf8.count > maximumStreamIDBytes { return "it is \(utf8.count) bytes, over the limit of \(maximumStreamIDBytes)" }
-        for c in utf8 where !Self.isNameByte(c, extra: "-_.:@+=") {
+        if let c = Self.firstByte(of: stream, outside: Self.streamIDBytes) {
             return "character \(Self.describe(c)) is not allowed (letters, digits and - _ . : @ + = only)"
         }
         return nil
@@ -147,16 +147,44 @@ public struct JournalLimits: Sendable, Equatable {
         let utf8 = type.utf8
         if utf8.isEmpty { return "it is empty" }
         if utf8.count > maximumTypeBytes { return "it is \(utf8.count) bytes, over the limit of \(maximumTypeBytes)" }
-        for c in utf8 where !Self.isNameByte(c, extra: "-_.:") {
+        if let c = Self.firstByte(of: type, outside: Self.typeBytes) {
             return "character \(Self.describe(c)) is not allowed (letters, digits and - _ . : only)"
         }
         return nil
     }
 
-    private static func isNameByte(_ c: UInt8, extra: StaticString) -> Bool {
-        if (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) { return true }
-        for k in 0..<extra.utf8CodeUnitCount where extra.utf8Start[k] == c { return true }
-        return false
+    /// The ASCII bytes a name may use, as a 128-bit set (low word: bytes 0-63, high: 64-127).
+    /// Every append checks every byte of every stream id and type on the caller's thread, so the
+    /// check is one shift and mask per byte rather than a scan of the allowed punctuation.
+    private struct ByteSet {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+
+        init(allowing extra: StaticString) {
+            for c in UInt8(ascii: "0")...UInt8(ascii: "9") { insert(c) }
+            for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { insert(c) }
+            for c in UInt8(ascii: "a")...UInt8(ascii: "z") { insert(c) }
+            for k in 0..<extra.utf8CodeUnitCount { insert(extra.utf8Start[k]) }
+        }
+
+        private mutating func insert(_ c: UInt8) {
+            if c < 64 { low |= 1 << UInt64(c) } else { high |= 1 << UInt64(c - 64) }
+        }
+
+        @inline(__always) func contains(_ c: UInt8) -> Bool {
+            c < 64 ? low & (1 << UInt64(c)) != 0 : c < 128 && high & (1 << UInt64(c &- 64)) != 0
+        }
+    }
+
+    private static let streamIDBytes = ByteSet(allowing: "-_.:@+=")
+    private static let typeBytes = ByteSet(allowing: "-_.:")
+
+    private static func firstByte(of name: String, outside allowed: ByteSet) -> UInt8? {
+        var name = name
+        return name.withUTF8 { bytes in
+            for c in bytes where !allowed.contains(c) { return c }
+            return nil
+        }
     }
 
     private static func describe(_ c: UInt8) -> String {
@@ -199,6 +227,10 @@ public struct JournalOptions: Sendable {
     public var packing: SegmentPacking? = SegmentPacking()
     /// The most bytes of appends the writer packs into one group-commit frame.
     public var maximumFrameBytes: Int = 4 << 20
+    /// How many streams' last versions the writer keeps in memory between appends. Past this the
+    /// cache is emptied and refilled from the open segment and the sealed indexes as streams come
+    /// back (about 60 bytes and the id per stream, so the default bounds it near 100 MiB).
+    public var writerCachedStreams: Int = 1 << 20
     /// Where recovery reports what it truncated; defaults to standard error.
     public var log: @Sendable (String) -> Void = { message in
         FileHandle.standardError.write(Data(("registre: " + message + "\n").utf8))

@@ -12,12 +12,14 @@ final class JournalWriter: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// The frame being written, reused so each commit does not allocate and zero a new buffer.
     private var frame: [UInt8] = []
-    /// Last version of every stream the writer has looked up or written; nil value: no stream.
-    private var streamVersions: [String: UInt64?] = [:]
+    /// Versions of the streams the writer has looked up or written, and those of the frame
+    /// being built.
+    private var streams: StreamVersionCache
 
     init(journal: Journal) {
         self.journal = journal
         compressor = ZstdCompressor(level: journal.options.compressionLevel)
+        streams = StreamVersionCache(capacity: journal.options.writerCachedStreams)
     }
 
     func run() {
@@ -37,16 +39,10 @@ final class JournalWriter: @unchecked Sendable {
         stopped.signal()
     }
 
-    // MARK: Lookups against committed state (writer thread only)
-
-    private func committedVersion(of stream: String) throws -> UInt64? {
-        if let cached = streamVersions[stream] { return cached }
-        let version = try journal.committedLastVersion(of: stream)
-        streamVersions[stream] = version
-        return version
-    }
-
     // MARK: One batch
+
+    /// An event of the frame, for the open segment's table once the frame is durable.
+    private typealias TableEvent = (position: UInt64, recordOffset: Int, streamHash: UInt64, version: UInt64, id: UUID)
 
     private struct Accepted {
         var item: AppendQueue.Item
@@ -61,12 +57,13 @@ final class JournalWriter: @unchecked Sendable {
         let firstPosition = journal.nextPosition
         var position = firstPosition
         let time = max(journal.options.clock(), journal.lastRecordedAt)
-        var overlay: [String: UInt64] = [:]
+        streams.beginFrame()
         var idsInFrame = PositionTable(capacity: batch.count * 4)
         var accepted: [Accepted] = []
         var retriesInFrame: [(item: AppendQueue.Item, of: Int)] = []
         var payload = ByteWriter(capacity: batch.reduce(0) { $0 + $1.append.byteSize })
-        var tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)] = []
+        var tableEvents: [TableEvent] = []
+        tableEvents.reserveCapacity(batch.reduce(0) { $0 + $1.append.events.count })
         var damage: JournalError? = nil
 
         for item in batch {
@@ -84,11 +81,16 @@ final class JournalWriter: @unchecked Sendable {
             // `next[i]` is the version the next event of stream i gets (0 for a new stream).
             var next: [UInt64] = []
             next.reserveCapacity(append.expectations.count)
+            var slots: [Int] = []
+            slots.reserveCapacity(append.expectations.count)
             var conflicts: [VersionConflict] = []
             do {
-                for (stream, expected) in append.expectations {
-                    let version = try overlay[stream] ?? committedVersion(of: stream)
-                    next.append(version.map { $0 + 1 } ?? 0)
+                for (i, (stream, expected)) in append.expectations.enumerated() {
+                    let slot = streams.slot(of: stream, hash: append.streamHashes[i])
+                    let nextVersion = try streams.nextVersion(ofSlot: slot) { try journal.committedLastVersion(of: stream) }
+                    slots.append(slot)
+                    next.append(nextVersion)
+                    let version = nextVersion == 0 ? nil : nextVersion - 1
                     if !expected.isSatisfied(by: version) {
                         conflicts.append(VersionConflict(stream: stream, expected: expected, actual: version))
                     }
@@ -106,19 +108,22 @@ final class JournalWriter: @unchecked Sendable {
                 continue
             }
             let first = position
-            for (k, e) in append.events.enumerated() {
-                let version = next[e.streamIndex]
-                next[e.streamIndex] = version + 1
-                RecordCodec.append(position: position, version: version, id: e.id, recordedAtMicros: time,
-                                   endsAppend: k == append.events.count - 1, stream: e.stream, type: e.type,
-                                   metadata: e.metadata, data: e.data, to: &payload)
-                tableEvents.append((position, e.stream, version, e.id))
-                idsInFrame.insert(hash: IndexHash.hash(e.id), value: UInt64(accepted.count))
-                position += 1
+            let base = payload.count
+            payload.bytes.append(contentsOf: append.records)
+            payload.bytes.withUnsafeMutableBytes { frameBytes in
+                for e in append.events {
+                    let version = next[e.streamIndex]
+                    next[e.streamIndex] = version + 1
+                    RecordCodec.fill(record: base + e.recordOffset, position: position, version: version, recordedAtMicros: time, in: frameBytes)
+                    tableEvents.append((position, base + e.recordOffset, append.streamHashes[e.streamIndex], version, e.id))
+                    idsInFrame.insert(hash: IndexHash.hash(e.id), value: UInt64(accepted.count))
+                    position += 1
+                }
             }
             var versions: [String: UInt64] = [:]
+            versions.reserveCapacity(append.expectations.count)
             for (i, (stream, _)) in append.expectations.enumerated() {
-                overlay[stream] = next[i] - 1
+                streams.setPendingNextVersion(next[i], ofSlot: slots[i])
                 versions[stream] = next[i] - 1
             }
             accepted.append(Accepted(item: item, result: AppendResult(firstPosition: first, lastPosition: position - 1, versions: versions, wasAlreadyCommitted: false)))
@@ -142,7 +147,7 @@ final class JournalWriter: @unchecked Sendable {
             for r in retriesInFrame { r.item.completion(.failure(failure)) }
             return
         }
-        for (s, v) in overlay { streamVersions[s] = v }
+        streams.commitFrame()
         for a in accepted { a.item.completion(.success(a.result)) }
         for r in retriesInFrame {
             var result = accepted[r.of].result
@@ -209,7 +214,7 @@ final class JournalWriter: @unchecked Sendable {
     // MARK: Disk
 
     private func writeFrame(payload: [UInt8], firstPosition: UInt64, eventCount: UInt32, time: Int64,
-                            tableEvents: [(position: UInt64, stream: String, version: UInt64, id: UUID)]) throws -> (bytes: Int, writeAndSync: Duration) {
+                            tableEvents: [TableEvent]) throws -> (bytes: Int, writeAndSync: Duration) {
         let chain = payload.withUnsafeBytes {
             FrameHeader.chainHash(previous: journal.chainHash, firstPosition: firstPosition, eventCount: eventCount, payload: $0)
         }
@@ -248,7 +253,12 @@ final class JournalWriter: @unchecked Sendable {
         let writeAndSync = ContinuousClock.now - started
         journal.lock.withLock {
             journal.openTable.addFrame(firstPosition: firstPosition, offset: offset)
-            for e in tableEvents { journal.openTable.addEvent(position: e.position, stream: e.stream, version: e.version, id: e.id) }
+            payload.withUnsafeBytes { records in
+                for e in tableEvents {
+                    journal.openTable.addEvent(position: e.position, stream: RecordCodec.streamBytes(ofRecordAt: e.recordOffset, in: records),
+                                               streamHash: e.streamHash, version: e.version, id: e.id)
+                }
+            }
             journal.openEnd = offset + UInt64(frame.count)
             journal.nextPosition = firstPosition + UInt64(eventCount)
             journal.chainHash = chain

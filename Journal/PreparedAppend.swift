@@ -3,22 +3,30 @@ import Foundation
 /// An append checked against the limits and given its event ids, before it reaches the writer.
 ///
 /// All of this runs on the caller's thread, so the single writer thread spends its time only on
-/// what must be serial: version checks, positions, the frame and the sync.
+/// what must be serial: version checks, positions, the frame and the sync. Even the event records
+/// are encoded here (`records`), with their position, version and time left zero: the writer
+/// copies an append's records into the frame at once and fills those three fields in place, so
+/// it touches neither the events' strings nor their reference counts.
 struct PreparedAppend: Sendable {
     struct Event: Sendable {
         var stream: String
-        var type: String
         var id: UUID
         var idWasGiven: Bool
         /// Index of the event's stream in `expectations`, so the writer never hashes stream names per event.
         var streamIndex: Int
-        var metadata: [UInt8]
-        var data: [UInt8]
+        /// Where the event's record starts in `records`.
+        var recordOffset: Int
     }
 
     var events: [Event]
+    /// The events' records, back to back, as FORMAT.md lays them out, with position, version and
+    /// recorded-at zero (see `RecordCodec.fill`).
+    var records: [UInt8]
     /// Every stream the append writes, in order of first appearance, with its expectation.
     var expectations: [(stream: String, expected: ExpectedVersion)]
+    /// By expectation: the stream id's `StreamNameHash` with the process seed, computed here on
+    /// the caller's thread so the writer thread does not hash stream ids.
+    var streamHashes: [UInt64]
     var byteSize: Int
 
     init(_ request: AppendRequest, limits: JournalLimits) throws {
@@ -28,9 +36,11 @@ struct PreparedAppend: Sendable {
         }
         var events: [Event] = []
         events.reserveCapacity(request.events.count)
+        var records = ByteWriter(capacity: request.events.reduce(0) { $0 + JournalFormat.recordFixedSize + 64 + $1.metadata.count + $1.data.count })
         var seenIDs = PositionTable(capacity: request.events.count)
         var streamOrder: [String] = []
-        var streamIndexes: [String: Int] = [:]
+        var streamHashes: [UInt64] = []
+        var streamIndexes = StreamIndexes(capacity: request.events.count)
         var total = 0
         for (i, e) in request.events.enumerated() {
             if let problem = limits.streamIDProblem(e.stream) { throw JournalError.invalidStreamID(eventIndex: i, stream: e.stream, reason: problem) }
@@ -52,22 +62,66 @@ struct PreparedAppend: Sendable {
             }
             if duplicate { throw JournalError.duplicateEventInAppend(id) }
             seenIDs.insert(hash: hash, value: UInt64(i))
+            let streamHash = StreamNameHash.hash(e.stream, seed: StreamNameHash.processSeed)
+            let found = streamIndexes.find(e.stream, hash: streamHash, among: streamOrder)
             let streamIndex: Int
-            if let known = streamIndexes[e.stream] {
+            if let known = found.index {
                 streamIndex = known
             } else {
                 streamIndex = streamOrder.count
-                streamIndexes[e.stream] = streamIndex
+                streamIndexes.insert(streamIndex, hash: streamHash, at: found.slot)
                 streamOrder.append(e.stream)
+                streamHashes.append(streamHash)
             }
-            events.append(Event(stream: e.stream, type: e.type, id: id, idWasGiven: e.id != nil, streamIndex: streamIndex, metadata: e.metadata, data: e.data))
+            events.append(Event(stream: e.stream, id: id, idWasGiven: e.id != nil, streamIndex: streamIndex, recordOffset: records.count))
+            RecordCodec.append(position: 0, version: 0, id: id, recordedAtMicros: 0, endsAppend: i == request.events.count - 1,
+                               stream: e.stream, type: e.type, metadata: e.metadata, data: e.data, to: &records)
         }
-        for stream in request.expectedVersions.keys where streamIndexes[stream] == nil {
-            throw JournalError.expectationForUnwrittenStream(stream)
+        if !request.expectedVersions.isEmpty {
+            let written = Set(streamOrder)
+            for stream in request.expectedVersions.keys where !written.contains(stream) {
+                throw JournalError.expectationForUnwrittenStream(stream)
+            }
         }
         self.events = events
-        expectations = streamOrder.map { ($0, request.expectedVersions[$0] ?? .any) }
+        self.records = records.bytes
+        expectations = request.expectedVersions.isEmpty
+            ? streamOrder.map { ($0, .any) }
+            : streamOrder.map { ($0, request.expectedVersions[$0] ?? .any) }
+        self.streamHashes = streamHashes
         byteSize = total
+    }
+
+    /// The streams of one append, by first appearance: open addressing over indexes into the
+    /// append's stream list, so finding an event's stream hashes its id once and compares bytes
+    /// only when hashes agree.
+    private struct StreamIndexes {
+        private var hashes: [UInt64]
+        private var indexes: [Int32]
+        private let mask: Int
+
+        init(capacity: Int) {
+            var size = 8
+            while size < capacity * 2 { size <<= 1 }
+            hashes = Array(repeating: 0, count: size)
+            indexes = Array(repeating: -1, count: size)
+            mask = size - 1
+        }
+
+        /// The index of `stream` in `order`, or the free slot where it goes.
+        func find(_ stream: String, hash: UInt64, among order: [String]) -> (index: Int?, slot: Int) {
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while indexes[i] >= 0 {
+                if hashes[i] == hash, order[Int(indexes[i])] == stream { return (Int(indexes[i]), i) }
+                i = (i + 1) & mask
+            }
+            return (nil, i)
+        }
+
+        mutating func insert(_ index: Int, hash: UInt64, at slot: Int) {
+            hashes[slot] = hash
+            indexes[slot] = Int32(index)
+        }
     }
 
     var allIDsGiven: Bool { events.allSatisfy(\.idWasGiven) }

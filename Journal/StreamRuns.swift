@@ -6,8 +6,9 @@ import Foundation
 /// events, before the first append can be served. A `[String: …]` dictionary made a `String` for
 /// every event and compared whole stream ids on every probe; this table is keyed by the id's
 /// bytes, makes a `String` once per stream, and compares a stored hash before any bytes. The hash
-/// is Swift's per-process seeded one, so stream ids crafted to collide cannot build long probe
-/// chains.
+/// is `StreamNameHash` with the per-process seed, so stream ids crafted to collide cannot build
+/// long probe chains, and the writer, which has already hashed each stream of an append for its
+/// version cache, passes that hash in rather than hashing again per event.
 struct StreamRuns {
     struct Run {
         let name: String
@@ -21,7 +22,7 @@ struct StreamRuns {
     /// Open addressing, linear probing. A slot keeps the name's hash beside the run's index, so
     /// a probe reads one array until the hashes agree.
     private struct Slot {
-        var hash: Int
+        var hash: UInt64
         var run: Int32
         static let empty = Slot(hash: 0, run: -1)
     }
@@ -29,16 +30,14 @@ struct StreamRuns {
 
     var count: Int { runs.count }
 
-    @inline(__always) private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var h = Hasher()
-        h.combine(bytes: bytes)
-        return h.finalize()
+    @inline(__always) static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        StreamNameHash.hash(bytes, seed: StreamNameHash.processSeed)
     }
 
     /// The slot holding `bytes`'s run, or the empty slot where it would go.
-    private func slot(of bytes: UnsafeRawBufferPointer, hash: Int) -> (slot: Int, run: Int?) {
+    private func slot(of bytes: UnsafeRawBufferPointer, hash: UInt64) -> (slot: Int, run: Int?) {
         let mask = slots.count - 1
-        var i = hash & mask
+        var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let s = slots[i]
             if s.run < 0 { return (i, nil) }
@@ -63,7 +62,11 @@ struct StreamRuns {
 
     /// Adds the event at `position`, version `version`, to the stream whose id is `bytes`.
     mutating func add(position: UInt64, version: UInt64, stream bytes: UnsafeRawBufferPointer) {
-        let hash = Self.hash(bytes)
+        add(position: position, version: version, stream: bytes, hash: Self.hash(bytes))
+    }
+
+    /// The same with the id's hash (`StreamRuns.hash`) already computed.
+    mutating func add(position: UInt64, version: UInt64, stream bytes: UnsafeRawBufferPointer, hash: UInt64) {
         let found = slot(of: bytes, hash: hash)
         if let r = found.run {
             runs[r].positions.append(position)
@@ -79,12 +82,17 @@ struct StreamRuns {
         name.withUTF8 { add(position: position, version: version, stream: UnsafeRawBufferPointer($0)) }
     }
 
+    mutating func add(position: UInt64, version: UInt64, stream: String, hash: UInt64) {
+        var name = stream
+        name.withUTF8 { add(position: position, version: version, stream: UnsafeRawBufferPointer($0), hash: hash) }
+    }
+
     private mutating func grow() {
         let old = slots
         slots = [Slot](repeating: .empty, count: old.count * 2)
         let mask = slots.count - 1
         for s in old where s.run >= 0 {
-            var i = s.hash & mask
+            var i = Int(truncatingIfNeeded: s.hash) & mask
             while slots[i].run >= 0 { i = (i + 1) & mask }
             slots[i] = s
         }

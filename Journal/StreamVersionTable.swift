@@ -22,12 +22,16 @@ struct StreamVersionTable {
     private var nameLengths: [UInt32] = []
     /// Indexed by slot: the version the stream's next event must have (0 for a new stream).
     private var next: [UInt64] = []
-    /// Per table, so that names crafted to collide cannot be prepared in advance.
-    private let seed = UInt64.random(in: 1...UInt64.max)
+    /// Per table by default, so that names crafted to collide cannot be prepared in advance.
+    let seed: UInt64
+    /// The next version a new slot starts with.
+    private let initialNext: UInt64
 
     var count: Int { next.count }
 
-    init() {
+    init(seed: UInt64 = UInt64.random(in: 1...UInt64.max), initialNext: UInt64 = 0) {
+        self.seed = seed
+        self.initialNext = initialNext
         entries = Array(repeating: Entry(), count: 1 << 12)
         mask = entries.count - 1
     }
@@ -36,7 +40,12 @@ struct StreamVersionTable {
     /// in order of first appearance, and never change.
     @inline(__always)
     mutating func slot(of name: UnsafeRawBufferPointer) -> Int {
-        let h = hash(name)
+        slot(of: name, hash: hash(name))
+    }
+
+    /// The same, with the name's hash already computed with this table's seed.
+    @inline(__always)
+    mutating func slot(of name: UnsafeRawBufferPointer, hash h: UInt64) -> Int {
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let e = entries[i]
@@ -49,7 +58,7 @@ struct StreamVersionTable {
         nameOffsets.append(UInt32(arena.count))
         nameLengths.append(UInt32(name.count))
         arena.append(contentsOf: name)
-        next.append(0)
+        next.append(initialNext)
         entries[i] = Entry(hash: h, slot: UInt32(slot))
         if next.count * 2 > entries.count { grow() }
         return slot
@@ -88,26 +97,8 @@ struct StreamVersionTable {
         }
     }
 
-    /// Eight bytes at a time with a 64-bit mixer; not cryptographic, only well spread.
     @inline(__always)
     func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h = seed ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)
-        var i = 0
-        let n = bytes.count
-        while i + 8 <= n {
-            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n {
-            tail |= UInt64(bytes[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-        h ^= h >> 29
-        return h | (1 << 63)
+        StreamNameHash.hash(bytes, seed: seed)
     }
 }

@@ -11,6 +11,30 @@ import Testing
         return j
     }
 
+    @Test func versionsStayExactWhenTheWritersCacheIsEmptiedAndRefilledAcrossSegments() throws {
+        // A cache of two streams over a small segment size: most lookups miss the cache and are
+        // answered by the open segment or by a sealed index, some after the cache was emptied.
+        var options = testOptions(segmentSize: 4096)
+        options.writerCachedStreams = 2
+        let j = try Journal.open(directory: dir.path, options: options)
+        defer { j.close() }
+        var model: [String: UInt64] = [:]
+        for round in 0..<40 {
+            let stream = "s\((round * 7) % 9)"
+            let expected: ExpectedVersion = model[stream].map { .exact($0) } ?? .noStream
+            let result = try j.append([event(stream), event(stream)], expecting: [stream: expected])
+            let last = model[stream].map { $0 + 2 } ?? 1
+            #expect(result.versions[stream] == last)
+            model[stream] = last
+            // A stale expectation is still refused after the cache forgot the stream.
+            #expect(throws: JournalError.wrongExpectedVersion([VersionConflict(stream: stream, expected: .exact(last - 1), actual: last)])) {
+                try j.append([event(stream)], expecting: [stream: .exact(last - 1)])
+            }
+        }
+        #expect(j.segmentCount > 1)
+        for (stream, last) in model { #expect(j.lastVersion(of: stream) == last) }
+    }
+
     @Test func anyAcceptsNewAndExistingStreams() throws {
         let j = try journalWithStreamAtVersion1()
         defer { j.close() }
