@@ -101,6 +101,32 @@ import Testing
         }
     }
 
+    /// The string scanner reads eight bytes at a time: a special byte at any place in a long run,
+    /// including the last bytes before the end of input, is still seen.
+    @Test func everyByteOfALongStringIsCheckedWhereverItFalls() {
+        for length in 0..<40 {
+            for place in 0..<max(length, 1) {
+                func document(_ inner: [UInt8]) -> [UInt8] {
+                    var content = Array(repeating: UInt8(ascii: "x"), count: length)
+                    if length > 0 { content.replaceSubrange(place..<(place + 1), with: inner) }
+                    return Array(#"{"a":""#.utf8) + content + Array(#""}"#.utf8)
+                }
+                #expect(throws: Never.self) { try JSONValidation.validateObject(document(Array("é".utf8))) }
+                #expect(throws: Never.self) { try JSONValidation.validateObject(document(Array(#"\n"#.utf8))) }
+                guard length > 0 else { continue }
+                for bad: [UInt8] in [[0x01], [0x1F], [0x7F, 0xFF], [0x80], [0x22], [0x5C]] {
+                    let doc = document(bad)
+                    let accepted = (try? JSONValidation.validateObject(doc)) != nil
+                    // 0x7F is allowed in JSON strings; 0xFF after it is not UTF-8.
+                    #expect(!accepted, "byte \(bad) at \(place) of \(length) was accepted")
+                }
+            }
+            // Unterminated strings of every length, ending exactly at the end of input.
+            let open = Array(#"{"a":""#.utf8) + Array(repeating: UInt8(ascii: "y"), count: length)
+            #expect(throws: JSONValidation.Failure.self) { try JSONValidation.validateObject(open) }
+        }
+    }
+
     @Test func deepNestingIsRefused() {
         let deep = String(repeating: #"{"a":"#, count: 100) + "1" + String(repeating: "}", count: 100)
         #expect { try JSONValidation.validateObject(json(deep)) } throws: { ($0 as? JSONValidation.Failure)?.reason.contains("nesting") == true }
