@@ -84,7 +84,7 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
 
     var thresholds = AbuseThresholds()
     var clientIndex = IndexTable()
-    var clients: [Client] = []
+    var clients = EntityArray<Client>()
     /// The identities booked for by clients with more than one booking (see `Client.firstIdentity`).
     var clientIdentities = KeyTable<ClientIdentity>()
     /// `release << 32 | client`, to count distinct clients per release, for clients with more

@@ -20,7 +20,7 @@ public struct AppointmentLedger: Sendable, Codable, Equatable {
     }
 
     var index = IndexTable()
-    var appointments: [Appointment] = []
+    var appointments = EntityArray<Appointment>()
     /// Derived: not encoded, not compared (see `RecentPositions`).
     var recent = RecentPositions()
 
@@ -54,5 +54,5 @@ public struct AppointmentLedger: Sendable, Codable, Equatable {
 
     public var count: Int { appointments.count }
 
-    func inBookingOrder() -> [Appointment] { appointments }
+    func inBookingOrder() -> EntityArray<Appointment> { appointments }
 }

@@ -9,8 +9,12 @@ import Domain
 /// of its own somewhere in a table of every day ever seen, and the bucket load missed the cache
 /// and the TLB on most steps; here the window is a few dozen blocks. Only weeks that hold a
 /// value take memory.
+/// The number of categories (`CalendarTable` is generic, so it cannot hold it as a static stored property).
+private let calendarCategories = Domain.Category.allCases.count
+
 struct CalendarTable<Value: Sendable & Codable & Equatable>: Sendable, Codable, Equatable {
-    static var categories: Int { Domain.Category.allCases.count }
+    /// Read once: `allCases` builds an array on every call, which was a `malloc` and a `free` per dossier step.
+    @inline(__always) static var categories: Int { calendarCategories }
     /// Values per block: 7 days × every category, each with a bit in a block's `present` word.
     static var blockSize: Int { 7 * categories }
 

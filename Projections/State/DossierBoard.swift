@@ -44,7 +44,7 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     }
 
     var index = IndexTable()
-    var dossiers: [Dossier] = []
+    var dossiers = EntityArray<Dossier>()
     var countByGroup = FastMap<CountKey, Int>()
     /// Changes per day of business time; the backlog is their running sum.
     var backlogDeltas = CalendarTable<BacklogDelta>()

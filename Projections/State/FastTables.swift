@@ -41,7 +41,7 @@ extension HashKey: FastKey {
 /// (0: empty). The entities themselves are compared on a hash match, so the index costs 8 bytes
 /// per bucket, at most two buckets per entity, and no copy of the keys.
 struct IndexTable: Sendable, Codable, Equatable {
-    private(set) var buckets: [UInt64] = []
+    private(set) var buckets = EntityArray<UInt64>()
     private(set) var count = 0
 
     init() {}
@@ -87,8 +87,10 @@ struct IndexTable: Sendable, Codable, Equatable {
 
     private mutating func grow() {
         let old = buckets
-        buckets = [UInt64](repeating: 0, count: max(16, old.count * 2))
-        for bucket in old where bucket != 0 { place(bucket) }
+        buckets = EntityArray(zeros: max(16, old.count * 2))
+        old.withUnsafeBufferPointer { o in
+            for bucket in o where bucket != 0 { place(bucket) }
+        }
     }
 }
 

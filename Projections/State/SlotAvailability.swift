@@ -44,10 +44,10 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
     }
 
     var slotIndex = IndexTable()
-    var slots: [Slot] = []
+    var slots = EntityArray<Slot>()
     var byDay = FastMap<DayBucket, [Int32]>()
     var releaseIndex = IndexTable()
-    var releases: [Release] = []
+    var releases = EntityArray<Release>()
 
     @inline(__always) func slot(_ ref: SlotRef) -> Int32? {
         slots.withUnsafeBufferPointer { s in slotIndex.find(ref.fastHash) { s[Int($0)].ref == ref } }
