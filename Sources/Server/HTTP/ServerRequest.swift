@@ -10,16 +10,21 @@ struct ServerRequest: Sendable {
     /// The path's segments, percent-decoded: `/streams/slot-x` is `["streams", "slot-x"]`.
     var segments: [String]
     var query: [String: String]
-    var headers: HTTPHeaders
+    /// The `Content-Type` header, as sent.
+    var contentType: String?
     var body: ByteBuffer
 
     /// Why a target cannot be a Registre URL: bad percent-escapes or bytes that are not UTF-8.
     struct MalformedTarget: Error { var message: String }
 
     init(head: HTTPRequestHead, body: ByteBuffer) throws(MalformedTarget) {
+        try self.init(head: RequestHead(head), body: body)
+    }
+
+    init(head: RequestHead, body: ByteBuffer) throws(MalformedTarget) {
         method = head.method
         target = head.uri
-        headers = head.headers
+        contentType = head.contentType
         self.body = body
         let uri = head.uri.utf8
         let questionMark = uri.firstIndex(of: UInt8(ascii: "?"))
@@ -88,7 +93,7 @@ struct ServerRequest: Sendable {
     /// Compared byte by byte: this runs for every append, where Foundation's trimming and
     /// lowercasing cost more than the rest of the check.
     var hasJSONBody: Bool {
-        guard let type = headers.first(name: "content-type") else { return false }
+        guard let type = contentType else { return false }
         return Self.isJSONMediaType(type)
     }
 
