@@ -116,6 +116,8 @@ public enum JSONValidation {
             i += 1
             let start = i
             while i < bytes.count {
+                skipPlainWords()
+                guard i < bytes.count else { break }
                 // Fast path: plain ASCII runs, the bulk of event data.
                 var c = bytes[i]
                 while c >= 0x20 && c < 0x80 && c != 0x22 && c != 0x5C {
@@ -153,6 +155,24 @@ public enum JSONValidation {
                 try utf8Sequence()
             }
             throw fail("unterminated string")
+        }
+
+        /// Skips whole words of eight bytes that are all plain string content (printable ASCII
+        /// other than `"` and `\`), so a string's bytes are looked at eight at a time until one
+        /// needs attention; the byte loop then takes over within the word. Each test below is
+        /// exact as a yes or no for the word (the usual "has a zero byte" construction).
+        @inline(__always) mutating func skipPlainWords() {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while bytes.count - i >= 8 {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let control = (w &- ones &* 0x20) & ~w
+                let quote = w ^ (ones &* 0x22)
+                let backslash = w ^ (ones &* 0x5C)
+                let special = control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                if (w | special) & highs != 0 { return }
+                i += 8
+            }
         }
 
         /// Reads `uXXXX` (i at the `u`) and returns the code unit.
