@@ -160,17 +160,23 @@ public actor RegistreServer {
             }
     }
 
-    /// Synchronous per-connection setup on the event loop: credentials first, then NIO's HTTP
-    /// request decoder with its header limits, then the handler that serves the requests (and
-    /// is the connection's pipelining handler and response writer: see `ConnectionHandler`).
+    /// Synchronous per-connection setup on the event loop: credentials first, then the request
+    /// decoder (plain requests decoded whole; anything else handed to NIO's HTTP decoder with
+    /// its header limits), then the handler that serves the requests (and is the connection's
+    /// pipelining handler and response writer: see `ConnectionHandler`).
     private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
         let peer = PeerCredentials.of(channel)
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = services.configuration.maximumHeaderBytes
-        limits.maxHeaderListSize = services.configuration.maximumHeaderBytes
-        limits.maxHeaderFieldCount = 100
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
-                                                                                               limitConfiguration: limits)))
+        let configuration = services.configuration
+        let decoder = PlainRequestDecoder(maximumHeaderBytes: configuration.maximumHeaderBytes,
+                                          maximumBodyBytes: configuration.maximumBodyBytes) {
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            limits.maxHeaderFieldSize = configuration.maximumHeaderBytes
+            limits.maxHeaderListSize = configuration.maximumHeaderBytes
+            limits.maxHeaderFieldCount = 100
+            return [ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)),
+                    RequestPartForwarder()]
+        }
+        try channel.pipeline.syncOperations.addHandler(decoder)
         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer))
     }
 

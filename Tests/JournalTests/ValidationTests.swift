@@ -127,6 +127,25 @@ import Testing
         }
     }
 
+    /// Strings are scanned eight bytes at a time: a byte that needs attention is found at every
+    /// offset within a word and near the end of the input, and every byte value is judged as the
+    /// byte-by-byte rules say.
+    @Test func everyByteIsJudgedWhereverItFallsInAWord() {
+        for prefix in 0..<20 {
+            for byte in 0...255 {
+                let filler = Array(repeating: UInt8(ascii: "a"), count: prefix)
+                let bytes = Array(#"{"k":""#.utf8) + filler + [UInt8(byte)] + Array(#"bcdefghijk"}"#.utf8)
+                // A quote ends the string too early; a backslash starts the escape `\b`.
+                let valid = byte >= 0x20 && byte < 0x80 && byte != 0x22
+                let failed = (try? JSONValidation.validateObject(bytes)) == nil
+                #expect(failed == !valid, "byte \(byte) after \(prefix) plain bytes")
+            }
+            let ending = Array(#"{"k":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: prefix)
+            #expect(throws: JSONValidation.Failure.self) { try JSONValidation.validateObject(ending) }
+            #expect(throws: Never.self) { try JSONValidation.validateObject(ending + Array(#"","é":"\u00e9\n"}"#.utf8)) }
+        }
+    }
+
     @Test func deepNestingIsRefused() {
         let deep = String(repeating: #"{"a":"#, count: 100) + "1" + String(repeating: "}", count: 100)
         #expect { try JSONValidation.validateObject(json(deep)) } throws: { ($0 as? JSONValidation.Failure)?.reason.contains("nesting") == true }

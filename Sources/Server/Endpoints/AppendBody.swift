@@ -131,6 +131,7 @@ struct AppendBody: Sendable {
             eventProblems.append(RequestProblem(eventIndex: nil, field: "events", rule: "required", message: "missing field \"events\""))
         }
         var expectations: [String: ExpectedVersion] = [:]
+        expectations.reserveCapacity(expectationMembers.count)
         if !expectationsAreObject {
             expectationProblems.append(RequestProblem(eventIndex: nil, field: "expectedVersions", rule: "type", message: "\"expectedVersions\" must be an object mapping streams to versions"))
         } else if !expectationMembers.isEmpty {

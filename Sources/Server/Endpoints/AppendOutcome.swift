@@ -15,45 +15,66 @@ enum AppendOutcome {
         return .json(.ok, b.finished())
     }
 
+    /// A 409, written in one buffer: every late attempt of a booking race is answered with
+    /// this, so its message is put together in place rather than as a `String` first.
     static func conflict(_ conflicts: [VersionConflict], message: String? = nil) -> ServerResponse {
-        // Most conflicts (every late attempt of a booking race) name one stream.
-        let text = message ?? (conflicts.count == 1 ? describe(conflicts[0]) : conflicts.map(describe).joined(separator: "; "))
         let ordered = conflicts.count > 1 ? conflicts.sorted(by: { $0.stream < $1.stream }) : conflicts
-        return .error(.conflict, "wrongExpectedVersion", text) { b in
-            b.objectField("streams") { s in
-                for c in ordered {
-                    s.objectField(c.stream) { o in
-                        if case .exact(let v) = c.expected { o.field("expected", v) } else { o.field("expected", c.expected.description) }
-                        if let a = c.actual { o.field("actual", a) } else { o.nullField("actual") }
-                    }
+        var b = JSONBuilder(capacity: 160 + conflicts.reduce(0) { $0 + 2 * $1.stream.utf8.count + 96 })
+        b.field("error", "wrongExpectedVersion")
+        b.textField("message") { out in
+            if let message {
+                JSONBuilder.appendEscaped(message, to: &out)
+                return
+            }
+            for (k, c) in conflicts.enumerated() {
+                if k > 0 { append("; ", to: &out) }
+                describe(c, to: &out, escaped: true)
+            }
+        }
+        b.objectField("streams") { s in
+            for c in ordered {
+                s.objectField(c.stream) { o in
+                    if case .exact(let v) = c.expected { o.field("expected", v) } else { o.field("expected", c.expected.description) }
+                    if let a = c.actual { o.field("actual", a) } else { o.nullField("actual") }
                 }
             }
         }
+        var response = ServerResponse.json(.conflict, b.finished())
+        response.errorCode = "wrongExpectedVersion"
+        return response
     }
 
-    /// `VersionConflict.description`, word for word, put together by concatenation: a late
-    /// booking attempt is answered with this sentence, and the interpolation of the versions
-    /// through their `description`s cost more than the rest of the 409.
+    /// `VersionConflict.description`, word for word.
     static func describe(_ c: VersionConflict) -> String {
-        var text = "stream '"
-        text.reserveCapacity(c.stream.utf8.count + 64)
-        text += c.stream
+        var text: [UInt8] = []
+        describe(c, to: &text, escaped: false)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `VersionConflict.description` appended to `out`, the stream's name JSON-escaped if
+    /// `escaped` (the rest of the sentence needs no escape).
+    private static func describe(_ c: VersionConflict, to out: inout [UInt8], escaped: Bool) {
+        append("stream '", to: &out)
+        if escaped { JSONBuilder.appendEscaped(c.stream, to: &out) } else { out.append(contentsOf: c.stream.utf8) }
         switch c.expected {
-        case .noStream: text += "' was expected not to exist but "
-        case .streamExists: text += "' was expected to exist but "
-        case .any: text += "' was expected at version any but "
+        case .noStream: append("' was expected not to exist but ", to: &out)
+        case .streamExists: append("' was expected to exist but ", to: &out)
+        case .any: append("' was expected at version any but ", to: &out)
         case .exact(let v):
-            text += "' was expected at version "
-            text += String(v)
-            text += " but "
+            append("' was expected at version ", to: &out)
+            JSONBuilder.appendDecimal(v, to: &out)
+            append(" but ", to: &out)
         }
         if let actual = c.actual {
-            text += "is at version "
-            text += String(actual)
+            append("is at version ", to: &out)
+            JSONBuilder.appendDecimal(actual, to: &out)
         } else {
-            text += "does not exist"
+            append("does not exist", to: &out)
         }
-        return text
+    }
+
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     static func rejection(_ r: Rejection, eventIndex: Int?) -> ServerResponse {

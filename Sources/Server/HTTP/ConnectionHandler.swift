@@ -27,20 +27,21 @@ struct ConnectionServices: Sendable {
 /// hop to another thread. Only an append leaves the loop: it is queued for the journal's next
 /// group commit and its answer comes back to the loop when the frame is durable.
 ///
-/// This handler is its own pipelining handler and response encoder: NIO's decoder in front of it
-/// turns bytes into request parts, and answers go out as one buffer each (`ResponseBytes`).
+/// This handler is its own pipelining handler and response encoder: `PlainRequestDecoder` in
+/// front of it turns bytes into whole requests (or NIO's decoder, for what is not plain, into
+/// request parts), and answers go out as one buffer each (`ResponseBytes`).
 /// Parts that arrive while a request is being answered wait in `pending`, in order, and reading
 /// stops while anything waits there; so a client cannot push faster than it is answered, and a
 /// client that waits for each answer (the common case) costs no change of the socket's read
 /// interest per request.
 final class ConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = IncomingRequest
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// What arrived while the connection was busy, waiting its turn.
     private enum Pending {
-        case part(HTTPServerRequestPart)
+        case request(IncomingRequest)
         /// The decoder found bytes that are not HTTP: a bare 400, then the connection closes.
         case malformed
     }
@@ -49,7 +50,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         /// Between requests.
         case idle
         /// The head has arrived; the body is being gathered, bounded by the body limit.
-        case receiving(head: HTTPRequestHead, body: ByteBuffer, started: ContinuousClock.Instant)
+        case receiving(head: RequestHead, body: ByteBuffer, started: ContinuousClock.Instant)
         /// A last answer (a 413, or one with `connection: close`) is on its way and the connection
         /// closes after it; anything more the client sends is ignored.
         case closing
@@ -168,14 +169,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
+        let incoming = unwrapInboundIn(data)
         // Answers given while reading are flushed together at the end of the read.
         deferFlush = true
         switch state {
         case .idle, .receiving:
-            if pending.isEmpty { serve(part, context: context) } else { pending.append(.part(part)) }
+            if pending.isEmpty { serve(incoming, context: context) } else { pending.append(.request(incoming)) }
         case .responding:
-            pending.append(.part(part))
+            pending.append(.request(incoming))
         case .closing, .streaming, .closed:
             return  // nothing more is served on this connection
         }
@@ -213,7 +214,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             pending.removeFirst()
             switch next {
-            case .part(let part): serve(part, context: context)
+            case .request(let incoming): serve(incoming, context: context)
             case .malformed: refuseMalformed(context: context)
             }
         }
@@ -229,25 +230,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let head):
-            guard case .idle = state, let slot else { return }
-            if tracker.draining {
-                context.close(promise: nil)
-                return
-            }
+    private func serve(_ incoming: IncomingRequest, context: ChannelHandlerContext) {
+        switch incoming {
+        case .whole(let head, let body):
+            guard begin(head, context: context) else { return }
+            finish(head, body: body, started: ContinuousClock.now, context: context)
+        case .part(.head(let nioHead)):
+            let head = RequestHead(nioHead)
+            guard begin(head, context: context), let slot else { return }
             let started = ContinuousClock.now
             tracker.set(slot, .receiving(until: .now + configuration.requestTimeout))
             // The body, bounded: a declared length over the limit is refused unread.
-            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
-            if let declared, declared > configuration.maximumBodyBytes {
+            if let declared = head.contentLength, declared > configuration.maximumBodyBytes {
                 state = .closing
                 refuseTooLarge(declared, head: head, started: started, context: context)
                 return
             }
-            state = .receiving(head: head, body: context.channel.allocator.buffer(capacity: min(max(declared ?? 0, 0), 1 << 20)), started: started)
-        case .body(var chunk):
+            state = .receiving(head: head, body: context.channel.allocator.buffer(capacity: min(max(head.contentLength ?? 0, 0), 1 << 20)), started: started)
+        case .part(.body(var chunk)):
             guard case .receiving(let head, var body, let started) = state else { return }
             if body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
                 state = .closing
@@ -257,30 +257,47 @@ final class ConnectionHandler: ChannelDuplexHandler {
             state = .responding  // drops the state's reference, so the append below does not copy
             body.writeBuffer(&chunk)
             state = .receiving(head: head, body: body, started: started)
-        case .end:
-            guard case .receiving(let head, let body, let started) = state, let slot else { return }
-            state = .responding
-            tracker.set(slot, .responding)
-            let request: ServerRequest
-            do throws(ServerRequest.MalformedTarget) { request = try ServerRequest(head: head, body: body) } catch {
-                answer(.response(.badRequest("invalidTarget", error.message)), head: head, label: Router.label(Self.segments(head.uri)),
-                       started: started, context: context)
-                return
-            }
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
-            let label = Router.label(request.segments)
-            services.router.route(request, permissions: permissions, peerDescription: who, resume: .eventLoop(loop)) { reply in
-                if loop.inEventLoop {
-                    bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context)
-                } else {
-                    loop.execute { bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context) }
-                }
+        case .part(.end):
+            guard case .receiving(let head, let body, let started) = state else { return }
+            finish(head, body: body, started: started, context: context)
+        }
+    }
+
+    /// A request's head has come: false when it is not to be served (not between requests, or
+    /// the server is draining, which closes the connection).
+    private func begin(_ head: RequestHead, context: ChannelHandlerContext) -> Bool {
+        guard case .idle = state, slot != nil else { return false }
+        if tracker.draining {
+            context.close(promise: nil)
+            return false
+        }
+        return true
+    }
+
+    /// The whole request is here: route it, and answer now or when the journal has committed.
+    private func finish(_ head: RequestHead, body: ByteBuffer, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        guard let slot else { return }
+        state = .responding
+        tracker.set(slot, .responding)
+        let request: ServerRequest
+        do throws(ServerRequest.MalformedTarget) { request = try ServerRequest(head: head, body: body) } catch {
+            answer(.response(.badRequest("invalidTarget", error.message)), head: head, label: Router.label(Self.segments(head.uri)),
+                   started: started, context: context)
+            return
+        }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        let label = Router.label(request.segments)
+        services.router.route(request, permissions: permissions, peerDescription: who, resume: .eventLoop(loop)) { reply in
+            if loop.inEventLoop {
+                bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context)
+            } else {
+                loop.execute { bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context) }
             }
         }
     }
 
-    private func refuseTooLarge(_ size: Int, head: HTTPRequestHead, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+    private func refuseTooLarge(_ size: Int, head: RequestHead, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
         var r = ServerResponse.error(.payloadTooLarge, "bodyTooLarge", "the body is \(size) bytes or more; at most \(configuration.maximumBodyBytes) are accepted")
         r.closesConnection = true
         write(r, for: head, close: true, context: context)
@@ -288,7 +305,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Sends the answer (or starts the subscription), then waits for the next request or closes.
-    private func answer(_ reply: Reply, head: HTTPRequestHead, label: String, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+    private func answer(_ reply: Reply, head: RequestHead, label: String, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
         switch reply {
         case .response(let response):
             guard case .responding = state, let slot else {
@@ -322,7 +339,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func subscribe(from: UInt64, head: HTTPRequestHead, started: ContinuousClock.Instant, channel: any Channel) {
+    private func subscribe(from: UInt64, head: RequestHead, started: ContinuousClock.Instant, channel: any Channel) {
         metrics.subscribers.increment()
         log.info("subscription started", metadata: ["from": "\(from)"])
         let services = self.services, log = self.log, version = head.version
@@ -351,7 +368,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Output
 
-    private func write(_ r: ServerResponse, for head: HTTPRequestHead, close: Bool, context: ChannelHandlerContext) {
+    private func write(_ r: ServerResponse, for head: RequestHead, close: Bool, context: ChannelHandlerContext) {
         let bytes = ResponseBytes.response(r, version: head.version, keepAlive: !close, omitBody: head.method == .HEAD,
                                            allocator: context.channel.allocator)
         if close {
@@ -365,7 +382,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func record(_ head: HTTPRequestHead, _ r: ServerResponse, label: String, _ started: ContinuousClock.Instant) {
+    private func record(_ head: RequestHead, _ r: ServerResponse, label: String, _ started: ContinuousClock.Instant) {
         requestCounter.count(route: label, status: Int(r.status.code), in: metrics)
         // Denials are worth seeing even when ordinary requests are not logged.
         let level: Logger.Level = r.status == .forbidden ? .notice : .info

@@ -58,6 +58,16 @@ struct JSONBuilder {
         needsComma = true
     }
 
+    /// A string value written in pieces by `write`, which appends its text JSON-escaped (with
+    /// `appendEscaped`) or as ASCII that needs no escape: a message put together from parts
+    /// costs no `String` of its own.
+    mutating func textField(_ name: String, _ write: (inout [UInt8]) -> Void) {
+        key(name)
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     /// An array whose elements are already JSON.
     mutating func arrayField(_ name: String, _ elements: [[UInt8]]) {
         key(name)
@@ -77,10 +87,15 @@ struct JSONBuilder {
 
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        appendEscaped(text, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The text of a JSON string, without its quotes.
+    static func appendEscaped(_ text: String, to out: inout [UInt8]) {
         // Most strings (names, versions, codes) need no escape: copy them whole.
         if !needsEscape(text) {
             out.append(contentsOf: text.utf8)
-            out.append(UInt8(ascii: "\""))
             return
         }
         for c in text.utf8 {
@@ -96,7 +111,6 @@ struct JSONBuilder {
             default: out.append(c)
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     private static func needsEscape(_ text: String) -> Bool {

@@ -111,7 +111,7 @@ struct Router: Sendable {
 
     private func requireJSON(_ request: ServerRequest) -> ServerResponse? {
         if request.hasJSONBody { return nil }
-        let given = request.headers.first(name: "content-type").map { "'\($0.prefix(60))'" } ?? "none"
+        let given = request.contentType.map { "'\($0.prefix(60))'" } ?? "none"
         return .error(.unsupportedMediaType, "unsupportedMediaType", "the body must be sent as Content-Type: application/json (given: \(given))")
     }
 }

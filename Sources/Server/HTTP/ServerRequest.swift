@@ -10,16 +10,21 @@ struct ServerRequest: Sendable {
     /// The path's segments, percent-decoded: `/streams/slot-x` is `["streams", "slot-x"]`.
     var segments: [String]
     var query: [String: String]
-    var headers: HTTPHeaders
+    /// The `Content-Type` header, as sent.
+    var contentType: String?
     var body: ByteBuffer
 
     /// Why a target cannot be a Registre URL: bad percent-escapes or bytes that are not UTF-8.
     struct MalformedTarget: Error { var message: String }
 
     init(head: HTTPRequestHead, body: ByteBuffer) throws(MalformedTarget) {
+        try self.init(head: RequestHead(head), body: body)
+    }
+
+    init(head: RequestHead, body: ByteBuffer) throws(MalformedTarget) {
         method = head.method
         target = head.uri
-        headers = head.headers
+        contentType = head.contentType
         self.body = body
         let uri = head.uri.utf8
         let questionMark = uri.firstIndex(of: UInt8(ascii: "?"))
@@ -45,11 +50,9 @@ struct ServerRequest: Sendable {
     /// Percent-decodes one component and insists on UTF-8.
     static func decode(_ bytes: Substring.UTF8View.SubSequence, what: String) throws(MalformedTarget) -> String {
         // Most components hold nothing to decode: their bytes are the text, once checked as UTF-8.
+        // Their bytes are a slice of a `String`'s, so already sound UTF-8.
         if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw MalformedTarget(message: "the \(what) is not valid UTF-8 once decoded")
-            }
-            return text
+            return String(Substring(bytes))
         }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -88,7 +91,7 @@ struct ServerRequest: Sendable {
     /// Compared byte by byte: this runs for every append, where Foundation's trimming and
     /// lowercasing cost more than the rest of the check.
     var hasJSONBody: Bool {
-        guard let type = headers.first(name: "content-type") else { return false }
+        guard let type = contentType else { return false }
         return Self.isJSONMediaType(type)
     }
 
