@@ -30,15 +30,26 @@ struct VerifierTableTests {
         #expect(Array("applicant-".utf8).withUnsafeBytes { table.slot(of: $0) } == names.count)
     }
 
-    @Test("the radix sort sorts like the standard sort, duplicates and extremes included")
-    func radixSort() {
+    @Test("the values found repeated are exactly those a sort finds next to themselves, zero and extremes included")
+    func repeatedValues() {
+        func bySorting(_ values: [UInt64]) -> Set<UInt64> {
+            let sorted = values.sorted()
+            return Set(zip(sorted, sorted.dropFirst()).filter { $0 == $1 }.map(\.0))
+        }
         var rng = SystemRandomNumberGenerator()
         var values = (0..<100_000).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) }
-        values += values.prefix(500) + [0, 0, .max, .max, 1 << 63]
+        values += values.prefix(500) + values.prefix(3) + [0, 0, .max, .max, 1 << 63]
         values.shuffle()
-        #expect(EventIDLedger.radixSorted(values) == values.sorted())
-        #expect(EventIDLedger.radixSorted([3, 1, 2]) == [1, 2, 3])
-        #expect(EventIDLedger.radixSorted([]) == [])
+        let found = EventIDLedger.repeatedValues(values)
+        #expect(found.count == 502)
+        #expect(found == bySorting(values))
+        #expect(found.isSuperset(of: [0, .max]) && !found.contains(1 << 63))
+        // Values that differ only in their low or high bits, as crafted ids might.
+        let close = (0..<20_000).map { UInt64($0) } + (0..<20_000).map { UInt64($0) << 44 } + [5, 7 << 44, 0]
+        #expect(EventIDLedger.repeatedValues(close) == bySorting(close))
+        #expect(EventIDLedger.repeatedValues([3, 1, 2]) == [])
+        #expect(EventIDLedger.repeatedValues([3, 1, 3]) == [3])
+        #expect(EventIDLedger.repeatedValues([0]) == [] && EventIDLedger.repeatedValues([]) == [])
     }
 
     @Test("a stream version that skips or repeats is found, naming the stream and the version expected")

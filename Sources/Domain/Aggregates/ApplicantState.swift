@@ -63,24 +63,35 @@ public struct ApplicantState: Sendable, Equatable {
                 category: booked.category, start: booked.start, status: .booked
             )
         case .appointmentRescheduled(let moved):
-            appointments[moved.appointmentId]?.site = moved.toSite
-            appointments[moved.appointmentId]?.slotId = moved.toSlotId
-            appointments[moved.appointmentId]?.start = moved.toStart
+            updateAppointment(moved.appointmentId) {
+                $0.site = moved.toSite
+                $0.slotId = moved.toSlotId
+                $0.start = moved.toStart
+            }
         case .appointmentCancelledByApplicant(let cancellation):
-            appointments[cancellation.appointmentId]?.status = .cancelledByApplicant
+            updateAppointment(cancellation.appointmentId) { $0.status = .cancelledByApplicant }
         case .appointmentCancelledByService(let cancellation):
-            appointments[cancellation.appointmentId]?.status = .cancelledByService(cancellation.reason)
+            updateAppointment(cancellation.appointmentId) { $0.status = .cancelledByService(cancellation.reason) }
         case .appointmentReinstated(let reinstated):
-            appointments[reinstated.appointmentId]?.status = .booked
+            updateAppointment(reinstated.appointmentId) { $0.status = .booked }
         case .appointmentAttended(let attendance):
-            appointments[attendance.appointmentId]?.status = .attended(identityMatched: attendance.identityMatched)
+            updateAppointment(attendance.appointmentId) { $0.status = .attended(identityMatched: attendance.identityMatched) }
         case .appointmentNoShow(let noShow):
-            appointments[noShow.appointmentId]?.status = .noShow
+            updateAppointment(noShow.appointmentId) { $0.status = .noShow }
         case .identityMismatchAtCounter(let mismatch):
-            appointments[mismatch.appointmentId]?.mismatchRecorded = true
+            updateAppointment(mismatch.appointmentId) { $0.mismatchRecorded = true }
         default:
             break
         }
+    }
+
+    /// Changes the appointment `id` if this applicant has it. A copy written back rather than
+    /// `appointments[id]?.field = …`, whose modify accessor allocated coroutine frames on every
+    /// call, a heap allocation or more per event in a replay of millions.
+    private mutating func updateAppointment(_ id: UUID, _ change: (inout Appointment) -> Void) {
+        guard var appointment = appointments[id] else { return }
+        change(&appointment)
+        appointments.updateValue(appointment, forKey: id)
     }
 
     /// Throws the rule that `event`, appended to this applicant's stream, would break.

@@ -42,7 +42,7 @@ public struct AppointmentBooked: Sendable, Hashable, Codable {
 extension AppointmentBooked: EventPayload {
     var domainEvent: DomainEvent { .appointmentBooked(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId), .applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId), .applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -108,7 +108,7 @@ public struct AppointmentRescheduled: Sendable, Hashable, Codable {
 extension AppointmentRescheduled: EventPayload {
     var domainEvent: DomainEvent { .appointmentRescheduled(self) }
 
-    var homes: [StreamName] { [.slot(site: fromSite, slotId: fromSlotId), .slot(site: toSite, slotId: toSlotId), .applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: fromSite, slotId: fromSlotId), .slot(site: toSite, slotId: toSlotId), .applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -165,7 +165,7 @@ public struct AppointmentCancelledByApplicant: Sendable, Hashable, Codable {
 extension AppointmentCancelledByApplicant: EventPayload {
     var domainEvent: DomainEvent { .appointmentCancelledByApplicant(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId), .applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId), .applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -217,7 +217,7 @@ public struct AppointmentCancelledByService: Sendable, Hashable, Codable {
 extension AppointmentCancelledByService: EventPayload {
     var domainEvent: DomainEvent { .appointmentCancelledByService(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId), .applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId), .applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -270,7 +270,7 @@ public struct AppointmentReinstated: Sendable, Hashable, Codable {
 extension AppointmentReinstated: EventPayload {
     var domainEvent: DomainEvent { .appointmentReinstated(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId), .applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId), .applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -323,7 +323,7 @@ public struct AppointmentAttended: Sendable, Hashable, Codable {
 extension AppointmentAttended: EventPayload {
     var domainEvent: DomainEvent { .appointmentAttended(self) }
 
-    var homes: [StreamName] { [.applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -374,7 +374,7 @@ public struct AppointmentNoShow: Sendable, Hashable, Codable {
 extension AppointmentNoShow: EventPayload {
     var domainEvent: DomainEvent { .appointmentNoShow(self) }
 
-    var homes: [StreamName] { [.applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")
@@ -427,7 +427,7 @@ public struct IdentityMismatchAtCounter: Sendable, Hashable, Codable {
 extension IdentityMismatchAtCounter: EventPayload {
     var domainEvent: DomainEvent { .identityMismatchAtCounter(self) }
 
-    var homes: [StreamName] { [.applicant(identityKey)] }
+    var homes: StreamHomes { StreamHomes(.applicant(identityKey)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let appointmentId = r.uuid("appointmentId")

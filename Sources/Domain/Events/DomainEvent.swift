@@ -144,7 +144,7 @@ public enum DomainEvent: Sendable, Hashable {
     }
 
     /// The streams this event may be appended to; the first of its kind in the list is where the decisions put it.
-    public var homes: [StreamName] {
+    public var homes: StreamHomes {
         switch self {
         case .slotPublished(let event): event.homes
         case .slotWithdrawn(let event): event.homes
@@ -178,38 +178,44 @@ public enum DomainEvent: Sendable, Hashable {
         }
     }
 
-    /// How each type name is read, including older schema versions.
-    typealias Reader = @Sendable (inout FieldReader, Int) -> DomainEvent?
+    /// How one type name is read, including older schema versions.
+    ///
+    /// A struct around the closure rather than the bare closure: a closure kept in a collection
+    /// is stored in its most general form, and taking one out wrapped it in a freshly allocated
+    /// reabstraction thunk, once per event replayed.
+    struct Reader: Sendable {
+        let read: @Sendable (inout FieldReader, Int) -> DomainEvent?
+    }
 
     static let readers: [String: Reader] = [
-        SlotPublished.typeName: { SlotPublished.read(&$0, schemaVersion: $1)?.domainEvent },
-        SlotWithdrawn.typeName: { SlotWithdrawn.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentBooked.typeName: { AppointmentBooked.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentRescheduled.typeName: { AppointmentRescheduled.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentCancelledByApplicant.typeName: { AppointmentCancelledByApplicant.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentCancelledByService.typeName: { AppointmentCancelledByService.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentReinstated.typeName: { AppointmentReinstated.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentAttended.typeName: { AppointmentAttended.read(&$0, schemaVersion: $1)?.domainEvent },
-        AppointmentNoShow.typeName: { AppointmentNoShow.read(&$0, schemaVersion: $1)?.domainEvent },
-        IdentityMismatchAtCounter.typeName: { IdentityMismatchAtCounter.read(&$0, schemaVersion: $1)?.domainEvent },
-        DossierSubmitted.typeName: { DossierSubmitted.read(&$0, schemaVersion: $1)?.domainEvent },
-        DocumentsRequested.typeName: { DocumentsRequested.read(&$0, schemaVersion: $1)?.domainEvent },
-        DocumentsReceived.typeName: { DocumentsReceived.read(&$0, schemaVersion: $1)?.domainEvent },
-        DossierDeclaredComplete.typeName: { DossierDeclaredComplete.read(&$0, schemaVersion: $1)?.domainEvent },
-        ProvisionalPermitIssued.typeName: { ProvisionalPermitIssued.read(&$0, schemaVersion: $1)?.domainEvent },
-        BiometricsCaptured.typeName: { BiometricsCaptured.read(&$0, schemaVersion: $1)?.domainEvent },
-        ConsultationRequested.typeName: { ConsultationRequested.read(&$0, schemaVersion: $1)?.domainEvent },
-        ConsultationAnswered.typeName: { ConsultationAnswered.read(&$0, schemaVersion: $1)?.domainEvent },
-        DecisionRecorded.typeName: { DecisionRecorded.read(&$0, schemaVersion: $1)?.domainEvent },
-        PermitProductionOrdered.typeName: { PermitProductionOrdered.read(&$0, schemaVersion: $1)?.domainEvent },
-        PermitAvailable.typeName: { PermitAvailable.read(&$0, schemaVersion: $1)?.domainEvent },
-        PermitHandedOver.typeName: { PermitHandedOver.read(&$0, schemaVersion: $1)?.domainEvent },
-        DossierWithdrawn.typeName: { DossierWithdrawn.read(&$0, schemaVersion: $1)?.domainEvent },
-        DossierClosedForNoFollowUp.typeName: { DossierClosedForNoFollowUp.read(&$0, schemaVersion: $1)?.domainEvent },
-        ImplicitRejectionDeadlineReached.typeName: { ImplicitRejectionDeadlineReached.read(&$0, schemaVersion: $1)?.domainEvent },
-        BookingAttemptsRejected.typeName: { BookingAttemptsRejected.read(&$0, schemaVersion: $1)?.domainEvent },
-        RateLimitTriggered.typeName: { RateLimitTriggered.read(&$0, schemaVersion: $1)?.domainEvent },
-        DuplicateBookingDetected.typeName: { DuplicateBookingDetected.read(&$0, schemaVersion: $1)?.domainEvent },
-        BookingFlagged.typeName: { BookingFlagged.read(&$0, schemaVersion: $1)?.domainEvent },
+        SlotPublished.typeName: Reader { SlotPublished.read(&$0, schemaVersion: $1)?.domainEvent },
+        SlotWithdrawn.typeName: Reader { SlotWithdrawn.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentBooked.typeName: Reader { AppointmentBooked.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentRescheduled.typeName: Reader { AppointmentRescheduled.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentCancelledByApplicant.typeName: Reader { AppointmentCancelledByApplicant.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentCancelledByService.typeName: Reader { AppointmentCancelledByService.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentReinstated.typeName: Reader { AppointmentReinstated.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentAttended.typeName: Reader { AppointmentAttended.read(&$0, schemaVersion: $1)?.domainEvent },
+        AppointmentNoShow.typeName: Reader { AppointmentNoShow.read(&$0, schemaVersion: $1)?.domainEvent },
+        IdentityMismatchAtCounter.typeName: Reader { IdentityMismatchAtCounter.read(&$0, schemaVersion: $1)?.domainEvent },
+        DossierSubmitted.typeName: Reader { DossierSubmitted.read(&$0, schemaVersion: $1)?.domainEvent },
+        DocumentsRequested.typeName: Reader { DocumentsRequested.read(&$0, schemaVersion: $1)?.domainEvent },
+        DocumentsReceived.typeName: Reader { DocumentsReceived.read(&$0, schemaVersion: $1)?.domainEvent },
+        DossierDeclaredComplete.typeName: Reader { DossierDeclaredComplete.read(&$0, schemaVersion: $1)?.domainEvent },
+        ProvisionalPermitIssued.typeName: Reader { ProvisionalPermitIssued.read(&$0, schemaVersion: $1)?.domainEvent },
+        BiometricsCaptured.typeName: Reader { BiometricsCaptured.read(&$0, schemaVersion: $1)?.domainEvent },
+        ConsultationRequested.typeName: Reader { ConsultationRequested.read(&$0, schemaVersion: $1)?.domainEvent },
+        ConsultationAnswered.typeName: Reader { ConsultationAnswered.read(&$0, schemaVersion: $1)?.domainEvent },
+        DecisionRecorded.typeName: Reader { DecisionRecorded.read(&$0, schemaVersion: $1)?.domainEvent },
+        PermitProductionOrdered.typeName: Reader { PermitProductionOrdered.read(&$0, schemaVersion: $1)?.domainEvent },
+        PermitAvailable.typeName: Reader { PermitAvailable.read(&$0, schemaVersion: $1)?.domainEvent },
+        PermitHandedOver.typeName: Reader { PermitHandedOver.read(&$0, schemaVersion: $1)?.domainEvent },
+        DossierWithdrawn.typeName: Reader { DossierWithdrawn.read(&$0, schemaVersion: $1)?.domainEvent },
+        DossierClosedForNoFollowUp.typeName: Reader { DossierClosedForNoFollowUp.read(&$0, schemaVersion: $1)?.domainEvent },
+        ImplicitRejectionDeadlineReached.typeName: Reader { ImplicitRejectionDeadlineReached.read(&$0, schemaVersion: $1)?.domainEvent },
+        BookingAttemptsRejected.typeName: Reader { BookingAttemptsRejected.read(&$0, schemaVersion: $1)?.domainEvent },
+        RateLimitTriggered.typeName: Reader { RateLimitTriggered.read(&$0, schemaVersion: $1)?.domainEvent },
+        DuplicateBookingDetected.typeName: Reader { DuplicateBookingDetected.read(&$0, schemaVersion: $1)?.domainEvent },
+        BookingFlagged.typeName: Reader { BookingFlagged.read(&$0, schemaVersion: $1)?.domainEvent },
     ]
 }

@@ -32,7 +32,7 @@ public struct DossierSubmitted: Sendable, Hashable, Codable {
 extension DossierSubmitted: EventPayload {
     var domainEvent: DomainEvent { .dossierSubmitted(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -85,7 +85,7 @@ public struct DocumentsRequested: Sendable, Hashable, Codable {
 extension DocumentsRequested: EventPayload {
     var domainEvent: DomainEvent { .documentsRequested(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -129,7 +129,7 @@ public struct DocumentsReceived: Sendable, Hashable, Codable {
 extension DocumentsReceived: EventPayload {
     var domainEvent: DomainEvent { .documentsReceived(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -169,7 +169,7 @@ public struct DossierDeclaredComplete: Sendable, Hashable, Codable {
 extension DossierDeclaredComplete: EventPayload {
     var domainEvent: DomainEvent { .dossierDeclaredComplete(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -212,7 +212,7 @@ public struct ProvisionalPermitIssued: Sendable, Hashable, Codable {
 extension ProvisionalPermitIssued: EventPayload {
     var domainEvent: DomainEvent { .provisionalPermitIssued(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -260,7 +260,7 @@ public struct BiometricsCaptured: Sendable, Hashable, Codable {
 extension BiometricsCaptured: EventPayload {
     var domainEvent: DomainEvent { .biometricsCaptured(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -305,7 +305,7 @@ public struct ConsultationRequested: Sendable, Hashable, Codable {
 extension ConsultationRequested: EventPayload {
     var domainEvent: DomainEvent { .consultationRequested(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -350,7 +350,7 @@ public struct ConsultationAnswered: Sendable, Hashable, Codable {
 extension ConsultationAnswered: EventPayload {
     var domainEvent: DomainEvent { .consultationAnswered(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -393,7 +393,7 @@ public struct DecisionRecorded: Sendable, Hashable, Codable {
 extension DecisionRecorded: EventPayload {
     var domainEvent: DomainEvent { .decisionRecorded(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -432,7 +432,7 @@ public struct PermitProductionOrdered: Sendable, Hashable, Codable {
 extension PermitProductionOrdered: EventPayload {
     var domainEvent: DomainEvent { .permitProductionOrdered(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -471,7 +471,7 @@ public struct PermitAvailable: Sendable, Hashable, Codable {
 extension PermitAvailable: EventPayload {
     var domainEvent: DomainEvent { .permitAvailable(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -514,7 +514,7 @@ public struct PermitHandedOver: Sendable, Hashable, Codable {
 extension PermitHandedOver: EventPayload {
     var domainEvent: DomainEvent { .permitHandedOver(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -555,7 +555,7 @@ public struct DossierWithdrawn: Sendable, Hashable, Codable {
 extension DossierWithdrawn: EventPayload {
     var domainEvent: DomainEvent { .dossierWithdrawn(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -592,7 +592,7 @@ public struct DossierClosedForNoFollowUp: Sendable, Hashable, Codable {
 extension DossierClosedForNoFollowUp: EventPayload {
     var domainEvent: DomainEvent { .dossierClosedForNoFollowUp(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")
@@ -630,7 +630,7 @@ public struct ImplicitRejectionDeadlineReached: Sendable, Hashable, Codable {
 extension ImplicitRejectionDeadlineReached: EventPayload {
     var domainEvent: DomainEvent { .implicitRejectionDeadlineReached(self) }
 
-    var homes: [StreamName] { [.dossier(dossierId)] }
+    var homes: StreamHomes { StreamHomes(.dossier(dossierId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let dossierId = r.uuid("dossierId")

@@ -28,7 +28,15 @@ extension DomainEvent {
     /// catalogue does not know), as the replay checker caches it per type name.
     static func decode(type: String, reader: Reader?, bytes: UnsafeBufferPointer<UInt8>, eventIndex: Int,
                        problems: inout [ValidationProblem]) -> DomainEvent? {
-        guard let read = reader else {
+        var members: [JSONMember] = []
+        return decode(type: type, reader: reader, bytes: bytes, eventIndex: eventIndex, problems: &problems, members: &members)
+    }
+
+    /// The same, parsing the data's members into `members`, a buffer the caller keeps from one
+    /// event to the next (the replay checker), so that decoding allocates nothing for it.
+    static func decode(type: String, reader: Reader?, bytes: UnsafeBufferPointer<UInt8>, eventIndex: Int,
+                       problems: inout [ValidationProblem], members storage: inout [JSONMember]) -> DomainEvent? {
+        guard let read = reader?.read else {
             let shown = type.count > 60 ? String(type.prefix(60)) + "…" : type
             problems.append(ValidationProblem(eventIndex: eventIndex, field: "type", rule: .unknownEventType,
                                               message: "\"\(shown)\" is not an event type of the catalogue (see docs/EVENTS.md)"))
@@ -41,7 +49,7 @@ extension DomainEvent {
         }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(bytes)
+            root = try JSONParser.parse(bytes, reusing: &storage)
         } catch {
             problems.append(ValidationProblem(eventIndex: eventIndex, field: "$", rule: .jsonSyntax,
                                               message: "the event's data is not valid JSON: \(error.reason) (at byte \(error.offset))"))

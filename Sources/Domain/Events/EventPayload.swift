@@ -9,7 +9,7 @@ protocol EventPayload: Sendable, Hashable {
     var occurredAt: Date { get }
     var domainEvent: DomainEvent { get }
     /// The streams this event may be appended to.
-    var homes: [StreamName] { get }
+    var homes: StreamHomes { get }
     /// Reads the current schema version, reporting every problem to the reader.
     static func readCurrent(_ reader: inout FieldReader) -> Self?
     /// Reads an older schema version into the current shape; the default knows none.

@@ -31,7 +31,7 @@ public struct BookingAttemptsRejected: Sendable, Hashable, Codable {
 extension BookingAttemptsRejected: EventPayload {
     var domainEvent: DomainEvent { .bookingAttemptsRejected(self) }
 
-    var homes: [StreamName] { [.fingerprint(fingerprint)] }
+    var homes: StreamHomes { StreamHomes(.fingerprint(fingerprint)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let fingerprint = r.fingerprint("fingerprint")
@@ -83,7 +83,7 @@ public struct RateLimitTriggered: Sendable, Hashable, Codable {
 extension RateLimitTriggered: EventPayload {
     var domainEvent: DomainEvent { .rateLimitTriggered(self) }
 
-    var homes: [StreamName] { [.fingerprint(fingerprint)] }
+    var homes: StreamHomes { StreamHomes(.fingerprint(fingerprint)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let fingerprint = r.fingerprint("fingerprint")
@@ -132,7 +132,7 @@ public struct DuplicateBookingDetected: Sendable, Hashable, Codable {
 extension DuplicateBookingDetected: EventPayload {
     var domainEvent: DomainEvent { .duplicateBookingDetected(self) }
 
-    var homes: [StreamName] { [.fingerprint(fingerprint)] }
+    var homes: StreamHomes { StreamHomes(.fingerprint(fingerprint)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let fingerprint = r.fingerprint("fingerprint")
@@ -186,7 +186,7 @@ public struct BookingFlagged: Sendable, Hashable, Codable {
 extension BookingFlagged: EventPayload {
     var domainEvent: DomainEvent { .bookingFlagged(self) }
 
-    var homes: [StreamName] { [.fingerprint(fingerprint)] }
+    var homes: StreamHomes { StreamHomes(.fingerprint(fingerprint)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let fingerprint = r.fingerprint("fingerprint")

@@ -44,7 +44,7 @@ public struct SlotPublished: Sendable, Hashable, Codable {
 extension SlotPublished: EventPayload {
     var domainEvent: DomainEvent { .slotPublished(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let slotId = r.uuid("slotId")
@@ -102,7 +102,7 @@ public struct SlotWithdrawn: Sendable, Hashable, Codable {
 extension SlotWithdrawn: EventPayload {
     var domainEvent: DomainEvent { .slotWithdrawn(self) }
 
-    var homes: [StreamName] { [.slot(site: site, slotId: slotId)] }
+    var homes: StreamHomes { StreamHomes(.slot(site: site, slotId: slotId)) }
 
     static func readCurrent(_ r: inout FieldReader) -> Self? {
         let slotId = r.uuid("slotId")

@@ -3,7 +3,7 @@
 /// Borrowing the strings is what keeps the audit's replay under two microseconds an event:
 /// hashes, UUIDs and dates are read straight from the bytes, never built as `String`s.
 /// A value is only meaningful together with the buffer it came from.
-enum JSONValue {
+enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits in 64 bits.
@@ -28,7 +28,7 @@ enum JSONValue {
 }
 
 /// The bytes between a string's quotes.
-struct JSONSpan {
+struct JSONSpan: Sendable {
     var start: Int
     var end: Int
     /// Set when the string holds a backslash, so that readers take the slow, decoding path.
@@ -36,7 +36,7 @@ struct JSONSpan {
     var byteCount: Int { end - start }
 }
 
-struct JSONMember {
+struct JSONMember: Sendable {
     var key: JSONSpan
     var value: JSONValue
 }

@@ -44,6 +44,8 @@ public struct RuleChecker: Sendable {
     private var evidenceCounts = AggregateTable<Fingerprint, Int>()
     public private(set) var eventsChecked = 0
     private var typeNames = TypeNameCache()
+    /// The members of the event being decoded, kept from one event to the next.
+    private var members: [JSONMember] = []
 
     public init(rules: RuleParameters = .standard) {
         self.rules = rules
@@ -81,7 +83,7 @@ public struct RuleChecker: Sendable {
                                 bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         eventsChecked += 1
         var problems: [ValidationProblem] = []
-        let decoded = DomainEvent.decode(type: type, reader: reader, bytes: bytes, eventIndex: 0, problems: &problems)
+        let decoded = DomainEvent.decode(type: type, reader: reader, bytes: bytes, eventIndex: 0, problems: &problems, members: &members)
         guard let stream else {
             let streamText = text()
             problems.insert(malformedStreamProblem(streamText, eventIndex: 0), at: 0)
