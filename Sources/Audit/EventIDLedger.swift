@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import Domain
 
 /// Finds event ids used twice across the whole journal in 8 bytes per event: a 64-bit
 /// fingerprint of each id in journal order, searched for repeats once at the end. Fingerprints
@@ -67,12 +68,12 @@ struct EventIDLedger {
         let shift = UInt64(64 - bucketBits)
         func bucket(_ mixed: UInt64) -> Int { bucketBits == 0 ? 0 : Int(truncatingIfNeeded: mixed >> shift) }
         var starts = [Int](repeating: 0, count: (1 << bucketBits) + 1)
-        for v in input { starts[bucket(mix(v)) + 1] += 1 }
+        for v in input { starts[bucket(BitMixing.murmurFinalizer(v)) + 1] += 1 }
         for i in 1..<starts.count { starts[i] += starts[i - 1] }
         var dealt = [UInt64](repeating: 0, count: input.count)
         var next = starts
         for v in input {
-            let b = bucket(mix(v))
+            let b = bucket(BitMixing.murmurFinalizer(v))
             dealt[next[b]] = v
             next[b] += 1
         }
@@ -92,7 +93,7 @@ struct EventIDLedger {
                     if zeros == 2 { repeated.insert(0) }
                     continue
                 }
-                var i = Int(truncatingIfNeeded: mix(v)) & mask
+                var i = Int(truncatingIfNeeded: BitMixing.murmurFinalizer(v)) & mask
                 while true {
                     let held = table[i]
                     if held == 0 { table[i] = v; break }
@@ -102,17 +103,6 @@ struct EventIDLedger {
             }
         }
         return repeated
-    }
-
-    /// The MurmurHash3 64-bit finaliser: every bit of the value reaches the top bits and the low ones.
-    @inline(__always) private static func mix(_ value: UInt64) -> UInt64 {
-        var x = value
-        x ^= x >> 33
-        x &*= 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        x &*= 0xC4CE_B9FE_1A85_EC53
-        x ^= x >> 33
-        return x
     }
 
     private func locate(_ ordinal: Int) -> (position: UInt64, file: String, offset: UInt64) {

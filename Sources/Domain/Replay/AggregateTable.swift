@@ -31,18 +31,7 @@ struct AggregateTable<Key: AggregateTableKey, State> {
 
     @inline(__always) private func hash(_ key: Key) -> UInt64 {
         let (a, b) = key.tableWords
-        return Self.mix(Self.mix(a ^ seed.0) &+ (b ^ seed.1))
-    }
-
-    /// The MurmurHash3 64-bit finaliser: every input bit reaches every output bit.
-    @inline(__always) private static func mix(_ value: UInt64) -> UInt64 {
-        var x = value
-        x ^= x >> 33
-        x &*= 0xFF51_AFD7_ED55_8CCD
-        x ^= x >> 33
-        x &*= 0xC4CE_B9FE_1A85_EC53
-        x ^= x >> 33
-        return x
+        return BitMixing.murmurFinalizer(BitMixing.murmurFinalizer(a ^ seed.0) &+ (b ^ seed.1))
     }
 
     /// The place of `key` in `keys` and `states`, if it is there.
