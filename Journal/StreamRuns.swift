@@ -82,11 +82,6 @@ struct StreamRuns {
         name.withUTF8 { add(position: position, version: version, stream: UnsafeRawBufferPointer($0)) }
     }
 
-    mutating func add(position: UInt64, version: UInt64, stream: String, hash: UInt64) {
-        var name = stream
-        name.withUTF8 { add(position: position, version: version, stream: UnsafeRawBufferPointer($0), hash: hash) }
-    }
-
     private mutating func grow() {
         let old = slots
         slots = [Slot](repeating: .empty, count: old.count * 2)
