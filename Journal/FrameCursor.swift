@@ -223,6 +223,33 @@ final class FrameCursor {
         }
     }
 
+    /// Whether every byte from `start` to the limit is zero: the space a writer preallocated after
+    /// the open segment's last frame (FORMAT.md, section 5), which is not a torn write.
+    func onlyZeros(from start: UInt64) throws -> Bool {
+        var at = start
+        while at < limit {
+            let want = Int(min(UInt64(chunk), limit - at))
+            guard try ensure(at, want) else { return false }
+            let zero = buffer.withUnsafeBytes { raw -> Bool in
+                var i = Int(at - bufferStart)
+                let end = i + want
+                // Eight bytes at a time, then the rest.
+                while i + 8 <= end {
+                    if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+                    i += 8
+                }
+                while i < end {
+                    if raw[i] != 0 { return false }
+                    i += 1
+                }
+                return true
+            }
+            if !zero { return false }
+            at += UInt64(want)
+        }
+        return true
+    }
+
     /// Looks for any sound frame starting after `offset`: if there is one, the bad bytes before
     /// it are damage in the middle of the log, not a torn tail.
     func findSoundFrame(after badOffset: UInt64) throws -> UInt64? {

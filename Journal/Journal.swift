@@ -23,6 +23,9 @@ public final class Journal: @unchecked Sendable {
     var openName: String
     var openTable: OpenSegmentTable
     var openEnd: UInt64
+    /// The open file's size: bytes from `openEnd` up to it are zeros already made durable, which
+    /// frames overwrite without changing the size (FORMAT.md, section 5). Writer thread only.
+    var openFileSize: UInt64
     var nextPosition: UInt64
     var chainHash: Digest32
     var lastRecordedAt: Int64
@@ -93,6 +96,7 @@ public final class Journal: @unchecked Sendable {
         var table = OpenSegmentTable(firstPosition: openFirst)
         let file: FileDescriptor
         var end: UInt64
+        var fileSize: UInt64
         let openSize = starts.isEmpty ? 0 : try Self.fileSize(openPath)
         let unfinished = try !starts.isEmpty && Self.isUnfinishedSegment(path: openPath, name: openName)
         if starts.isEmpty || unfinished {
@@ -107,16 +111,25 @@ public final class Journal: @unchecked Sendable {
             id = journalID
             file = try Self.createSegment(paths: paths, header: SegmentHeader(journalID: journalID, firstPosition: position, previousChainHash: chain, createdAtMicros: options.clock()), options: options)
             end = UInt64(JournalFormat.segmentHeaderSize)
+            fileSize = end
         } else {
             file = try FileDescriptor.open(openPath, flags: O_RDWR, calls: options.systemCalls)
             let scanner = SegmentScanner(file: file, name: openName, maximumPayload: Self.maximumPayload(options))
             var merkle = frontier
             let result = try scanner.scan(
-                expecting: .init(journalID: id, firstPosition: position, previousChainHash: chain), merkle: &merkle,
+                expecting: .init(journalID: id, firstPosition: position, previousChainHash: chain), tailMayBePreallocated: true, merkle: &merkle,
                 onFrame: { header, offset in table.addFrame(firstPosition: header.firstPosition, offset: offset) },
                 onEvent: { view in table.addEvent(view) })
             id = result.header.journalID
-            if case .torn(let offset, let reason) = result.tail {
+            fileSize = result.validEnd
+            switch result.tail {
+            case .clean:
+                break
+            case .preallocated:
+                fileSize = try file.size()
+            case .torn(let offset, let reason):
+                // The preallocated zeros after a torn write go too: frames resume at `offset`, and
+                // the next frame preallocates again.
                 let size = try file.size()
                 try file.truncate(to: offset)
                 try file.syncData()
@@ -139,6 +152,7 @@ public final class Journal: @unchecked Sendable {
         self.openName = openName
         openTable = table
         openEnd = end
+        openFileSize = fileSize
         nextPosition = position
         chainHash = chain
         merkle = MerkleFollower(frontier: frontier)

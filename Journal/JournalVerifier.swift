@@ -110,6 +110,8 @@ public enum JournalVerifier {
                 case .end:
                     break scan
                 case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
+                    // The open segment's preallocated zeros: the end of its frames, not a cut.
+                    if isLast, try cursor.onlyZeros(from: offset) { break scan }
                     if let later = try cursor.findSoundFrame(after: offset) {
                         var kind = JournalDamage.Kind.midSegmentGarbage
                         if case .invalid(_, let k, _) = step { kind = k }

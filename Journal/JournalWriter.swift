@@ -15,6 +15,11 @@ final class JournalWriter: @unchecked Sendable {
     /// Versions of the streams the writer has looked up or written, and those of the frame
     /// being built.
     private var streams: StreamVersionCache
+    /// Zeros for preallocation, allocated on first use.
+    private var zeros: [UInt8] = []
+    /// False once preallocating failed in the open segment (a full disk): frames then just append
+    /// until the next segment.
+    private var preallocating = true
 
     init(journal: Journal) {
         self.journal = journal
@@ -240,8 +245,11 @@ final class JournalWriter: @unchecked Sendable {
             do { try file.truncate(to: offset) } catch {
                 journal.poison(.writerFailed(reason: "could not remove a partly written frame from \(journal.openName) after a failed write: \(error)"))
             }
+            journal.openFileSize = offset
             throw error
         }
+        let end = offset + UInt64(frame.count)
+        if end > journal.openFileSize { journal.openFileSize = preallocate(after: end, in: file) }
         if journal.options.durability == .durable {
             do { try file.syncData() } catch {
                 // After a failed fdatasync the kernel may have dropped the pages: the file's state
@@ -269,12 +277,48 @@ final class JournalWriter: @unchecked Sendable {
         return (frame.count, writeAndSync)
     }
 
+    /// Writes zeros after the frame that ends at `end`, up to `options.preallocationBytes` more but
+    /// not past the segment size limit, to be made durable by the frame's own fdatasync. Returns
+    /// the file's size. A failure (a full disk) is not the frame's: the zeros are cut off again and
+    /// the segment goes on without them.
+    private func preallocate(after end: UInt64, in file: FileDescriptor) -> UInt64 {
+        let options = journal.options
+        let target = min(end + UInt64(max(options.preallocationBytes, 0)), UInt64(options.segmentSizeLimit))
+        guard preallocating, target > end else { return end }
+        if zeros.isEmpty { zeros = [UInt8](repeating: 0, count: min(options.preallocationBytes, 1 << 20)) }
+        var at = end
+        do {
+            try zeros.withUnsafeBytes { raw in
+                while at < target {
+                    let n = Int(min(UInt64(raw.count), target - at))
+                    try file.writeAll(UnsafeRawBufferPointer(rebasing: raw[0..<n]), at: at)
+                    at += UInt64(n)
+                }
+            }
+            return target
+        } catch {
+            preallocating = false
+            options.log("preallocating \(journal.openName) after byte \(end) failed, frames append without it until the next segment: \(error)")
+            // Zeros written before the failure are harmless (a preallocated tail), but cut them
+            // so the file ends at the frame, as a writer without preallocation leaves it.
+            do { try file.truncate(to: end); return end } catch { return (try? file.size()) ?? at }
+        }
+    }
+
     /// Seals the open segment: index written and durable, then a new segment created. A failure
     /// leaves the current segment open (it just grows past the limit) and is retried next frame.
     private func seal() {
         let j = journal
         do {
-            if j.options.durability == .relaxed { try j.openFile.syncData() }
+            // A sealed segment ends at its last frame: the preallocated zeros go first, durably,
+            // before the index records the segment's length and a later segment makes it sealed.
+            if try j.openFile.size() > j.openEnd {
+                try j.openFile.truncate(to: j.openEnd)
+                try j.openFile.syncData()
+                j.openFileSize = j.openEnd
+            } else if j.options.durability == .relaxed {
+                try j.openFile.syncData()
+            }
             let checksum = try j.openFile.checksum(length: j.openEnd)
             let contents = j.openTable.indexContents(segmentLength: j.openEnd, segmentChecksum: checksum, chainHash: j.chainHash,
                                                      lastRecordedAt: j.lastRecordedAt, merkle: j.merkle.frontier(through: j.nextPosition))
@@ -293,7 +337,9 @@ final class JournalWriter: @unchecked Sendable {
                 j.openName = JournalFormat.segmentName(firstPosition: header.firstPosition)
                 j.openTable = OpenSegmentTable(firstPosition: header.firstPosition)
                 j.openEnd = UInt64(JournalFormat.segmentHeaderSize)
+                j.openFileSize = j.openEnd
             }
+            preallocating = true
             if j.options.packing != nil { j.packer.enqueue(contents.firstPosition) }
         } catch {
             j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")

@@ -11,6 +11,9 @@ struct SegmentScanner {
         case clean
         /// The segment ends in bytes that are not a sound frame and nothing sound follows them.
         case torn(offset: UInt64, reason: String)
+        /// The open segment's last frame is followed by zero bytes up to the end of the file: space
+        /// the writer preallocated so that its syncs do not change the file size. Not a torn write.
+        case preallocated(offset: UInt64)
     }
 
     struct Result {
@@ -34,8 +37,10 @@ struct SegmentScanner {
     let maximumPayload: Int
 
     /// Scans the segment. `onFrame` sees each sound frame's header and offset; `onEvent` each
-    /// record. Throws `JournalError.corrupt` for damage, never for a torn tail.
-    func scan(expecting expectations: Expectations, limit: UInt64? = nil, merkle: UnsafeMutablePointer<MerkleFrontier>? = nil,
+    /// record. Throws `JournalError.corrupt` for damage, never for a torn tail. Only the open
+    /// segment may end in preallocated zeros (`tailMayBePreallocated`); in a sealed one they are a cut.
+    func scan(expecting expectations: Expectations, limit: UInt64? = nil, tailMayBePreallocated: Bool = false,
+              merkle: UnsafeMutablePointer<MerkleFrontier>? = nil,
               onFrame: (FrameHeader, UInt64) -> Void = { _, _ in },
               onEvent: (EventView) throws -> Void = { _ in }) throws -> Result {
         let size = try limit ?? file.size()
@@ -72,6 +77,10 @@ struct SegmentScanner {
             case .end:
                 return result
             case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
+                if tailMayBePreallocated, try cursor.onlyZeros(from: offset) {
+                    result.tail = .preallocated(offset: offset)
+                    return result
+                }
                 if let later = try cursor.findSoundFrame(after: offset) {
                     let kind: JournalDamage.Kind
                     if case .invalid(_, let k, _) = step { kind = k } else { kind = .midSegmentGarbage }

@@ -79,7 +79,7 @@ def frames(name, data, last):
         crc, = struct.unpack_from("<I", data, offset + 60)
         if magic not in (b"RGFR", b"RGBK") or len(stored) != stored_len or crc != crc32c(stored, crc32c(data[offset:offset + 60])):
             if last:
-                return  # a torn tail or a write in progress
+                return  # preallocated zeros, a torn tail or a write in progress
             raise Damage(f"{name}@{offset}: bad frame")
         if magic == b"RGFR":
             yield offset, data[offset: offset + 64 + stored_len]

@@ -57,6 +57,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Decoded bytes of frames per block when W1's sealed segments are packed (0: do not pack).")
     var packBlockBytes: Int = SegmentPacking().blockBytes
 
+    @Option(help: "Zeros W1's writer lays down ahead of its frames so that their fdatasync does not change the file size (0: none, each frame extends the file).")
+    var preallocationBytes: Int = JournalOptions().preallocationBytes
+
     @Option(help: "zstd level of the blocks of packed segments in W1.")
     var packLevel: Int32 = SegmentPacking().compressionLevel
 
@@ -64,6 +67,9 @@ struct BenchCommand: ParsableCommand {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
         guard packBlockBytes == 0 || (4_096...(16 << 20)).contains(packBlockBytes) else {
             throw ValidationError("--pack-block-bytes must be 0 (no packing) or between 4096 and 16 MiB, not \(packBlockBytes)")
+        }
+        guard (0...(1 << 30)).contains(preallocationBytes) else {
+            throw ValidationError("--preallocation-bytes must be between 0 (none) and 1 GiB, not \(preallocationBytes)")
         }
         guard (0...19).contains(packLevel) else { throw ValidationError("--pack-level must be between 0 and 19, not \(packLevel)") }
         let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild", "audit"]
@@ -180,6 +186,7 @@ struct BenchCommand: ParsableCommand {
     private func ingest(_ events: [ProposedEvent], directory: String) throws -> BenchRow {
         var options = JournalOptions()
         options.compressionLevel = compressionLevel
+        options.preallocationBytes = preallocationBytes
         options.packing = packing
         if relaxed { options.durability = .relaxed }
         // Where the time of a batch goes: write + fdatasync, against the rest (CPU and hand-offs).
@@ -204,7 +211,7 @@ struct BenchCommand: ParsableCommand {
         let disk = try directoryBytes(directory)
         return BenchRow(workload: "W1", system: "registre", events: events.count, seconds: seconds,
                         bytesPerEvent: Double(disk.total) / Double(events.count),
-                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); \(packing.map { "sealed segments packed in \($0.blockBytes >> 10) KiB blocks at zstd level \($0.compressionLevel)" } ?? "sealed segments not packed"); \(Self.sealedFootprint(disk)); per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest; CPU \(String(format: "%.2f", cpuPerBatch)) ms per batch (all threads)")
+                        notes: "in process, \(relaxed ? "RELAXED (no sync)" : "durable (fdatasync per append)"), zstd level \(compressionLevel); \(preallocationBytes > 0 ? "\(preallocationBytes >> 10) KiB preallocated ahead of the frames" : "no preallocation"); \(packing.map { "sealed segments packed in \($0.blockBytes >> 10) KiB blocks at zstd level \($0.compressionLevel)" } ?? "sealed segments not packed"); \(Self.sealedFootprint(disk)); per batch of 100: \(String(format: "%.2f", Self.milliseconds(syncTime.withLock { $0 }) / Double((events.count + 99) / 100))) ms in write + fdatasync, \(String(format: "%.2f", (seconds * 1000 - Self.milliseconds(syncTime.withLock { $0 })) / Double((events.count + 99) / 100))) ms in the rest; CPU \(String(format: "%.2f", cpuPerBatch)) ms per batch (all threads)")
     }
 
     private var packing: SegmentPacking? {
@@ -233,8 +240,21 @@ struct BenchCommand: ParsableCommand {
             } else if name.hasSuffix(".idx") { indexes += size }
         }
         segmentSizes.sort { $0.first < $1.first }
+        if let last = segmentSizes.last {
+            // The open segment's preallocated zeros hold no event: the next frames overwrite them.
+            segments -= try Self.trailingZeroBytes(path + "/" + String(format: "%020d.seg", last.first))
+        }
         let sealed = segmentSizes.dropLast()
         return (segments + indexes, segments, indexes, segmentSizes.last?.first ?? 0, sealed.reduce(0) { $0 + $1.size })
+    }
+
+    /// How many zero bytes end the file: the open segment's preallocated space (and any zero
+    /// bytes that end its last frame, a few at most, which only rounds the figure).
+    private static func trailingZeroBytes(_ path: String) throws -> Int {
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var end = data.count
+        while end > 0, data[end - 1] == 0 { end -= 1 }
+        return data.count - end
     }
 
     /// "sealed segments: 84 B/event + index 18 B/event", or a note that none is sealed yet.

@@ -228,7 +228,10 @@ func frameOffsets(ofSegment path: String) -> [UInt64] {
     let bytes = [UInt8](FileManager.default.contents(atPath: path)!)
     var offsets: [UInt64] = []
     var at = JournalFormat.segmentHeaderSize
-    while at + JournalFormat.frameHeaderSize <= bytes.count {
+    // Frames, or blocks in a packed segment, up to the end of the file or to the zeros an open
+    // segment's writer preallocated.
+    while at + JournalFormat.frameHeaderSize <= bytes.count,
+          bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) || bytes[at..<(at + 4)].elementsEqual("RGBK".utf8) {
         offsets.append(UInt64(at))
         let stored: UInt32 = bytes.withUnsafeBytes { $0.getInteger(at: at + 4) }
         at += JournalFormat.frameHeaderSize + Int(stored)

@@ -6,11 +6,15 @@ import Testing
 @Suite struct RecoveryTests {
     let dir = TemporaryDirectory()
 
-    private func appendBytes(_ bytes: [UInt8], to file: String) throws {
+    /// Writes `bytes` where the next frame would go: after the last frame, over the zeros the
+    /// writer preallocated (a torn write lands there, not at the end of the file).
+    private func writeAfterLastFrame(_ bytes: [UInt8], in file: String) throws -> (offset: Int, bytesToTruncate: Int) {
+        let at = try endOfFrames(file)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-        try h.seekToEnd()
+        try h.seek(toOffset: UInt64(at))
         try h.write(contentsOf: Data(bytes))
         try h.close()
+        return (at, try size(file) - at)
     }
 
     private func flip(byte offset: Int, in file: String) throws {
@@ -30,14 +34,13 @@ import Testing
             j.close()
         }
         let segment = dir.file(dir.segmentFiles().last!)
-        let good = try size(segment)
         // Half of a frame: a real frame header followed by too few bytes.
-        try appendBytes(Array("RGFR".utf8) + [0xFF, 0x00, 0x00, 0x00] + [UInt8](repeating: 7, count: 40), to: segment)
+        let (good, removed) = try writeAfterLastFrame(Array("RGFR".utf8) + [0xFF, 0x00, 0x00, 0x00] + [UInt8](repeating: 7, count: 40), in: segment)
         let j = try Journal.open(directory: dir.path, options: testOptions())
         defer { j.close() }
         #expect(j.recovery.truncations.count == 1)
         #expect(j.recovery.truncations.first?.offset == UInt64(good))
-        #expect(j.recovery.truncations.first?.bytesRemoved == 48)
+        #expect(j.recovery.truncations.first?.bytesRemoved == UInt64(removed))
         #expect(j.recovery.truncations.first?.firstPosition == 10)
         #expect(try size(segment) == good)
         #expect(try j.append([event("after")]).firstPosition == 10)
@@ -50,10 +53,10 @@ import Testing
             j.close()
         }
         let segment = dir.file(dir.segmentFiles().last!)
-        try appendBytes((0..<5000).map { UInt8(truncatingIfNeeded: $0 * 31) }, to: segment)
+        let (_, removed) = try writeAfterLastFrame((0..<5000).map { UInt8(truncatingIfNeeded: $0 * 31) }, in: segment)
         let j = try Journal.open(directory: dir.path, options: testOptions())
         defer { j.close() }
-        #expect(j.recovery.truncations.first?.bytesRemoved == 5000)
+        #expect(j.recovery.truncations.first?.bytesRemoved == UInt64(removed))
         #expect(try j.readAll().count == 3)
     }
 
@@ -232,7 +235,7 @@ import Testing
         let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         var offsets: [UInt64] = []
         var at = JournalFormat.segmentHeaderSize
-        while at + JournalFormat.frameHeaderSize <= data.count {
+        while at + JournalFormat.frameHeaderSize <= data.count, data[at..<(at + 4)].elementsEqual("RGFR".utf8) {
             offsets.append(UInt64(at))
             let stored = Int(data.getInteger(at: at + 4, as: UInt32.self))
             at += JournalFormat.frameHeaderSize + stored

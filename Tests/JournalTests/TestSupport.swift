@@ -64,3 +64,14 @@ func fill(_ journal: Journal, count: Int, streams: Int = 7, perAppend: Int = 5) 
         i += n
     }
 }
+
+/// Where the frames of a segment file written as is (not packed) end: the first offset that does
+/// not start a frame, i.e. where the writer's preallocated zeros begin in an open segment.
+func endOfFrames(_ path: String) throws -> Int {
+    let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    var at = JournalFormat.segmentHeaderSize
+    while at + JournalFormat.frameHeaderSize <= data.count, data[at..<(at + 4)].elementsEqual("RGFR".utf8) {
+        at += JournalFormat.frameHeaderSize + Int(data.getInteger(at: at + 4, as: UInt32.self))
+    }
+    return at
+}
