@@ -29,6 +29,8 @@ final class FrameCursor {
     private var blockFrames: [(header: FrameHeader, payload: Range<Int>)] = []
     private var nextBlockFrame = 0
     private var blockOffset: UInt64 = 0
+    /// Bytes of `blockBuffer` that are the current block's content (the buffer may be longer).
+    private var blockContentCount = 0
     private let decompressor = ZstdDecompressor()
     private let chunk: Int
 
@@ -170,6 +172,7 @@ final class FrameCursor {
             return nil
         }
         if let failure { return failure }
+        blockContentCount = Int(header.contentLength)
         blockFrames.removeAll(keepingCapacity: true)
         nextBlockFrame = 0
         if let reason = splitBlock(header) {
@@ -221,6 +224,18 @@ final class FrameCursor {
             }
             return nil
         }
+    }
+
+    /// The block the last `next()` read its frame from, whole and checked, for a `BlockCache`; nil
+    /// when that frame was not in a block. The cursor gives the block up: call this last.
+    func takeDecodedBlock() -> BlockCache.Block? {
+        guard !blockFrames.isEmpty else { return nil }
+        if blockBuffer.count > blockContentCount { blockBuffer.removeSubrange(blockContentCount...) }
+        let block = BlockCache.Block(content: blockBuffer, frames: blockFrames)
+        blockBuffer = []
+        blockFrames = []
+        nextBlockFrame = 0
+        return block
     }
 
     /// Whether every byte from `start` to the limit is zero: the space a writer preallocated after

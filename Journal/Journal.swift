@@ -46,6 +46,8 @@ public final class Journal: @unchecked Sendable {
     let backgroundCheck = BackgroundCheckStatus()
     /// Packs sealed segments in the background when `options.packing` is set.
     let packer = SegmentPacker()
+    /// Decoded blocks of packed segments that reads used last (`options.blockCacheBytes`).
+    let blockCache: BlockCache
 
     /// Opens (creating if needed) the journal in `directory` for writing. Only one process may
     /// hold it; readers use `JournalReader`, which needs no lock.
@@ -159,6 +161,7 @@ public final class Journal: @unchecked Sendable {
         notifier = CommitNotifier(end: position)
         lastRecordedAt = lastTime
         recovery = report
+        blockCache = BlockCache(capacityBytes: max(options.blockCacheBytes, 0))
         checkpoints = options.checkpointSigner.map { CheckpointSchedule(signer: $0, position: position, now: options.clock()) }
         writer = JournalWriter(journal: self)
         let thread = Thread { [writer] in writer!.run() }

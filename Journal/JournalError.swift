@@ -234,6 +234,10 @@ public struct JournalOptions: Sendable {
     /// segments for the same reason). Never more than up to the segment size limit; the zeros
     /// left when the segment is sealed are cut off first. See FORMAT.md, section 5.
     public var preallocationBytes: Int = 4 << 20
+    /// Decoded bytes of packed-segment blocks kept for random reads (0: none). A read of one
+    /// event in a packed segment decodes its whole block (256 KiB by default); the cache keeps
+    /// the blocks read last, so a stream's or a dossier's events read again cost a lookup.
+    public var blockCacheBytes: Int = 16 << 20
     /// How many streams' last versions the writer keeps in memory between appends. Past this the
     /// cache is emptied and refilled from the open segment and the sealed indexes as streams come
     /// back (about 60 bytes and the id per stream, so the default bounds it near 100 MiB).

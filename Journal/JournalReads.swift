@@ -34,11 +34,25 @@ extension Journal {
         }
     }
 
-    /// Decodes the frame holding `location.position` and hands it to `body`.
+    /// Decodes the frame holding `location.position` and hands it to `body`. A frame in a block
+    /// of a packed segment comes from the block cache, or goes into it with its block.
     private func withFrame(at location: FrameLocation, _ body: (FrameHeader, UnsafeRawBufferPointer) throws -> Void) throws {
+        func missing() -> JournalError {
+            .corrupt(JournalDamage(kind: .badIndex, file: location.name, offset: location.offset, position: location.position,
+                                   detail: "the indexed block holds no frame with position \(location.position)"))
+        }
+        if let block = blockCache.block(in: location.file, at: location.offset) {
+            guard try block.withFrame(containing: location.position, body) != nil else { throw missing() }
+            return
+        }
         let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit,
                                  maximumPayload: Self.maximumPayload(options), chunkSize: 64 << 10)
         var step = try cursor.next()
+        if case .frame = step, let block = cursor.takeDecodedBlock() {
+            blockCache.insert(block, in: location.file, at: location.offset)
+            guard try block.withFrame(containing: location.position, body) != nil else { throw missing() }
+            return
+        }
         // In a packed segment the offset is the block's: skip its frames before the one wanted.
         while case .frame(let header, _, _) = step, header.firstPosition + UInt64(header.eventCount) <= location.position {
             step = try cursor.next()

@@ -153,6 +153,7 @@ extension Journal {
         try FileDescriptor.syncDirectory(paths.path)
         lock.withLock {
             if let k = sealed.firstIndex(where: { $0.index.firstPosition == first }) {
+                blockCache.forget(sealed[k].file)
                 sealed[k] = SealedSegment(index: index, file: packed.file, name: segment.name)
             }
         }
