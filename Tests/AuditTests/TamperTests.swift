@@ -113,6 +113,23 @@ struct TamperTests {
         #expect(located.contains { $0.rule == "journal.positionGap" || $0.rule == "journal.brokenChain" })
     }
 
+    @Test("the last frames zeroed, to pass for the writer's preallocated space, are caught by the checkpoint signed at close")
+    func zeroedLastFrames() throws {
+        let (dir, end) = try Self.original("zeroed-last")
+        let last = dir.segments.last!
+        let frames = frameOffsets(ofSegment: dir.file(last))
+        #expect(frames.count >= 2)
+        let from = Int(frames[frames.count - 2])
+        modify(dir.file(last)) { bytes in
+            for k in from..<bytes.count { bytes[k] = 0 }
+        }
+        // The log alone reads as a shorter, sound journal: zeros are where its frames end.
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+        let report = try Self.audit(dir)
+        #expect(report.findings.contains { $0.rule == "checkpoint.beyondEnd" && $0.position == end }, "\(report.findings)")
+        #expect(!report.isClean)
+    }
+
     @Test("an event inserted, its chain hash recomputed, is caught by the signatures")
     func insertedEvent() throws {
         let (dir, _) = try Self.original("insert")
