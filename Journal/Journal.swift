@@ -31,6 +31,11 @@ public final class Journal: @unchecked Sendable {
     var lastRecordedAt: Int64
     /// Set once the writer must stop: every later append fails with this error.
     var failure: JournalError?
+    /// Filters of the sealed segments' event ids: one built in the background from the indexes
+    /// found at open, then one per segment sealed since. Segments from `idFilterCoversFrom` on
+    /// are in them; an older one is looked up directly until the background build is done.
+    var idFilters: [EventIDFilter] = []
+    var idFilterCoversFrom: UInt64
 
     let queue = AppendQueue()
     let merkle: MerkleFollower
@@ -161,6 +166,7 @@ public final class Journal: @unchecked Sendable {
         notifier = CommitNotifier(end: position)
         lastRecordedAt = lastTime
         recovery = report
+        idFilterCoversFrom = openFirst
         blockCache = BlockCache(capacityBytes: max(options.blockCacheBytes, 0))
         checkpoints = options.checkpointSigner.map { CheckpointSchedule(signer: $0, position: position, now: options.clock()) }
         writer = JournalWriter(journal: self)
@@ -173,6 +179,9 @@ public final class Journal: @unchecked Sendable {
             startBackgroundCheck(of: sealedSegments)
         } else {
             backgroundCheck.finish(rebuiltIndexes: [])
+            let thread = Thread { [weak self] in self?.filterEventIDs(of: sealedSegments) }
+            thread.name = "registre-id-filter"
+            thread.start()
         }
         if let packing = options.packing {
             // Segments sealed before a crash or under a journal that did not pack.
@@ -272,6 +281,8 @@ public final class Journal: @unchecked Sendable {
                     rebuilt.append(s.name)
                     options.log("recovery: the index of \(s.name) failed its checksum; rebuilt it from the segment")
                 }
+                // The indexes are sound now: their ids can be trusted to say what is absent.
+                self?.filterEventIDs(of: current)
                 for (k, s) in current.enumerated().reversed() {
                     guard self != nil else { return }
                     let header = try Journal.readHeader(s.file, name: s.name)
@@ -284,6 +295,23 @@ public final class Journal: @unchecked Sendable {
         }
         thread.name = "registre-check"
         thread.start()
+    }
+
+    /// Builds the id filter of the segments sealed when the journal was opened, from their
+    /// (checked) indexes, and from then on lets lookups of absent ids skip every sealed segment.
+    func filterEventIDs(of segments: [SealedSegment]) {
+        guard !segments.isEmpty else {
+            lock.withLock { idFilterCoversFrom = 0 }
+            return
+        }
+        let count = segments.reduce(0) { $0 + Int($1.index.eventCount) }
+        let filter = EventIDFilter(count: count) { insert in
+            for s in segments { s.index.forEachIDHash(insert) }
+        }
+        lock.withLock {
+            idFilters.append(filter)
+            idFilterCoversFrom = 0
+        }
     }
 
     /// A journal dropped without `close()` still finishes its queued appends: the writer thread

@@ -108,11 +108,16 @@ extension Journal {
     }
 
     func committedEvent(id: UUID) -> RecordedEvent? {
-        let (inOpen, segments): ([UInt64], [SealedSegment]) = lock.withLock { (openTable.candidatePositions(forEventID: id), sealed) }
+        let hash = IndexHash.hash(id)
+        let (inOpen, segments, filters, filteredFrom) = lock.withLock {
+            (openTable.candidatePositions(forEventID: id), sealed, idFilters, idFilterCoversFrom)
+        }
         for p in inOpen {
             if let e = try? event(at: p), e.id == id { return e }
         }
-        for s in segments.reversed() {
+        // Segments the filters cover need no lookup when none of the filters may hold the id.
+        let skipFiltered = !filters.contains { $0.mayContain(hash) }
+        for s in segments.reversed() where !(skipFiltered && s.index.firstPosition >= filteredFrom) {
             for p in s.index.candidatePositions(forEventID: id) {
                 if let e = try? event(at: p), e.id == id { return e }
             }

@@ -337,6 +337,9 @@ final class JournalWriter: @unchecked Sendable {
             let contents = j.openTable.indexContents(segmentLength: j.openEnd, segmentChecksum: checksum, chainHash: j.chainHash,
                                                      lastRecordedAt: j.lastRecordedAt, merkle: j.merkle.frontier(through: j.nextPosition))
             let index = try Journal.writeIndex(contents, paths: j.paths)
+            let ids = EventIDFilter(count: contents.eventIDs.count) { insert in
+                for id in contents.eventIDs { insert(IndexHash.hash(id)) }
+            }
             let header = SegmentHeader(journalID: j.journalID, firstPosition: j.nextPosition, previousChainHash: j.chainHash, createdAtMicros: j.options.clock())
             let newFile: FileDescriptor
             do {
@@ -347,6 +350,7 @@ final class JournalWriter: @unchecked Sendable {
             }
             j.lock.withLock {
                 j.sealed.append(SealedSegment(index: index, file: j.openFile, name: j.openName))
+                j.idFilters.append(ids)
                 j.openFile = newFile
                 j.openName = JournalFormat.segmentName(firstPosition: header.firstPosition)
                 j.openTable = OpenSegmentTable(firstPosition: header.firstPosition)

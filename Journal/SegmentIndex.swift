@@ -291,6 +291,13 @@ final class SegmentIndex: @unchecked Sendable {
         return (lo..<hi).map { firstPosition + UInt64(b.getInteger(at: idPositionsAt + $0 * 4) as UInt32) }
     }
 
+    /// The low 32 bits of every event id's `IndexHash`, as the id table stores them (for an
+    /// `EventIDFilter`).
+    func forEachIDHash(_ body: (UInt64) -> Void) {
+        let b = file.bytes
+        for i in 0..<Int(eventCount) { body(UInt64(b.getInteger(at: idHashesAt + i * 4) as UInt32)) }
+    }
+
     /// Whether the id table sends `id` to `position`: `candidatePositions(forEventID:)` without
     /// building an array, for the index check's million lookups per segment.
     func eventID(_ id: UUID, isAt position: UInt64) -> Bool { eventID(hashed: IndexHash.hash(id), isAt: position) }
