@@ -64,8 +64,23 @@ public actor RegistreServer {
         var bound: [any Channel] = []
         do {
             try SocketFile.prepare(configuration.socketPath)
-            bound.append(try await Self.bootstrap(group, services).bind(unixDomainSocketPath: configuration.socketPath).get())
-            chmod(configuration.socketPath, 0o660)
+            // Bound under a temporary name, given its mode, then renamed into place: a client
+            // that finds the socket finds it 0660 already (bind listens at once, so a chmod after
+            // it left a moment with the umask's mode).
+            let temporary = SocketFile.temporaryName(for: configuration.socketPath)
+            let path = temporary ?? configuration.socketPath
+            bound.append(try await Self.bootstrap(group, services).bind(unixDomainSocketPath: path).get())
+            chmod(path, 0o660)
+            if let temporary {
+                // link(2), not rename(2): it fails if another server took the path meanwhile.
+                let linked = link(temporary, configuration.socketPath) == 0
+                let error = errno
+                unlink(temporary)
+                guard linked else {
+                    throw error == EEXIST ? ServerStartError.alreadyRunning(path: configuration.socketPath)
+                        : .cannotPrepare(path: configuration.socketPath, reason: String(cString: strerror(error)))
+                }
+            }
             if let port = configuration.tcpPort {
                 bound.append(try await Self.bootstrap(group, services).bind(host: "127.0.0.1", port: port).get())
             }

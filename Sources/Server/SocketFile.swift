@@ -24,6 +24,14 @@ public enum ServerStartError: Error, CustomStringConvertible, Sendable {
 
 /// The socket file's life: a stale one left by a crashed run is replaced, a live one is not.
 enum SocketFile {
+    /// A name beside `path` to bind under before the socket is moved into place, or nil when
+    /// it would not fit in a socket address (the socket is then bound at `path` itself).
+    static func temporaryName(for path: String) -> String? {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (directory.isEmpty ? "" : directory + "/") + ".registre-\(getpid())-\(UInt16.random(in: 0...UInt16.max)).sock"
+        return name.utf8.count <= 107 ? name : nil
+    }
+
     /// Makes `path` free for bind, or throws. Liveness is decided by connecting: a server that
     /// accepts is alive; ECONNREFUSED means nobody listens any more.
     static func prepare(_ path: String) throws(ServerStartError) {
