@@ -146,6 +146,10 @@ enum FieldScanner {
             let span: ValueSpan
             if fixed > 0, i + fixed + 1 < b.count, b[i] == UInt8(ascii: "\""), b[i + fixed + 1] == UInt8(ascii: "\"") {
                 span = ValueSpan(start: i, end: i + fixed + 2, kind: .unverifiedString)
+            } else if i + 1 < b.count, b[i] &- UInt8(ascii: "1") < 9, b[i + 1] == UInt8(ascii: ",") || b[i + 1] == UInt8(ascii: "}") {
+                // One digit from 1 to 9 and the end of the member (every event's `schemaVersion`):
+                // the whole number, as `numberEnd` would find it.
+                span = ValueSpan(start: i, end: i + 1, kind: .number)
             } else {
                 guard let read = plainString(b, at: i) ?? value(b, at: i, depth: 0) else { return nil }
                 span = read
