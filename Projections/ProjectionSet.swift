@@ -71,9 +71,9 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
 
     /// The offline rebuild's `apply`: the second copy of an event written to two streams in one
     /// append is counted without being read again (see `CopyDetector`).
-    mutating func apply(_ view: EventView, copies: inout CopyDetector) throws(ProjectionError) -> FoldedStep? {
+    mutating func apply(_ view: EventView, copies: inout CopyDetector, reader: FactReader) throws(ProjectionError) -> FoldedStep? {
         let type = view.typeBytes, data = view.dataBytes
-        let kind = EventKind.named(type)
+        let kind = reader.kind(named: type)
         if let kind, view.position == position, copies.isCopy(kind, data) {
             kindCounts[Int(kind.rawValue)] += 1
             advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
@@ -81,19 +81,21 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             return nil
         }
         let step = try apply(kind: kind, type: type, data: data, id: view.id, position: view.position,
-                             recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+                             recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend, reader: reader)
         copies.remember(kind, data, endsAppend: view.endsAppend)
         return step
     }
 
     mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
                         recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> FoldedStep? {
-        try apply(kind: EventKind.named(type), type: type, data: data, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+        let reader = FactReader()
+        return try apply(kind: reader.kind(named: type), type: type, data: data, id: id, position: position,
+                         recordedAtMicros: recordedAtMicros, endsAppend: endsAppend, reader: reader)
     }
 
-    /// `kind` is `EventKind.named(type)`.
+    /// `kind` is `reader.kind(named: type)`.
     private mutating func apply(kind: EventKind?, type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
-                                recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> FoldedStep? {
+                                recordedAtMicros: Int64, endsAppend: Bool, reader: FactReader) throws(ProjectionError) -> FoldedStep? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         guard let kind else {
             foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
@@ -102,7 +104,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             return nil
         }
         let fact: Fact
-        if let read = Fact.read(kind, data) {
+        if let read = reader.read(kind, data) {
             fact = read
         } else {
             // Not in the exact current shape: an older schema version, escaped strings, or damage.

@@ -42,11 +42,12 @@ public enum ProjectionRebuild {
         do {
             let reader = try JournalReader(directory: directory)
             var copies = CopyDetector()
+            let factReader = FactReader()
             var sinceProgress = 0
             try reader.forEachEvent(from: start) { view in
                 if let before, view.position >= before { return false }
                 if let asOfMicros, view.recordedAtMicros > asOfMicros { return false }
-                let step = try set.apply(view, copies: &copies)
+                let step = try set.apply(view, copies: &copies, reader: factReader)
                 if let step, let onStep { try onStep(step.entry) }
                 sinceProgress += 1
                 if sinceProgress == 65_536, let progress {

@@ -55,58 +55,59 @@ enum EventKind: UInt8, CaseIterable, Sendable {
         }
     }
 
-    /// Type names by a perfect hash of their length and first and last eight bytes (every name
-    /// is at least eight bytes long), found once: one probe and one `memcmp` per event instead of
-    /// a walk through the list.
-    private struct Lookup {
-        let seed: UInt64
-        /// Index into `kinds` + 1 per slot, 0 where no name hashes.
-        let slots: [UInt8]
-        let names: [[UInt8]]
+    /// The kind whose type name is exactly `bytes`; `nil` for a type outside the catalogue.
+    static func named(_ bytes: UnsafeRawBufferPointer) -> EventKind? {
+        CatalogueTables.shared.pointer.pointee.kinds.kind(named: bytes)
+    }
+}
 
-        static let slotBits = 7
+/// Type names by a perfect hash of their length and first and last eight bytes (every name
+/// is at least eight bytes long), found once: one probe and one `memcmp` per event instead of
+/// a walk through the list. Plain memory, never freed (it lives in `CatalogueTables`), so a
+/// lookup retains nothing.
+struct EventKindLookup: @unchecked Sendable {
+    let seed: UInt64
+    /// Index into `EventKind.allCases` + 1 per slot, 0 where no name hashes.
+    let slots: UnsafePointer<UInt8>
+    /// The type names, each followed by a quote (`KeySet`'s layout; the quote is not compared).
+    let names: KeySet
 
-        @inline(__always) static func slot(_ p: UnsafeRawPointer, _ count: Int, seed: UInt64) -> Int {
-            let first = p.loadUnaligned(as: UInt64.self)
-            let last = (p + count - 8).loadUnaligned(as: UInt64.self)
-            let h = (first ^ (last &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(count)) &* seed
-            return Int(truncatingIfNeeded: h >> UInt64(64 - slotBits))
-        }
+    static let slotBits = 7
 
-        init() {
-            let names = EventKind.allCases.map { Array($0.typeName.utf8) }
-            precondition(names.allSatisfy { $0.count >= 8 }, "every catalogue type name is at least 8 bytes")
-            var seed: UInt64 = 0xD6E8_FEB8_6659_FD93
-            while true {
-                var slots = [UInt8](repeating: 0, count: 1 << Self.slotBits)
-                var clash = false
-                for (k, name) in names.enumerated() {
-                    let slot = name.withUnsafeBytes { Self.slot($0.baseAddress!, name.count, seed: seed) }
-                    if slots[slot] != 0 { clash = true; break }
-                    slots[slot] = UInt8(k + 1)
-                }
-                if !clash {
-                    self.seed = seed
-                    self.slots = slots
-                    self.names = names
-                    return
-                }
-                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    @inline(__always) static func slot(_ p: UnsafeRawPointer, _ count: Int, seed: UInt64) -> Int {
+        let first = p.loadUnaligned(as: UInt64.self)
+        let last = (p + count - 8).loadUnaligned(as: UInt64.self)
+        let h = (first ^ (last &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(count)) &* seed
+        return Int(truncatingIfNeeded: h >> UInt64(64 - slotBits))
+    }
+
+    init() {
+        let names = EventKind.allCases.map { Array($0.typeName.utf8) }
+        precondition(names.allSatisfy { $0.count >= 8 }, "every catalogue type name is at least 8 bytes")
+        var seed: UInt64 = 0xD6E8_FEB8_6659_FD93
+        while true {
+            var slots = [UInt8](repeating: 0, count: 1 << Self.slotBits)
+            var clash = false
+            for (k, name) in names.enumerated() {
+                let slot = name.withUnsafeBytes { Self.slot($0.baseAddress!, name.count, seed: seed) }
+                if slots[slot] != 0 { clash = true; break }
+                slots[slot] = UInt8(k + 1)
             }
+            if !clash {
+                self.seed = seed
+                self.slots = UnsafePointer(Immortal.copy(slots))
+                self.names = KeySet(EventKind.allCases.map(\.typeName))
+                return
+            }
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         }
     }
 
-    private static let lookup = Lookup()
-
-    /// The kind whose type name is exactly `bytes`; `nil` for a type outside the catalogue.
-    static func named(_ bytes: UnsafeRawBufferPointer) -> EventKind? {
+    @inline(__always) func kind(named bytes: UnsafeRawBufferPointer) -> EventKind? {
         let count = bytes.count
         guard count >= 8 else { return nil }
-        let table = lookup
-        let entry = table.slots[Lookup.slot(bytes.baseAddress!, count, seed: table.seed)]
-        guard entry != 0 else { return nil }
-        let name = table.names[Int(entry) - 1]
-        guard name.count == count, name.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, count) == 0 }) else { return nil }
+        let entry = slots[Self.slot(bytes.baseAddress!, count, seed: seed)]
+        guard entry != 0, names.spells(Int(entry) - 1, bytes.baseAddress!, count) else { return nil }
         return EventKind(rawValue: entry - 1)
     }
 }

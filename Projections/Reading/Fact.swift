@@ -53,9 +53,7 @@ enum Fact: Sendable, Equatable {
 
 extension Fact {
     /// The member names each event type may hold, in the order writers emit them.
-    private static let keysByKind: [KeySet] = EventKind.allCases.map { KeySet(keyNames($0)) }
-
-    private static func keyNames(_ kind: EventKind) -> [String] {
+    static func keyNames(_ kind: EventKind) -> [String] {
         switch kind {
         case .slotPublished: ["schemaVersion", "slotId", "site", "motif", "category", "start", "durationMinutes", "counter", "capacity", "releaseId", "occurredAt"]
         case .slotWithdrawn: ["schemaVersion", "slotId", "site", "reason", "occurredAt"]
@@ -84,8 +82,20 @@ extension Fact {
         }
     }
 
+    /// The length of the string a member always holds in the current schema, or 0: UUIDs (every
+    /// `…Id`), hashes, and times, which writers spell without a fraction of a second. Every such
+    /// member is read by `uuid`, `hash` or `millis` in `SpanReader.fact`, which check each of its
+    /// bytes (a test corrupts each of them in turn).
+    static func fixedLength(_ name: String) -> UInt8 {
+        switch name {
+        case "identityKey", "presentedIdentityKey", "fingerprint": 64
+        case "start", "toStart", "occurredAt", "dueBy", "validFrom", "validUntil", "minute": 20
+        default: name.hasSuffix("Id") ? 36 : 0
+        }
+    }
+
     /// Members that may be absent or null.
-    private static let optionalMask: [UInt32] = EventKind.allCases.map { kind in
+    static func optionalMask(_ kind: EventKind) -> UInt32 {
         let optional: Set<String> = ["presentedIdentityKey", "appointmentId"]
         let required: Set<String> = kind == .appointmentBooked || kind.isCopiedAcrossStreams || kind == .appointmentAttended
             || kind == .appointmentNoShow || kind == .identityMismatchAtCounter ? ["appointmentId"] : []
@@ -97,12 +107,95 @@ extension Fact {
     /// Reads a current-schema event from its bytes; `nil` whenever anything is not exactly as the
     /// catalogue writes it, in which case the caller asks the full decoder.
     static func read(_ kind: EventKind, _ b: UnsafeRawBufferPointer) -> Fact? {
-        let keys = keysByKind[Int(kind.rawValue)]
+        FactReader().read(kind, b)
+    }
+}
+
+/// Every table the fast reader consults, built once and never freed.
+///
+/// Each is plain memory behind pointers: a copy of a table costs no reference counting, and
+/// the fold reaches them through one pointer it fetched once, where a `static let` per table
+/// was a call to the lazy-global check (`swift_once`) per table and event.
+struct CatalogueTables: @unchecked Sendable {
+    /// Per `EventKind`, its member names.
+    let keys: UnsafePointer<KeySet>
+    /// Per `EventKind`, the members that may be absent or null.
+    let optionalMasks: UnsafePointer<UInt32>
+    let kinds: EventKindLookup
+    let sites: MemberTable<Site>
+    let motifs: MemberTable<Motif>
+    let categories: MemberTable<Domain.Category>
+    let dossierKinds: MemberTable<DossierKind>
+    let channels: MemberTable<FilingChannel>
+    let provisionalKinds: MemberTable<ProvisionalPermitKind>
+    let authorities: MemberTable<ConsultationAuthority>
+    let consultationOutcomes: MemberTable<ConsultationOutcome>
+    let decisions: MemberTable<DecisionOutcome>
+    let serviceReasons: MemberTable<ServiceCancellationReason>
+    let withdrawalReasons: MemberTable<SlotWithdrawalReason>
+    let patterns: MemberTable<AbusePattern>
+
+    private init() {
+        keys = UnsafePointer(Immortal.copy(EventKind.allCases.map { kind in
+            let names = Fact.keyNames(kind)
+            return KeySet(names, fixedLengths: names.map(Fact.fixedLength))
+        }))
+        optionalMasks = UnsafePointer(Immortal.copy(EventKind.allCases.map(Fact.optionalMask)))
+        kinds = EventKindLookup()
+        sites = MemberTable()
+        motifs = MemberTable()
+        categories = MemberTable()
+        dossierKinds = MemberTable()
+        channels = MemberTable()
+        provisionalKinds = MemberTable()
+        authorities = MemberTable()
+        consultationOutcomes = MemberTable()
+        decisions = MemberTable()
+        serviceReasons = MemberTable()
+        withdrawalReasons = MemberTable()
+        patterns = MemberTable()
+    }
+
+    /// The one instance, for the lifetime of the process.
+    static let shared = SharedPointer(UnsafePointer(Immortal.copy([CatalogueTables()])))
+
+    struct SharedPointer: @unchecked Sendable {
+        let pointer: UnsafePointer<CatalogueTables>
+        init(_ pointer: UnsafePointer<CatalogueTables>) { self.pointer = pointer }
+    }
+}
+
+/// Memory allocated once for tables that live as long as the process.
+enum Immortal {
+    static func copy<T>(_ elements: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(elements.count, 1))
+        p.initialize(from: elements, count: elements.count)
+        return p
+    }
+}
+
+/// The fast reader of current-schema events, with the catalogue's tables at hand.
+///
+/// A fold fetches one for all its events (`ProjectionSet.apply(_:copies:reader:)`); anyone else
+/// makes one per event, which costs a load.
+struct FactReader {
+    let tables: UnsafePointer<CatalogueTables>
+
+    init() { tables = CatalogueTables.shared.pointer }
+
+    /// The kind whose type name is exactly `bytes`; `nil` for a type outside the catalogue.
+    @inline(__always) func kind(named bytes: UnsafeRawBufferPointer) -> EventKind? { tables.pointee.kinds.kind(named: bytes) }
+
+    /// `Fact.read`.
+    func read(_ kind: EventKind, _ b: UnsafeRawBufferPointer) -> Fact? {
+        let t = tables
+        let keys = t.pointee.keys[Int(kind.rawValue)]
+        let optional = t.pointee.optionalMasks[Int(kind.rawValue)]
         return withUnsafeTemporaryAllocation(of: ValueSpan.self, capacity: 12) { spans -> Fact? in
             guard let found = FieldScanner.scan(b, keys: keys, into: spans) else { return nil }
             let all: UInt32 = (1 << UInt32(keys.count)) - 1
-            guard found | optionalMask[Int(kind.rawValue)] == all else { return nil }
-            let r = SpanReader(b: b, spans: spans, found: found)
+            guard found | optional == all else { return nil }
+            let r = SpanReader(b: b, spans: spans, found: found, tables: t)
             guard r.int(0) == 1 else { return nil }
             return r.fact(kind)
         }
@@ -114,6 +207,7 @@ private struct SpanReader {
     let b: UnsafeRawBufferPointer
     let spans: UnsafeMutableBufferPointer<ValueSpan>
     let found: UInt32
+    let tables: UnsafePointer<CatalogueTables>
 
     func has(_ i: Int) -> Bool { found & (1 << UInt32(i)) != 0 && spans[i].kind != .literalNull }
     func uuid(_ i: Int) -> UUID? { FieldScanner.uuid(b, spans[i]) }
@@ -122,10 +216,11 @@ private struct SpanReader {
     func int(_ i: Int) -> Int? { FieldScanner.integer(b, spans[i]) }
     func bool(_ i: Int) -> Bool? { FieldScanner.boolean(spans[i]) }
     func member<T: ClosedSet>(_ i: Int, _ table: MemberTable<T>) -> T? {
-        FieldScanner.plainBytes(b, spans[i]).flatMap(table.value)
+        guard let bytes = FieldScanner.plainBytes(b, spans[i]) else { return nil }
+        return table.value(bytes)
     }
     func slot(site: Int, id: Int) -> SlotRef? {
-        guard let s = member(site, .sites), let u = uuid(id) else { return nil }
+        guard let s = member(site, tables.pointee.sites), let u = uuid(id) else { return nil }
         return SlotRef(site: s, slotId: u)
     }
     /// A syntactically valid optional hash, when present.
@@ -136,19 +231,19 @@ private struct SpanReader {
     func fact(_ kind: EventKind) -> Fact? {
         switch kind {
         case .slotPublished:
-            guard let slot = slot(site: 2, id: 1), let motif = member(3, .motifs), let category = member(4, .categories),
+            guard let slot = slot(site: 2, id: 1), let motif = member(3, tables.pointee.motifs), let category = member(4, tables.pointee.categories),
                   let start = time(5), let duration = int(6), (1...480).contains(duration), isString(7),
                   let capacity = int(8), (1...500).contains(capacity), let release = uuid(9), let at = time(10) else { return nil }
             return .slotPublished(slot, motif: motif, category: category, start: start, capacity: capacity, release: release, at: at)
         case .slotWithdrawn:
-            guard let slot = slot(site: 2, id: 1), member(3, .withdrawalReasons) != nil, let at = time(4) else { return nil }
+            guard let slot = slot(site: 2, id: 1), member(3, tables.pointee.withdrawalReasons) != nil, let at = time(4) else { return nil }
             return .slotWithdrawn(slot, at: at)
         case .appointmentBooked:
-            guard let appointment = uuid(1), let identity = hash(2), let slot = slot(site: 3, id: 4), let motif = member(5, .motifs),
-                  let category = member(6, .categories), let start = time(7), let fingerprint = hash(8), let at = time(9) else { return nil }
+            guard let appointment = uuid(1), let identity = hash(2), let slot = slot(site: 3, id: 4), let motif = member(5, tables.pointee.motifs),
+                  let category = member(6, tables.pointee.categories), let start = time(7), let fingerprint = hash(8), let at = time(9) else { return nil }
             return .booked(appointment: appointment, identity: identity, slot: slot, motif: motif, category: category, start: start, fingerprint: fingerprint, at: at)
         case .appointmentRescheduled:
-            guard let appointment = uuid(1), hash(2) != nil, member(3, .motifs) != nil, let from = slot(site: 4, id: 5),
+            guard let appointment = uuid(1), hash(2) != nil, member(3, tables.pointee.motifs) != nil, let from = slot(site: 4, id: 5),
                   let to = slot(site: 6, id: 7), let toStart = time(8), let at = time(9) else { return nil }
             return .rescheduled(appointment: appointment, from: from, to: to, toStart: toStart, at: at)
         case .appointmentCancelledByApplicant, .appointmentReinstated, .appointmentNoShow:
@@ -159,7 +254,7 @@ private struct SpanReader {
             default: return .noShow(appointment: appointment, at: at)
             }
         case .appointmentCancelledByService:
-            guard let appointment = uuid(1), hash(2) != nil, let slot = slot(site: 3, id: 4), member(5, .serviceReasons) != nil,
+            guard let appointment = uuid(1), hash(2) != nil, let slot = slot(site: 3, id: 4), member(5, tables.pointee.serviceReasons) != nil,
                   let at = time(6) else { return nil }
             return .cancelled(appointment: appointment, slot: slot, byService: true, at: at)
         case .appointmentAttended:
@@ -169,8 +264,8 @@ private struct SpanReader {
             guard let appointment = uuid(1), hash(2) != nil, slot(site: 3, id: 4) != nil, optionalHashIsValid(5), let at = time(6) else { return nil }
             return .identityMismatch(appointment: appointment, at: at)
         case .dossierSubmitted:
-            guard let dossier = uuid(1), hash(2) != nil, let category = member(3, .categories), let dossierKind = member(4, .dossierKinds),
-                  let channel = member(5, .channels), let site = member(6, .sites), let at = time(7) else { return nil }
+            guard let dossier = uuid(1), hash(2) != nil, let category = member(3, tables.pointee.categories), let dossierKind = member(4, tables.pointee.dossierKinds),
+                  let channel = member(5, tables.pointee.channels), let site = member(6, tables.pointee.sites), let at = time(7) else { return nil }
             return .dossierSubmitted(dossier: dossier, category: category, kind: dossierKind, channel: channel, site: site, at: at)
         case .documentsRequested:
             guard let dossier = uuid(1), spans[2].kind == .array, time(3) != nil, let at = time(4) else { return nil }
@@ -182,22 +277,22 @@ private struct SpanReader {
             guard let dossier = uuid(1), let at = time(2) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .provisionalPermitIssued:
-            guard let dossier = uuid(1), member(2, .provisionalKinds) != nil, time(3) != nil, time(4) != nil, let at = time(5) else { return nil }
+            guard let dossier = uuid(1), member(2, tables.pointee.provisionalKinds) != nil, time(3) != nil, time(4) != nil, let at = time(5) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .biometricsCaptured, .permitHandedOver:
-            guard let dossier = uuid(1), member(2, .sites) != nil, optionalUUIDIsValid(3), let at = time(4) else { return nil }
+            guard let dossier = uuid(1), member(2, tables.pointee.sites) != nil, optionalUUIDIsValid(3), let at = time(4) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .consultationRequested:
-            guard let dossier = uuid(1), uuid(2) != nil, member(3, .authorities) != nil, let at = time(4) else { return nil }
+            guard let dossier = uuid(1), uuid(2) != nil, member(3, tables.pointee.authorities) != nil, let at = time(4) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .consultationAnswered:
-            guard let dossier = uuid(1), uuid(2) != nil, member(3, .consultationOutcomes) != nil, let at = time(4) else { return nil }
+            guard let dossier = uuid(1), uuid(2) != nil, member(3, tables.pointee.consultationOutcomes) != nil, let at = time(4) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .decisionRecorded:
-            guard let dossier = uuid(1), let outcome = member(2, .decisions), let at = time(3) else { return nil }
+            guard let dossier = uuid(1), let outcome = member(2, tables.pointee.decisions), let at = time(3) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: outcome, at: at)
         case .permitAvailable:
-            guard let dossier = uuid(1), member(2, .sites) != nil, let at = time(3) else { return nil }
+            guard let dossier = uuid(1), member(2, tables.pointee.sites) != nil, let at = time(3) else { return nil }
             return .dossierStep(dossier: dossier, kind: kind, decision: nil, at: at)
         case .bookingAttemptsRejected:
             guard let fingerprint = hash(1), time(2) != nil, isString(3), let count = int(4), (1...1_000_000).contains(count), let at = time(5) else { return nil }
@@ -206,10 +301,10 @@ private struct SpanReader {
             guard let fingerprint = hash(1), int(2) != nil, int(3) != nil, int(4) != nil, let at = time(5) else { return nil }
             return .rateLimited(fingerprint, at: at)
         case .duplicateBookingDetected:
-            guard let fingerprint = hash(1), hash(2) != nil, member(3, .motifs) != nil, uuid(4) != nil, let at = time(5) else { return nil }
+            guard let fingerprint = hash(1), hash(2) != nil, member(3, tables.pointee.motifs) != nil, uuid(4) != nil, let at = time(5) else { return nil }
             return .duplicateBooking(fingerprint, at: at)
         case .bookingFlagged:
-            guard let fingerprint = hash(1), optionalUUIDIsValid(2), let pattern = member(3, .patterns), spans[4].kind == .number,
+            guard let fingerprint = hash(1), optionalUUIDIsValid(2), let pattern = member(3, tables.pointee.patterns), spans[4].kind == .number,
                   spans[5].kind == .array, let at = time(6) else { return nil }
             return .flagged(fingerprint, pattern: pattern, at: at)
         }
@@ -217,18 +312,19 @@ private struct SpanReader {
 }
 
 /// The raw spellings of one closed set, matched against bytes without building a `String`.
-struct MemberTable<T: ClosedSet>: Sendable {
+struct MemberTable<T: ClosedSet>: @unchecked Sendable {
     private let names: KeySet
-    private let values: [T]
+    private let values: UnsafePointer<T>
 
     init() {
-        values = Array(T.allCases)
-        names = KeySet(values.map(\.rawValue))
+        let all = Array(T.allCases)
+        values = UnsafePointer(Immortal.copy(all))
+        names = KeySet(all.map(\.rawValue))
     }
 
     /// `bytes` are a plain JSON string's contents: its closing quote follows them, and is
     /// compared too (`KeySet` holds each name with its quote).
-    func value(_ bytes: UnsafeRawBufferPointer) -> T? {
+    @inline(__always) func value(_ bytes: UnsafeRawBufferPointer) -> T? {
         let n = bytes.count + 1
         for k in 0..<names.count where names.length(k) == n {
             if names.matches(k, bytes.baseAddress!) { return values[k] }
@@ -236,19 +332,6 @@ struct MemberTable<T: ClosedSet>: Sendable {
         return nil
     }
 }
-
-extension MemberTable where T == Site { static let sites = MemberTable() }
-extension MemberTable where T == Motif { static let motifs = MemberTable() }
-extension MemberTable where T == Domain.Category { static let categories = MemberTable() }
-extension MemberTable where T == DossierKind { static let dossierKinds = MemberTable() }
-extension MemberTable where T == FilingChannel { static let channels = MemberTable() }
-extension MemberTable where T == ProvisionalPermitKind { static let provisionalKinds = MemberTable() }
-extension MemberTable where T == ConsultationAuthority { static let authorities = MemberTable() }
-extension MemberTable where T == ConsultationOutcome { static let consultationOutcomes = MemberTable() }
-extension MemberTable where T == DecisionOutcome { static let decisions = MemberTable() }
-extension MemberTable where T == ServiceCancellationReason { static let serviceReasons = MemberTable() }
-extension MemberTable where T == SlotWithdrawalReason { static let withdrawalReasons = MemberTable() }
-extension MemberTable where T == AbusePattern { static let patterns = MemberTable() }
 
 // MARK: - From a decoded event
 

@@ -3,7 +3,13 @@ import Domain
 
 /// Where one member's value lies in an event's JSON, and what kind of value it is.
 struct ValueSpan {
-    enum Kind: UInt8 { case plainString, escapedString, number, literalTrue, literalFalse, literalNull, array, object }
+    enum Kind: UInt8 {
+        case plainString, escapedString, number, literalTrue, literalFalse, literalNull, array, object
+        /// Quotes at both ends of the length the member's key announces (`KeySet.fixedLength`),
+        /// and nothing read in between: only a typed reader that checks every byte of it (`uuid`,
+        /// `hash`, `millis`) takes it, and then it is a plain string; everything else refuses it.
+        case unverifiedString
+    }
     var start: Int
     var end: Int
     var kind: Kind
@@ -14,9 +20,17 @@ struct ValueSpan {
 struct KeySet: @unchecked Sendable {
     private let bytes: UnsafePointer<UInt8>
     private let starts: UnsafePointer<Int>
+    private let fixedLengths: UnsafePointer<UInt8>
     let count: Int
 
-    init(_ names: [String]) {
+    /// `fixedLengths[k]`, when not 0, is the length of the string that member `k` always holds in
+    /// the current schema (a UUID, a hash, a time without fraction): see `FieldScanner.scan`.
+    init(_ names: [String], fixedLengths: [UInt8] = []) {
+        precondition(fixedLengths.isEmpty || fixedLengths.count == names.count)
+        let lengths = UnsafeMutablePointer<UInt8>.allocate(capacity: max(names.count, 1))
+        lengths.initialize(repeating: 0, count: max(names.count, 1))
+        for (k, n) in fixedLengths.enumerated() { lengths[k] = n }
+        self.fixedLengths = UnsafePointer(lengths)
         let all = names.flatMap { Array($0.utf8) + [UInt8(ascii: "\"")] }
         let b = UnsafeMutablePointer<UInt8>.allocate(capacity: max(all.count, 1))
         b.initialize(from: all, count: all.count)
@@ -28,6 +42,8 @@ struct KeySet: @unchecked Sendable {
         starts = UnsafePointer(o)
         count = names.count
     }
+
+    @inline(__always) func fixedLength(_ k: Int) -> Int { Int(fixedLengths[k]) }
 
     /// The name's length with its closing quote.
     @inline(__always) func length(_ k: Int) -> Int { starts[k + 1] - starts[k] }
@@ -57,6 +73,11 @@ struct KeySet: @unchecked Sendable {
         if n >= 4 { return same32(0) && same32(n - 4) }
         if n >= 2 { return same16(0) && same16(n - 2) }
         return n == 0 || key.load(as: UInt8.self) == p.load(as: UInt8.self)
+    }
+
+    /// Whether name `k` is exactly the `n` bytes at `p` (its quote is not compared).
+    @inline(__always) func spells(_ k: Int, _ p: UnsafeRawPointer, _ n: Int) -> Bool {
+        length(k) == n + 1 && memcmp(bytes + starts[k], p, n) == 0
     }
 
     /// The index of the name that is exactly the `n` bytes at `p`.
@@ -115,9 +136,24 @@ enum FieldScanner {
             i = skipSpace(b, keyEnd + 1)
             guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
             i = skipSpace(b, i + 1)
-            // Most values are plain strings: read inline, and anything else (or a string with
-            // an escape or a control character) through the general `value`.
-            guard let span = plainString(b, at: i) ?? value(b, at: i, depth: 0) else { return nil }
+            // A member of fixed length (a UUID, a hash, a time) with quotes where they belong is
+            // taken unread: the typed reader that must accept it checks every byte between them,
+            // and any byte that is not a hex digit, a dash or a time's own is refused there, so a
+            // quote or a backslash inside sends the whole event to the full decoder. Other plain
+            // strings are read inline, and anything else (or a string with an escape or a
+            // control character) through the general `value`.
+            let fixed = keys.fixedLength(index)
+            let span: ValueSpan
+            if fixed > 0, i + fixed + 1 < b.count, b[i] == UInt8(ascii: "\""), b[i + fixed + 1] == UInt8(ascii: "\"") {
+                span = ValueSpan(start: i, end: i + fixed + 2, kind: .unverifiedString)
+            } else if i + 1 < b.count, b[i] &- UInt8(ascii: "1") < 9, b[i + 1] == UInt8(ascii: ",") || b[i + 1] == UInt8(ascii: "}") {
+                // One digit from 1 to 9 and the end of the member (every event's `schemaVersion`):
+                // the whole number, as `numberEnd` would find it.
+                span = ValueSpan(start: i, end: i + 1, kind: .number)
+            } else {
+                guard let read = plainString(b, at: i) ?? value(b, at: i, depth: 0) else { return nil }
+                span = read
+            }
             spans[index] = span
             i = skipSpace(b, span.end)
             guard i < b.count else { return nil }
@@ -316,7 +352,7 @@ enum FieldScanner {
 
     /// A canonical lowercase UUID string.
     static func uuid(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> UUID? {
-        guard s.kind == .plainString, s.end - s.start == 38 else { return nil }
+        guard s.kind == .plainString || s.kind == .unverifiedString, s.end - s.start == 38 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
         guard base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-") else { return nil }
         var bad: UInt64 = 0
@@ -331,7 +367,7 @@ enum FieldScanner {
 
     /// Exactly 64 lowercase hex characters.
     static func hash(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> HashKey? {
-        guard s.kind == .plainString, s.end - s.start == 66 else { return nil }
+        guard s.kind == .plainString || s.kind == .unverifiedString, s.end - s.start == 66 else { return nil }
         let base = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
         var bad: UInt64 = 0
         @inline(__always) func word(_ at: Int) -> UInt64 { hex8(load64(base + at), &bad) << 32 | hex8(load64(base + at + 8), &bad) }
@@ -340,28 +376,49 @@ enum FieldScanner {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.f…]Z` as milliseconds since the epoch, rounded as the catalogue rounds.
+    ///
+    /// The first twenty characters are checked and read as three words: the separators compared
+    /// under a mask, the fourteen digits checked together, then each taken from its byte. The
+    /// journal's times jump between days from one field to the next (a booking's time and its
+    /// appointment's), so there is no last date worth remembering.
     static func millis(_ b: UnsafeRawBufferPointer, _ s: ValueSpan) -> Int64? {
-        guard s.kind == .plainString else { return nil }
         let count = s.end - s.start - 2
-        guard count >= 20, count <= 30 else { return nil }
+        // An unverified span is taken only at 20 characters, every one of which is checked below.
+        guard s.kind == .plainString || (s.kind == .unverifiedString && count == 20), count >= 20, count <= 30 else { return nil }
         let p = b.baseAddress!.assumingMemoryBound(to: UInt8.self) + s.start + 1
-        guard p[count - 1] == UInt8(ascii: "Z"), p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"), p[10] == UInt8(ascii: "T"),
-              p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":") else { return nil }
-        @inline(__always) func digits(_ start: Int, _ n: Int) -> Int? {
-            var v = 0
-            for k in start..<(start + n) {
-                let d = p[k] &- UInt8(ascii: "0")
-                guard d < 10 else { return nil }
-                v = v * 10 + Int(d)
-            }
-            return v
-        }
-        guard let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
-              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
-              (1...12).contains(month), day >= 1, day <= CivilCalendar.daysIn(month: month, year: year),
+        guard p[count - 1] == UInt8(ascii: "Z") else { return nil }
+        // "YYYY-MM-", "DDTHH:MM", ":SS" and the byte after it, each byte XOR "0": a digit becomes 0...9.
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        let x0 = load64(p) ^ zeros, x1 = load64(p + 8) ^ zeros, x2 = load32(p + 16) ^ (zeros & 0xFFFF_FFFF)
+        // Separators, already XORed with "0": "-" at 4 and 7; "T" at 10 and ":" at 13; ":" at 16.
+        let separators = (x0 & 0xFF00_00FF_0000_0000) ^ 0x1D00_001D_0000_0000
+            | (x1 & 0x0000_FF00_00FF_0000) ^ 0x0000_0A00_0064_0000
+            | (x2 & 0xFF) ^ 0x0A
+        // A byte below 10 stays below 0x80 when 0x76 is added; any other byte, or one with its top
+        // bit set, sets its top bit. Separators are right when this matters, and none carries.
+        let high: UInt64 = 0x8080_8080_8080_8080, ten: UInt64 = 0x7676_7676_7676_7676
+        let notDigits = (((x0 &+ ten) | x0) & high & 0x0080_8000_8080_8080)
+            | (((x1 &+ ten) | x1) & high & 0x8080_0080_8000_8080)
+            | (((x2 &+ ten) | x2) & 0x0080_8000)
+        guard separators | notDigits == 0 else { return nil }
+        @inline(__always) func digit(_ x: UInt64, _ k: UInt64) -> Int { Int(truncatingIfNeeded: (x >> (8 * k)) & 0xF) }
+        let year = digit(x0, 0) * 1000 + digit(x0, 1) * 100 + digit(x0, 2) * 10 + digit(x0, 3)
+        let month = digit(x0, 5) * 10 + digit(x0, 6), day = digit(x1, 0) * 10 + digit(x1, 1)
+        let hour = digit(x1, 3) * 10 + digit(x1, 4), minute = digit(x1, 6) * 10 + digit(x1, 7)
+        let second = digit(x2, 1) * 10 + digit(x2, 2)
+        guard (1...12).contains(month), day >= 1, day <= CivilCalendar.daysIn(month: month, year: year),
               hour < 24, minute < 60, second < 60 else { return nil }
         var milliseconds = 0
         if count > 20 {
+            @inline(__always) func digits(_ start: Int, _ n: Int) -> Int? {
+                var v = 0
+                for k in start..<(start + n) {
+                    let d = p[k] &- UInt8(ascii: "0")
+                    guard d < 10 else { return nil }
+                    v = v * 10 + Int(d)
+                }
+                return v
+            }
             guard p[19] == UInt8(ascii: "."), count >= 22, let fraction = digits(20, count - 21) else { return nil }
             milliseconds = Int((Double(fraction) / pow(10, Double(count - 21)) * 1000).rounded())
         }

@@ -41,6 +41,14 @@ public struct DelayStatistics: Sendable, Codable, Equatable {
     /// The last day whose month was computed, and that month: samples come in time order.
     var lastDay: Int32 = .min
     var lastMonth: Int32 = 0
+    /// Derived: `samples`' ordinals by measure, category and site, for the last month of each.
+    var ordinals = GroupOrdinals()
+
+    enum CodingKeys: String, CodingKey { case samples, lastDay, lastMonth }
+
+    public static func == (a: DelayStatistics, b: DelayStatistics) -> Bool {
+        a.samples == b.samples && a.lastDay == b.lastDay && a.lastMonth == b.lastMonth
+    }
 
     public init() {}
 
@@ -51,7 +59,16 @@ public struct DelayStatistics: Sendable, Codable, Equatable {
             lastDay = day
             lastMonth = CivilCalendar.monthIndex(ofDay: day)
         }
-        samples.update(Key(measure: measure, category: category, site: site, month: lastMonth), default: []) { $0.append(end - start) }
+        let group = GroupOrdinals.group(ordinal(measure), ordinal(category), ordinal(site))
+        let tag = UInt32(bitPattern: lastMonth)
+        let o: Int32
+        if let known = ordinals.ordinal(group, tag: tag) {
+            o = known
+        } else {
+            o = samples.ordinal(inserting: Key(measure: measure, category: category, site: site, month: lastMonth), default: [])
+            ordinals.remember(group, tag: tag, ordinal: o)
+        }
+        samples.update(at: o) { $0.append(end - start) }
     }
 
     public func delays(groupBy grouping: DelayGrouping) -> [DelayRow] {

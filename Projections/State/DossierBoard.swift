@@ -52,6 +52,8 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     public var implicitRejectionMonths = RuleParameters.standard.implicitRejectionMonths
     /// Derived: not encoded, not compared (see `RecentPositions`).
     var recent = RecentPositions()
+    /// Derived: `countByGroup`'s ordinals by status, category and site.
+    var countOrdinals = GroupOrdinals()
 
     enum CodingKeys: String, CodingKey { case index, dossiers, countByGroup, backlogDeltas, implicitRejectionMonths }
 
@@ -70,7 +72,7 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         recent.remember(id.fastHash, Int32(dossiers.count))
         dossiers.append(Dossier(id: id, category: category, kind: kind, channel: channel, site: site, status: .submitted,
                                 submittedAt: at, lastEventAt: at, lastPosition: position))
-        countByGroup.update(CountKey(status: .submitted, category: category, site: site), default: 0) { $0 += 1 }
+        count(1, status: .submitted, category: category, site: site)
         backlogDeltas.update(day: CivilCalendar.day(ofMillis: at), category: category, default: BacklogDelta()) { delta in
             delta.open += 1
             delta.awaitingDecision += 1
@@ -114,8 +116,8 @@ public struct DossierBoard: Sendable, Codable, Equatable {
         if before.isOpen, !d.status.isOpen { d.endedAt = at }
         dossiers[i] = d
         if before != d.status {
-            countByGroup.update(CountKey(status: before, category: d.category, site: d.site), default: 0) { $0 -= 1 }
-            countByGroup.update(CountKey(status: d.status, category: d.category, site: d.site), default: 0) { $0 += 1 }
+            count(-1, status: before, category: d.category, site: d.site)
+            count(1, status: d.status, category: d.category, site: d.site)
             let open = Int32(d.status.isOpen ? 1 : 0) - Int32(before.isOpen ? 1 : 0)
             let awaiting = Int32(d.status.awaitsDecision ? 1 : 0) - Int32(before.awaitsDecision ? 1 : 0)
             if open != 0 || awaiting != 0 {
@@ -127,6 +129,19 @@ public struct DossierBoard: Sendable, Codable, Equatable {
             }
         }
         return (d.status, d.completedAt, d.category, d.site)
+    }
+
+    /// Adds `delta` to the dossiers counted in a status, category and site.
+    @inline(__always) private mutating func count(_ delta: Int, status: DossierStatus, category: Domain.Category, site: Site) {
+        let group = GroupOrdinals.group(ordinal(status), ordinal(category), ordinal(site))
+        let o: Int32
+        if let known = countOrdinals.ordinal(group, tag: 0) {
+            o = known
+        } else {
+            o = countByGroup.ordinal(inserting: CountKey(status: status, category: category, site: site), default: 0)
+            countOrdinals.remember(group, tag: 0, ordinal: o)
+        }
+        countByGroup.update(at: o) { $0 += delta }
     }
 
     @inline(__always) func dossierIndex(of id: UUID) -> Int32? {

@@ -140,7 +140,53 @@ struct FastMap<Key: FastKey, Value: Sendable & Codable & Equatable>: Sendable, C
         return body(&values[Int(ordinal)])
     }
 
+    /// The ordinal of `key`, inserted with `initial` when absent: for `update(at:)`.
+    @inline(__always)
+    mutating func ordinal(inserting key: Key, default initial: @autoclosure () -> Value) -> Int32 {
+        let (inserted, ordinal) = table.insert(key)
+        if inserted { values.append(initial()) }
+        return ordinal
+    }
+
+    /// Updates in place the value of the key with this ordinal.
+    @inline(__always)
+    mutating func update<R>(at ordinal: Int32, _ body: (inout Value) -> R) -> R {
+        body(&values[Int(ordinal)])
+    }
+
     var entries: Zip2Sequence<[Key], [Value]> { zip(table.keys, values) }
+}
+
+/// The `FastMap` ordinals of keys made of three small enums (fewer than 16 cases each) and a
+/// 32-bit tag, found by the enums' ordinals in a flat array rather than hashed and probed.
+///
+/// The dossier and delay folds update such a group on most events; the map's index is small,
+/// but the rebuild streams through hundreds of megabytes, and its probe missed the cache as
+/// often as not. A group holds the ordinal of the last tag seen with it (the delays' month).
+/// Derived from the map it caches: not encoded, not compared, empty after decoding.
+struct GroupOrdinals: Sendable {
+    /// Per group, `tag << 32 | (ordinal + 1)`; 0 where nothing is cached.
+    private var entries: [UInt64] = []
+
+    init() {}
+
+    @inline(__always) static func group(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
+        precondition(a < 16 && b < 16 && c < 16, "GroupOrdinals takes enums of fewer than 16 cases")
+        return Int(a) << 8 | Int(b) << 4 | Int(c)
+    }
+
+    /// The ordinal cached for `group` and `tag`, if any.
+    @inline(__always) func ordinal(_ group: Int, tag: UInt32) -> Int32? {
+        guard !entries.isEmpty else { return nil }
+        let entry = entries[group]
+        guard entry != 0, UInt32(truncatingIfNeeded: entry >> 32) == tag else { return nil }
+        return Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
+    }
+
+    @inline(__always) mutating func remember(_ group: Int, tag: UInt32, ordinal: Int32) {
+        if entries.isEmpty { entries = [UInt64](repeating: 0, count: 16 * 16 * 16) }
+        entries[group] = UInt64(tag) << 32 | UInt64(UInt32(bitPattern: ordinal + 1))
+    }
 }
 
 /// The declaration index of a case of a payload-free enum, which is how Swift stores it: a load,

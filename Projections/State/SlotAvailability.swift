@@ -48,6 +48,15 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
     var byDay = FastMap<DayBucket, [Int32]>()
     var releaseIndex = IndexTable()
     var releases = EntityArray<Release>()
+    /// Derived: `byDay`'s ordinals by site and category, for the last day of each (a release
+    /// publishes a day's slots one after the other). Not encoded, not compared.
+    var dayOrdinals = GroupOrdinals()
+
+    enum CodingKeys: String, CodingKey { case slotIndex, slots, byDay, releaseIndex, releases }
+
+    public static func == (a: SlotAvailability, b: SlotAvailability) -> Bool {
+        a.slotIndex == b.slotIndex && a.slots == b.slots && a.byDay == b.byDay && a.releaseIndex == b.releaseIndex && a.releases == b.releases
+    }
 
     @inline(__always) func slot(_ ref: SlotRef) -> Int32? {
         slots.withUnsafeBufferPointer { s in slotIndex.find(ref.fastHash) { s[Int($0)].ref == ref } }
@@ -79,7 +88,16 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
         slots.append(Slot(ref: ref, motif: motif, category: category, start: start, capacity: Int32(capacity), booked: 0,
                           withdrawnAt: nil, release: release, publishedAt: at, publishedPosition: position))
         slotIndex.insert(ref.fastHash, index)
-        byDay.update(DayBucket(site: ref.site, category: category, day: CivilCalendar.day(ofMillis: start)), default: []) { $0.append(index) }
+        let day = CivilCalendar.day(ofMillis: start)
+        let group = GroupOrdinals.group(ordinal(ref.site), ordinal(category), 0)
+        let o: Int32
+        if let known = dayOrdinals.ordinal(group, tag: UInt32(bitPattern: day)) {
+            o = known
+        } else {
+            o = byDay.ordinal(inserting: DayBucket(site: ref.site, category: category, day: day), default: [])
+            dayOrdinals.remember(group, tag: UInt32(bitPattern: day), ordinal: o)
+        }
+        byDay.update(at: o) { $0.append(index) }
         return index
     }
 

@@ -58,6 +58,40 @@ struct EventReadingTests {
         }
     }
 
+    @Test("a member of fixed length taken unread by the scan is checked byte by byte by its typed reader")
+    func fixedLengthMembersAreChecked() throws {
+        var corrupted = 0
+        for event in Self.everyType() {
+            let kind = try #require(Array(event.typeName.utf8).withUnsafeBytes { EventKind.named($0) })
+            // Times in whole seconds, as writers spell them: the length the scan relies on.
+            let text = String(decoding: event.encodedData(), as: UTF8.self).replacingOccurrences(of: ".125Z", with: "Z")
+            let data = Array(text.utf8)
+            let light = data.withUnsafeBytes { Fact.read(kind, $0) }
+            #expect(light == Fact(try DomainEvent.decode(type: event.typeName, data: data, eventIndex: 0)), "\(event.typeName)")
+            for name in Fact.keyNames(kind) {
+                let n = Int(Fact.fixedLength(name))
+                guard n > 0, let start = Self.offset(of: Array("\"\(name)\":\"".utf8), in: data) else { continue }
+                #expect(data[start + n] == UInt8(ascii: "\""), "\(event.typeName).\(name)")
+                for offset in start..<(start + n) {
+                    for bad in [UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x01, UInt8(ascii: "g"), UInt8(ascii: "A")] where bad != data[offset] {
+                        var copy = data
+                        copy[offset] = bad
+                        #expect(copy.withUnsafeBytes { Fact.read(kind, $0) } == nil, "\(event.typeName).\(name) byte \(offset - start) = \(bad)")
+                        corrupted += 1
+                    }
+                }
+            }
+        }
+        #expect(corrupted > 10_000)
+    }
+
+    /// Where the bytes after the first occurrence of `pattern` start.
+    private static func offset(of pattern: [UInt8], in data: [UInt8]) -> Int? {
+        guard data.count >= pattern.count else { return nil }
+        for i in 0...(data.count - pattern.count) where data[i..<(i + pattern.count)].elementsEqual(pattern) { return i + pattern.count }
+        return nil
+    }
+
     private func recorded(_ type: String, _ json: String, position: UInt64 = 0) -> RecordedEvent {
         RecordedEvent(position: position, stream: "x", version: 0, id: Sample.uuid(0xEE), type: type, recordedAtMicros: 0,
                       metadata: Array("{}".utf8), data: Array(json.utf8), endsAppend: true)

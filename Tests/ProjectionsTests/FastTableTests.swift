@@ -44,6 +44,48 @@ struct FastTableTests {
         #expect(map[Sample.uuid(300)] == nil)
     }
 
+    @Test("group ordinals hold one ordinal per group and tag, for the enums the folds group by")
+    func groupOrdinals() {
+        for count in [Site.allCases.count, Domain.Category.allCases.count, DossierStatus.allCases.count, DelayMeasure.allCases.count] {
+            #expect(count < 16)
+        }
+        var cache = GroupOrdinals()
+        let a = GroupOrdinals.group(1, 2, 3), b = GroupOrdinals.group(3, 2, 1)
+        #expect(a != b)
+        #expect(cache.ordinal(a, tag: 0) == nil)
+        cache.remember(a, tag: 0, ordinal: 0)
+        cache.remember(b, tag: 7, ordinal: 41)
+        #expect(cache.ordinal(a, tag: 0) == 0)
+        #expect(cache.ordinal(a, tag: 1) == nil)
+        #expect(cache.ordinal(b, tag: 7) == 41)
+        // A new tag replaces the group's ordinal.
+        cache.remember(b, tag: 8, ordinal: 42)
+        #expect(cache.ordinal(b, tag: 7) == nil)
+        #expect(cache.ordinal(b, tag: 8) == 42)
+        #expect(cache.ordinal(GroupOrdinals.group(15, 15, 15), tag: UInt32.max) == nil)
+    }
+
+    @Test("the delay samples and dossier counts reached through group ordinals are those of keyed updates, across a decoded state")
+    func groupedUpdatesAgreeWithKeyedOnes() throws {
+        var delays = DelayStatistics()
+        var keyed = FastMap<DelayStatistics.Key, [Int64]>()
+        let day: Int64 = 86_400_000
+        for k in 0..<2000 {
+            let measure = DelayMeasure.allCases[k % 3], category = Domain.Category.allCases[(k / 3) % Domain.Category.allCases.count]
+            let site = Site.allCases[(k / 7) % Site.allCases.count]
+            let start = Int64(k / 50) * 20 * day
+            delays.record(measure, category: category, site: site, from: start, to: start + Int64(k) * 1000)
+            let month = CivilCalendar.monthIndex(ofMillis: start)
+            keyed.update(.init(measure: measure, category: category, site: site, month: month), default: []) { $0.append(Int64(k) * 1000) }
+            if k == 1000 {
+                var bytes: [UInt8] = []
+                try BinaryCoder.encode(delays, into: &bytes)
+                delays = try bytes.withUnsafeBytes { try BinaryCoder.decode(DelayStatistics.self, from: $0) }
+            }
+        }
+        #expect(delays.samples == keyed)
+    }
+
     @Test("every catalogue type name is recognised, and near misses are not")
     func eventKindNames() {
         func kind(_ name: String) -> EventKind? { Array(name.utf8).withUnsafeBytes { EventKind.named($0) } }

@@ -104,7 +104,7 @@ public enum UTCTime {
         return Date(timeIntervalSince1970: Double(newDays * 86_400 + secondOfDay) + fraction)
     }
 
-    public static func daysIn(month: Int, year: Int) -> Int {
+    @inlinable public static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -113,7 +113,8 @@ public enum UTCTime {
     }
 
     /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's civil algorithm).
-    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    /// Inlinable: the projections' reader converts every time of every event with it.
+    @inlinable public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
