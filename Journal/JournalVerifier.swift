@@ -61,6 +61,7 @@ public enum JournalVerifier {
         var merkle = MerkleFrontier()
         var streams = StreamVersionTable()
         var frameStreams: [UInt32] = []
+        var nameHashes: [UInt64] = []
         var events = SegmentEvents()
         var indexCheck = IndexCheck()
         var leaves = FrameLeaves()
@@ -145,9 +146,12 @@ public enum JournalVerifier {
                     var decoded = true
                     frameStreams.removeAll(keepingCapacity: true)
                     var recordIndex = 0
+                    streams.prefetch(streamsOf: payload, hashes: &nameHashes)
                     do {
                         try RecordCodec.forEachRecord(in: payload, firstPosition: frame.firstPosition, eventCount: frame.eventCount) { view in
-                            let slot = streams.slot(of: view.streamBytes)
+                            // The head start's hash is this record's: both walks read the same lengths.
+                            let slot = recordIndex < nameHashes.count
+                                ? streams.slot(of: view.streamBytes, hash: nameHashes[recordIndex]) : streams.slot(of: view.streamBytes)
                             let expected = streams.nextVersion(ofSlot: slot)
                             if view.version != expected {
                                 finding(.streamVersionGap, offset, view.position, "event \(view.id.uuidString) has version \(view.version) in stream '\(view.stream)', expected \(expected)")

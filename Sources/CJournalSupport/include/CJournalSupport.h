@@ -45,6 +45,11 @@ void registre_sha256_chain_and_leaves(registre_sha256_context *chain, const void
 /// 1 when the x86-64 SHA extensions are used, 0 for the portable code.
 int registre_sha256_is_hardware(void);
 
+/// Asks the CPU to start loading the cache line at `address` for reading; a hint, which never
+/// faults. Lets a loop ask for the lines of many random table entries at once instead of waiting
+/// for each in turn (Swift has no prefetch of its own).
+static inline void registre_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 /// Gives the calling thread the lowest CPU priority (nice 19) and the idle I/O class, for
 /// background work that must only use what appends leave idle. Returns 0, or a bit mask of what
 /// the kernel refused (1: CPU priority, 2: I/O class); either way the thread goes on.

@@ -46,6 +46,8 @@ public struct RuleChecker: Sendable {
     private var typeNames = TypeNameCache()
     /// The members of the event being decoded, kept from one event to the next.
     private var members: [JSONMember] = []
+    /// The last event that decoded without a problem, to skip decoding its twin.
+    private var lastDecoded = DecodedEventMemo()
 
     public init(rules: RuleParameters = .standard) {
         self.rules = rules
@@ -83,7 +85,13 @@ public struct RuleChecker: Sendable {
                                 bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         eventsChecked += 1
         var problems: [ValidationProblem] = []
-        let decoded = DomainEvent.decode(type: type, reader: reader, bytes: bytes, eventIndex: 0, problems: &problems, members: &members)
+        let decoded: DomainEvent?
+        if let twin = lastDecoded.event(type: type, data: bytes) {
+            decoded = twin
+        } else {
+            decoded = DomainEvent.decode(type: type, reader: reader, bytes: bytes, eventIndex: 0, problems: &problems, members: &members)
+            if let decoded { lastDecoded.remember(decoded, type: type, data: bytes) }
+        }
         guard let stream else {
             let streamText = text()
             problems.insert(malformedStreamProblem(streamText, eventIndex: 0), at: 0)
@@ -134,6 +142,37 @@ public struct RuleChecker: Sendable {
     private func invalid(_ position: UInt64, _ stream: String, _ type: String, _ problems: [ValidationProblem]) -> RuleViolation {
         RuleViolation(position: position, stream: stream, type: type, rule: .invalidEvent,
                       message: problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "), problems: problems)
+    }
+}
+
+/// The last event decoded without a problem, with the exact type and data it came from.
+///
+/// A booking, a cancellation, a reinstatement or an attendance is written twice in one append,
+/// to the slot's stream and to the applicant's, with the same type and the same data bytes:
+/// about a quarter of a replayed journal is such a twin of the event before it. Decoding is a
+/// pure function of the type and the bytes, so the twin's decoded event is the one already made;
+/// the match is byte for byte (no hash), and only a decode without problems is kept, so every
+/// invalid event is decoded, and reported, on its own. The checks that depend on the stream
+/// (placement, the aggregate's rules) still run for every event.
+struct DecodedEventMemo: Sendable {
+    private var type = ""
+    private var data: [UInt8] = []
+    private var decoded: DomainEvent?
+
+    /// The event decoded last, if `type` and `data` are exactly what it was decoded from.
+    func event(type: String, data bytes: UnsafeBufferPointer<UInt8>) -> DomainEvent? {
+        guard let decoded, bytes.count == data.count, type == self.type else { return nil }
+        let same = data.withUnsafeBufferPointer { kept in
+            bytes.isEmpty || memcmp(kept.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+        }
+        return same ? decoded : nil
+    }
+
+    mutating func remember(_ event: DomainEvent, type: String, data bytes: UnsafeBufferPointer<UInt8>) {
+        self.type = type
+        data.removeAll(keepingCapacity: true)
+        data.append(contentsOf: bytes)
+        decoded = event
     }
 }
 

@@ -9,23 +9,18 @@ enum CanonicalUUID {
         guard bytes.count == 36, let base = bytes.baseAddress,
               base[8] == UInt8(ascii: "-"), base[13] == UInt8(ascii: "-"), base[18] == UInt8(ascii: "-"), base[23] == UInt8(ascii: "-")
         else { return nil }
+        // Eight digits a word (`HexWords`); the groups of four are read in pairs.
+        guard let first = HexWords.value(at: 0, in: base), let second = HexWords.value(at: 9, then: 14, in: base),
+              let third = HexWords.value(at: 19, then: 24, in: base), let fourth = HexWords.value(at: 28, in: base)
+        else { return nil }
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let valid = LowercaseHex.values.withUnsafeBufferPointer { table in
-            withUnsafeMutableBytes(of: &raw) { out -> Bool in
-                // Table loads and one check at the end, as in `Hash256(bytes:)`.
-                var invalid: UInt8 = 0
-                var i = 0
-                for index in 0..<16 {
-                    if i == 8 || i == 13 || i == 18 || i == 23 { i += 1 }
-                    let high = table[Int(base[i])], low = table[Int(base[i + 1])]
-                    invalid |= high | low
-                    out[index] = high << 4 | (low & 0xF)
-                    i += 2
-                }
-                return invalid & LowercaseHex.invalid == 0
-            }
+        withUnsafeMutableBytes(of: &raw) { out in
+            out.storeBytes(of: first.bigEndian, toByteOffset: 0, as: UInt32.self)
+            out.storeBytes(of: second.bigEndian, toByteOffset: 4, as: UInt32.self)
+            out.storeBytes(of: third.bigEndian, toByteOffset: 8, as: UInt32.self)
+            out.storeBytes(of: fourth.bigEndian, toByteOffset: 12, as: UInt32.self)
         }
-        return valid ? UUID(uuid: raw) : nil
+        return UUID(uuid: raw)
     }
 
     static func parse(_ text: some StringProtocol) -> UUID? {

@@ -14,25 +14,16 @@ public struct Hash256: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     init?(bytes: UnsafeBufferPointer<UInt8>) {
         guard bytes.count == 64, let base = bytes.baseAddress else { return nil }
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        let valid = LowercaseHex.values.withUnsafeBufferPointer { table -> Bool in
-            // One table load per character and one check at the end, rather than two tests and
-            // a branch per nibble: an audit parses two or three of these per event.
-            var invalid: UInt8 = 0
-            func word(at offset: Int) -> UInt64 {
-                var word: UInt64 = 0
-                for i in offset..<(offset + 16) {
-                    let nibble = table[Int(base[i])]
-                    invalid |= nibble
-                    word = word << 4 | UInt64(nibble & 0xF)
-                }
-                return word
-            }
-            words = (word(at: 0), word(at: 16), word(at: 32), word(at: 48))
-            return invalid & LowercaseHex.invalid == 0
-        }
-        guard valid else { return nil }
-        (w0, w1, w2, w3) = words
+        // Eight digits a word (`HexWords`): an audit parses two or three of these per event.
+        guard let a0 = HexWords.value(at: 0, in: base), let a1 = HexWords.value(at: 8, in: base),
+              let b0 = HexWords.value(at: 16, in: base), let b1 = HexWords.value(at: 24, in: base),
+              let c0 = HexWords.value(at: 32, in: base), let c1 = HexWords.value(at: 40, in: base),
+              let d0 = HexWords.value(at: 48, in: base), let d1 = HexWords.value(at: 56, in: base)
+        else { return nil }
+        w0 = UInt64(a0) << 32 | UInt64(a1)
+        w1 = UInt64(b0) << 32 | UInt64(b1)
+        w2 = UInt64(c0) << 32 | UInt64(c1)
+        w3 = UInt64(d0) << 32 | UInt64(d1)
     }
 
     public var description: String {
@@ -52,12 +43,6 @@ public struct Hash256: Hashable, Sendable, Comparable, CustomStringConvertible {
 }
 
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-/// Lowercase hex digits by table: `values[byte]` is the digit's value, or has `invalid` set.
-enum LowercaseHex {
-    static let invalid: UInt8 = 0x80
-    static let values: [UInt8] = (0...255).map { lowercaseHexValue(UInt8($0)) ?? invalid }
-}
 
 @inline(__always)
 func lowercaseHexValue(_ byte: UInt8) -> UInt8? {
