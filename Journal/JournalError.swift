@@ -238,12 +238,6 @@ public struct JournalOptions: Sendable {
     /// event in a packed segment decodes its whole block (256 KiB by default); the cache keeps
     /// the blocks read last, so a stream's or a dossier's events read again cost a lookup.
     public var blockCacheBytes: Int = 16 << 20
-    /// How long the writer may hold the next frame open, right after a frame of several appends,
-    /// while fewer appends are pending than that frame took: the clients it just acknowledged tend
-    /// to come back together, and one frame and one fdatasync for all of them costs less than two.
-    /// Zero (the default) never waits, like PostgreSQL's commit_delay and MySQL's
-    /// binlog_group_commit_sync_delay, which this resembles; a lone appender never waits.
-    public var commitGatherWindow: Duration = .zero
     /// How many streams' last versions the writer keeps in memory between appends. Past this the
     /// cache is emptied and refilled from the open segment and the sealed indexes as streams come
     /// back (about 60 bytes and the id per stream, so the default bounds it near 100 MiB).

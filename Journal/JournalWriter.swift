@@ -28,9 +28,8 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     func run() {
-        while let batch = journal.queue.take(maximumBytes: journal.options.maximumFrameBytes, gathering: gathering()) {
+        while let batch = journal.queue.take(maximumBytes: journal.options.maximumFrameBytes) {
             process(batch)
-            lastFrame = (batch.count, ContinuousClock.now)
             journal.writeCheckpointIfDue(closing: false)
         }
         if journal.options.durability == .relaxed, journal.lock.withLock({ journal.failure == nil }) {
@@ -38,19 +37,6 @@ final class JournalWriter: @unchecked Sendable {
         }
         journal.writeCheckpointIfDue(closing: true)
         stopped.signal()
-    }
-
-    /// How many appends the last frame took, and when it was done.
-    private var lastFrame: (appends: Int, at: ContinuousClock.Instant)? = nil
-
-    /// Whether to gather before the next frame (`JournalOptions.commitGatherWindow`): only right
-    /// after a frame of several appends, whose clients are likely coming back together.
-    private func gathering() -> (count: Int, deadline: Date)? {
-        let window = journal.options.commitGatherWindow
-        guard window > .zero, let last = lastFrame, last.appends > 1,
-              ContinuousClock.now - last.at < .milliseconds(2) else { return nil }
-        let (seconds, attoseconds) = window.components
-        return (last.appends, Date().addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18))
     }
 
     func waitUntilStopped() {

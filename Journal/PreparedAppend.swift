@@ -153,17 +153,12 @@ final class AppendQueue: @unchecked Sendable {
     }
 
     /// Waits for work and takes everything pending up to `maximumBytes` (at least one append).
-    /// With `gathering`, once work has come it goes on waiting, until `deadline` at most, while
-    /// fewer than `count` appends and `maximumBytes` are pending. Returns nil once closed and drained.
-    func take(maximumBytes: Int, gathering: (count: Int, deadline: Date)? = nil) -> [Item]? {
+    /// Returns nil once closed and drained.
+    func take(maximumBytes: Int) -> [Item]? {
         condition.lock()
         defer { condition.unlock() }
         while pending.isEmpty && !closed { condition.wait() }
         if pending.isEmpty { return nil }
-        if let gathering {
-            while !closed, pending.count < gathering.count, pending.reduce(0, { $0 + $1.append.byteSize }) < maximumBytes,
-                  condition.wait(until: gathering.deadline) {}
-        }
         var bytes = 0
         var n = 0
         while n < pending.count {

@@ -57,7 +57,6 @@ enum SocketWorkloads {
             process.arguments = ["serve", "--journal", journal, "--socket", socket,
                                  "--log-level", ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_LOG_LEVEL"] ?? "notice"]
                 + (ProcessInfo.processInfo.environment["REGISTRE_BENCH_SERVER_THREADS"].map { ["--threads", $0] } ?? [])
-                + (ProcessInfo.processInfo.environment["REGISTRE_BENCH_COMMIT_GATHER_US"].map { ["--commit-gather-microseconds", $0] } ?? [])
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             let deadline = Date().addingTimeInterval(60)

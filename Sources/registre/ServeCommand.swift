@@ -55,9 +55,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
-    @Option(help: "Microseconds the writer may wait, after a frame of several appends, for those clients' next appends to share one fdatasync (0: never).")
-    var commitGatherMicroseconds: Int = 0
-
     @Option(help: "Log level: \(ServerLogging.levels.joined(separator: ", ")). Each request is logged at info.")
     var logLevel: String = "info"
 
@@ -84,9 +81,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
-        guard (0...100_000).contains(commitGatherMicroseconds) else {
-            throw ValidationError("--commit-gather-microseconds must be from 0 to 100000")
-        }
         guard maximumSkew != nil else {
             throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
         }
@@ -119,7 +113,6 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = ServerMetrics()
         var options = JournalOptions()
         options.onCommit = metrics.commitObserver
-        options.commitGatherWindow = .microseconds(commitGatherMicroseconds)
         if let signingKey {
             do { options.checkpointSigner = try CheckpointSigner(file: signingKey) } catch {
                 throw ValidationError("--signing-key: \(error)")
