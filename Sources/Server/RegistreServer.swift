@@ -72,11 +72,16 @@ public actor RegistreServer {
             bound.append(try await Self.bootstrap(group, services).bind(unixDomainSocketPath: path).get())
             chmod(path, 0o660)
             if let temporary {
-                // link(2), not rename(2): it fails if another server took the path meanwhile.
-                let linked = link(temporary, configuration.socketPath) == 0
-                let error = errno
+                // link(2), not rename(2): it fails if another server took the path meanwhile. A
+                // file system without hard links gets rename(2): the path was free a moment ago.
+                var moved = link(temporary, configuration.socketPath) == 0
+                var error = errno
+                if !moved, error != EEXIST {
+                    moved = rename(temporary, configuration.socketPath) == 0
+                    error = errno
+                }
                 unlink(temporary)
-                guard linked else {
+                guard moved else {
                     throw error == EEXIST ? ServerStartError.alreadyRunning(path: configuration.socketPath)
                         : .cannotPrepare(path: configuration.socketPath, reason: String(cString: strerror(error)))
                 }

@@ -27,6 +27,10 @@ import Glibc
         var info = stat()
         #expect(lstat(server.socket, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o660)
+        // It was bound under a temporary name beside it and moved into place: none is left over.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (server.socket as NSString).deletingLastPathComponent)
+            .filter { $0.hasPrefix(".registre-\(server.child.process.processIdentifier)-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
     @Test func aBookingSiteMayAppendAppointmentsButNotDossierDecisionsNorRead() throws {
