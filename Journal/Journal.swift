@@ -166,7 +166,7 @@ public final class Journal: @unchecked Sendable {
         notifier = CommitNotifier(end: position)
         lastRecordedAt = lastTime
         recovery = report
-        idFilterCoversFrom = openFirst
+        idFilterCoversFrom = sealedSegments.isEmpty ? 0 : openFirst
         blockCache = BlockCache(capacityBytes: max(options.blockCacheBytes, 0))
         checkpoints = options.checkpointSigner.map { CheckpointSchedule(signer: $0, position: position, now: options.clock()) }
         writer = JournalWriter(journal: self)
@@ -179,9 +179,11 @@ public final class Journal: @unchecked Sendable {
             startBackgroundCheck(of: sealedSegments)
         } else {
             backgroundCheck.finish(rebuiltIndexes: [])
-            let thread = Thread { [weak self] in self?.filterEventIDs(of: sealedSegments) }
-            thread.name = "registre-id-filter"
-            thread.start()
+            if !sealedSegments.isEmpty {
+                let thread = Thread { [weak self] in self?.filterEventIDs(of: sealedSegments) }
+                thread.name = "registre-id-filter"
+                thread.start()
+            }
         }
         if let packing = options.packing {
             // Segments sealed before a crash or under a journal that did not pack.
@@ -300,10 +302,6 @@ public final class Journal: @unchecked Sendable {
     /// Builds the id filter of the segments sealed when the journal was opened, from their
     /// (checked) indexes, and from then on lets lookups of absent ids skip every sealed segment.
     func filterEventIDs(of segments: [SealedSegment]) {
-        guard !segments.isEmpty else {
-            lock.withLock { idFilterCoversFrom = 0 }
-            return
-        }
         let count = segments.reduce(0) { $0 + Int($1.index.eventCount) }
         let filter = EventIDFilter(count: count) { insert in
             for s in segments { s.index.forEachIDHash(insert) }

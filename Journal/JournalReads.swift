@@ -14,6 +14,8 @@ extension Journal {
         var limit: UInt64
         /// The position asked for: in a packed segment several frames share a block's offset.
         var position: UInt64
+        /// In a sealed segment, the only kind that may be packed into blocks worth caching.
+        var isSealed: Bool
     }
 
     private func locateFrame(containing position: UInt64) -> FrameLocation? {
@@ -21,7 +23,7 @@ extension Journal {
             guard position < nextPosition else { return nil }
             if position >= openTable.firstPosition {
                 guard let f = openTable.frame(containing: position) else { return nil }
-                return FrameLocation(file: openFile, name: openName, offset: f.offset, limit: openEnd, position: position)
+                return FrameLocation(file: openFile, name: openName, offset: f.offset, limit: openEnd, position: position, isSealed: false)
             }
             var lo = 0, hi = sealed.count - 1
             while lo < hi {
@@ -30,7 +32,7 @@ extension Journal {
             }
             let s = sealed[lo]
             guard let f = s.index.frame(containing: position) else { return nil }
-            return FrameLocation(file: s.file, name: s.name, offset: f.offset, limit: s.index.segmentLength, position: position)
+            return FrameLocation(file: s.file, name: s.name, offset: f.offset, limit: s.index.segmentLength, position: position, isSealed: true)
         }
     }
 
@@ -41,7 +43,7 @@ extension Journal {
             .corrupt(JournalDamage(kind: .badIndex, file: location.name, offset: location.offset, position: location.position,
                                    detail: "the indexed block holds no frame with position \(location.position)"))
         }
-        if let block = blockCache.block(in: location.file, at: location.offset) {
+        if location.isSealed, let block = blockCache.block(in: location.file, at: location.offset) {
             guard try block.withFrame(containing: location.position, body) != nil else { throw missing() }
             return
         }
