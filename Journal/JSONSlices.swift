@@ -58,21 +58,25 @@ public enum JSONSlices {
     /// Decodes a JSON string value (quotes included in `range`), escapes and all.
     public static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
         guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        let content = UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])
+        return String(decoding: unescaped(content), as: UTF8.self)
+    }
+
+    /// The UTF-8 bytes a string's content (between its quotes) stands for. Only for content
+    /// `JSONValidation` accepted: every escape is whole and every surrogate paired.
+    static func unescaped(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
-        var i = range.lowerBound + 1
-        let end = range.upperBound - 1
+        out.reserveCapacity(raw.count)
+        var i = 0
         func hex4(_ at: Int) -> UInt32 {
             var v: UInt32 = 0
-            for k in 0..<4 {
-                let c = bytes[at + k]
-                v = v << 4 | UInt32(c <= 57 ? c - 48 : (c | 0x20) - 87)
-            }
+            for c in raw[at..<(at + 4)] { v = v << 4 | UInt32(c <= 57 ? c - 48 : (c | 0x20) - 87) }
             return v
         }
-        while i < end {
-            let c = bytes[i]
+        while i < raw.count {
+            let c = raw[i]
             guard c == UInt8(ascii: "\\") else { out.append(c); i += 1; continue }
-            let e = bytes[i + 1]
+            let e = raw[i + 1]
             i += 2
             switch e {
             case UInt8(ascii: "b"): out.append(8)
@@ -87,11 +91,11 @@ public enum JSONSlices {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (hex4(i + 2) - 0xDC00)
                     i += 6
                 }
-                out.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
-            default: out.append(e)
+                if let s = Unicode.Scalar(scalar) { out.append(contentsOf: String(s).utf8) }
+            default: out.append(e)  // \" \\ \/
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     @inline(__always) static func skip(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int {

@@ -36,7 +36,20 @@ public enum JSONValidation {
         var i = 0
         /// The keys of the objects being parsed, innermost last: one array for the whole
         /// document (each object adds its keys and removes them when it ends), not one per object.
-        var keys: [Range<Int>] = []
+        var keys: [Key] = []
+        /// Decoded forms of the keys above that hold an escape; emptied with them.
+        var decodedKeys: [[UInt8]] = []
+
+        /// A key as a reader sees it: its raw bytes, or, when it holds an escape, its decoded
+        /// bytes (`"\u0061"` and `"a"` are the same key to every parser).
+        enum Key {
+            case raw(Range<Int>)
+            case decoded(Int)
+        }
+
+        /// Past this many keys an object's duplicates are found by hashing, so a body of a
+        /// million keys costs a million lookups, not half a million million comparisons.
+        static let linearKeyLimit = 32
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -76,17 +89,34 @@ public enum JSONValidation {
             i += 1
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
-            let firstKey = keys.count
-            defer { keys.removeSubrange(firstKey...) }
+            let firstKey = keys.count, firstDecoded = decodedKeys.count
+            defer {
+                keys.removeSubrange(firstKey...)
+                decodedKeys.removeSubrange(firstDecoded...)
+            }
+            var hashed: Set<[UInt8]>? = nil
             while true {
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyStart = i
-                let key = try string()
-                for other in keys[firstKey...] where other.count == key.count
-                    && (key.isEmpty || memcmp(bytes.baseAddress! + other.lowerBound, bytes.baseAddress! + key.lowerBound, key.count) == 0) {
-                    throw Failure(offset: keyStart, reason: "duplicate key")
+                let range = try string()
+                let key: Key
+                if memchr(bytes.baseAddress! + range.lowerBound, 0x5C, range.count) == nil {
+                    key = .raw(range)
+                } else {
+                    decodedKeys.append(JSONSlices.unescaped(UnsafeRawBufferPointer(rebasing: bytes[range])))
+                    key = .decoded(decodedKeys.count - 1)
                 }
+                if hashed == nil, keys.count - firstKey == Self.linearKeyLimit {
+                    hashed = Set(keys[firstKey...].map { withBytes(of: $0) { Array($0) } })
+                }
+                let duplicate = withBytes(of: key) { new in
+                    if hashed != nil { return !hashed!.insert(Array(new)).inserted }
+                    return keys[firstKey...].contains { other in
+                        withBytes(of: other) { $0.count == new.count && (new.isEmpty || memcmp($0.baseAddress!, new.baseAddress!, new.count) == 0) }
+                    }
+                }
+                if duplicate { throw Failure(offset: keyStart, reason: "duplicate key") }
                 keys.append(key)
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
@@ -97,6 +127,13 @@ public enum JSONValidation {
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
                 if bytes[i] == UInt8(ascii: "}") { i += 1; return }
                 throw fail("expected ',' or '}'")
+            }
+        }
+
+        func withBytes<R>(of key: Key, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+            switch key {
+            case .raw(let range): body(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            case .decoded(let k): decodedKeys[k].withUnsafeBytes(body)
             }
         }
 

@@ -116,7 +116,15 @@ public enum WireFormat {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ v: Int64) { out.append(UInt8(ascii: "0") + UInt8(v / 10)); out.append(UInt8(ascii: "0") + UInt8(v % 10)) }
-        two(year / 100); two(year % 100)
+        if (0...9999).contains(year) {
+            two(year / 100); two(year % 100)
+        } else {
+            // ISO 8601's expanded years (a sign and six digits): a server clock never gives
+            // these, but a time read from a damaged or crafted file must still print, not trap.
+            out.append(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            let magnitude = year.magnitude
+            two(Int64(magnitude / 10_000 % 100)); two(Int64(magnitude / 100 % 100)); two(Int64(magnitude % 100))
+        }
         out.append(UInt8(ascii: "-")); two(month)
         out.append(UInt8(ascii: "-")); two(day)
         out.append(UInt8(ascii: "T")); two(secondOfDay / 3600)

@@ -94,6 +94,35 @@ import Testing
         #expect { try JSONValidation.validateObject(json(text)) } throws: { ($0 as? JSONValidation.Failure)?.reason.contains(reason) == true }
     }
 
+    /// Keys are compared as every parser reads them: an escape spelling the same characters is
+    /// the same key, and a key that only looks alike is not.
+    @Test(arguments: [
+        (#"{"a":1,"\u0061":2}"#, true), (#"{"é":1,"\u00e9":2}"#, true), (#"{"\/":1,"/":2}"#, true),
+        (#"{"😀":1,"\ud83d\ude00":2}"#, true), (#"{"\n":1,"\u000A":2}"#, true), (#"{"x":{"a":1},"\u0078":2}"#, true),
+        (#"{"\u0061":1,"\u0062":2}"#, false), (#"{"a":{"\u0061":1},"b":2}"#, false), (#"{"\\n":1,"\n":2}"#, false),
+    ])
+    func keysSpelledWithEscapesAreComparedDecoded(text: String, duplicate: Bool) {
+        let failure: JSONValidation.Failure?
+        do { try JSONValidation.validateObject(json(text)); failure = nil } catch { failure = error }
+        #expect((failure?.reason == "duplicate key") == duplicate, "\(text): \(failure.map(\.description) ?? "accepted")")
+    }
+
+    /// Past a few dozen keys an object's keys are hashed: a duplicate is still found wherever it
+    /// falls, escaped or not, and a body of two hundred thousand distinct keys is accepted at once
+    /// (comparing every pair would take minutes).
+    @Test func duplicateKeysInLargeObjectsAreFoundAndDistinctOnesAreCheap() throws {
+        func object(_ keys: [String]) -> [UInt8] { Array(("{" + keys.map { "\"\($0)\":0" }.joined(separator: ",") + "}").utf8) }
+        let distinct = (0..<200_000).map { "k\($0)" }
+        let started = ContinuousClock.now
+        try JSONValidation.validateObject(object(distinct))
+        #expect(ContinuousClock.now - started < .seconds(20))
+        for (at, copy) in [(5, "k3"), (40, "k3"), (40, "k39"), (1_000, "\\u006b999"), (150_000, "k149999")] {
+            var keys = Array(distinct[..<(at + 1000)])
+            keys.insert(copy, at: at)
+            #expect { try JSONValidation.validateObject(object(keys)) } throws: { ($0 as? JSONValidation.Failure)?.reason == "duplicate key" }
+        }
+    }
+
     @Test func invalidUTF8IsRefused() {
         for bad: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0xFF]] {
             let bytes = Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8)
@@ -205,5 +234,27 @@ import Testing
         #expect(JournalFormat.firstPosition(ofSegmentNamed: "00000000000000000042.seg") == 42)
         #expect(JournalFormat.firstPosition(ofSegmentNamed: "42.seg") == nil)
         #expect(JournalFormat.firstPosition(ofSegmentNamed: "0000000000000000004x.seg") == nil)
+    }
+}
+
+/// Times are printed as RFC 3339 UTC with microseconds; a time no server clock gives (read from
+/// a damaged or crafted file) still prints, as an ISO 8601 expanded year, and never traps.
+@Suite struct TimestampFormatTests {
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00.000000Z"), (-1, "1969-12-31T23:59:59.999999Z"),
+        (1_700_000_000_123_456, "2023-11-14T22:13:20.123456Z"), (253_402_300_799_999_999, "9999-12-31T23:59:59.999999Z"),
+        (253_402_300_800_000_000, "+010000-01-01T00:00:00.000000Z"), (-62_167_219_200_000_000, "0000-01-01T00:00:00.000000Z"),
+        (-62_167_219_200_000_001, "-000001-12-31T23:59:59.999999Z"),
+    ])
+    func timesPrintAsRFC3339OrExpandedYears(micros: Int64, text: String) {
+        #expect(WireFormat.timestamp(micros: micros) == text)
+    }
+
+    @Test func theExtremesOfSixtyFourBitsPrintWithDigitsOnly() {
+        for micros in [Int64.max, Int64.min, Int64.min + 1] {
+            let text = WireFormat.timestamp(micros: micros)
+            #expect(text.first == "+" || text.first == "-", "\(text)")
+            #expect(text.dropFirst().allSatisfy { $0.isASCII && ($0.isNumber || "-T:.Z".contains($0)) }, "\(text)")
+        }
     }
 }
