@@ -214,6 +214,7 @@ enum RecordCodec {
             guard JournalFormat.recordFixedSize + view.streamLength + view.typeLength + view.metadataLength + view.dataLength == length else {
                 throw Malformed.lengthMismatch(offset: offset)
             }
+            guard n < eventCount else { throw Malformed.countMismatch(expected: eventCount, actual: n + 1) }
             let expected = firstPosition + UInt64(n)
             guard view.position == expected else { throw Malformed.position(expected: expected, actual: view.position) }
             try body(view)

@@ -46,7 +46,8 @@ final class FrameCursor {
 
     /// Makes `[at, at + count)` available in the buffer; false when the file is shorter.
     private func ensure(_ at: UInt64, _ count: Int) throws -> Bool {
-        if at + UInt64(count) > limit { return false }
+        // Offsets may come from an index on disk: compare without overflowing.
+        guard at <= limit, UInt64(count) <= limit - at else { return false }
         if at >= bufferStart, at + UInt64(count) <= bufferStart + UInt64(bufferCount) { return true }
         let want = Int(min(UInt64(max(chunk, count)), limit - at))
         if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
@@ -75,6 +76,10 @@ final class FrameCursor {
         }
         let headerSize = JournalFormat.frameHeaderSize
         if offset == limit { return .end }
+        if offset > limit {
+            // Only an index that disagrees with its segment points past the end.
+            return .invalid(offset: offset, kind: .badIndex, reason: "a frame is expected at byte \(offset), past the end of the file's \(limit) readable bytes")
+        }
         guard try ensure(offset, headerSize) else {
             return .incomplete(offset: offset, reason: "\(limit - offset) bytes after the last frame, fewer than a frame header")
         }
@@ -268,6 +273,7 @@ final class FrameCursor {
     /// Looks for any sound frame starting after `offset`: if there is one, the bad bytes before
     /// it are damage in the middle of the log, not a torn tail.
     func findSoundFrame(after badOffset: UInt64) throws -> UInt64? {
+        guard badOffset < limit else { return nil }
         var candidate = badOffset + 1
         let magic = JournalFormat.frameMagic
         while candidate + UInt64(JournalFormat.frameHeaderSize) <= limit {

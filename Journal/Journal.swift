@@ -73,21 +73,11 @@ public final class Journal: @unchecked Sendable {
         guard lockFile.lockExclusively() else { throw JournalError.locked(path: paths.lockPath) }
 
         let starts = try paths.segmentFirstPositions()
-        // With the sealed-segment check in the background, only the last sealed segment's index is
-        // checksummed here (its Merkle frontier carries on into the writer); the others are checked
-        // structurally, cross-checked by the next segment's header, and checksummed in the background.
-        // Any disagreement redoes the opening with every index checksummed, which rebuilds a damaged
-        // index and gives the exact error.
-        var sealedState: SealedSegmentsState
-        if options.sealedSegmentCheck == .inBackground {
-            do {
-                sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: false, paths: paths, options: options)
-            } catch JournalError.corrupt {
-                sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: true, paths: paths, options: options)
-            }
-        } else {
-            sealedState = try Self.openSealedSegments(starts: starts, verifyingEveryIndex: true, paths: paths, options: options)
-        }
+        // Every index is checksummed here, before the writer or a reader trusts it: an index that
+        // says a stream or an id is absent cannot be confirmed by reading an event, and a damaged
+        // one would hand out a stream version twice or store a retried event again. Only the
+        // segments' own checksums may wait for the background (`sealedSegmentCheck`).
+        let sealedState = try Self.openSealedSegments(starts: starts, paths: paths, options: options)
         var report = sealedState.report
         let sealedSegments = sealedState.segments
         var id = sealedState.journalID
@@ -178,7 +168,7 @@ public final class Journal: @unchecked Sendable {
         if options.sealedSegmentCheck == .inBackground, !sealedSegments.isEmpty {
             startBackgroundCheck(of: sealedSegments)
         } else {
-            backgroundCheck.finish(rebuiltIndexes: [])
+            backgroundCheck.finish()
             if !sealedSegments.isEmpty {
                 let thread = Thread { [weak self] in self?.filterEventIDs(of: sealedSegments) }
                 thread.name = "registre-id-filter"
@@ -206,10 +196,8 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Sealed segments: trust their index when it is sound and agrees with the segment header.
-    private static func openSealedSegments(starts: [UInt64], verifyingEveryIndex: Bool, paths: JournalDirectory,
-                                           options: JournalOptions) throws -> SealedSegmentsState {
+    private static func openSealedSegments(starts: [UInt64], paths: JournalDirectory, options: JournalOptions) throws -> SealedSegmentsState {
         var state = SealedSegmentsState()
-        let lastSealed = starts.count - 2
         for (k, first) in starts.dropLast().enumerated() {
             let name = JournalFormat.segmentName(firstPosition: first)
             let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
@@ -227,8 +215,7 @@ public final class Journal: @unchecked Sendable {
             guard header.previousChainHash == state.chain else {
                 throw JournalError.corrupt(JournalDamage(kind: .brokenChain, file: name, offset: 0, position: state.position, detail: "segment does not continue the chain hash of the previous segment"))
             }
-            var index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: JournalFormat.indexName(firstPosition: first),
-                                          verifyingChecksum: verifyingEveryIndex || k == lastSealed)
+            var index = try? SegmentIndex(path: paths.indexPath(firstPosition: first), name: JournalFormat.indexName(firstPosition: first))
             let segmentSize = try file.size()
             if let i = index, i.firstPosition != first || i.merkle.leafCount != first + i.eventCount || i.segmentLength != segmentSize {
                 index = nil
@@ -260,30 +247,15 @@ public final class Journal: @unchecked Sendable {
                                                  detail: "sealed segment no longer matches the checksum recorded when it was sealed"))
     }
 
-    /// Checks sealed segments on a background thread, so a large journal opens at once: first
-    /// every index's checksum (a damaged index is derived data, so it is rebuilt from its segment
-    /// and swapped in), then every segment's, newest first. Damage to a segment stops the writer
-    /// with the error that locates it.
+    /// Checks sealed segments on a background thread, so a large journal opens at once: every
+    /// segment's checksum, newest first (their indexes were checksummed while opening). Damage to
+    /// a segment stops the writer with the error that locates it.
     private func startBackgroundCheck(of segments: [SealedSegment]) {
         let options = self.options, paths = self.paths
         let thread = Thread { [weak self] in
-            var rebuilt: [String] = []
-            defer { self?.backgroundCheck.finish(rebuiltIndexes: rebuilt) }
-            var current = segments
+            defer { self?.backgroundCheck.finish() }
+            let current = segments
             do {
-                // Oldest first: a rebuilt index takes its Merkle frontier from the one before it, checked by then.
-                for k in current.indices where !current[k].index.hasSoundChecksum() {
-                    guard let self else { return }
-                    let s = current[k]
-                    let header = try Journal.readHeader(s.file, name: s.name)
-                    let frontier = k == 0 ? MerkleFrontier() : current[k - 1].index.merkle
-                    guard let index = try Journal.rebuildIndex(file: s.file, name: s.name, header: header, frontier: frontier, paths: paths, options: options) else { continue }
-                    current[k] = SealedSegment(index: index, file: s.file, name: s.name)
-                    self.lock.withLock { self.sealed[k] = current[k] }
-                    rebuilt.append(s.name)
-                    options.log("recovery: the index of \(s.name) failed its checksum; rebuilt it from the segment")
-                }
-                // The indexes are sound now: their ids can be trusted to say what is absent.
                 self?.filterEventIDs(of: current)
                 for (k, s) in current.enumerated().reversed() {
                     guard self != nil else { return }
@@ -505,24 +477,24 @@ public struct RecoveryReport: Sendable, Equatable {
     public var rebuiltIndexes: [String] = []
 }
 
-/// When the background sealed-segment check ends, and which indexes it rebuilt.
+/// When the background sealed-segment check ends.
 final class BackgroundCheckStatus: @unchecked Sendable {
     private let condition = NSCondition()
-    private var rebuilt: [String]?
+    private var finished = false
 
-    func finish(rebuiltIndexes: [String]) {
+    func finish() {
         condition.withLock {
-            if rebuilt == nil { rebuilt = rebuiltIndexes }
+            finished = true
             condition.broadcast()
         }
     }
 
-    /// The indexes rebuilt, once the check has ended (or was not needed); nil after `timeout`.
-    func wait(timeout: TimeInterval) -> [String]? {
+    /// Whether the check has ended (or was not needed) within `timeout`.
+    func wait(timeout: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         return condition.withLock {
-            while rebuilt == nil, condition.wait(until: deadline) {}
-            return rebuilt
+            while !finished, condition.wait(until: deadline) {}
+            return finished
         }
     }
 }

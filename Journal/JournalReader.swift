@@ -57,7 +57,19 @@ public final class JournalReader {
                     // The tail of the live segment may be a write in progress; a later segment
                     // existing means this one was sealed, and then nothing may be wrong.
                     let sealedNow = try paths.segmentFirstPositions().contains { $0 > first }
-                    if isLast && !sealedNow { return next }
+                    if isLast && !sealedNow {
+                        // The end of what the writer has written, unless a sound frame lies
+                        // beyond: then these bytes are damage (FORMAT.md, section 5), once a
+                        // fresh read shows they were not a write in flight.
+                        guard try cursor.findSoundFrame(after: offset) != nil else { return next }
+                        if rereadAt != offset {
+                            rereadAt = offset
+                            cursor = FrameCursor(file: file, from: offset, limit: try file.size(), maximumPayload: maximumPayload)
+                            continue frames
+                        }
+                        throw JournalError.corrupt(JournalDamage(kind: .midSegmentGarbage, file: name, offset: offset, position: next,
+                                                                 detail: "bytes that are not a sound frame (\(reason)) lie before a sound frame"))
+                    }
                     if isLast && sealedNow && rereadAt != offset {
                         // Read again with fresh buffers: what we saw may have been a write in flight.
                         rereadAt = offset

@@ -240,9 +240,16 @@ extension Journal {
             guard let location = locateFrame(containing: next) else { return }
             let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit, maximumPayload: Self.maximumPayload(options))
             var keepGoing = true
+            let start = next
             scan: while keepGoing {
                 switch try cursor.next() {
                 case .end, .incomplete:
+                    // The index said `next` is here: a file that ends first was cut after it was
+                    // written (asking for the same frame again would loop forever).
+                    guard next > start else {
+                        throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: location.name, offset: location.offset, position: next,
+                                                                 detail: "the file ends before position \(next), which its index places at byte \(location.offset)"))
+                    }
                     break scan
                 case .invalid(let offset, let kind, let reason):
                     throw JournalError.corrupt(JournalDamage(kind: kind, file: location.name, offset: offset, position: next, detail: reason))

@@ -115,7 +115,11 @@ struct FrameHeader: Equatable {
         return w.bytes
     }
 
-    enum DecodeFailure: Error, Equatable { case badMagic, badCodec(UInt8), badReserved, tooLarge }
+    enum DecodeFailure: Error, Equatable {
+        case badMagic, badCodec(UInt8), badReserved, tooLarge
+        /// `firstPosition + eventCount` does not fit in 64 bits: no writer makes such a header.
+        case positionsOverflow
+    }
 
     /// Decodes the 60 header bytes; the caller checks the CRC over header and payload.
     static func decode(_ raw: UnsafeRawBufferPointer, maximumPayload: Int) throws(DecodeFailure) -> FrameHeader {
@@ -125,6 +129,8 @@ struct FrameHeader: Equatable {
         let stored: UInt32 = raw.getInteger(at: 4)
         let payload: UInt32 = raw.getInteger(at: 8)
         guard Int(payload) <= maximumPayload, Int(stored) <= maximumPayload + maximumPayload / 64 + 1024 else { throw .tooLarge }
+        let first: UInt64 = raw.getInteger(at: 16), count: UInt32 = raw.getInteger(at: 24)
+        guard first <= UInt64.max - UInt64(count) else { throw .positionsOverflow }
         return FrameHeader(
             storedLength: stored,
             payloadLength: payload,
@@ -200,6 +206,8 @@ struct BlockHeader: Equatable {
         let stored: UInt32 = raw.getInteger(at: 4)
         let content: UInt32 = raw.getInteger(at: 8)
         guard Int(content) <= maximumContent, Int(stored) <= maximumContent + maximumContent / 64 + 1024 else { throw .tooLarge }
+        let first: UInt64 = raw.getInteger(at: 16), count: UInt32 = raw.getInteger(at: 24)
+        guard first <= UInt64.max - UInt64(count) else { throw .positionsOverflow }
         return BlockHeader(storedLength: stored, contentLength: content, codec: codec, firstPosition: raw.getInteger(at: 16),
                            eventCount: raw.getInteger(at: 24), frameCount: raw.getInteger(at: 28))
     }

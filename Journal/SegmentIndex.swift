@@ -190,19 +190,29 @@ final class SegmentIndex: @unchecked Sendable {
         guard b.count >= Self.headerSize, Array(b[0..<8]) == JournalFormat.indexMagic else { throw bad("not an index file") }
         let found: UInt16 = b.getInteger(at: 8)
         guard found == Self.version else { throw bad("index version \(found), this build reads version \(Self.version)") }
-        if verifyingChecksum, !Self.checksumMatches(b) { throw bad("index checksum mismatch") }
+        if verifyingChecksum {
+            // Read through the page cache, not the mapping: checking every index at open must
+            // not make them all resident in this process.
+            let reader = try FileDescriptor.open(path, flags: O_RDONLY)
+            let crc = try reader.checksum(of: 128..<UInt64(b.count), extending: reader.checksum(of: 0..<124))
+            guard crc == b.getInteger(at: 124) as UInt32 else { throw bad("index checksum mismatch") }
+        }
         idBits = Int(b[10])
         streamBits = Int(b[11])
         firstPosition = b.getInteger(at: 16)
         eventCount = b.getInteger(at: 24)
         segmentLength = b.getInteger(at: 32)
-        frameCount = Int(b.getInteger(at: 40) as UInt64)
-        streamCount = Int(b.getInteger(at: 48) as UInt64)
+        // Counts are range-checked before any arithmetic: an index is a file on disk, hostile
+        // until its checksum and its layout agree.
+        let frames: UInt64 = b.getInteger(at: 40), streams: UInt64 = b.getInteger(at: 48)
+        let merkleCount = Int(b.getInteger(at: 96) as UInt32)
+        guard idBits <= 16, streamBits <= 16, eventCount < UInt64(UInt32.max), frames < UInt64(UInt32.max), streams <= eventCount,
+              merkleCount <= 64, firstPosition <= UInt64.max - (1 << 32) else { throw bad("index header out of range") }
+        frameCount = Int(frames)
+        streamCount = Int(streams)
         chainHash = Digest32(bytes: Array(b[56..<88]))
         lastRecordedAt = b.getInteger(at: 88)
-        let merkleCount = Int(b.getInteger(at: 96) as UInt32)
         segmentChecksum = b.getInteger(at: 104)
-        guard idBits <= 16, streamBits <= 16, eventCount < UInt64(UInt32.max), frameCount < Int(UInt32.max), merkleCount <= 64 else { throw bad("index header out of range") }
         let layout = Layout(frameCount: frameCount, merkleCount: merkleCount, eventCount: Int(eventCount), streamCount: streamCount,
                             idBits: idBits, streamBits: streamBits)
         guard layout.end == b.count else { throw bad("index is \(b.count) bytes but its header describes \(layout.end)") }

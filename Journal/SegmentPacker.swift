@@ -57,7 +57,7 @@ final class SegmentPacker: @unchecked Sendable {
             // its next opening rather than wait for a check of every segment.
             while true {
                 guard let j = journal else { return }
-                if j.backgroundCheck.wait(timeout: 0.2) != nil { break }
+                if j.backgroundCheck.wait(timeout: 0.2) { break }
                 if self.isStopping { return }
             }
             while let first = self.take() {

@@ -103,10 +103,15 @@ final class FileDescriptor: @unchecked Sendable {
     }
 
     /// CRC32C of the first `length` bytes, read in large chunks.
-    func checksum(length: UInt64) throws -> UInt32 {
-        var buffer = [UInt8](repeating: 0, count: 4 << 20)
-        var crc: UInt32 = 0
-        var at: UInt64 = 0
+    func checksum(length: UInt64) throws -> UInt32 { try checksum(of: 0..<length) }
+
+    /// CRC32C of a byte range, read through the page cache in large chunks (not mapped, so the
+    /// pages read do not count in this process's resident memory).
+    func checksum(of range: Range<UInt64>, extending start: UInt32 = 0) throws -> UInt32 {
+        var buffer = [UInt8](repeating: 0, count: Int(min(UInt64(4 << 20), max(range.upperBound - range.lowerBound, 1))))
+        var crc = start
+        var at = range.lowerBound
+        let length = range.upperBound
         while at < length {
             let want = Int(min(UInt64(buffer.count), length - at))
             let n = try buffer.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: at) }

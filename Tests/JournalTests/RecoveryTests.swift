@@ -17,9 +17,9 @@ import Testing
         return (at, try size(file) - at)
     }
 
-    private func flip(byte offset: Int, in file: String) throws {
+    private func flip(byte offset: Int, in file: String, mask: UInt8 = 0x10) throws {
         var data = try Data(contentsOf: URL(fileURLWithPath: file))
-        data[offset] ^= 0x10
+        data[offset] ^= mask
         try data.write(to: URL(fileURLWithPath: file))
     }
 
@@ -190,7 +190,7 @@ import Testing
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
     }
 
-    @Test func withTheCheckInTheBackgroundADamagedOlderIndexIsRebuiltAfterOpeningAndReadsStayRight() throws {
+    @Test func withTheCheckInTheBackgroundADamagedOlderIndexIsStillRebuiltWhileOpeningAndReadsStayRight() throws {
         var ids: [UUID] = []
         do {
             let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
@@ -206,9 +206,9 @@ import Testing
 
         let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
         defer { j.close() }
-        #expect(j.recovery.rebuiltIndexes.isEmpty)
-        let rebuilt = j.backgroundCheck.wait(timeout: 30)
-        #expect(rebuilt == [dir.segmentFiles()[0]])
+        // Rebuilt before the writer or a reader could use it, not later in the background.
+        #expect(j.recovery.rebuiltIndexes == [dir.segmentFiles()[0]])
+        #expect(j.backgroundCheck.wait(timeout: 30))
         for id in ids { #expect(try j.event(id: id)?.id == id) }
         try j.append([event("after-repair")])
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
@@ -225,9 +225,120 @@ import Testing
         let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
         defer { j.close() }
         #expect(j.recovery.rebuiltIndexes == [dir.segmentFiles()[0]])
-        #expect(j.backgroundCheck.wait(timeout: 30) == [])
+        #expect(j.backgroundCheck.wait(timeout: 30))
         try j.append([event("after-repair")])
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+    }
+
+    /// Fields of an older index that no lookup can confirm (its counts, its last time) are
+    /// never trusted unchecked: whichever is damaged, the index is rebuilt while opening, and the
+    /// journal gives the next version of a stream, keeps recorded times where they were, and
+    /// stays verifiable.
+    @Test(arguments: [
+        (47, "frame count past 2^62"), (55, "stream count past 2^62"), (92, "last recorded time days ahead"),
+        (23, "first position past 2^62"),
+    ])
+    func aDamagedCountOrTimeInAnOlderIndexIsRebuiltNotTrusted(byte: Int, what: String) throws {
+        var lastTime: Int64 = 0
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
+            try fill(j, count: 60)
+            lastTime = try j.readAll(limit: 10_000).last!.recordedAtMicros
+            j.close()
+        }
+        let first = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/index").sorted()[0]
+        try flip(byte: byte, in: dir.path + "/index/" + first, mask: 0x40)
+        for check in [SealedSegmentCheck.inBackground, .beforeOpening] {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: check))
+            // The first opening rebuilds the index and writes it; the second finds it sound.
+            #expect(j.recovery.rebuiltIndexes == (check == .inBackground ? [dir.segmentFiles()[0]] : []), "\(what)")
+            let stream = try #require(try j.readAll(limit: 1).first?.stream)
+            let before = try #require(j.lastVersion(of: stream))
+            let result = try j.append([event(stream, "T")], expecting: [stream: .exact(before)])
+            #expect(result.versions[stream] == before + 1, "\(what)")
+            let appended = try #require(try j.readAll(from: result.firstPosition, limit: 1).first)
+            #expect(appended.recordedAtMicros >= lastTime && appended.recordedAtMicros < lastTime + 3_600_000_000, "\(what): recorded at \(appended.recordedAtMicros)")
+            #expect(j.backgroundCheck.wait(timeout: 30))
+            j.close()
+        }
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean, "\(what)")
+    }
+
+    /// A segment cut short after the journal opened (its index still describes the frames that
+    /// were there) makes reads fail with the damage, not spin on the same frame for ever.
+    @Test func aSealedSegmentCutShortWhileOpenFailsReadsInsteadOfLooping() throws {
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .beforeOpening))
+        defer { j.close() }
+        try fill(j, count: 60)
+        #expect(dir.segmentFiles().count >= 2)
+        let sealed = dir.file(dir.segmentFiles()[0])
+        #expect(truncate(sealed, off_t(JournalFormat.segmentHeaderSize + 10)) == 0)
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<Int, any Error>? = nil
+        Thread {
+            outcome = Result { try j.readAll(limit: 10_000).count }
+            finished.signal()
+        }.start()
+        #expect(finished.wait(timeout: .now() + 20) == .success, "reading a cut segment did not return")
+        guard case .failure(JournalError.corrupt(let damage))? = outcome else {
+            Issue.record("reading a cut segment gave \(String(describing: outcome))")
+            return
+        }
+        #expect(damage.file == dir.segmentFiles()[0] && damage.kind == .truncatedSealedSegment, "\(damage)")
+    }
+
+    /// A reader of the live (last) segment stops quietly at a write in progress, but a bad frame
+    /// with sound frames after it is damage, as in any other segment: `replay` and `project` must
+    /// not fold half the log and exit 0.
+    @Test func aReaderReportsABadFrameFollowedBySoundOnesInTheLastSegment() throws {
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try fill(j, count: 30, perAppend: 3)
+            j.close()
+        }
+        let segment = dir.file(dir.segmentFiles()[0])
+        let offsets = try frameOffsets(segment)
+        #expect(offsets.count == 10)
+        #expect(try JournalReader(directory: dir.path).read().count == 30)
+        try flip(byte: Int(offsets[4]) + JournalFormat.frameHeaderSize + 2, in: segment)
+        #expect {
+            try JournalReader(directory: dir.path).read()
+        } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .midSegmentGarbage && damage.offset == offsets[4] && damage.position == 12
+        }
+    }
+
+    /// Positions are 64-bit: a frame header whose positions would run past 2^64 - 1 is refused
+    /// as a bad header by every reader, so no position arithmetic on it can trap.
+    @Test func aFrameHeaderWhosePositionsOverflowIsRefused() throws {
+        var header = FrameHeader(storedLength: 10, payloadLength: 10, codec: .none, firstPosition: UInt64.max - 2, eventCount: 3, chainHash: .zero)
+        #expect(throws: FrameHeader.DecodeFailure.positionsOverflow) {
+            try header.encodedWithoutChecksum().withUnsafeBytes { try FrameHeader.decode($0, maximumPayload: 1 << 20) }
+        }
+        header.eventCount = 2
+        let decoded = try header.encodedWithoutChecksum().withUnsafeBytes { try FrameHeader.decode($0, maximumPayload: 1 << 20) }
+        #expect(decoded.firstPosition == UInt64.max - 2 && decoded.eventCount == 2)
+    }
+
+    /// An offset past the end of the file (only an index that disagrees with its segment gives
+    /// one) is reported as a bad index, whatever its size, instead of trapping on arithmetic.
+    @Test(arguments: [UInt64(1), 4096, UInt64.max - 10, UInt64.max])
+    func aFrameOffsetPastTheEndIsABadIndexNotATrap(pastTheEnd: UInt64) throws {
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try fill(j, count: 3)
+            j.close()
+        }
+        let file = try FileDescriptor.open(dir.file(dir.segmentFiles()[0]), flags: O_RDONLY)
+        let size = try file.size()
+        let (sum, overflow) = size.addingReportingOverflow(pastTheEnd)
+        let cursor = FrameCursor(file: file, from: overflow ? pastTheEnd : sum, limit: size, maximumPayload: 1 << 20)
+        guard case .invalid(_, let kind, let reason) = try cursor.next() else {
+            Issue.record("a cursor past the end did not report it")
+            return
+        }
+        #expect(kind == .badIndex && reason.contains("past the end"), "\(reason)")
     }
 
     /// Offsets of every frame in a segment file, read through the format's own rules.
