@@ -101,8 +101,11 @@ final class CheckpointReader {
         guard let (trailer, expected) = tail.withUnsafeBytes({ CheckpointFile.decodeTrailer($0) }) else {
             throw damaged("its end marker is missing (truncated?)")
         }
+        // Every count read from the file is compared with the size without overflowing: a
+        // crafted trailer must be refused, not trap.
         let (stepBytes, overflow) = trailer.steps.multipliedReportingOverflow(by: UInt64(CheckpointFile.stepSize))
-        guard !overflow, UInt64(CheckpointFile.headerSize) + stepBytes + trailer.stateLength + UInt64(CheckpointFile.trailerSize) == UInt64(size) else {
+        let sections = UInt64(size) - UInt64(CheckpointFile.headerSize + CheckpointFile.trailerSize)
+        guard !overflow, stepBytes <= sections, trailer.stateLength == sections - stepBytes else {
             throw damaged("its sections do not add up to its size of \(size) bytes")
         }
         // The checksum covers every byte before it: the whole file is read once here.

@@ -412,6 +412,10 @@ struct TailCommand: ParsableCommand {
     @Option(help: "Stop after this many events.") var count: Int?
     @Flag(help: "Also print heartbeat lines.") var heartbeats = false
 
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    }
+
     func run() throws {
         let out = StandardOutput()
         var position: UInt64

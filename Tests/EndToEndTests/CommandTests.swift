@@ -49,6 +49,15 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         #expect(outcome.out.contains("NOT VERIFIED"))
     }
 
+    /// Counts and limits that cannot be met are refused by name before any connection is made
+    /// (no server listens on the socket given).
+    @Test(arguments: [(["tail", "--count", "0"], "--count"), (["tail", "--count", "-5"], "--count"), (["read", "--limit", "0"], "--limit")])
+    func clientCommandsRefuseCountsBelowOne(arguments: [String], option: String) throws {
+        let outcome = try registre(arguments + ["--socket", "/tmp/registre-no-such-server.sock"])
+        #expect(outcome.exited(64), "\(arguments): \(outcome)")
+        #expect(outcome.err.contains(option), "\(arguments): \(outcome.err)")
+    }
+
     @Test func verifyExitsTwoWhenTheJournalCannotBeRead() throws {
         let scratch = ScratchDirectory("verify-missing")
         let missing = scratch.file("no-such-journal")

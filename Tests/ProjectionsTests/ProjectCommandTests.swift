@@ -133,5 +133,13 @@ struct ProjectCommandTests {
         try refused(journal, "is damaged or not a checkpoint")
         try Data("{\"position\": 3}".utf8).write(to: URL(fileURLWithPath: checkpoint))
         try refused(journal, "is damaged or not a checkpoint")
+        // Section lengths near 2^64 in an intact-looking trailer: refused, not an overflow trap.
+        for (field, value) in [(8, UInt64.max - 15), (0, UInt64.max / 8), (8, UInt64(saved.count))] {
+            var crafted = saved
+            let at = saved.count - CheckpointFile.trailerSize + field
+            crafted.replaceSubrange(at..<(at + 8), with: withUnsafeBytes(of: value.littleEndian) { Data($0) })
+            try crafted.write(to: URL(fileURLWithPath: checkpoint))
+            try refused(journal, "its sections do not add up to its size")
+        }
     }
 }
