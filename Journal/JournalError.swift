@@ -192,12 +192,14 @@ public struct JournalLimits: Sendable, Equatable {
     }
 }
 
+/// When sealed segments' own checksums are compared with the ones recorded at their seal. Their
+/// indexes are checksummed while opening in every mode: lookups trust them.
 public enum SealedSegmentCheck: Sendable, Equatable {
     /// Opening fails on damage, naming file, offset and position; opening takes time in
     /// proportion to the journal's size.
     case beforeOpening
-    /// Opening returns at once; damage found stops the writer with the locating error, as
-    /// KurrentDB verifies its chunks after start-up.
+    /// Opening returns once the indexes are checked; damage found in a segment stops the writer
+    /// with the locating error, as KurrentDB verifies its chunks after start-up.
     case inBackground
     case never
 }
