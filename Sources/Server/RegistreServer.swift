@@ -121,10 +121,13 @@ public actor RegistreServer {
                 }
             }
             background.addTask {
+                var seconds = 0
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(5))
+                    try? await Task.sleep(for: .seconds(1))
                     if Task.isCancelled { break }
-                    await commands.flushEvidence(final: false)
+                    seconds += 1
+                    // Every five seconds, or at once when the evidence buffer is full.
+                    if seconds % 5 == 0 || commands.rejectedAttempts.isFull { await commands.flushEvidence(final: false) }
                 }
             }
             // Serve until shutdown() closes the listeners, then until every connection has ended:

@@ -91,6 +91,18 @@ struct RuleCheckerTests {
         #expect(found[2].problems.map(\.rule) == ["stream.malformed"])
     }
 
+    @Test("an integrator's own event is not the domain's: no rule applies, while anything in a domain stream is still judged")
+    func nonDomainEventsAreLeftAlone() {
+        let found = violations([
+            ("ops-notes", "NoteTaken", bytes(#"{"text":"counter 3 closed early"}"#)),
+            ("ops-notes", "NoteTaken", bytes(#"not even JSON"#)),
+            ("slot-notes", "NoteTaken", bytes(#"{}"#)),
+            ("slot-grenoble-1", "NoteTaken", bytes(#"{}"#)),
+        ])
+        #expect(found.map(\.position) == [2, 3])
+        #expect(found.allSatisfy { $0.rule == .invalidEvent })
+    }
+
     @Test("the checker accepts any collection of bytes, not only arrays")
     func anyCollection() {
         var checker = RuleChecker()

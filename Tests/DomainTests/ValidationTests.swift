@@ -152,6 +152,34 @@ struct ValidationTests {
         #expect(found.first?.message == "a SlotPublished with these ids belongs in \(slotStream), not in slot-vienne-00000000-0000-4000-8000-000000000001")
     }
 
+    @Test("an event of several streams appended to only some of them is refused, naming the missing ones")
+    func missingHome() {
+        let booked = Sample.everyEvent.first { $0.typeName == "AppointmentBooked" }!
+        let rescheduled = Sample.everyEvent.first { $0.typeName == "AppointmentRescheduled" }!
+        func envelope(_ stream: StreamName, _ event: DomainEvent) -> (stream: String, type: String, data: [UInt8]) {
+            (stream.description, event.typeName, event.encodedData())
+        }
+        let slot = StreamName.slot(site: .grenoble, slotId: Sample.uuid(1)), applicant = StreamName.applicant(Sample.identity(1))
+        // Both homes: accepted, in either order.
+        #expect(validateAppend([envelope(slot, booked), envelope(applicant, booked)]) == [])
+        #expect(validateAppend([envelope(applicant, booked), envelope(slot, booked)]) == [])
+        // One home only: the applicant's rule (one appointment per motif) or the slot's
+        // (capacity) would never see it.
+        for (home, missing) in [(slot, applicant), (applicant, slot)] {
+            let found = validateAppend([envelope(home, booked)])
+            #expect(found.map(\.rule) == ["stream.missingHome"])
+            #expect(found.first?.message.hasSuffix("this one is missing from \(missing)") == true, "\(found)")
+        }
+        // Another booking in the other stream is not this one.
+        var other = booked
+        if case .appointmentBooked(var b) = booked { b.appointmentId = Sample.uuid(0xA2); other = .appointmentBooked(b) }
+        #expect(validateAppend([envelope(slot, booked), envelope(applicant, other)]).map(\.eventIndex) == [0, 1])
+        // A reschedule lives in three streams.
+        let to = StreamName.slot(site: .vienne, slotId: Sample.uuid(2))
+        #expect(validateAppend([envelope(slot, rescheduled), envelope(to, rescheduled), envelope(applicant, rescheduled)]) == [])
+        #expect(validateAppend([envelope(slot, rescheduled), envelope(applicant, rescheduled)]).map(\.rule) == ["stream.missingHome", "stream.missingHome"])
+    }
+
     @Test("a malformed stream name is refused")
     func malformedStream() {
         let found = problems(slotData(), stream: "slot-Grenoble-1")

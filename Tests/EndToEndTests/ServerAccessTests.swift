@@ -48,8 +48,13 @@ import Glibc
         #expect(refused.status == 403 && refused.json["error"] as? String == "forbidden", "\(refused)")
         #expect((refused.json["message"] as? String)?.contains("DecisionRecorded") == true)
         let command = try server.request("POST", "/commands/dossier/decide", json: #"{"dossierId":"\#(Fixture.newID())","outcome":"granted"}"#)
-        // The dossier does not exist, so the decision is refused by a rule before its events are planned...
-        #expect(command.status == 422 || command.status == 403, "\(command)")
+        // Refused for want of a grant before any rule looks at the (missing) dossier: a peer
+        // without the grant learns nothing from the rules.
+        #expect(command.status == 403 && command.json["error"] as? String == "forbidden", "\(command)")
+        // A booking site may book, but not cancel: refused before the rules, and no refused
+        // attempt is kept as evidence in the fingerprint's name.
+        let cancel = try server.request("POST", "/commands/cancel", json: #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(Fixture.hash(12))","appointmentId":"\#(Fixture.newID())"}"#)
+        #expect(cancel.status == 403, "\(cancel)")
         for path in ["/events", "/streams/slot-grenoble-\(slot)", "/subscribe", "/projections/slots", "/metrics"] {
             let r = try server.request("GET", path)
             #expect(r.status == 403, "\(path): \(r)")

@@ -80,6 +80,24 @@ import Testing
         #expect(again.body["eventIndex"] as? Int == 1)
     }
 
+    /// A booking written to one of its two streams would meet only that stream's rule: the slot
+    /// would be overbooked through the applicant's stream, and a second appointment per motif
+    /// slipped in through the slot's. Both are refused, and nothing is written.
+    @Test func aBookingInOnlyOneOfItsStreamsIsRefusedAndNothingIsWritten() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        #expect(try await h.append([h.publish(slot, capacity: 1)]).status == 200)
+        #expect(try await h.append(h.booked(slot, identity: alice)).status == 200)
+        let before = h.journal.endPosition
+        for half in h.booked(slot, identity: bob) {
+            let refused = try await h.append([half])
+            #expect(refused.status == 400, "\(refused.body)")
+            let problems = refused.body["problems"] as? [[String: Any]] ?? []
+            #expect(problems.map { $0["rule"] as? String } == ["stream.missingHome"], "\(refused.body)")
+        }
+        #expect(h.journal.endPosition == before)
+    }
+
     @Test func aRetryWithTheSameIdsAnswersTheOriginalResult() async throws {
         let h = try Harness()
         let slot = UUID().uuidString.lowercased()

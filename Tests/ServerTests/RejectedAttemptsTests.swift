@@ -29,6 +29,24 @@ import Testing
         #expect(attempts.pendingAttempts == 0)
     }
 
+    /// A client picks its fingerprint, so a fresh one per attempt makes a new bucket each time:
+    /// the buffer says it is full at its capacity (the server then writes it at once) and never
+    /// holds more than twice that, counting what it could not keep.
+    @Test func aFloodOfFreshFingerprintsIsBoundedAndCountedNotKeptWithoutLimit() {
+        let attempts = RejectedAttempts(capacity: 4)
+        let t = Date(timeIntervalSince1970: 1_725_354_000)
+        let fingerprints = (0..<20).map { Fingerprint(hex: String(repeating: "0", count: 62) + String(format: "%02x", $0))! }
+        var full: [Bool] = []
+        for f in fingerprints { full.append(attempts.record(f, rule: .slotNotPublished, at: t)) }
+        #expect(full == Array(repeating: false, count: 3) + Array(repeating: true, count: 17))
+        #expect(attempts.isFull && attempts.pendingAttempts == 8)
+        #expect(attempts.takeDropped() == 12 && attempts.takeDropped() == 0)
+        // A bucket already held still counts.
+        attempts.record(fingerprints[0], rule: .slotNotPublished, at: t)
+        #expect(attempts.pendingAttempts == 9 && attempts.takeDropped() == 0)
+        #expect(attempts.drain(endedBefore: nil).count == 8 && !attempts.isFull)
+    }
+
     @Test func evidenceThatCouldNotBeWrittenIsKeptForTheNextFlush() {
         let attempts = RejectedAttempts()
         let t = Date(timeIntervalSince1970: 1_725_354_000)

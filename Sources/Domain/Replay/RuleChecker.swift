@@ -84,6 +84,9 @@ public struct RuleChecker: Sendable {
     private mutating func check(stream: StreamName?, text: () -> String, type: String, reader: DomainEvent.Reader?,
                                 bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         eventsChecked += 1
+        // An integrator's own event (neither a domain stream nor a catalogue type): the server
+        // stores it as is, and no domain rule applies to it.
+        if stream == nil, reader == nil, !StreamName.domainPrefixes.contains(where: { text().hasPrefix($0) }) { return [] }
         var problems: [ValidationProblem] = []
         let decoded: DomainEvent?
         if let twin = lastDecoded.event(type: type, data: bytes) {

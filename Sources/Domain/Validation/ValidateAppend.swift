@@ -4,6 +4,7 @@
 /// as the data; business rules, which need the aggregates' state, are checked elsewhere.
 public func validateAppend(_ events: [(stream: String, type: String, data: [UInt8])]) -> [ValidationProblem] {
     var problems: [ValidationProblem] = []
+    var placed: [(index: Int, stream: StreamName, event: DomainEvent)] = []
     for (index, envelope) in events.enumerated() {
         let stream = StreamName(parsing: envelope.stream)
         if stream == nil {
@@ -12,9 +13,32 @@ public func validateAppend(_ events: [(stream: String, type: String, data: [UInt
         let event = envelope.data.withUnsafeBufferPointer {
             DomainEvent.decode(type: envelope.type, bytes: $0, eventIndex: index, problems: &problems)
         }
-        if let stream, let event, let problem = event.placementProblem(in: stream, eventIndex: index) {
-            problems.append(problem)
+        if let stream, let event {
+            if let problem = event.placementProblem(in: stream, eventIndex: index) {
+                problems.append(problem)
+            } else {
+                placed.append((index, stream, event))
+            }
         }
+    }
+    problems.append(contentsOf: missingHomeProblems(placed))
+    // In event order, each event's problems in the order they were found.
+    return problems.enumerated().sorted { ($0.element.eventIndex, $0.offset) < ($1.element.eventIndex, $1.offset) }.map(\.element)
+}
+
+/// An event that lives in several streams (a booking: the slot's and the applicant's) must be
+/// appended to every one of them at once: each stream guards a different rule (capacity, one
+/// active appointment per motif, the cancellation cut-off), so a copy in one stream alone would
+/// slip past the others, and the audit, which folds each stream alone, would not see it.
+func missingHomeProblems(_ placed: [(index: Int, stream: StreamName, event: DomainEvent)]) -> [ValidationProblem] {
+    var problems: [ValidationProblem] = []
+    for (index, _, event) in placed where event.homes.count > 1 {
+        let missing = event.homes.filter { home in !placed.contains { $0.stream == home && $0.event == event } }
+        guard !missing.isEmpty else { continue }
+        problems.append(ValidationProblem(
+            eventIndex: index, field: "stream", rule: .missingHome,
+            message: "a \(event.typeName) is appended to all of \(event.homes.map(\.description).joined(separator: ", ")) in one append; this one is missing from \(missing.map(\.description).joined(separator: " and "))"
+        ))
     }
     return problems
 }

@@ -52,4 +52,5 @@ public enum ValidationRule: String, Sendable, CaseIterable {
     case malformedStreamName = "stream.malformed"
     case wrongStreamKind = "stream.wrongKind"
     case streamIdMismatch = "stream.idMismatch"
+    case missingHome = "stream.missingHome"
 }

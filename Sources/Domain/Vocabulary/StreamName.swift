@@ -73,3 +73,14 @@ public enum StreamName: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension StreamName {
+    /// What every domain stream name starts with. An event belongs to the domain when its stream
+    /// starts with one of these or its type is in the catalogue; any other event (`ops-notes`,
+    /// `NoteTaken`) is an integrator's own, stored as is, and no domain rule applies to it.
+    public static let domainPrefixes = ["slot-", "applicant-", "dossier-", "fingerprint-"]
+
+    public static func isDomain(stream: String, type: String) -> Bool {
+        DomainEvent.readers[type] != nil || domainPrefixes.contains { stream.hasPrefix($0) }
+    }
+}

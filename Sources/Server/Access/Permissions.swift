@@ -25,6 +25,19 @@ public struct Permissions: Sendable, Equatable {
         return "this peer may not append \(type) events to \(stream.prefix(80)) (allowed: \(appendScopes.map(\.description).joined(separator: "; ")))"
     }
 
+    /// Nil when some scope admits `stream` and one of `types` (any type the scope allows when
+    /// nil), else the reason it is refused: the check a command makes before deciding.
+    public func appendRefusal(stream: String, anyOf types: Set<String>?) -> String? {
+        if appendScopes.isEmpty { return "this peer may not append" }
+        let admitted = appendScopes.contains { scope in
+            (scope.streamPrefixes.map { p in p.contains { stream.hasPrefix($0) } } ?? true)
+                && (types == nil || scope.eventTypes.map { !$0.isDisjoint(with: types!) } ?? true)
+        }
+        if admitted { return nil }
+        let what = types.map { $0.sorted().joined(separator: " or ") + " events" } ?? "events"
+        return "this peer may not append \(what) to \(stream.prefix(80)) (allowed: \(appendScopes.map(\.description).joined(separator: "; ")))"
+    }
+
     mutating func merge(_ other: Permissions) {
         canRead = canRead || other.canRead || other.canAudit
         canAudit = canAudit || other.canAudit

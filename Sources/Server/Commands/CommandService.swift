@@ -37,10 +37,20 @@ struct CommandService: Sendable {
     /// calls `done` exactly once. Decisions run on the calling thread and, after a conflict, at
     /// `resume`; the append waits for its group commit without holding a thread.
     /// `evidenceFrom` names the client fingerprint whose refused attempts are kept as evidence.
-    func run(_ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint? = nil,
+    /// `writes` names the streams the command will append to and, when the input already says
+    /// it, the event types: a peer without a grant for them is refused before any state is read,
+    /// so it learns nothing from the rules' verdicts and leaves no evidence in anyone's name.
+    /// (The events decided are checked again, exactly, before they are appended.)
+    func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
+             evidenceFrom fingerprint: Fingerprint? = nil,
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
              decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
+        for (stream, types) in writes {
+            if let reason = permissions.appendRefusal(stream: stream.description, anyOf: types) {
+                return done(.error(.forbidden, "forbidden", reason))
+            }
+        }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
             return done(refuse(error, fingerprint: fingerprint, at: time))
         }
@@ -108,7 +118,13 @@ struct CommandService: Sendable {
 
     /// Writes the evidence of refused bookings: minutes that ended, or all of it at shutdown.
     func flushEvidence(final: Bool) async {
-        let evidence = rejectedAttempts.drain(endedBefore: final ? nil : Date())
+        // A full buffer is written whole, the current minute included (a minute may then have
+        // two events for one fingerprint and rule; their counts add up).
+        let evidence = rejectedAttempts.drain(endedBefore: final || rejectedAttempts.isFull ? nil : Date())
+        let dropped = rejectedAttempts.takeDropped()
+        if dropped > 0 {
+            logger.error("refused booking attempts not kept as evidence: the buffer was at its limit", metadata: ["attempts": "\(dropped)"])
+        }
         guard !evidence.isEmpty else { return }
         // One event per fingerprint, minute and rule, in its fingerprint's stream.
         let events: [ProposedEvent] = evidence.map { e in

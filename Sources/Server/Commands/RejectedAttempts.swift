@@ -15,10 +15,19 @@ final class RejectedAttempts: @unchecked Sendable {
 
     private let lock = NSLock()
     private var counts: [Key: (count: Int, last: Date)] = [:]
-    /// Beyond this many distinct buckets, new fingerprints are folded into the flush early.
+    private var dropped = 0
+    /// At this many distinct buckets the server writes the evidence at once, the current minute
+    /// included. A client picks its fingerprint, so buckets are not bounded by the number of
+    /// real clients: past twice this many (the journal not keeping up, or refusing writes), a
+    /// new bucket is counted as dropped instead of growing memory without bound.
     let capacity: Int
 
     init(capacity: Int = 100_000) { self.capacity = capacity }
+
+    var isFull: Bool { lock.withLock { counts.count >= capacity } }
+
+    /// Attempts refused while the buffer was at its hard limit, since the last call.
+    func takeDropped() -> Int { lock.withLock { defer { dropped = 0 }; return dropped } }
 
     static func minute(of time: Date) -> Date {
         Date(timeIntervalSince1970: (time.timeIntervalSince1970 / 60).rounded(.down) * 60)
@@ -30,6 +39,10 @@ final class RejectedAttempts: @unchecked Sendable {
         let key = Key(fingerprint: fingerprint, minute: Self.minute(of: time), rule: rule)
         return lock.withLock {
             let previous = counts[key]
+            if previous == nil, counts.count >= 2 * capacity {
+                dropped += 1
+                return true
+            }
             counts[key] = ((previous?.count ?? 0) + 1, max(previous?.last ?? time, time))
             return counts.count >= capacity
         }

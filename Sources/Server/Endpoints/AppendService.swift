@@ -17,13 +17,8 @@ struct AppendService: Sendable {
     let rules: RuleParameters
     let attempts: Int
 
-    /// Stream names that belong to the domain: events there must be catalogue events.
-    static let domainPrefixes = ["slot-", "applicant-", "dossier-", "fingerprint-"]
-    static let domainTypes = Set(DomainEvent.allTypeNames)
-
-    static func isDomain(_ e: ProposedEvent) -> Bool {
-        domainTypes.contains(e.type) || domainPrefixes.contains { e.stream.hasPrefix($0) }
-    }
+    /// Events in a domain stream, or of a catalogue type, must be valid catalogue events.
+    static func isDomain(_ e: ProposedEvent) -> Bool { StreamName.isDomain(stream: e.stream, type: e.type) }
 
     /// The async form, for callers outside an event loop (tests, tools).
     func append(_ body: AppendBody, permissions: Permissions) async -> ServerResponse {

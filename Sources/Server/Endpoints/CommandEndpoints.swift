@@ -51,7 +51,9 @@ struct CommandEndpoints: Sendable {
         let fingerprint = f.fingerprint("fingerprint"), appointmentId = f.uuid("appointmentId", required: false) ?? UUID()
         let time = f.date("occurredAt", required: false) ?? Date()
         guard f.isValid, let site, let slotId, let identity, let fingerprint else { return answer.done(invalid(f)) }
-        return service.run("book", at: time, permissions: permissions, evidenceFrom: fingerprint,
+        let booked: Set = [AppointmentBooked.typeName]
+        return service.run("book", at: time, permissions: permissions,
+                           writes: [(.slot(site: site, slotId: slotId), booked), (.applicant(identity), booked)], evidenceFrom: fingerprint,
                                  extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
             try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
         }
@@ -67,7 +69,9 @@ struct CommandEndpoints: Sendable {
             return answer.done(RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")]))
         }
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
-        return service.run("cancel", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
+        let cancelled: Set = [by == "service" ? AppointmentCancelledByService.typeName : AppointmentCancelledByApplicant.typeName]
+        return service.run("cancel", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
+                           resume: answer.resume, done: answer.done) { a in
             if by == "service", let reason {
                 return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
             }
@@ -80,7 +84,9 @@ struct CommandEndpoints: Sendable {
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let appointmentId = f.uuid("appointmentId"), time = f.date("occurredAt", required: false) ?? Date()
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
-        return service.run("reinstate", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
+        let reinstated: Set = [AppointmentReinstated.typeName]
+        return service.run("reinstate", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), reinstated), (.applicant(identity), reinstated)],
+                           resume: answer.resume, done: answer.done) { a in
             try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
         }
     }
@@ -90,7 +96,7 @@ struct CommandEndpoints: Sendable {
         let identity = f.identityKey("identityKey"), appointmentId = f.uuid("appointmentId")
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
-        return service.run("check-in", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
+        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
@@ -110,7 +116,7 @@ struct CommandEndpoints: Sendable {
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
             guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
-            return service.run("dossier/submit", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
+            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -144,7 +150,7 @@ struct CommandEndpoints: Sendable {
         default: parsed = .reachImplicitRejectionDeadline
         }
         guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
-        return service.run("dossier/\(step)", at: time, permissions: permissions, resume: answer.resume, done: answer.done) { a in
+        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }
