@@ -88,8 +88,11 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     public init(contentsOfFile path: String) throws(CheckpointError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path) }
-        do { try self.init(decoding: [UInt8](data)) } catch { throw .malformed("\(path): \(error.reason)") }
+        // A little more than a checkpoint, so that a longer file is refused as malformed, not read whole.
+        guard let bytes = FileDescriptor.contentsOfSmallFile(path, limit: Self.encodedSize + 1) else {
+            throw FileManager.default.fileExists(atPath: path) ? .malformed("\(path): not a regular file of \(Self.encodedSize) bytes") : .unreadable(path: path)
+        }
+        do { try self.init(decoding: bytes) } catch { throw .malformed("\(path): \(error.reason)") }
     }
 
     /// True when the signature is valid for `key` and the key id names that key.
@@ -216,8 +219,10 @@ enum KeyFile {
     }
 
     static func read(path: String, header: String) throws(CheckpointError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .badKeyFile(path: path, reason: "cannot read it") }
-        guard data.count < 4096, let text = String(data: data, encoding: .utf8) else { throw .badKeyFile(path: path, reason: "not a key file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw .badKeyFile(path: path, reason: "cannot read it") }
+        guard let data = FileDescriptor.contentsOfSmallFile(path, limit: 4095), let text = String(bytes: data, encoding: .utf8) else {
+            throw .badKeyFile(path: path, reason: "not a key file (a regular file of at most 4 KiB)")
+        }
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard lines.count == 2, lines[0] == header else {
             throw .badKeyFile(path: path, reason: "expected the line '\(header)' and one line of base64")

@@ -122,6 +122,18 @@ final class FileDescriptor: @unchecked Sendable {
         return crc
     }
 
+    /// The whole of a small regular file, or nil when it is missing, unreadable, not a regular
+    /// file (a FIFO would block, a device never end) or larger than `limit` bytes: for the small
+    /// files a hostile copy of a journal may hold (checkpoints, keys).
+    static func contentsOfSmallFile(_ path: String, limit: Int) -> [UInt8]? {
+        guard let file = try? open(path, flags: O_RDONLY | O_NONBLOCK) else { return nil }
+        var st = stat()
+        guard fstat(file.fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size >= 0, st.st_size <= limit else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        guard let n = try? bytes.withUnsafeMutableBytes({ try file.read(into: $0, at: 0) }), n == bytes.count else { return nil }
+        return bytes
+    }
+
     func unlock() { flock(fd, LOCK_UN) }
 
     /// An exclusive advisory lock (flock(2)), so two writers never share a journal.

@@ -69,4 +69,23 @@ struct CheckpointTests {
         #expect(throws: CheckpointError.self) { try CheckpointPublicKey(file: dir.file("bad.pub")) }
         #expect(throws: CheckpointError.self) { try CheckpointPublicKey(file: dir.file("k.key")) }
     }
+
+    /// A copy of a journal is hostile until checked: a FIFO in place of a checkpoint or a key
+    /// would block the audit for ever, and a huge sparse file would be read whole. Both are
+    /// refused at once, without reading them.
+    @Test("a FIFO or a huge file in place of a checkpoint or a key is refused without reading it")
+    func fifosAndHugeFilesAreRefused() throws {
+        let dir = TemporaryDirectory("hostile-files")
+        #expect(mkfifo(dir.file("fifo"), 0o600) == 0)
+        let huge = dir.file("huge")
+        FileManager.default.createFile(atPath: huge, contents: nil)
+        #expect(truncate(huge, 1 << 40) == 0)
+        let started = ContinuousClock.now
+        for path in [dir.file("fifo"), huge] {
+            #expect(throws: CheckpointError.self) { try Checkpoint(contentsOfFile: path) }
+            #expect(throws: CheckpointError.self) { try CheckpointPublicKey(file: path) }
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(throws: CheckpointError.unreadable(path: dir.file("missing"))) { try Checkpoint(contentsOfFile: dir.file("missing")) }
+    }
 }
