@@ -117,6 +117,16 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         return fold(kind, fact, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
     }
 
+    /// Counts a catalogue event whose data does not decode (`apply` threw `invalidEvent` for it)
+    /// as an anomaly and moves past it: a live reader must not stop at one bad event that
+    /// `registre import`, which does not judge the domain, let in. (Offline, `project` stops
+    /// there and names it; the audit reports it.)
+    public mutating func skipUndecodable(_ view: EventView) {
+        guard view.position == position else { return }
+        note(.undecodableEvent, position: view.position, id: view.id)
+        advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+    }
+
     private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
         position += 1
         lastRecordedAtMicros = recordedAtMicros
@@ -330,6 +340,7 @@ public enum AnomalyKind: String, Sendable, Codable, CaseIterable {
     case bookingInWithdrawnSlot = "booking-in-withdrawn-slot"
     case dossierSubmittedTwice = "dossier-submitted-twice"
     case unknownDossier = "unknown-dossier"
+    case undecodableEvent = "undecodable-event"
 }
 
 public struct Anomaly: Sendable, Codable, Equatable {

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Journal
+import Logging
 import Testing
 @testable import Server
 
@@ -96,6 +97,32 @@ import Testing
             #expect(problems.map { $0["rule"] as? String } == ["stream.missingHome"], "\(refused.body)")
         }
         #expect(h.journal.endPosition == before)
+    }
+
+    /// `registre import` does not judge the domain, so a slot's stream may hold an event whose
+    /// data does not decode. It changes no state but takes a version: a command still decides
+    /// with the journal's version (not one short, which would conflict on every attempt), and
+    /// the live projections count it as an anomaly instead of failing every query.
+    @Test func anUndecodableEventInAStreamStopsNeitherCommandsNorLiveProjections() async throws {
+        let h = try Harness()
+        let slot = UUID()
+        #expect(try await h.append([h.publish(slot.uuidString.lowercased(), capacity: 2)]).status == 200)
+        _ = try h.journal.appendAndWait(AppendRequest(events: [
+            ProposedEvent(stream: "slot-grenoble-\(slot.uuidString.lowercased())", type: "SlotWithdrawn", data: Array(#"{"x":1}"#.utf8)),
+        ]))
+        let commands = CommandService(journal: h.journal, store: AggregateStore(journal: h.journal), metrics: ServerMetrics(), clock: BusinessClock(),
+                                      rules: .standard, attempts: 4, rejectedAttempts: RejectedAttempts(), logger: Logger(label: "test"))
+        let identity = IdentityKey(hex: alice)!, fingerprint = Fingerprint(hex: bob)!
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            commands.run("book", at: Date(), permissions: .everything, writes: [], resume: .inPlace, done: { continuation.resume(returning: $0) }) { a in
+                try Decide.book(UUID(), in: a.slot(.grenoble, slot), for: a.applicant(identity), from: fingerprint, at: Date())
+            }
+        }
+        #expect(response.status.code == 200, "\(String(decoding: response.body, as: UTF8.self))")
+        let projections = JournalProjections(journal: h.journal)
+        let slots = try await projections.slots(SlotQuery())
+        let answer = String(decoding: slots, as: UTF8.self)
+        #expect(answer.contains(slot.uuidString) && answer.contains(#""booked":1"#), "\(answer)")
     }
 
     @Test func aRetryWithTheSameIdsAnswersTheOriginalResult() async throws {

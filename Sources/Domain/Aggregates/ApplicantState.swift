@@ -54,6 +54,10 @@ public struct ApplicantState: Sendable, Equatable {
         appointments.values.first { $0.motif == motif && $0.isActive(at: time) }
     }
 
+    /// An event of this stream whose data does not decode (`registre import` does not judge the
+    /// domain) changes no state but still takes a version, so the expectation stays the journal's.
+    public mutating func skipUndecodable() { version = version.advanced }
+
     public mutating func apply(_ event: DomainEvent) {
         version = version.advanced
         switch event {

@@ -63,6 +63,10 @@ public struct DossierState: Sendable, Equatable {
         completedAt.map { UTCTime.adding(months: rules.implicitRejectionMonths, to: $0) }
     }
 
+    /// An event of this stream whose data does not decode (`registre import` does not judge the
+    /// domain) changes no state but still takes a version, so the expectation stays the journal's.
+    public mutating func skipUndecodable() { version = version.advanced }
+
     public mutating func apply(_ event: DomainEvent) {
         version = version.advanced
         switch event {

@@ -25,6 +25,10 @@ public struct SlotState: Sendable, Equatable {
     public var expectedVersion: ExpectedStreamVersion { version.expectation }
     public var freePlaces: Int { max(0, (publication?.capacity ?? 0) - holders.count) }
 
+    /// An event of this stream whose data does not decode (`registre import` does not judge the
+    /// domain) changes no state but still takes a version, so the expectation stays the journal's.
+    public mutating func skipUndecodable() { version = version.advanced }
+
     public mutating func apply(_ event: DomainEvent) {
         version = version.advanced
         switch event {

@@ -25,8 +25,8 @@ public struct RuleViolation: Sendable, Equatable, CustomStringConvertible {
 
 /// Replays a journal event by event, in order, and reports every rule an event broke.
 ///
-/// Used by `registre import` (to refuse a history the server itself would have refused) and by
-/// the audit. Each event is decoded, validated, checked against the state of the aggregate of its
+/// Used by the audit, which reports what the server itself would have refused (`registre import`
+/// stores events as a journal checks them, without judging the domain). Each event is decoded, validated, checked against the state of the aggregate of its
 /// stream, then applied even if it broke a rule, so that later findings reflect what the journal
 /// really says. Memory grows with the number of aggregates, not of events.
 public struct RuleChecker: Sendable {

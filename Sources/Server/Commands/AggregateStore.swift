@@ -26,6 +26,14 @@ enum Aggregate: Sendable {
         }
     }
 
+    mutating func skipUndecodable() {
+        switch self {
+        case .slot(var s): s.skipUndecodable(); self = .slot(s)
+        case .applicant(var a): a.skipUndecodable(); self = .applicant(a)
+        case .dossier(var d): d.skipUndecodable(); self = .dossier(d)
+        }
+    }
+
     func check(_ event: DomainEvent, rules: RuleParameters) throws(Rejection) {
         switch self {
         case .slot(let s): try s.check(event)
@@ -74,6 +82,8 @@ final class AggregateStore: @unchecked Sendable {
             for e in page {
                 if let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: 0) {
                     folded.aggregate.apply(event)
+                } else {
+                    folded.aggregate.skipUndecodable()
                 }
                 folded.version = e.version
             }

@@ -22,7 +22,7 @@ public actor JournalProjections: LiveProjections {
     private func catchUp() throws {
         var folded = set
         try journal.forEachEvent(from: folded.position) { view in
-            _ = try folded.apply(view)
+            do { _ = try folded.apply(view) } catch ProjectionError.invalidEvent { folded.skipUndecodable(view) }
             return true
         }
         set = folded
