@@ -126,10 +126,21 @@ final class RuleReplay: @unchecked Sendable {
         for shard in shards { shard.close() }
         var sink = FindingSink(limit: shards.first?.sink.limit ?? 0)
         var checked = 0
+        var bookings: [RuleChecker.Booking] = []
+        var places: [UInt64: Shard.Place] = [:]
         for shard in shards {
             shard.done.wait()
             sink.merge(shard.sink)
             checked += shard.checker.eventsChecked
+            bookings += shard.checker.bookings
+            for (booking, place) in zip(shard.checker.bookings, shard.bookingPlaces) { places[booking.position] = place }
+        }
+        // Appointment ids reused across applicants or slots: shards own streams, so only the
+        // bookings of all of them together show it.
+        for v in RuleChecker.appointmentIdConflicts(bookings) {
+            let place = places[v.position]
+            sink.add(AuditFinding(file: place?.file, offset: place?.offset, position: v.position, eventID: place?.eventID,
+                                  rule: v.rule.rawValue, message: "\(v.type) in stream '\(v.stream)': \(v.message)"))
         }
         return (sink, checked)
     }
@@ -143,7 +154,15 @@ final class RuleReplay: @unchecked Sendable {
         var closed = false
         let done = DispatchSemaphore(value: 0)
         var checker = RuleChecker()
+        /// Where each of `checker.bookings` lies, in the same order.
+        var bookingPlaces: [Place] = []
         var sink: FindingSink
+
+        struct Place {
+            var file: String
+            var offset: UInt64
+            var eventID: UUID
+        }
         /// Set before the thread starts; the shard hands finished batches back to it.
         weak var replay: RuleReplay?
         static let maximumQueuedBytes = 32 << 20
@@ -196,6 +215,10 @@ final class RuleReplay: @unchecked Sendable {
                     guard let view = EventView.validating(UnsafeRawBufferPointer(rebasing: all[start..<(start + Int(record.length))])) else { continue }
                     let violations = checker.check(streamUTF8: view.streamBytes.bindMemory(to: UInt8.self), typeUTF8: view.typeBytes.bindMemory(to: UInt8.self),
                                                    data: view.dataBytes.bindMemory(to: UInt8.self), position: view.position)
+                    if checker.bookings.count > bookingPlaces.count {
+                        let frame = batch.frames[Int(record.frame)]
+                        bookingPlaces.append(Place(file: frame.file, offset: frame.offset, eventID: view.id))
+                    }
                     guard !violations.isEmpty else { continue }
                     let frame = batch.frames[Int(record.frame)]
                     for v in violations {

@@ -38,6 +38,32 @@ struct TamperTests {
         #expect(report.journalID != nil)
     }
 
+    /// Appointment ids are checked per slot and per applicant, so a booking that reuses another
+    /// applicant's appointment id in another slot passes both streams' rules; only the whole
+    /// history shows it, whichever audit shards the two applicants' streams went to.
+    @Test("an appointment id booked again for another applicant in another slot is found, at the later booking")
+    func reusedAppointmentID() throws {
+        let dir = TemporaryDirectory("reused-appointment")
+        let journal = try Journal.open(directory: dir.path, options: auditOptions(segmentSize: 6_000, every: 10))
+        for request in try History.appends(slots: 3) { _ = try journal.appendAndWait(request) }
+        // Slot 3 was published by the history; applicant 0x7000 is new; the id is slot 1's first booking's.
+        let reused = History.uuid(0x1000_0000)
+        let slot = try #require(try journal.readStream(StreamName.slot(site: Site.allCases[2], slotId: History.uuid(3)).description, from: 0, limit: 1).first)
+        guard case .slotPublished(let publication) = try DomainEvent.decode(type: slot.type, data: slot.data, eventIndex: 0) else { Issue.record("no publication"); return }
+        var state = SlotState(site: publication.site, slotId: publication.slotId)
+        state.apply(.slotPublished(publication))
+        for e in try journal.readStream(slot.stream, from: 1, limit: 100) { state.apply(try DomainEvent.decode(type: e.type, data: e.data, eventIndex: 0)) }
+        let stranger = IdentityKey(History.hash(0x7000))
+        let plan = try Decide.book(reused, in: state, for: ApplicantState(identityKey: stranger), from: Fingerprint(History.hash(0x7001)),
+                                   at: History.release.addingTimeInterval(30))
+        let appended = try journal.appendAndWait(AppendRequest(events: plan.events.map { ProposedEvent(stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData()) }))
+        journal.close()
+        let report = try Self.audit(dir)
+        let found = report.findings.filter { $0.rule == "appointment.idReused" }
+        #expect(found.count == 1, "\(report.findings)")
+        #expect(found.first?.position == appended.lastPosition && found.first?.eventID != nil && found.first?.file != nil, "\(found)")
+    }
+
     @Test("one byte changed in a sealed segment is found in that segment, at its frame")
     func flippedByte() throws {
         let (dir, _) = try Self.original("byte")

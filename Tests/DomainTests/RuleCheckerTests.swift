@@ -103,6 +103,37 @@ struct RuleCheckerTests {
         #expect(found.allSatisfy { $0.rule == .invalidEvent })
     }
 
+    @Test("an appointment id booked again for another applicant or slot is found across the whole history, and a booking's two copies are not")
+    func appointmentIdsReusedAcrossAggregates() {
+        var checker = RuleChecker()
+        let other = StreamName.slot(site: .grenoble, slotId: Sample.uuid(2))
+        func publish(_ slotId: UUID) -> DomainEvent {
+            guard case .slotPublished(var p) = Sample.everyEvent[0] else { fatalError() }
+            p.slotId = slotId
+            p.capacity = 5
+            return .slotPublished(p)
+        }
+        func booked(_ appointment: Int, _ identity: Int, in slotId: UUID) -> DomainEvent {
+            guard case .appointmentBooked(var b) = booking(appointment, for: identity) else { fatalError() }
+            b.slotId = slotId
+            return .appointmentBooked(b)
+        }
+        let entries = [
+            envelope(slot, publish(Sample.uuid(1))), envelope(other, publish(Sample.uuid(2))),
+            envelope(slot, booked(0xA1, 1, in: Sample.uuid(1))), envelope(.applicant(Sample.identity(1)), booked(0xA1, 1, in: Sample.uuid(1))),
+            // Another applicant, another slot, the same appointment id: each stream accepts it.
+            envelope(other, booked(0xA1, 2, in: Sample.uuid(2))), envelope(.applicant(Sample.identity(2)), booked(0xA1, 2, in: Sample.uuid(2))),
+            envelope(slot, booked(0xA3, 3, in: Sample.uuid(1))), envelope(.applicant(Sample.identity(3)), booked(0xA3, 3, in: Sample.uuid(1))),
+        ]
+        var perEvent: [RuleViolation] = []
+        for (position, e) in entries.enumerated() { perEvent += checker.check(stream: e.stream, type: e.type, data: e.data, position: UInt64(position)) }
+        #expect(perEvent.isEmpty, "\(perEvent)")
+        #expect(checker.bookings.map(\.position) == [3, 5, 7])
+        let reused = RuleChecker.appointmentIdConflicts(checker.bookings)
+        #expect(reused.map(\.position) == [5] && reused.map(\.rule) == [.appointmentIdReused], "\(reused)")
+        #expect(reused.first?.message.contains("already booked at position 3 for another applicant") == true)
+    }
+
     @Test("the checker accepts any collection of bytes, not only arrays")
     func anyCollection() {
         var checker = RuleChecker()

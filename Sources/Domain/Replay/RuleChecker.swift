@@ -43,6 +43,10 @@ public struct RuleChecker: Sendable {
     private var dossiers = AggregateTable<UUID, DossierState>()
     private var evidenceCounts = AggregateTable<Fingerprint, Int>()
     public private(set) var eventsChecked = 0
+    /// Every booking's copy in its applicant's stream, in order: appointment ids are checked per
+    /// slot and per applicant, so their reuse across aggregates needs all of them at the end
+    /// (`appointmentIdConflicts`), possibly gathered from several checkers.
+    public private(set) var bookings: [Booking] = []
     private var typeNames = TypeNameCache()
     /// The members of the event being decoded, kept from one event to the next.
     private var members: [JSONMember] = []
@@ -113,6 +117,9 @@ public struct RuleChecker: Sendable {
                 Self.checkAndApply(event, to: &slot) { state, event throws(Rejection) in try state.check(event) }
             }
         case .applicant(let identity):
+            if case .appointmentBooked(let b) = event {
+                bookings.append(Booking(appointmentId: b.appointmentId, identity: identity, site: b.site, slotId: b.slotId, position: position))
+            }
             let rules = rules
             rejection = applicants.update(identity, default: { ApplicantState(identityKey: identity) }) { applicant in
                 Self.checkAndApply(event, to: &applicant) { state, event throws(Rejection) in try state.check(event, rules: rules) }
@@ -129,6 +136,30 @@ public struct RuleChecker: Sendable {
         }
         guard let rejection else { return [] }
         return [RuleViolation(position: position, stream: text(), type: type, rule: rejection.rule, message: rejection.message)]
+    }
+
+    public struct Booking: Sendable, Equatable {
+        public var appointmentId: UUID
+        public var identity: IdentityKey
+        public var site: Site
+        public var slotId: UUID
+        public var position: UInt64
+    }
+
+    /// Bookings that reuse an appointment id already booked for another applicant or another
+    /// slot, each reported at the later booking. Within one slot or one applicant the aggregate's
+    /// own rule (`appointment.alreadyExists`) reports it, so those are not repeated here.
+    public static func appointmentIdConflicts(_ bookings: [Booking]) -> [RuleViolation] {
+        var first: [UUID: Booking] = [:]
+        var found: [RuleViolation] = []
+        for b in bookings.sorted(by: { $0.position < $1.position }) {
+            guard let earlier = first[b.appointmentId] else { first[b.appointmentId] = b; continue }
+            guard earlier.identity != b.identity || earlier.site != b.site || earlier.slotId != b.slotId else { continue }
+            found.append(RuleViolation(
+                position: b.position, stream: StreamName.applicant(b.identity).description, type: AppointmentBooked.typeName, rule: .appointmentIdReused,
+                message: "appointment \(b.appointmentId.canonicalString) was already booked at position \(earlier.position) for \(earlier.identity == b.identity ? "this applicant" : "another applicant") in slot \(earlier.slotId.canonicalString) at \(earlier.site.rawValue)"))
+        }
+        return found
     }
 
     private static func checkAndApply<State: FoldedAggregate>(

@@ -13,6 +13,9 @@ public enum RuleName: String, ClosedSet {
     // Applicants and their appointments
     case oneActiveAppointmentPerMotif = "applicant.oneActiveAppointmentPerMotif"
     case appointmentAlreadyExists = "appointment.alreadyExists"
+    /// An appointment id booked again for another applicant or slot: each stream checks ids
+    /// only among its own, so only the whole history shows it (the audit reports it).
+    case appointmentIdReused = "appointment.idReused"
     case appointmentUnknown = "appointment.unknown"
     case appointmentNotActive = "appointment.notActive"
     case appointmentNotCancelled = "appointment.notCancelled"
