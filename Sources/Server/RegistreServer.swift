@@ -190,8 +190,12 @@ public actor RegistreServer {
     private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
         let peer = PeerCredentials.of(channel)
         let configuration = services.configuration
+        let access = configuration.access
+        let groups = peer.map { access.namesGroups ? supplementaryGroups(uid: $0.uid, primaryGid: $0.gid) : [] } ?? []
+        let permissions = access.permissions(for: peer, groups: groups)
+        let maximumBody = ConnectionHandler.maximumBodyBytes(for: permissions, configuration: configuration)
         let decoder = PlainRequestDecoder(maximumHeaderBytes: configuration.maximumHeaderBytes,
-                                          maximumBodyBytes: configuration.maximumBodyBytes) {
+                                          maximumBodyBytes: maximumBody) {
             var limits = NIOHTTPDecoderLimitConfiguration()
             limits.maxHeaderFieldSize = configuration.maximumHeaderBytes
             limits.maxHeaderListSize = configuration.maximumHeaderBytes
@@ -200,7 +204,7 @@ public actor RegistreServer {
                     RequestPartForwarder()]
         }
         try channel.pipeline.syncOperations.addHandler(decoder)
-        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer))
+        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer, permissions: permissions))
     }
 
     private func makeCommandService() -> CommandService {

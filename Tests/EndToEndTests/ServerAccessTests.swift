@@ -73,6 +73,12 @@ import Glibc
         #expect(try server.request("GET", "/projections/slots").status == 200)
         #expect(try server.request("GET", "/projections/abuse").status == 403)
         #expect(try server.request("GET", "/metrics").status == 403)
+        // Bodies are for appends: a peer that may not append cannot make the server hold a
+        // large one (refused as too large, unread), and a small one gets the 403.
+        let large = #"{"events":[{"stream":"ops-r","type":"T","data":{"pad":""# + String(repeating: "x", count: 100_000) + #""}}]}"#
+        let refused = try server.request("POST", "/append", json: large)
+        #expect(refused.status == 413 && (refused.json["message"] as? String)?.contains("may not append") == true, "\(refused)")
+        #expect(try server.request("GET", "/health").status == 200)
     }
 
     @Test func anAuditorReadsMetricsAndAbuseAndANameMapsToTheUid() throws {

@@ -63,7 +63,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let services: ConnectionServices
     private let peer: PeerCredentials?
-    private var permissions = Permissions.nothing
+    private let permissions: Permissions
+    /// Bodies are only for appends and commands: a peer that may not append gets a small limit,
+    /// so that many connections cannot each hold a large body the router will refuse anyway.
+    private let maximumBodyBytes: Int
+
+    static func maximumBodyBytes(for permissions: Permissions, configuration: ServerConfiguration) -> Int {
+        permissions.canAppendAnything ? configuration.maximumBodyBytes : min(configuration.maximumBodyBytes, 64 << 10)
+    }
     private let who: String
     private var log: Logger
     /// The connection's place in the tracker of deadlines; nil once it has left it.
@@ -79,9 +86,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var unflushed = false
     private var requestCounter = RequestCounterCache()
 
-    init(services: ConnectionServices, peer: PeerCredentials?) {
+    init(services: ConnectionServices, peer: PeerCredentials?, permissions: Permissions) {
         self.services = services
         self.peer = peer
+        self.permissions = permissions
+        maximumBodyBytes = Self.maximumBodyBytes(for: permissions, configuration: services.configuration)
         who = peer.map { "uid \($0.uid)" } ?? "a TCP peer (no credentials)"
         log = services.logger
         if let peer {
@@ -99,9 +108,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let access = configuration.access
-        let groups = peer.map { access.namesGroups ? supplementaryGroups(uid: $0.uid, primaryGid: $0.gid) : [] } ?? []
-        permissions = access.permissions(for: peer, groups: groups)
         slot = tracker.register(context.channel, idleTimeout: configuration.idleTimeout)
         metrics.connections.record(tracker.count)
         // Accepted while the server drains: nothing new is served.
@@ -241,7 +247,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let started = ContinuousClock.now
             tracker.set(slot, .receiving(until: .now + configuration.requestTimeout))
             // The body, bounded: a declared length over the limit is refused unread.
-            if let declared = head.contentLength, declared > configuration.maximumBodyBytes {
+            if let declared = head.contentLength, declared > maximumBodyBytes {
                 state = .closing
                 refuseTooLarge(declared, head: head, started: started, context: context)
                 return
@@ -249,7 +255,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             state = .receiving(head: head, body: context.channel.allocator.buffer(capacity: min(max(head.contentLength ?? 0, 0), 1 << 20)), started: started)
         case .part(.body(var chunk)):
             guard case .receiving(let head, var body, let started) = state else { return }
-            if body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
+            if body.readableBytes + chunk.readableBytes > maximumBodyBytes {
                 state = .closing
                 refuseTooLarge(body.readableBytes + chunk.readableBytes, head: head, started: started, context: context)
                 return
@@ -298,7 +304,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func refuseTooLarge(_ size: Int, head: RequestHead, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
-        var r = ServerResponse.error(.payloadTooLarge, "bodyTooLarge", "the body is \(size) bytes or more; at most \(configuration.maximumBodyBytes) are accepted")
+        var r = ServerResponse.error(.payloadTooLarge, "bodyTooLarge", "the body is \(size) bytes or more; at most \(maximumBodyBytes) are accepted\(permissions.canAppendAnything ? "" : " from a peer that may not append")")
         r.closesConnection = true
         write(r, for: head, close: true, context: context)
         record(head, r, label: Router.label(Self.segments(head.uri)), started)
