@@ -158,7 +158,10 @@ final class MappedFile: @unchecked Sendable {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, file.fd, 0), p != MAP_FAILED else {
+        // The descriptor must outlive the call: an optimised build may release `file` (and close
+        // its number) right after reading `file.fd`, and another thread may get that number.
+        let mapped = withExtendedLifetime(file) { mmap(nil, size, PROT_READ, MAP_SHARED, file.fd, 0) }
+        guard let p = mapped, p != MAP_FAILED else {
             throw JournalError.io(operation: "mmap", path: path, errno: errno)
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)

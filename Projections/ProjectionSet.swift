@@ -29,9 +29,20 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     /// Appointment events already counted in the append being read.
     var copiesInAppend: [CopyKey] = []
 
+    /// A copy is the same type with the same data bytes (`CopyDetector`): the digest of the
+    /// bytes keeps two different events about one appointment in one append (two reschedules,
+    /// or a cancellation, a reinstatement and a second cancellation) from being taken for copies.
     struct CopyKey: Hashable, Sendable, Codable {
         var kind: UInt8
         var appointment: UUID
+        var data: UInt64
+    }
+
+    /// FNV-1a over the data bytes: stable across processes, since checkpoints keep these keys.
+    static func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
     }
 
     public init(thresholds: AbuseThresholds = AbuseThresholds()) {
@@ -66,7 +77,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     public mutating func apply(_ event: DomainEvent, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         let kind = EventKind.allCases.first { $0.typeName == event.typeName }!
-        return fold(kind, Fact(event), id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)?.entry
+        let digest = kind.isCopiedAcrossStreams ? event.encodedData().withUnsafeBytes { Self.digest($0) } : 0
+        return fold(kind, Fact(event), data: digest, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)?.entry
     }
 
     /// The offline rebuild's `apply`: the second copy of an event written to two streams in one
@@ -114,7 +126,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 throw .invalidEvent(position: position, eventId: id, type: kind.typeName, problem: error.description)
             }
         }
-        return fold(kind, fact, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
+        return fold(kind, fact, data: kind.isCopiedAcrossStreams ? Self.digest(data) : 0, id: id, position: position,
+                    recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
     }
 
     /// Counts a catalogue event whose data does not decode (`apply` threw `invalidEvent` for it)
@@ -133,11 +146,11 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll(keepingCapacity: true) }
     }
 
-    private mutating func fold(_ kind: EventKind, _ fact: Fact, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
+    private mutating func fold(_ kind: EventKind, _ fact: Fact, data: UInt64, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
         defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }
         kindCounts[Int(kind.rawValue)] += 1
         if kind.isCopiedAcrossStreams, let appointment = fact.appointmentId {
-            let key = CopyKey(kind: kind.rawValue, appointment: appointment)
+            let key = CopyKey(kind: kind.rawValue, appointment: appointment, data: data)
             if copiesInAppend.contains(key) { return nil }
             copiesInAppend.append(key)
         }

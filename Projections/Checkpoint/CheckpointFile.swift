@@ -21,7 +21,8 @@ enum CheckpointFile {
     static let magic = Array("RGPRJCKP".utf8)
     static let endMagic = Array("RGPRJEND".utf8)
     /// 2: the backlog is kept by week (`CalendarTable`); a version-1 state does not decode into it.
-    static let version: UInt32 = 2
+    /// 3: a copy in an append is recognised by its data too (`ProjectionSet.CopyKey`).
+    static let version: UInt32 = 3
     static let headerSize = 16
     static let stepSize = 58
     static let trailerSize = 72

@@ -80,6 +80,33 @@ struct SlotAvailabilityTests {
         #expect(set.appointments.count == 3)
     }
 
+    /// Copies of an event in one append are counted once; two different events about one
+    /// appointment in the same append (here two reschedules at the same instant) are not copies.
+    @Test("two reschedules of one appointment in a single append leave it in the last slot")
+    func twoReschedulesInOneAppend() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let s1 = Sample.uuid(0x61), s2 = Sample.uuid(0x62), s3 = Sample.uuid(0x63)
+        for (k, slot) in [s1, s2, s3].enumerated() {
+            h.record(try Decide.publish(Sample.publication(slot, start: t0 + Double(86_400 * (7 + k)), capacity: 1, release: Sample.uuid(0x64), at: t0), onto: h.slot(slot)))
+        }
+        let appointment = Sample.uuid(0x65), who = Sample.identity(5)
+        h.record(try Decide.book(appointment, in: h.slot(s1), for: h.applicant(who), from: Sample.fingerprint(5), at: t0 + 1))
+        let first = try Decide.reschedule(appointment, of: h.applicant(who), from: h.slot(s1), to: h.slot(s2), at: t0 + 60)
+        h.record(first)
+        let second = try Decide.reschedule(appointment, of: h.applicant(who), from: h.slot(s2), to: h.slot(s3), at: t0 + 60)
+        h.record(second)
+        h.plans.removeLast(2)
+        h.plans.append(PlannedAppend(events: first.events + second.events, expectedVersions: [:]))
+        let dir = TemporaryDirectory("two-reschedules")
+        try h.write(to: dir.path)
+        let set = try ProjectionRebuild.rebuild(journal: dir.path)
+        let booked = Dictionary(uniqueKeysWithValues: set.slotAvailability.allSlots().map { ($0.slotId, $0.booked) })
+        #expect(booked == [s1: 0, s2: 0, s3: 1], "\(booked)")
+        #expect(set.anomalies() == [])
+        #expect(set.eventCounts()["AppointmentRescheduled"] == 6)
+    }
+
     @Test("a journal that broke the capacity rule shows the slot full and counts the anomaly")
     func overbookedJournal() throws {
         let h = History()
