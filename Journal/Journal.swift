@@ -254,13 +254,12 @@ public final class Journal: @unchecked Sendable {
         let options = self.options, paths = self.paths
         let thread = Thread { [weak self] in
             defer { self?.backgroundCheck.finish() }
-            let current = segments
             do {
-                self?.filterEventIDs(of: current)
-                for (k, s) in current.enumerated().reversed() {
+                self?.filterEventIDs(of: segments)
+                for (k, s) in segments.enumerated().reversed() {
                     guard self != nil else { return }
                     let header = try Journal.readHeader(s.file, name: s.name)
-                    let frontier = k == 0 ? MerkleFrontier() : current[k - 1].index.merkle
+                    let frontier = k == 0 ? MerkleFrontier() : segments[k - 1].index.merkle
                     try Journal.checkSealedSegment(file: s.file, name: s.name, header: header, index: s.index, frontier: frontier, paths: paths, options: options)
                 }
             } catch {

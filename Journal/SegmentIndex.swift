@@ -178,10 +178,10 @@ final class SegmentIndex: @unchecked Sendable {
         bits == 0 ? 0 : Int(hash >> UInt64(64 - bits))
     }
 
-    /// Maps an index file and checks its structure. `verifyingChecksum` also reads every page to
-    /// check the CRC32C; without it, opening costs a few pages per segment, and the caller must
-    /// call `hasSoundChecksum()` soon (the background sealed-segment check does).
-    init(path: String, name: String, verifyingChecksum: Bool = true) throws {
+    /// Maps an index file and checks its checksum and structure. The checksum is read through
+    /// the page cache, not the mapping: checking every index at open must not make them all
+    /// resident in this process.
+    init(path: String, name: String) throws {
         file = try MappedFile(path: path)
         let b = file.bytes
         func bad(_ detail: String) -> JournalError {
@@ -190,13 +190,9 @@ final class SegmentIndex: @unchecked Sendable {
         guard b.count >= Self.headerSize, Array(b[0..<8]) == JournalFormat.indexMagic else { throw bad("not an index file") }
         let found: UInt16 = b.getInteger(at: 8)
         guard found == Self.version else { throw bad("index version \(found), this build reads version \(Self.version)") }
-        if verifyingChecksum {
-            // Read through the page cache, not the mapping: checking every index at open must
-            // not make them all resident in this process.
-            let reader = try FileDescriptor.open(path, flags: O_RDONLY)
-            let crc = try reader.checksum(of: 128..<UInt64(b.count), extending: reader.checksum(of: 0..<124))
-            guard crc == b.getInteger(at: 124) as UInt32 else { throw bad("index checksum mismatch") }
-        }
+        let reader = try FileDescriptor.open(path, flags: O_RDONLY)
+        let crc = try reader.checksum(of: 128..<UInt64(b.count), extending: reader.checksum(of: 0..<124))
+        guard crc == b.getInteger(at: 124) as UInt32 else { throw bad("index checksum mismatch") }
         idBits = Int(b[10])
         streamBits = Int(b[11])
         firstPosition = b.getInteger(at: 16)
