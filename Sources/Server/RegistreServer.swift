@@ -62,6 +62,13 @@ public actor RegistreServer {
         let commands = makeCommandService()
         let services = makeConnectionServices(commands: commands)
         var bound: [any Channel] = []
+        let descriptors = DescriptorLimit.raise(toFit: configuration.maximumConnections)
+        if !descriptors.enough {
+            logger.warning("the descriptor limit is too low for the connection limit: connections past it will fail to be accepted", metadata: [
+                "descriptorLimit": "\(descriptors.soft)", "maxConnections": "\(configuration.maximumConnections)",
+                "needed": "\(configuration.maximumConnections + DescriptorLimit.reserve)",
+            ])
+        }
         do {
             try SocketFile.prepare(configuration.socketPath)
             // Bound under a temporary name, given its mode, then renamed into place: a client

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var commandAttempts = 8
     /// How far a client's business time may be from the server's clock.
     public var businessClock = BusinessClock()
+    /// Connections open at once. One more is answered 503 and closed, so that a runaway client
+    /// cannot take every descriptor the process has (the journal needs some to open segments).
+    public var maximumConnections = 1024
     /// Event-loop threads: requests are parsed, judged and answered on them, so one per core.
     public var eventLoopThreads = System.coreCount
 

@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ed25519 private key (from `registre keygen`) to sign checkpoints with, periodically and at shutdown.", valueName: "FILE"))
     var signingKey: String?
 
+    @Option(help: "Connections open at once; one more is answered 503 and closed.")
+    var maxConnections: Int = 1024
+
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
@@ -80,6 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400") }
         }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
         guard maximumSkew != nil else {
             throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
@@ -106,6 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriberStallTimeout = .milliseconds(Int64(subscriberStallTimeout * 1000))
         configuration.subscriberGracePeriod = .milliseconds(Int64(subscriberGracePeriod * 1000))
         configuration.maximumBodyBytes = maxBodyBytes
+        configuration.maximumConnections = maxConnections
         if let threads { configuration.eventLoopThreads = threads }
         configuration.businessClock = BusinessClock(maximumSkew: maximumSkew ?? 120)
         let logger = ServerLogging.makeLogger(level: logLevel)!

@@ -79,4 +79,36 @@ import Glibc
         #expect(idle.isClosedByServer())
         #expect(try server.request("GET", "/health").status == 200)
     }
+
+    @Test func connectionsPastTheLimitAreAnswered503AndTheHeldOnesStillWork() throws {
+        let server = try RunningServer("connlimit", extra: ["--max-connections", "3"])
+        defer { server.stop() }
+        // A connection that has just closed (the start-up probe, a refused one) holds its place
+        // until the server has seen it go, so each admission is retried for a moment.
+        func admitted() throws -> TestHTTPClient? {
+            for _ in 0..<100 {
+                let c = try server.client()
+                if let r = try? c.send("GET", "/health"), r.status == 200 { return c }
+                usleep(20_000)
+            }
+            return nil
+        }
+        let held = try (0..<3).compactMap { _ in try admitted() }
+        #expect(held.count == 3)
+        let refused = try server.client()
+        let answer = try refused.readResponse()
+        #expect(answer.status == 503, "\(answer)")
+        #expect(answer.text.contains("tooManyConnections"), "\(answer)")
+        #expect(refused.isClosedByServer())
+        for c in held { #expect(try c.send("GET", "/health").status == 200, "a held connection keeps working") }
+        // A connection closed frees its place.
+        held[0].close()
+        #expect(try admitted() != nil, "a new connection is served once one of the three has closed")
+    }
+
+    @Test func aConnectionLimitOutsideItsRangeIsRefusedAtStart() throws {
+        let result = try registre(["serve", "--journal", NSTemporaryDirectory() + "unused-\(UUID())", "--socket", "/tmp/x.sock", "--max-connections", "0"])
+        #expect(result.exited(64) || result.exited(2) || !result.exited(0), "\(result)")
+        #expect(result.err.contains("--max-connections"), "\(result)")
+    }
 }

@@ -95,7 +95,7 @@ final class TestHTTPClient: @unchecked Sendable {
             // deinit runs for a fully initialised object whose init throws: closing here and
             // there closed the number twice, and the second time it could be another test's pipe
             // (a child's output drain then died on EBADF).
-            close(fd)
+            Glibc.close(fd)
             fd = -1
             throw ServerTestError("connect \(path): \(String(cString: strerror(e)))")
         }
@@ -103,7 +103,13 @@ final class TestHTTPClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// Closes the connection now; the deinit then leaves the number alone.
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     func sendRaw(_ bytes: [UInt8]) throws {
         var offset = 0

@@ -108,10 +108,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        slot = tracker.register(context.channel, idleTimeout: configuration.idleTimeout)
-        metrics.connections.record(tracker.count)
-        // Accepted while the server drains: nothing new is served.
-        if slot == nil { context.close(promise: nil) }
+        switch tracker.register(context.channel, idleTimeout: configuration.idleTimeout,
+                                limit: configuration.maximumConnections) {
+        case .success(let registered):
+            slot = registered
+            metrics.connections.record(tracker.count)
+        case .failure(.draining):
+            // Accepted while the server drains: nothing new is served.
+            context.close(promise: nil)
+        case .failure(.full(let limit)):
+            log.warning("connection refused: the server already holds its limit of connections", metadata: ["limit": "\(limit)"])
+            metrics.countRequest(route: "connection", status: 503)
+            let refusal = ServerResponse.error(.serviceUnavailable, "tooManyConnections",
+                                               "the server already holds its limit of \(limit) connections; close idle ones or retry later")
+            let bytes = ResponseBytes.response(refusal, version: .http1_1, keepAlive: false, omitBody: false,
+                                               allocator: context.channel.allocator)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

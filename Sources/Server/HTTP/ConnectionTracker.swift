@@ -42,14 +42,24 @@ final class ConnectionTracker: @unchecked Sendable {
     var draining: Bool { isDraining.load(ordering: .acquiring) }
     var count: Int { lock.withLock { entries.count } }
 
-    /// Nil once draining: a connection accepted then is closed unserved.
-    func register(_ channel: any Channel, idleTimeout: Duration) -> Slot? {
+    /// Why a connection was not registered.
+    enum Refusal: Error, Equatable {
+        /// The server is shutting down: nothing new is served.
+        case draining
+        /// Every one of the `limit` connections is taken; one client cannot exhaust the server's
+        /// descriptors and memory by opening connections it never uses.
+        case full(limit: Int)
+    }
+
+    /// Refused once draining, or when `limit` connections are already open.
+    func register(_ channel: any Channel, idleTimeout: Duration, limit: Int = .max) -> Result<Slot, Refusal> {
         lock.withLock {
-            if isDraining.load(ordering: .relaxed) { return nil }
+            if isDraining.load(ordering: .relaxed) { return .failure(.draining) }
+            if entries.count >= limit { return .failure(.full(limit: limit)) }
             nextID += 1
             let slot = Slot(id: nextID, channel: channel, phase: .waiting(until: .now + idleTimeout))
             entries[nextID] = slot
-            return slot
+            return .success(slot)
         }
     }
 
