@@ -110,7 +110,12 @@ public struct Checkpoint: Sendable, Equatable {
     /// returned as failures, so an audit reports them instead of skipping them.
     public static func files(inJournal directory: String) -> [(name: String, checkpoint: Result<Checkpoint, CheckpointError>)] {
         let folder = JournalDirectory(path: directory).checkpointDirectory
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        let names: [String]
+        do { names = try DirectoryListing.names(in: folder) } catch {
+            // No folder: no checkpoint was ever written. Any other failure is reported, not
+            // taken for "no checkpoints", which would let an audit pass without checking any.
+            return error.isMissing ? [] : [(name: "checkpoints", checkpoint: .failure(.unreadable(path: folder)))]
+        }
         return names.filter { $0.hasSuffix("." + fileExtension) }.sorted().map { name in
             (name, Result { () throws(CheckpointError) in try Checkpoint(contentsOfFile: folder + "/" + name) })
         }

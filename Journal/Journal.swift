@@ -106,7 +106,8 @@ public final class Journal: @unchecked Sendable {
             }
             let journalID = id ?? UUID()
             id = journalID
-            file = try Self.createSegment(paths: paths, header: SegmentHeader(journalID: journalID, firstPosition: position, previousChainHash: chain, createdAtMicros: options.clock()), options: options)
+            file = try Self.createSegment(paths: paths, header: SegmentHeader(journalID: journalID, firstPosition: position, previousChainHash: chain, createdAtMicros: options.clock()),
+                                          options: options, replacingUnfinished: unfinished)
             end = UInt64(JournalFormat.segmentHeaderSize)
             fileSize = end
         } else {
@@ -323,9 +324,15 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Writes a new segment with its header and makes its name durable (fsync of the directory).
-    static func createSegment(paths: JournalDirectory, header: SegmentHeader, options: JournalOptions) throws -> FileDescriptor {
+    ///
+    /// The file must not exist (O_EXCL) unless `replacingUnfinished`: the one segment that may be
+    /// written over is an open segment whose header a crash left incomplete. Anything else there
+    /// is a segment this process failed to see, and truncating it would destroy history.
+    static func createSegment(paths: JournalDirectory, header: SegmentHeader, options: JournalOptions,
+                              replacingUnfinished: Bool = false) throws -> FileDescriptor {
         let path = paths.segmentPath(firstPosition: header.firstPosition)
-        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o644, calls: options.systemCalls)
+        let file = try FileDescriptor.open(path, flags: O_RDWR | O_CREAT | (replacingUnfinished ? O_TRUNC : O_EXCL), mode: 0o644,
+                                           calls: options.systemCalls)
         do {
             try file.writeAll(header.encoded(), at: 0)
             try file.syncData()

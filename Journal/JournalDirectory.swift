@@ -15,9 +15,9 @@ struct JournalDirectory: Sendable {
     func segmentFirstPositions() throws -> [UInt64] {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: path)
+            names = try DirectoryListing.names(in: path)
         } catch {
-            throw JournalError.notAJournal(path: path, reason: "cannot list the directory (\(error.localizedDescription))")
+            throw JournalError.notAJournal(path: path, reason: "cannot list the directory (\(String(cString: strerror(error.errno))))")
         }
         return names.compactMap(JournalFormat.firstPosition(ofSegmentNamed:)).sorted()
     }

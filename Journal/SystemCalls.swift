@@ -171,3 +171,38 @@ final class MappedFile: @unchecked Sendable {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 }
+
+/// The names in a directory, read with `opendir`/`readdir` so that a failure while reading is an
+/// error.
+///
+/// Foundation's `contentsOfDirectory(atPath:)` on Linux reports only a failing `opendir`: a
+/// `readdir` that fails (EIO, or EBADF when another thread closed the number) ends the listing
+/// early, without an error. For a journal that is dangerous: a short listing of segments looks
+/// like a short journal, and an empty one like a new journal whose first segment is then created.
+public enum DirectoryListing {
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public var path: String
+        public var errno: Int32
+        /// True when the directory itself does not exist (ENOENT).
+        public var isMissing: Bool { errno == ENOENT }
+        public var description: String { "cannot list \(path): \(String(cString: strerror(errno))) (errno \(errno))" }
+    }
+
+    /// Every entry's name except `.` and `..`, in the directory's own order.
+    public static func names(in path: String) throws(Failure) -> [String] {
+        guard let directory = opendir(path) else { throw Failure(path: path, errno: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw Failure(path: path, errno: errno) }
+                return names
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+}

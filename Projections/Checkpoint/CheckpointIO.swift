@@ -84,8 +84,12 @@ final class CheckpointReader {
 
     init(path: String) throws(ProjectionError) {
         self.path = path
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .checkpoint("\(path) cannot be opened: \(String(cString: strerror(errno)))") }
+        // A class whose init throws before every property is set runs no deinit: the descriptor
+        // is closed here on every way out but the one that keeps it.
+        var kept = false
+        defer { if !kept { Glibc.close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .checkpoint("\(path) cannot be read: \(String(cString: strerror(errno)))") }
         let size = Int(info.st_size)
@@ -140,8 +144,10 @@ final class CheckpointReader {
             throw damaged("the state does not decode (\(error))")
         }
         guard set.position == trailer.position else { throw damaged("the state is at position \(set.position), the trailer says \(trailer.position)") }
+        self.fd = fd
         self.trailer = trailer
         self.set = set
+        kept = true
     }
 
     deinit { Glibc.close(fd) }

@@ -21,6 +21,9 @@ final class FakeAppendServer: @unchecked Sendable {
     private let lock = NSLock()
     private var _received: [Received] = []
     private let done = DispatchSemaphore(value: 0)
+    /// Set by the first `stop()`: a second one must not close the listener's number again, by
+    /// then perhaps another test's file (this once failed two checkpoint tests with EBADF).
+    private var stopped = false
 
     var received: [Received] { lock.withLock { _received } }
 
@@ -39,13 +42,26 @@ final class FakeAppendServer: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        guard bound == 0, listen(listener, 1) == 0 else {
+            close(listener)
+            unlink(path)
+            throw POSIXError(.EADDRINUSE)
+        }
         Thread { self.serve() }.start()
     }
 
-    /// Waits for the connection to end, then removes the socket.
+    /// Waits for the connection to end, then removes the socket. Only the first call acts.
     func stop() {
-        _ = done.wait(timeout: .now() + 10)
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        if done.wait(timeout: .now() + 10) == .timedOut {
+            // Nobody connected: wake the accept before the number is closed under it.
+            shutdown(listener, Int32(SHUT_RDWR))
+            _ = done.wait(timeout: .now() + 10)
+        }
         close(listener)
         unlink(path)
     }

@@ -1,0 +1,63 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Journal
+
+/// Listing a journal's directory: a failure is an error, never an empty or short journal, and
+/// nothing that exists is created over.
+@Suite struct DirectoryListingTests {
+    let dir = TemporaryDirectory("listing")
+
+    @Test func listsEveryNameButTheDotEntries() throws {
+        for name in ["b.seg", "a", "c d"] { FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
+        try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: false)
+        #expect(try DirectoryListing.names(in: dir.path).sorted() == ["a", "b.seg", "c d", "sub"])
+    }
+
+    @Test func aMissingDirectoryIsAFailureThatSaysSo() {
+        #expect {
+            try DirectoryListing.names(in: dir.file("absent"))
+        } throws: { error in
+            (error as? DirectoryListing.Failure)?.isMissing == true
+        }
+    }
+
+    @Test func aFileIsNotListedAsAnEmptyDirectory() {
+        FileManager.default.createFile(atPath: dir.file("plain"), contents: Data("x".utf8))
+        #expect {
+            try DirectoryListing.names(in: dir.file("plain"))
+        } throws: { error in
+            guard let failure = error as? DirectoryListing.Failure else { return false }
+            return failure.errno == ENOTDIR && !failure.isMissing && failure.description.contains("plain")
+        }
+    }
+
+    @Test func aCheckpointFolderThatCannotBeListedIsReportedNotTakenForNone() throws {
+        let journal = try Journal.open(directory: dir.path, options: testOptions())
+        journal.close()
+        // `checkpoints` is a file here, so it cannot be listed.
+        FileManager.default.createFile(atPath: dir.file("checkpoints"), contents: Data("not a folder".utf8))
+        let files = Checkpoint.files(inJournal: dir.path)
+        #expect(files.count == 1)
+        if case .failure(.unreadable(let path))? = files.first?.checkpoint {
+            #expect(path.hasSuffix("/checkpoints"))
+        } else {
+            Issue.record("expected an unreadable-checkpoints failure, got \(files)")
+        }
+        try FileManager.default.removeItem(atPath: dir.file("checkpoints"))
+        #expect(Checkpoint.files(inJournal: dir.path).isEmpty, "no folder: no checkpoint was written")
+    }
+
+    @Test func aNewSegmentIsNeverCreatedOverAFileThatExists() throws {
+        let paths = JournalDirectory(path: dir.path)
+        let header = SegmentHeader(journalID: UUID(), firstPosition: 0, previousChainHash: Digest32(bytes: [UInt8](repeating: 0, count: 32)), createdAtMicros: 0)
+        let path = paths.segmentPath(firstPosition: 0)
+        let history = Data(repeating: 0xAB, count: 4096)
+        FileManager.default.createFile(atPath: path, contents: history)
+        #expect(throws: JournalError.self) { try Journal.createSegment(paths: paths, header: header, options: testOptions()) }
+        #expect(FileManager.default.contents(atPath: path) == history, "the file that was there is untouched")
+        // Only an open segment whose header a crash left incomplete is written over.
+        _ = try Journal.createSegment(paths: paths, header: header, options: testOptions(), replacingUnfinished: true)
+        #expect(FileManager.default.contents(atPath: path)?.count == JournalFormat.segmentHeaderSize)
+    }
+}
