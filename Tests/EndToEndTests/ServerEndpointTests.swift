@@ -94,9 +94,14 @@ import Glibc
         #expect(try server.request("POST", "/health", json: "{}").status == 405)
 
         // Projections are live: they catch up with the journal before answering.
+        let freeSlot = Fixture.newID()
+        #expect(try server.request("POST", "/append", json: Fixture.publishBody(freeSlot)).status == 200)
         let projection = try server.request("GET", "/projections/slots?site=grenoble")
         #expect(projection.status == 200 && projection.json["slots"] is [Any], "\(projection)")
         #expect((projection.json["position"] as? Int ?? -1) > 0, "the answer says which position it reflects")
+        let slotIDs = (projection.json["slots"] as? [[String: Any]] ?? []).compactMap { $0["slotId"] as? String }
+        #expect(slotIDs.contains(freeSlot) && slotIDs.allSatisfy { $0 == $0.lowercased() && UUID(uuidString: $0) != nil },
+                "slot ids are written in the canonical lowercase form: \(slotIDs)")
         for path in ["/projections/dossiers", "/projections/delays?groupBy=site", "/projections/abuse"] {
             #expect(try server.request("GET", path).status == 200, "\(path)")
         }

@@ -28,7 +28,11 @@ public actor JournalProjections: LiveProjections {
         set = folded
     }
 
-    private func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value)) }
+    private func json(_ value: some Encodable) throws -> [UInt8] {
+        var bytes = Array(try encoder.encode(value))
+        CanonicalUUIDText.lowercase(&bytes)
+        return bytes
+    }
 
     public func slots(_ query: SlotQuery) async throws -> [UInt8] {
         try catchUp()
@@ -71,4 +75,41 @@ private struct AnyEncodable: Encodable {
     let encodeValue: (any Encoder) throws -> Void
     init(_ value: some Encodable) { encodeValue = value.encode(to:) }
     func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}
+
+/// Foundation's `JSONEncoder` writes a `UUID` as its `uuidString`, in capitals, and offers no
+/// strategy to change that; every other answer of this server, the journal's envelope and the
+/// offline exports write the canonical lowercase form. The projections' answers hold no free
+/// text (their strings are ids, hashes, closed vocabularies and times), so every string that is
+/// exactly a UUID in capitals is one of their ids, and is lowercased in place.
+enum CanonicalUUIDText {
+    /// Lowercases each JSON string token of the form `"XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"`.
+    static func lowercase(_ bytes: inout [UInt8]) {
+        let quote = UInt8(ascii: "\""), dash = UInt8(ascii: "-")
+        let length = 38  // quotes included
+        guard bytes.count >= length else { return }
+        var i = 0
+        while i + length <= bytes.count {
+            guard bytes[i] == quote, bytes[i + length - 1] == quote, isUUID(bytes, from: i + 1, dash: dash) else {
+                i += 1
+                continue
+            }
+            for k in (i + 1)..<(i + length - 1) where bytes[k] >= UInt8(ascii: "A") && bytes[k] <= UInt8(ascii: "F") {
+                bytes[k] += 32
+            }
+            i += length
+        }
+    }
+
+    private static func isUUID(_ bytes: [UInt8], from start: Int, dash: UInt8) -> Bool {
+        for k in 0..<36 {
+            let b = bytes[start + k]
+            if k == 8 || k == 13 || k == 18 || k == 23 {
+                if b != dash { return false }
+            } else if !((b >= 48 && b <= 57) || (b >= 65 && b <= 70) || (b >= 97 && b <= 102)) {
+                return false
+            }
+        }
+        return true
+    }
 }
