@@ -126,19 +126,16 @@ final class RuleReplay: @unchecked Sendable {
         for shard in shards { shard.close() }
         var sink = FindingSink(limit: shards.first?.sink.limit ?? 0)
         var checked = 0
-        var bookings: [RuleChecker.Booking] = []
-        var places: [UInt64: Shard.Place] = [:]
         for shard in shards {
             shard.done.wait()
             sink.merge(shard.sink)
             checked += shard.checker.eventsChecked
-            bookings += shard.checker.bookings
-            for (booking, place) in zip(shard.checker.bookings, shard.bookingPlaces) { places[booking.position] = place }
         }
         // Appointment ids reused across applicants or slots: shards own streams, so only the
-        // bookings of all of them together show it.
-        for v in RuleChecker.appointmentIdConflicts(bookings) {
-            let place = places[v.position]
+        // bookings of all of them together show it. Where a booking lies is looked up only for
+        // the few that are reported.
+        for v in RuleChecker.appointmentIdConflicts(inLists: shards.map(\.checker.bookings)) {
+            let place = shards.lazy.compactMap { $0.place(ofBookingAt: v.position) }.first
             sink.add(AuditFinding(file: place?.file, offset: place?.offset, position: v.position, eventID: place?.eventID,
                                   rule: v.rule.rawValue, message: "\(v.type) in stream '\(v.stream)': \(v.message)"))
         }
@@ -156,6 +153,18 @@ final class RuleReplay: @unchecked Sendable {
         var checker = RuleChecker()
         /// Where each of `checker.bookings` lies, in the same order.
         var bookingPlaces: [Place] = []
+
+        /// Where this shard's booking at `position` lies; its bookings are in journal order.
+        func place(ofBookingAt position: UInt64) -> Place? {
+            let bookings = checker.bookings
+            var low = 0, high = bookings.count
+            while low < high {
+                let middle = (low + high) / 2
+                if bookings[middle].position < position { low = middle + 1 } else { high = middle }
+            }
+            guard low < bookings.count, bookings[low].position == position, low < bookingPlaces.count else { return nil }
+            return bookingPlaces[low]
+        }
         var sink: FindingSink
 
         struct Place {

@@ -132,6 +132,14 @@ struct RuleCheckerTests {
         let reused = RuleChecker.appointmentIdConflicts(checker.bookings)
         #expect(reused.map(\.position) == [5] && reused.map(\.rule) == [.appointmentIdReused], "\(reused)")
         #expect(reused.first?.message.contains("already booked at position 3 for another applicant") == true)
+
+        // Split between two checkers (the audit's shards), in either order and unsorted, the
+        // later booking is still the one reported.
+        let bookings = checker.bookings
+        for lists in [[[bookings[0], bookings[2]], [bookings[1]]], [[bookings[1]], [bookings[2], bookings[0]]]] {
+            let found = RuleChecker.appointmentIdConflicts(inLists: lists)
+            #expect(found.map(\.position) == [5], "\(lists.map { $0.map(\.position) }): \(found)")
+        }
     }
 
     @Test("the checker accepts any collection of bytes, not only arrays")

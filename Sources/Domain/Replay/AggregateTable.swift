@@ -27,6 +27,16 @@ struct AggregateTable<Key: AggregateTableKey, State> {
         seed = (rng.next(), rng.next())
     }
 
+    /// A table sized for `capacity` keys, which it then holds without growing.
+    init(capacity: Int) {
+        self.init()
+        var slots = 64
+        while slots < capacity * 2 { slots *= 2 }
+        index = [UInt64](repeating: 0, count: slots)
+        keys.reserveCapacity(capacity)
+        states.reserveCapacity(capacity)
+    }
+
     var count: Int { states.count }
 
     @inline(__always) private func hash(_ key: Key) -> UInt64 {

@@ -150,10 +150,33 @@ public struct RuleChecker: Sendable {
     /// slot, each reported at the later booking. Within one slot or one applicant the aggregate's
     /// own rule (`appointment.alreadyExists`) reports it, so those are not repeated here.
     public static func appointmentIdConflicts(_ bookings: [Booking]) -> [RuleViolation] {
-        var first: [UUID: Booking] = [:]
+        appointmentIdConflicts(inLists: [bookings])
+    }
+
+    /// The same over the bookings of several checkers (the audit's shards), each list in its
+    /// checker's order. A checker sees its streams in journal order, so each list is normally
+    /// sorted by position already and the lists are merged as they are read, with one table
+    /// lookup a booking: on ten million events this ran alone after every shard had finished,
+    /// and a sort and a table grown step by step made it an eighth of the audit's time.
+    public static func appointmentIdConflicts(inLists lists: [[Booking]]) -> [RuleViolation] {
+        let lists = lists.map { list in
+            zip(list, list.dropFirst()).allSatisfy { $0.position < $1.position } ? list : list.sorted { $0.position < $1.position }
+        }
+        // The first booking of each appointment id (`AggregateTable`: a Dictionary's SipHash over
+        // the UUID was most of this loop's time).
+        var first = AggregateTable<UUID, Booking>(capacity: lists.reduce(0) { $0 + $1.count })
         var found: [RuleViolation] = []
-        for b in bookings.sorted(by: { $0.position < $1.position }) {
-            guard let earlier = first[b.appointmentId] else { first[b.appointmentId] = b; continue }
+        var next = [Int](repeating: 0, count: lists.count)
+        while true {
+            var pick = -1
+            for k in lists.indices where next[k] < lists[k].count {
+                if pick < 0 || lists[k][next[k]].position < lists[pick][next[pick]].position { pick = k }
+            }
+            guard pick >= 0 else { break }
+            let b = lists[pick][next[pick]]
+            next[pick] += 1
+            let earlier = first.update(b.appointmentId, default: { b }) { $0 }
+            guard earlier.position != b.position else { continue }
             guard earlier.identity != b.identity || earlier.site != b.site || earlier.slotId != b.slotId else { continue }
             found.append(RuleViolation(
                 position: b.position, stream: StreamName.applicant(b.identity).description, type: AppointmentBooked.typeName, rule: .appointmentIdReused,
