@@ -57,6 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Domain",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Domain",
             swiftSettings: strictSettings
         ),

@@ -125,7 +125,14 @@ final class SimulationEngine {
         var events: [SimulatedEvent] = []
         events.reserveCapacity(plan.events.count)
         for planned in plan.events {
-            events.append(SimulatedEvent(stream: planned.stream, type: planned.event.typeName, id: idRandom.uuid(),
+            // Drawn for every event, so the other events' ids do not depend on this rule; a
+            // booking's copies take the ids derived from the appointment id, as the server requires.
+            var id = idRandom.uuid()
+            if case .appointmentBooked = planned.event, let stream = StreamName(parsing: planned.stream),
+               let required = planned.event.requiredEventID(in: stream) {
+                id = required
+            }
+            events.append(SimulatedEvent(stream: planned.stream, type: planned.event.typeName, id: id,
                                          data: planned.data, metadata: Self.metadata(for: planned.event)))
         }
         var expectations: [StreamExpectation] = []

@@ -40,6 +40,24 @@ import Glibc
         #expect(try server.request("POST", "/commands/teleport", json: "{}").status == 404)
     }
 
+    @Test func anAppointmentIdIsBookedOnceEvenByAnotherApplicantInAnotherSlot() throws {
+        let server = try RunningServer("reused-appointment")
+        defer { server.stop() }
+        let first = Fixture.newID(), second = Fixture.newID(), appointment = Fixture.newID(), fingerprint = Fixture.hash(31)
+        for slot in [first, second] {
+            #expect(try server.request("POST", "/append", json: Fixture.publishBody(slot, capacity: 1)).status == 200)
+        }
+        let booked = try server.request("POST", "/commands/book", json: Fixture.bookCommand(first, identity: Fixture.hash(32), fingerprint: fingerprint, appointmentId: appointment))
+        #expect(booked.status == 200, "\(booked)")
+        let reused = try server.request("POST", "/commands/book", json: Fixture.bookCommand(second, identity: Fixture.hash(33), fingerprint: fingerprint, appointmentId: appointment))
+        #expect(reused.status == 409 && reused.json["error"] as? String == "appointmentIdReused", "\(reused)")
+        let slots = try server.request("GET", "/projections/slots?site=grenoble")
+        let free = (slots.json["slots"] as? [[String: Any]] ?? []).compactMap { $0["slotId"] as? String }
+        #expect(free == [second], "the second slot is still free: \(slots)")
+        let audit = try registre(["verify", "--journal", server.journal])
+        #expect(audit.exited(0), "\(audit)")
+    }
+
     @Test func aDossierGoesThroughItsStepsAndAWrongStepNamesTheRule() throws {
         let server = try RunningServer("dossier")
         defer { server.stop() }

@@ -33,11 +33,22 @@ import Testing
             #"{"stream":"slot-grenoble-\#(slot)","type":"SlotPublished","data":{"schemaVersion":1,"slotId":"\#(slot)","site":"grenoble","motif":"filing","category":"student","start":"\#(iso(start))","durationMinutes":15,"counter":"guichet 1","capacity":\#(capacity),"releaseId":"\#(UUID().uuidString.lowercased())","occurredAt":"\#(now)"}}"#
         }
 
-        func booked(_ slot: String, identity: String, appointment: String = UUID().uuidString.lowercased(), id: String? = nil, occurredAt: String? = nil) -> [String] {
+        /// `id` and `applicantID`: the ids sent with the slot's and the applicant's copies (none when nil).
+        func booked(_ slot: String, identity: String, appointment: String = UUID().uuidString.lowercased(), id: String? = nil,
+                    applicantID: String? = nil, occurredAt: String? = nil) -> [String] {
             let data = #"{"schemaVersion":1,"appointmentId":"\#(appointment)","identityKey":"\#(identity)","site":"grenoble","slotId":"\#(slot)","motif":"filing","category":"student","start":"\#(iso(start))","fingerprint":"\#(String(repeating: "f", count: 64))","occurredAt":"\#(occurredAt ?? now)"}"#
             let idField = id.map { #","id":"\#($0)""# } ?? ""
+            let applicantIDField = applicantID.map { #","id":"\#($0)""# } ?? ""
             return [#"{"stream":"slot-grenoble-\#(slot)","type":"AppointmentBooked","data":\#(data)\#(idField)}"#,
-                    #"{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)}"#]
+                    #"{"stream":"applicant-\#(identity)","type":"AppointmentBooked","data":\#(data)\#(applicantIDField)}"#]
+        }
+
+        /// The ids a booking's two copies must carry (`AppointmentBooked.eventID`).
+        func bookingIDs(_ slot: String, identity: String, appointment: String) -> (slot: String, applicant: String) {
+            let a = UUID(uuidString: appointment)!
+            let s = AppointmentBooked.eventID(appointmentId: a, in: StreamName(parsing: "slot-grenoble-\(slot)")!)!
+            let p = AppointmentBooked.eventID(appointmentId: a, in: StreamName(parsing: "applicant-\(identity)")!)!
+            return (s.uuidString.lowercased(), p.uuidString.lowercased())
         }
 
         func append(_ events: [String], expected: String = "{}") async throws -> (status: UInt, body: [String: Any]) {
@@ -129,15 +140,53 @@ import Testing
         let h = try Harness()
         let slot = UUID().uuidString.lowercased()
         _ = try await h.append([h.publish(slot, capacity: 1)])
-        let appointment = UUID().uuidString.lowercased(), id = UUID().uuidString.lowercased()
-        var events = h.booked(slot, identity: alice, appointment: appointment, id: id)
-        events[1] = events[1].replacingOccurrences(of: #""type":"AppointmentBooked""#, with: #""type":"AppointmentBooked","id":"\#(UUID().uuidString.lowercased())""#)
+        let appointment = UUID().uuidString.lowercased()
+        let ids = h.bookingIDs(slot, identity: alice, appointment: appointment)
+        let events = h.booked(slot, identity: alice, appointment: appointment, id: ids.slot, applicantID: ids.applicant)
         let first = try await h.append(events)
         let retry = try await h.append(events)
         #expect(first.status == 200 && retry.status == 200)
         #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
         #expect(retry.body["alreadyCommitted"] as? Bool == true)
         #expect(h.journal.endPosition == 3)
+    }
+
+    @Test func aSecondBookingOfTheSameAppointmentIdIsRefusedAndNothingOfItIsWritten() async throws {
+        let h = try Harness()
+        let first = UUID().uuidString.lowercased(), second = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(first, capacity: 1)])
+        _ = try await h.append([h.publish(second, capacity: 1)])
+        let appointment = UUID().uuidString.lowercased()
+        let booked = try await h.append(h.booked(first, identity: alice, appointment: appointment))
+        #expect(booked.status == 200, "\(booked.body)")
+        let end = h.journal.endPosition
+        // Another applicant, another slot, the same appointment id: each stream alone accepts it.
+        let reused = try await h.append(h.booked(second, identity: bob, appointment: appointment))
+        #expect(reused.status == 409, "\(reused.body)")
+        #expect(reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
+        #expect(h.journal.endPosition == end, "nothing of the refused booking is written")
+        // The same applicant in the other slot: the same refusal, before any rule of its own.
+        #expect(try await h.append(h.booked(second, identity: alice, appointment: appointment)).status != 200)
+        #expect(h.journal.endPosition == end)
+        // A new appointment id books the second slot.
+        #expect(try await h.append(h.booked(second, identity: bob)).status == 200)
+    }
+
+    @Test func aBookingSentWithIdsOtherThanItsDerivedOnesIsRefused() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let appointment = UUID().uuidString.lowercased()
+        let ids = h.bookingIDs(slot, identity: alice, appointment: appointment)
+        let end = h.journal.endPosition
+        let wrong = try await h.append(h.booked(slot, identity: alice, appointment: appointment, id: UUID().uuidString.lowercased(), applicantID: ids.applicant))
+        #expect(wrong.status == 400, "\(wrong.body)")
+        #expect(h.journal.endPosition == end)
+        let right = try await h.append(h.booked(slot, identity: alice, appointment: appointment, id: ids.slot, applicantID: ids.applicant))
+        #expect(right.status == 200, "\(right.body)")
+        // Both copies were stored under their derived ids.
+        #expect(try h.journal.event(id: UUID(uuidString: ids.slot)!)?.stream == "slot-grenoble-\(slot)")
+        #expect(try h.journal.event(id: UUID(uuidString: ids.applicant)!)?.stream == "applicant-\(alice)")
     }
 
     @Test func theClientsExpectedVersionIsJudgedBeforeTheRules() async throws {

@@ -79,7 +79,12 @@ struct CommandService: Sendable {
         }
         let metadata = Array(#"{"command":"\#(name)"}"#.utf8)
         let request = AppendRequest(
-            events: plan.events.map { ProposedEvent(stream: $0.stream, type: $0.event.typeName, data: $0.event.encodedData(), metadata: metadata) },
+            events: plan.events.map { e in
+                // A booking's copies carry the ids derived from its appointment id, so the
+                // journal refuses a second booking of the same id (`AppointmentBooked.eventID(in:)`).
+                let id = StreamName(parsing: e.stream).flatMap { e.event.requiredEventID(in: $0) }
+                return ProposedEvent(stream: e.stream, type: e.event.typeName, id: id, data: e.data, metadata: metadata)
+            },
             expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
                 switch e {
                 case .any: .any
@@ -105,7 +110,7 @@ struct CommandService: Sendable {
                                  resume: resume, done: done, decide: decide)
                 }
             case .failure(let error):
-                done(AppendOutcome.journalError(error))
+                done(AppendOutcome.journalError(error, in: request))
             }
         }
     }

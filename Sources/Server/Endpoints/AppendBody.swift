@@ -42,8 +42,9 @@ struct RequestProblem: Sendable, Equatable {
 /// byte for byte as the client sent them.
 struct AppendBody: Sendable {
     /// Slices of a body that `JSONValidation` checked whole, each `data` and `metadata` an
-    /// object: `let`, so nothing can swap in bytes that were not checked (see `request`).
-    let events: [ProposedEvent]
+    /// object: set only here, so nothing can swap in bytes that were not checked (see `request`);
+    /// `assignID` changes an id, never bytes.
+    private(set) var events: [ProposedEvent]
     /// Only the streams the client named; a missing stream is `any`.
     let expectations: [String: ExpectedVersion]
 
@@ -53,6 +54,11 @@ struct AppendBody: Sendable {
         var request = AppendRequest(events: events, expectedVersions: expectedVersions)
         request.jsonAlreadyValidated = true
         return request
+    }
+
+    /// Gives event `index` the id the catalogue fixes for it (a booking's copies).
+    mutating func assignID(_ id: UUID, toEventAt index: Int) {
+        events[index].id = id
     }
 
     static let maximumEvents = 10_000

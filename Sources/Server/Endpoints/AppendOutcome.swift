@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Journal
 
 /// How append results and journal errors look on the wire.
@@ -81,6 +82,23 @@ enum AppendOutcome {
         .error(.unprocessableEntity, "ruleViolated", r.message) { b in
             b.field("rule", r.rule.rawValue)
             if let i = eventIndex ?? r.eventIndex { b.field("eventIndex", i) } else { b.nullField("eventIndex") }
+        }
+    }
+
+    /// `journalError(_:)`, except that an idempotency conflict on a booking's derived id says
+    /// what it means: the appointment id is booked already, elsewhere.
+    static func journalError(_ error: JournalError, in request: AppendRequest) -> ServerResponse {
+        let conflicting: [UUID]
+        switch error {
+        case .idempotencyMismatch(let id, _, _): conflicting = [id]
+        case .partialDuplicate(let committed, _): conflicting = committed
+        default: return journalError(error)
+        }
+        guard let index = request.events.firstIndex(where: { e in e.type == AppointmentBooked.typeName && e.id.map(conflicting.contains) == true })
+        else { return journalError(error) }
+        return .error(.conflict, "appointmentIdReused",
+                      "this appointment id is already booked for another slot or applicant (\(error.description)); an appointment id is booked once: use a new one") { b in
+            b.field("eventIndex", index)
         }
     }
 

@@ -76,6 +76,18 @@ struct AppendService: Sendable {
             }
             decoded[i] = (stream, event)
         }
+        // A booking's copies carry the ids derived from its appointment id, so that the journal
+        // refuses a second booking of the same appointment id (`AppointmentBooked.eventID(in:)`).
+        var body = body
+        for (i, d) in decoded.sorted(by: { $0.key < $1.key }) {
+            guard let required = d.event.requiredEventID(in: d.stream) else { continue }
+            if let given = body.events[i].id, given != required {
+                return done(RequestProblem.response([RequestProblem(
+                    eventIndex: i, field: "id", rule: "bookingEventId",
+                    message: "the id of an AppointmentBooked in \(d.stream) is derived from its appointmentId (docs/EVENTS.md): send \(required.canonicalString) or no id")]))
+            }
+            body.assignID(required, toEventAt: i)
+        }
         let guarded = Set(decoded.values.map(\.stream).filter { $0.kind != .fingerprint })
         if guarded.isEmpty {
             return commit(body.request(expecting: body.expectations), resume: resume, done: done)
@@ -120,7 +132,8 @@ struct AppendService: Sendable {
             folded[d.stream] = state
         }
         let started = ContinuousClock.now
-        resume.append(body.request(expecting: expectations), to: journal) { result in
+        let request = body.request(expecting: expectations)
+        resume.append(request, to: journal) { result in
             switch result {
             case .success(let result):
                 recordSuccess(result, events: body.events.count, since: started)
@@ -137,7 +150,7 @@ struct AppendService: Sendable {
                     judge(body, decoded: decoded, guarded: guarded, attempt: attempt + 1, resume: resume, done: done)
                 }
             case .failure(let error):
-                done(AppendOutcome.journalError(error))
+                done(AppendOutcome.journalError(error, in: request))
             }
         }
     }
@@ -152,7 +165,7 @@ struct AppendService: Sendable {
                 done(AppendOutcome.success(result))
             case .failure(let error):
                 if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
-                done(AppendOutcome.journalError(error))
+                done(AppendOutcome.journalError(error, in: request))
             }
         }
     }

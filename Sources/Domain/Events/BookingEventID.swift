@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+
+extension AppointmentBooked {
+    /// The id of this booking's copy in `home` (its slot's stream or its applicant's), derived
+    /// from the appointment id alone, or nil for any other stream.
+    ///
+    /// Why derived: the slot and the applicant streams each guard their own rules, and neither
+    /// sees the other bookings of the prefecture, so nothing in them stops one appointment id from
+    /// being booked again by another applicant in another slot (the audit reports it afterwards
+    /// as `appointment.idReused`). With the ids fixed by the appointment id, a second booking of
+    /// the same id proposes event ids the journal already holds in other streams, and the
+    /// journal's idempotency refuses it atomically; the very same booking sent again is a retry
+    /// and gets the original answer. The derivation is public (a SHA-256 name-based UUID,
+    /// version 8), so any client can compute it, and its input is the role of the stream rather
+    /// than its name: a name would differ between the two bookings and let the second through.
+    public func eventID(in home: StreamName) -> UUID? {
+        Self.eventID(appointmentId: appointmentId, in: home)
+    }
+
+    /// The same, from the appointment id alone: what a client computes to send a booking with
+    /// its ids, so that sending it again is a retry.
+    public static func eventID(appointmentId: UUID, in home: StreamName) -> UUID? {
+        let role: UInt8
+        switch home.kind {
+        case .slot: role = 1
+        case .applicant: role = 2
+        case .dossier, .fingerprint: return nil
+        }
+        var input = Array("registre/AppointmentBooked/v1".utf8)
+        input.append(0)
+        input.append(role)
+        withUnsafeBytes(of: appointmentId.uuid) { input.append(contentsOf: $0) }
+        var bytes = Array(SHA256.hash(data: input).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8: custom, here name-based on SHA-256
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // the RFC 9562 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+extension DomainEvent {
+    /// The id this event must carry in `stream`, when the catalogue fixes it (a booking's copies);
+    /// nil when any id will do.
+    public func requiredEventID(in stream: StreamName) -> UUID? {
+        if case .appointmentBooked(let booked) = self { return booked.eventID(in: stream) }
+        return nil
+    }
+}
