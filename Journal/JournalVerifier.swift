@@ -208,7 +208,7 @@ public enum JournalVerifier {
         }
         let index: SegmentIndex
         do {
-            index = try SegmentIndex(path: paths.indexPath(firstPosition: first), name: indexName)
+            index = try SegmentIndex(path: paths.indexPath(firstPosition: first), name: indexName, readingChecksum: .mapping)
         } catch {
             finding("unreadable: \(error)")
             return

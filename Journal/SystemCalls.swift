@@ -108,15 +108,19 @@ final class FileDescriptor: @unchecked Sendable {
     /// CRC32C of a byte range, read through the page cache in large chunks (not mapped, so the
     /// pages read do not count in this process's resident memory).
     func checksum(of range: Range<UInt64>, extending start: UInt32 = 0) throws -> UInt32 {
-        var buffer = [UInt8](repeating: 0, count: Int(min(UInt64(4 << 20), max(range.upperBound - range.lowerBound, 1))))
+        // A small buffer, not zeroed: a large one was a fresh mapping whose pages the kernel
+        // cleared for every index opened.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(min(UInt64(64 << 10), max(range.upperBound - range.lowerBound, 1))),
+                                                            alignment: 16)
+        defer { buffer.deallocate() }
         var crc = start
         var at = range.lowerBound
         let length = range.upperBound
         while at < length {
             let want = Int(min(UInt64(buffer.count), length - at))
-            let n = try buffer.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: at) }
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: at)
             guard n == want else { throw JournalError.io(operation: "read", path: path, errno: EIO) }
-            crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<n]), extending: crc) }
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), extending: crc)
             at += UInt64(n)
         }
         return crc
