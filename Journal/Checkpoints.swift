@@ -107,14 +107,16 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// The checkpoint files of a journal directory, oldest position first. Damaged files are
-    /// returned as failures, so an audit reports them instead of skipping them.
+    /// returned as failures, so an audit reports them instead of skipping them; a folder that
+    /// cannot be listed is one failure with an empty name.
     public static func files(inJournal directory: String) -> [(name: String, checkpoint: Result<Checkpoint, CheckpointError>)] {
         let folder = JournalDirectory(path: directory).checkpointDirectory
         let names: [String]
         do { names = try DirectoryListing.names(in: folder) } catch {
             // No folder: no checkpoint was ever written. Any other failure is reported, not
             // taken for "no checkpoints", which would let an audit pass without checking any.
-            return error.isMissing ? [] : [(name: "checkpoints", checkpoint: .failure(.unreadable(path: folder)))]
+            // The entry of the folder itself has an empty name.
+            return error.isMissing ? [] : [(name: "", checkpoint: .failure(.unreadable(path: folder)))]
         }
         return names.filter { $0.hasSuffix("." + fileExtension) }.sorted().map { name in
             (name, Result { () throws(CheckpointError) in try Checkpoint(contentsOfFile: folder + "/" + name) })

@@ -332,6 +332,13 @@ final class JournalWriter: @unchecked Sendable {
                 newFile = try Journal.createSegment(paths: j.paths, header: header, options: j.options)
             } catch {
                 unlink(j.paths.indexPath(firstPosition: contents.firstPosition))
+                if case .io(_, let path, EEXIST)? = error as? JournalError {
+                    // Something else holds the next segment's name (a stray copy, a restored
+                    // file): retrying each commit would seal again and again, and the file would
+                    // make a gap at the next open. Stop taking appends and say why.
+                    j.poison(.writerFailed(reason: "\(path) already exists where the next segment goes; the journal stopped taking appends (everything acknowledged is in \(j.openName)): move that file away and reopen"))
+                    return
+                }
                 throw error
             }
             j.lock.withLock {

@@ -28,7 +28,7 @@ public enum Auditor {
         let totalBytes = segmentBytes(directory)
         var targets = CheckpointTargets()
         let checkpoints = Checkpoint.files(inJournal: directory)
-        report.checkpointsFound = checkpoints.count
+        report.checkpointsFound = checkpoints.filter { !$0.name.isEmpty }.count
         if options.publicKey == nil, !checkpoints.isEmpty {
             report.notes.append("no public key given: checkpoint signatures were not checked, only their agreement with the log")
         }

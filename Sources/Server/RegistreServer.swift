@@ -66,7 +66,7 @@ public actor RegistreServer {
         if !descriptors.enough {
             logger.warning("the descriptor limit is too low for the connection limit: connections past it will fail to be accepted", metadata: [
                 "descriptorLimit": "\(descriptors.soft)", "maxConnections": "\(configuration.maximumConnections)",
-                "needed": "\(configuration.maximumConnections + DescriptorLimit.reserve)",
+                "needed": "\(descriptors.wanted)",
             ])
         }
         do {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Domain
+@testable import Domain
 
 private func envelope(_ stream: StreamName, _ event: DomainEvent) -> (stream: String, type: String, data: [UInt8]) {
     (stream.description, event.typeName, event.encodedData())
@@ -140,6 +140,10 @@ struct RuleCheckerTests {
             let found = RuleChecker.appointmentIdConflicts(inLists: lists)
             #expect(found.map(\.position) == [5], "\(lists.map { $0.map(\.position) }): \(found)")
         }
+        // A forged journal can give two bookings one position: the second is still a reuse.
+        var forged = bookings[1]
+        forged.position = bookings[0].position
+        #expect(RuleChecker.appointmentIdConflicts(inLists: [[bookings[0]], [forged]]).count == 1)
     }
 
     @Test("the checker accepts any collection of bytes, not only arrays")

@@ -38,7 +38,7 @@ import Testing
         // `checkpoints` is a file here, so it cannot be listed.
         FileManager.default.createFile(atPath: dir.file("checkpoints"), contents: Data("not a folder".utf8))
         let files = Checkpoint.files(inJournal: dir.path)
-        #expect(files.count == 1)
+        #expect(files.count == 1 && files.first?.name == "")
         if case .failure(.unreadable(let path))? = files.first?.checkpoint {
             #expect(path.hasSuffix("/checkpoints"))
         } else {
@@ -59,5 +59,41 @@ import Testing
         // Only an open segment whose header a crash left incomplete is written over.
         _ = try Journal.createSegment(paths: paths, header: header, options: testOptions(), replacingUnfinished: true)
         #expect(FileManager.default.contents(atPath: path)?.count == JournalFormat.segmentHeaderSize)
+    }
+}
+
+/// A file already under the next segment's name (a stray copy, a restored file) is never written
+/// over: the journal stops taking appends with an error that names it, and loses nothing.
+@Suite struct StraySegmentNameTests {
+    let dir = TemporaryDirectory("stray")
+
+    @Test func aFileWhereTheNextSegmentGoesStopsAppendsClearlyAndLosesNothing() throws {
+        let journal = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 16 << 10))
+        // Every name the next segment could take, made after the journal listed its directory.
+        let strays = (1...600).map { dir.file(JournalFormat.segmentName(firstPosition: UInt64($0))) }
+        for path in strays { FileManager.default.createFile(atPath: path, contents: Data("stray".utf8)) }
+        var acknowledged = 0
+        var refusal: (any Error)?
+        for k in 0..<600 {
+            do {
+                try journal.append([event("stray-\(k % 7)", data: #"{"k":\#(k),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
+                acknowledged += 1
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        journal.close()
+        #expect(acknowledged > 0)
+        #expect("\(refusal.map { "\($0)" } ?? "none")".contains("already exists where the next segment goes"), "\(String(describing: refusal))")
+        for path in strays where FileManager.default.contents(atPath: path) == Data("stray".utf8) {
+            try FileManager.default.removeItem(atPath: path)
+        }
+        let events = try JournalReader(directory: dir.path).read()
+        #expect(events.count == acknowledged, "every acknowledged append is there")
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+        let reopened = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 16 << 10))
+        defer { reopened.close() }
+        #expect(try reopened.append([event("stray-after")]).firstPosition == UInt64(acknowledged))
     }
 }

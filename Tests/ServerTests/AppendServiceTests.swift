@@ -165,11 +165,26 @@ import Testing
         #expect(reused.status == 409, "\(reused.body)")
         #expect(reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
         #expect(h.journal.endPosition == end, "nothing of the refused booking is written")
-        // The same applicant in the other slot: the same refusal, before any rule of its own.
-        #expect(try await h.append(h.booked(second, identity: alice, appointment: appointment)).status != 200)
+        // The same applicant in the other slot: refused too (by the applicant's own rule first).
+        #expect(try await h.append(h.booked(second, identity: alice, appointment: appointment)).status == 422)
         #expect(h.journal.endPosition == end)
         // A new appointment id books the second slot.
         #expect(try await h.append(h.booked(second, identity: bob)).status == 200)
+    }
+
+    @Test func aBookingSentAgainWithOnlyOneOfItsIdsIsARetry() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let appointment = UUID().uuidString.lowercased()
+        let ids = h.bookingIDs(slot, identity: alice, appointment: appointment)
+        // The slot's copy with its id, the applicant's without: the server fills it in both times.
+        let events = h.booked(slot, identity: alice, appointment: appointment, id: ids.slot)
+        let first = try await h.append(events)
+        let retry = try await h.append(events)
+        #expect(first.status == 200 && retry.status == 200, "\(retry.body)")
+        #expect(retry.body["alreadyCommitted"] as? Bool == true)
+        #expect(h.journal.endPosition == 3)
     }
 
     @Test func aBookingSentWithIdsOtherThanItsDerivedOnesIsRefused() async throws {

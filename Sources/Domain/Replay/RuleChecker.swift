@@ -175,8 +175,9 @@ public struct RuleChecker: Sendable {
             guard pick >= 0 else { break }
             let b = lists[pick][next[pick]]
             next[pick] += 1
-            let earlier = first.update(b.appointmentId, default: { b }) { $0 }
-            guard earlier.position != b.position else { continue }
+            var isFirst = false
+            let earlier = first.update(b.appointmentId, default: { isFirst = true; return b }) { $0 }
+            guard !isFirst else { continue }
             guard earlier.identity != b.identity || earlier.site != b.site || earlier.slotId != b.slotId else { continue }
             found.append(RuleViolation(
                 position: b.position, stream: StreamName.applicant(b.identity).description, type: AppointmentBooked.typeName, rule: .appointmentIdReused,

@@ -85,16 +85,13 @@ enum AppendOutcome {
         }
     }
 
-    /// `journalError(_:)`, except that an idempotency conflict on a booking's derived id says
-    /// what it means: the appointment id is booked already, elsewhere.
+    /// `journalError(_:)`, except that a booking whose derived id the journal holds in another
+    /// stream is called what it is: the appointment id is booked already, elsewhere.
     static func journalError(_ error: JournalError, in request: AppendRequest) -> ServerResponse {
-        let conflicting: [UUID]
-        switch error {
-        case .idempotencyMismatch(let id, _, _): conflicting = [id]
-        case .partialDuplicate(let committed, _): conflicting = committed
-        default: return journalError(error)
-        }
-        guard let index = request.events.firstIndex(where: { e in e.type == AppointmentBooked.typeName && e.id.map(conflicting.contains) == true })
+        // Only a mismatch says that the id is committed in another stream; a partial duplicate
+        // may be the client's own booking sent again with other events.
+        guard case .idempotencyMismatch(let id, _, _) = error,
+              let index = request.events.firstIndex(where: { $0.type == AppointmentBooked.typeName && $0.id == id })
         else { return journalError(error) }
         return .error(.conflict, "appointmentIdReused",
                       "this appointment id is already booked for another slot or applicant (\(error.description)); an appointment id is booked once: use a new one") { b in

@@ -40,7 +40,16 @@ struct AppendService: Sendable {
         // rule is judged again (the rules would now refuse the very events that are in).
         if body.events.contains(where: { $0.id != nil }),
            let first = body.events.first(where: { $0.id != nil })?.id, (try? journal.event(id: first)) != nil {
-            return commit(body.request(expecting: body.expectations), resume: resume, done: done)
+            // A booking copy sent without its id has it filled in, as on the first send: with a
+            // random one the retry would look like a partial duplicate.
+            var retry = body
+            for (i, e) in body.events.enumerated() where e.id == nil && e.type == AppointmentBooked.typeName {
+                if let stream = StreamName(parsing: e.stream), let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i),
+                   let required = event.requiredEventID(in: stream) {
+                    retry.assignID(required, toEventAt: i)
+                }
+            }
+            return commit(retry.request(expecting: retry.expectations), resume: resume, done: done)
         }
 
         // A stale expectation is answered before any decoding: under a booking race most

@@ -117,7 +117,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             // Accepted while the server drains: nothing new is served.
             context.close(promise: nil)
         case .failure(.full(let limit)):
-            log.warning("connection refused: the server already holds its limit of connections", metadata: ["limit": "\(limit)"])
+            if let refused = tracker.noteRefusal() {
+                log.warning("connections refused: the server already holds its limit of connections", metadata: [
+                    "limit": "\(limit)", "refused": "\(refused)",
+                ])
+            }
             metrics.countRequest(route: "connection", status: 503)
             let refusal = ServerResponse.error(.serviceUnavailable, "tooManyConnections",
                                                "the server already holds its limit of \(limit) connections; close idle ones or retry later")

@@ -39,7 +39,24 @@ final class ConnectionTracker: @unchecked Sendable {
     private let isDraining = Atomic<Bool>(false)
     private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// Refusals since the last one logged, and when that was: a client that loops on connect
+    /// while the server is full must not write a log line per attempt.
+    private var unloggedRefusals = 0
+    private var lastRefusalLogged: ContinuousClock.Instant?
+
     var draining: Bool { isDraining.load(ordering: .acquiring) }
+
+    /// Counts a connection refused as over the limit; returns how many to log now (this one and
+    /// those not logged yet), or nil while the last line is less than a second old.
+    func noteRefusal(now: ContinuousClock.Instant = .now) -> Int? {
+        lock.withLock {
+            unloggedRefusals += 1
+            if let last = lastRefusalLogged, now - last < .seconds(1) { return nil }
+            lastRefusalLogged = now
+            defer { unloggedRefusals = 0 }
+            return unloggedRefusals
+        }
+    }
     var count: Int { lock.withLock { entries.count } }
 
     /// Why a connection was not registered.
