@@ -88,8 +88,8 @@ struct AppendService: Sendable {
         // A booking's copies carry the ids derived from its appointment id, so that the journal
         // refuses a second booking of the same appointment id (`AppointmentBooked.eventID(in:)`).
         var body = body
-        for (i, d) in decoded.sorted(by: { $0.key < $1.key }) {
-            guard let required = d.event.requiredEventID(in: d.stream) else { continue }
+        for i in domainIndices {
+            guard let d = decoded[i], let required = d.event.requiredEventID(in: d.stream) else { continue }
             if let given = body.events[i].id, given != required {
                 return done(RequestProblem.response([RequestProblem(
                     eventIndex: i, field: "id", rule: "bookingEventId",
