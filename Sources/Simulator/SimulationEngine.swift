@@ -127,12 +127,9 @@ final class SimulationEngine {
         for planned in plan.events {
             // Drawn for every event, so the other events' ids do not depend on this rule; a
             // booking's copies take the ids derived from the appointment id, as the server requires.
-            var id = idRandom.uuid()
-            if case .appointmentBooked = planned.event, let stream = StreamName(parsing: planned.stream),
-               let required = planned.event.requiredEventID(in: stream) {
-                id = required
-            }
-            events.append(SimulatedEvent(stream: planned.stream, type: planned.event.typeName, id: id,
+            let drawn = idRandom.uuid()
+            events.append(SimulatedEvent(stream: planned.stream, type: planned.event.typeName,
+                                         id: planned.event.requiredEventID(inStreamNamed: planned.stream) ?? drawn,
                                          data: planned.data, metadata: Self.metadata(for: planned.event)))
         }
         var expectations: [StreamExpectation] = []

@@ -46,4 +46,10 @@ extension DomainEvent {
         if case .appointmentBooked(let booked) = self { return booked.eventID(in: stream) }
         return nil
     }
+
+    /// The same for a stream given by name, which is parsed only for an event that has one.
+    public func requiredEventID(inStreamNamed name: String) -> UUID? {
+        guard case .appointmentBooked(let booked) = self, let stream = StreamName(parsing: name) else { return nil }
+        return booked.eventID(in: stream)
+    }
 }

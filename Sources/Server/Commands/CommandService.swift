@@ -82,8 +82,8 @@ struct CommandService: Sendable {
             events: plan.events.map { e in
                 // A booking's copies carry the ids derived from its appointment id, so the
                 // journal refuses a second booking of the same id (`AppointmentBooked.eventID(in:)`).
-                let id = StreamName(parsing: e.stream).flatMap { e.event.requiredEventID(in: $0) }
-                return ProposedEvent(stream: e.stream, type: e.event.typeName, id: id, data: e.data, metadata: metadata)
+                ProposedEvent(stream: e.stream, type: e.event.typeName, id: e.event.requiredEventID(inStreamNamed: e.stream),
+                              data: e.data, metadata: metadata)
             },
             expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
                 switch e {

@@ -44,8 +44,8 @@ struct AppendService: Sendable {
             // random one the retry would look like a partial duplicate.
             var retry = body
             for (i, e) in body.events.enumerated() where e.id == nil && e.type == AppointmentBooked.typeName {
-                if let stream = StreamName(parsing: e.stream), let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i),
-                   let required = event.requiredEventID(in: stream) {
+                if let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i),
+                   let required = event.requiredEventID(inStreamNamed: e.stream) {
                     retry.assignID(required, toEventAt: i)
                 }
             }
