@@ -151,6 +151,59 @@ import Testing
         #expect(h.journal.endPosition == 3)
     }
 
+    @Test func aBookingSentAgainWithoutItsIdsAnswersTheOriginalResult() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let events = h.booked(slot, identity: alice)
+        let first = try await h.append(events)
+        let retry = try await h.append(events)
+        #expect(first.status == 200, "\(first.body)")
+        #expect(retry.status == 200, "the rules would refuse it now (slot full, one active appointment): \(retry.body)")
+        #expect(retry.body["alreadyCommitted"] as? Bool == true)
+        #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
+        #expect(retry.body["versions"] as? [String: Int] == first.body["versions"] as? [String: Int])
+        #expect(h.journal.endPosition == 3)
+    }
+
+    @Test func aRetriedBookCommandAnswersTheOriginalResultAndLeavesNoEvidence() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let rejected = RejectedAttempts()
+        let commands = CommandEndpoints(service: CommandService(
+            journal: h.journal, store: AggregateStore(journal: h.journal), metrics: ServerMetrics(), clock: BusinessClock(),
+            rules: .standard, attempts: 4, rejectedAttempts: rejected, logger: Logger(label: "test")))
+        func book(_ identity: String, appointment: String, in slot: String) async -> (status: UInt, body: [String: Any]) {
+            let body = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(identity)","fingerprint":"\#(bob)","appointmentId":"\#(appointment)"}"#
+            let response = await commands.handle(["book"], body: Array(body.utf8), permissions: .everything)
+            return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+        }
+        let appointment = UUID().uuidString.lowercased()
+        let first = await book(alice, appointment: appointment, in: slot)
+        #expect(first.status == 200 && first.body["alreadyCommitted"] == nil, "\(first.body)")
+        let end = h.journal.endPosition
+        let retry = await book(alice, appointment: appointment, in: slot)
+        #expect(retry.status == 200, "\(retry.body)")
+        #expect(retry.body["alreadyCommitted"] as? Bool == true)
+        #expect(retry.body["appointmentId"] as? String == appointment)
+        #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
+        #expect(retry.body["lastPosition"] as? Int == first.body["lastPosition"] as? Int)
+        #expect(retry.body["versions"] as? [String: Int] == first.body["versions"] as? [String: Int])
+        #expect(h.journal.endPosition == end, "nothing written by the retry")
+        #expect(rejected.pendingAttempts == 0, "a retry is not a refused attempt")
+
+        // Not a retry: the same applicant with a new appointment id is judged, refused and kept
+        // as evidence; the same appointment id for another applicant is a reused id.
+        let second = await book(alice, appointment: UUID().uuidString.lowercased(), in: slot)
+        #expect(second.status == 422, "\(second.body)")
+        #expect(rejected.pendingAttempts == 1)
+        let other = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(other, capacity: 1)])
+        let reused = await book(String(repeating: "c", count: 64), appointment: appointment, in: other)
+        #expect(reused.status == 409 && reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
+    }
+
     @Test func aSecondBookingOfTheSameAppointmentIdIsRefusedAndNothingOfItIsWritten() async throws {
         let h = try Harness()
         let first = UUID().uuidString.lowercased(), second = UUID().uuidString.lowercased()

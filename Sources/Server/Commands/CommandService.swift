@@ -41,8 +41,13 @@ struct CommandService: Sendable {
     /// it, the event types: a peer without a grant for them is refused before any state is read,
     /// so it learns nothing from the rules' verdicts and leaves no evidence in anyone's name.
     /// (The events decided are checked again, exactly, before they are appended.)
+    /// `sentBefore` names the events, by id and stream, that the command writes when their ids
+    /// are fixed in advance (a booking with its appointment id): when all of them are committed
+    /// there, the command was sent before and its answer lost, and it gets the original result.
+    /// The rules, which would now refuse the very events that are in, are not asked again, so a
+    /// client retrying after a timeout is not recorded as a refused attempt.
     func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
-             evidenceFrom fingerprint: Fingerprint? = nil,
+             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [],
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
              decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
@@ -50,6 +55,11 @@ struct CommandService: Sendable {
             if let reason = permissions.appendRefusal(stream: stream.description, anyOf: types) {
                 return done(.error(.forbidden, "forbidden", reason))
             }
+        }
+        if let original = originalResult(ofEvents: sentBefore) {
+            AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
+                .recordSuccess(original, events: sentBefore.count, since: .now)
+            return done(AppendOutcome.success(original, extra: extra))
         }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
             return done(refuse(error, fingerprint: fingerprint, at: time))
@@ -113,6 +123,22 @@ struct CommandService: Sendable {
                 done(AppendOutcome.journalError(error, in: request))
             }
         }
+    }
+
+    /// The result the journal gave when these events were appended, if every one of them is
+    /// committed in the stream named; nil when any is missing or in another stream (a new
+    /// command, or an id reused: deciding and appending answer those as the first time).
+    func originalResult(ofEvents events: [(id: UUID, stream: String)]) -> AppendResult? {
+        guard !events.isEmpty else { return nil }
+        var versions: [String: UInt64] = [:]
+        var low = UInt64.max, high: UInt64 = 0
+        for (id, stream) in events {
+            guard let e = try? journal.event(id: id), e.stream == stream else { return nil }
+            versions[stream] = max(versions[stream] ?? 0, e.version)
+            low = min(low, e.position)
+            high = max(high, e.position)
+        }
+        return AppendResult(firstPosition: low, lastPosition: high, versions: versions, wasAlreadyCommitted: true)
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {

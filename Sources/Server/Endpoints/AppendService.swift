@@ -79,15 +79,12 @@ struct AppendService: Sendable {
         for i in domainIndices {
             let e = body.events[i]
             guard let stream = StreamName(parsing: e.stream), let event = try? DomainEvent.decode(type: e.type, data: e.data, eventIndex: i) else { continue }
-            do { try clock.check(occurredAt: event.occurredAt, serverNow: Date()) } catch {
-                metrics.countRejection(rule: error.rule.rawValue)
-                return done(AppendOutcome.rejection(error, eventIndex: i))
-            }
             decoded[i] = (stream, event)
         }
         // A booking's copies carry the ids derived from its appointment id, so that the journal
         // refuses a second booking of the same appointment id (`AppointmentBooked.eventID(in:)`).
         var body = body
+        var filledIn: Int? = nil
         for i in domainIndices {
             guard let d = decoded[i], let required = d.event.requiredEventID(in: d.stream) else { continue }
             if let given = body.events[i].id, given != required {
@@ -95,7 +92,21 @@ struct AppendService: Sendable {
                     eventIndex: i, field: "id", rule: "bookingEventId",
                     message: "the id of an AppointmentBooked in \(d.stream) is derived from its appointmentId (docs/EVENTS.md): send \(required.canonicalString) or no id")]))
             }
+            if body.events[i].id == nil, filledIn == nil { filledIn = i }
             body.assignID(required, toEventAt: i)
+        }
+        // A booking sent again without its ids after a lost answer: its derived id is committed
+        // in the same stream. The journal answers it as a retry (the original result), before the
+        // clock and the rules judge again events that are in already.
+        if let i = filledIn, let id = body.events[i].id, let committed = try? journal.event(id: id), committed.stream == body.events[i].stream {
+            return commit(body.request(expecting: body.expectations), resume: resume, done: done)
+        }
+        for i in domainIndices {
+            guard let d = decoded[i] else { continue }
+            do { try clock.check(occurredAt: d.event.occurredAt, serverNow: Date()) } catch {
+                metrics.countRejection(rule: error.rule.rawValue)
+                return done(AppendOutcome.rejection(error, eventIndex: i))
+            }
         }
         let guarded = Set(decoded.values.map(\.stream).filter { $0.kind != .fingerprint })
         if guarded.isEmpty {

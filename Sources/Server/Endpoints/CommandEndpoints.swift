@@ -48,12 +48,19 @@ struct CommandEndpoints: Sendable {
     private func book(_ body: [UInt8], _ permissions: Permissions, _ answer: Answer) {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "fingerprint", "appointmentId", "occurredAt"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
-        let fingerprint = f.fingerprint("fingerprint"), appointmentId = f.uuid("appointmentId", required: false) ?? UUID()
+        let fingerprint = f.fingerprint("fingerprint"), givenAppointmentId = f.uuid("appointmentId", required: false)
         let time = f.date("occurredAt", required: false) ?? Date()
         guard f.isValid, let site, let slotId, let identity, let fingerprint else { return answer.done(invalid(f)) }
+        let appointmentId = givenAppointmentId ?? UUID()
         let booked: Set = [AppointmentBooked.typeName]
+        let streams: [StreamName] = [.slot(site: site, slotId: slotId), .applicant(identity)]
+        // With the client's appointment id, the booking's event ids are known before deciding
+        // (`AppointmentBooked.eventID`), so a booking sent again after a lost answer is found.
+        let retry = givenAppointmentId.map { id in
+            streams.compactMap { stream in AppointmentBooked.eventID(appointmentId: id, in: stream).map { (id: $0, stream: stream.description) } }
+        } ?? []
         return service.run("book", at: time, permissions: permissions,
-                           writes: [(.slot(site: site, slotId: slotId), booked), (.applicant(identity), booked)], evidenceFrom: fingerprint,
+                           writes: streams.map { ($0, booked) }, evidenceFrom: fingerprint, sentBefore: retry,
                                  extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
             try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
         }
