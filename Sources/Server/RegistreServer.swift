@@ -194,7 +194,27 @@ public actor RegistreServer {
     /// decoder (plain requests decoded whole; anything else handed to NIO's HTTP decoder with
     /// its header limits), then the handler that serves the requests (and is the connection's
     /// pipelining handler and response writer: see `ConnectionHandler`).
+    /// The connection's place is taken first: one over the limit is refused before its
+    /// credentials and groups are looked up (NSS lookups can block or be slow).
     private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
+        let configuration = services.configuration
+        let slot: ConnectionTracker.Slot
+        switch services.tracker.register(channel, idleTimeout: configuration.idleTimeout, limit: configuration.maximumConnections) {
+        case .success(let registered): slot = registered
+        case .failure(let refusal):
+            try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(refusal, services: services))
+            return
+        }
+        do {
+            try serve(channel, services, in: slot)
+        } catch {
+            // No handler holds the place: give it back, or shutdown would wait for it.
+            services.tracker.remove(slot)
+            throw error
+        }
+    }
+
+    private static func serve(_ channel: any Channel, _ services: ConnectionServices, in slot: ConnectionTracker.Slot) throws {
         let peer = PeerCredentials.of(channel)
         let configuration = services.configuration
         let access = configuration.access
@@ -211,7 +231,7 @@ public actor RegistreServer {
                     RequestPartForwarder()]
         }
         try channel.pipeline.syncOperations.addHandler(decoder)
-        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer, permissions: permissions))
+        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services: services, peer: peer, permissions: permissions, slot: slot))
     }
 
     private func makeCommandService() -> CommandService {

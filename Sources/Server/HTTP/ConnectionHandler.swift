@@ -86,10 +86,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var unflushed = false
     private var requestCounter = RequestCounterCache()
 
-    init(services: ConnectionServices, peer: PeerCredentials?, permissions: Permissions) {
+    /// `slot`: the connection's place in the tracker, taken before its credentials were looked
+    /// up (`RegistreServer.setUp`).
+    init(services: ConnectionServices, peer: PeerCredentials?, permissions: Permissions, slot: ConnectionTracker.Slot) {
         self.services = services
         self.peer = peer
         self.permissions = permissions
+        self.slot = slot
         maximumBodyBytes = Self.maximumBodyBytes(for: permissions, configuration: services.configuration)
         who = peer.map { "uid \($0.uid)" } ?? "a TCP peer (no credentials)"
         log = services.logger
@@ -108,28 +111,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        switch tracker.register(context.channel, idleTimeout: configuration.idleTimeout,
-                                limit: configuration.maximumConnections) {
-        case .success(let registered):
-            slot = registered
-            metrics.connections.record(tracker.count)
-        case .failure(.draining):
-            // Accepted while the server drains: nothing new is served.
-            context.close(promise: nil)
-        case .failure(.full(let limit)):
-            if let refused = tracker.noteRefusal() {
-                log.warning("connections refused: the server already holds its limit of connections", metadata: [
-                    "limit": "\(limit)", "refused": "\(refused)",
-                ])
-            }
-            metrics.countRequest(route: "connection", status: 503)
-            let refusal = ServerResponse.error(.serviceUnavailable, "tooManyConnections",
-                                               "the server already holds its limit of \(limit) connections; close idle ones or retry later")
-            let bytes = ResponseBytes.response(refusal, version: .http1_1, keepAlive: false, omitBody: false,
-                                               allocator: context.channel.allocator)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
-        }
+        metrics.connections.record(tracker.count)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -429,4 +411,44 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
         return String(format: "%.3f", ms)
     }
+}
+
+/// The whole pipeline of a connection the server does not take (over the limit, or while it
+/// drains): a 503 and a close, or just a close. Nothing about the peer is looked up first, so a
+/// client looping on connect against a full server costs neither credential nor group lookups.
+final class RefusedConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let refusal: ConnectionTracker.Refusal
+    private let services: ConnectionServices
+
+    init(_ refusal: ConnectionTracker.Refusal, services: ConnectionServices) {
+        self.refusal = refusal
+        self.services = services
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        switch refusal {
+        case .draining:
+            // Accepted while the server drains: nothing new is served.
+            context.close(promise: nil)
+        case .full(let limit):
+            if let refused = services.tracker.noteRefusal() {
+                services.logger.warning("connections refused: the server already holds its limit of connections", metadata: [
+                    "limit": "\(limit)", "refused": "\(refused)",
+                ])
+            }
+            services.metrics.countRequest(route: "connection", status: 503)
+            let answer = ServerResponse.error(.serviceUnavailable, "tooManyConnections",
+                                              "the server already holds its limit of \(limit) connections; close idle ones or retry later")
+            let bytes = ResponseBytes.response(answer, version: .http1_1, keepAlive: false, omitBody: false,
+                                               allocator: context.channel.allocator)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// What the client sends is not read: the answer does not depend on it.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
