@@ -363,7 +363,7 @@ public final class Journal: @unchecked Sendable {
             expecting: .init(journalID: header.journalID, firstPosition: header.firstPosition, previousChainHash: header.previousChainHash),
             merkle: &merkle,
             onFrame: { h, offset in contents.addFrame(firstPosition: h.firstPosition, offset: offset) },
-            onEvent: { view in contents.addEvent(position: view.position, stream: view.stream, version: view.version, id: view.id) })
+            onEvent: { view in contents.addEvent(view) })
         if case .torn(let offset, let reason) = result.tail {
             throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: result.nextPosition,
                                                      detail: "sealed segment ends in an incomplete frame (\(reason))"))

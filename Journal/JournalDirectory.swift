@@ -89,8 +89,7 @@ struct OpenSegmentTable {
         c.framePositions = framePositions
         c.frameOffsets = frameOffsets
         c.eventIDs = eventIDs
-        c.streams.reserveCapacity(streams.count)
-        for run in streams.runs { c.streams[run.name] = (run.firstVersion, run.positions.map { UInt32($0 - firstPosition) }) }
+        c.streams = streams
         return c
     }
 }

@@ -13,8 +13,9 @@ struct SegmentIndexContents {
     var framePositions: [UInt64] = []
     var frameOffsets: [UInt64] = []
     var eventIDs: [UUID] = []
-    /// stream → (first version in this segment, relative positions)
-    var streams: [String: (firstVersion: UInt64, positions: [UInt32])] = [:]
+    /// Each stream's first version in this segment and its (absolute) positions. At a seal this
+    /// is the open segment's own table, shared rather than converted: appends wait for the seal.
+    var streams = StreamRuns()
 
     mutating func addFrame(firstPosition: UInt64, offset: UInt64) {
         framePositions.append(firstPosition)
@@ -22,13 +23,14 @@ struct SegmentIndexContents {
     }
 
     mutating func addEvent(position: UInt64, stream: String, version: UInt64, id: UUID) {
-        let relative = UInt32(position - firstPosition)
         eventIDs.append(id)
-        if streams[stream] == nil {
-            streams[stream] = (version, [relative])
-        } else {
-            streams[stream]!.positions.append(relative)
-        }
+        streams.add(position: position, version: version, stream: stream)
+    }
+
+    /// The same for an event read back from the segment, without making a `String` of its stream.
+    mutating func addEvent(_ view: EventView) {
+        eventIDs.append(view.id)
+        streams.add(position: view.position, version: view.version, stream: view.streamBytes)
     }
 }
 
@@ -98,12 +100,19 @@ final class SegmentIndex: @unchecked Sendable {
         let streamBits = fanoutBits(for: c.streams.count)
         // An id entry keeps only the low 32 bits of its hash: the fan-out bucket already holds the
         // top bits, and every candidate is confirmed by reading its event anyway.
-        let ids = c.eventIDs.enumerated().map { (key: IdKey(hash: IndexHash.hash($0.element.bytes), bits: idBits), position: UInt32($0.offset)) }
-            .sorted { ($0.key, $0.position) < ($1.key, $1.position) }
-        // Runs whose hashes collide keep the order of their first positions, so the file is a
-        // function of the segment alone.
-        let streams = c.streams.map { (hash: IndexHash.hash($0.key), run: $0.value) }
-            .sorted { ($0.hash, $0.run.positions[0]) < ($1.hash, $1.run.positions[0]) }
+        // A seal builds this while appends wait, so nothing here sorts a whole segment with
+        // comparisons: ids go to their fan-out bucket by counting (a bucket holds a handful), and
+        // streams are sorted as plain keys, their runs' arrays left in place.
+        let ids = sortedIDKeys(c.eventIDs, bits: idBits)
+        let runs = c.streams.runs
+        var streams: [StreamKey] = []
+        streams.reserveCapacity(runs.count)
+        for (k, run) in runs.enumerated() {
+            // Runs whose hashes collide keep the order of their first positions, so the file is
+            // a function of the segment alone.
+            streams.append(StreamKey(hash: IndexHash.hash(run.name), first: UInt32(run.positions[0] - c.firstPosition), run: Int32(k)))
+        }
+        streams.sort { $0.hash != $1.hash ? $0.hash < $1.hash : $0.first < $1.first }
         let layout = Layout(frameCount: c.framePositions.count, merkleCount: c.merkle.subtrees.count, eventCount: eventCount,
                             streamCount: streams.count, idBits: idBits, streamBits: streamBits)
         var w = ByteWriter(capacity: layout.end)
@@ -129,22 +138,37 @@ final class SegmentIndex: @unchecked Sendable {
             w.writeInteger(c.frameOffsets[i])
         }
         for s in c.merkle.subtrees { w.writeBytes(s.bytes) }
-        writeFanout(ids.map(\.key.bucket), bits: idBits, to: &w)
-        w.writeZeros(layout.idHashes - w.count)
-        for e in ids { w.writeInteger(e.key.low) }
-        for e in ids { w.writeInteger(e.position) }
+        writeFanout(ids.map(\.bucket), bits: idBits, to: &w)
         w.writeZeros(layout.streamFanout - w.count)
         writeFanout(streams.map { bucket(of: $0.hash, bits: streamBits) }, bits: streamBits, to: &w)
-        w.writeZeros(layout.streams - w.count)
-        var positionsStart = 0
-        for s in streams {
-            w.writeInteger(s.hash)
-            w.writeInteger(s.run.firstVersion)
-            w.writeInteger(UInt32(positionsStart))
-            w.writeInteger(UInt32(s.run.positions.count))
-            positionsStart += s.run.positions.count
+        // The large sections (8 bytes per id, 24 per stream, 4 per position) are stored in place
+        // into zeros, not appended integer by integer: appends wait for the seal.
+        w.writeZeros(layout.end - w.count)
+        w.bytes.withUnsafeMutableBytes { out in
+            func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+                out.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+            }
+            for (k, e) in ids.enumerated() {
+                store(e.low, at: layout.idHashes + 4 * k)
+                store(e.position, at: layout.idPositions + 4 * k)
+            }
+            runs.withUnsafeBufferPointer { runs in
+                var entry = layout.streams
+                var position = layout.streamPositions
+                for s in streams {
+                    let run = runs[Int(s.run)]
+                    store(s.hash, at: entry)
+                    store(run.firstVersion, at: entry + 8)
+                    store(UInt32((position - layout.streamPositions) / 4), at: entry + 16)
+                    store(UInt32(run.positions.count), at: entry + 20)
+                    entry += SegmentIndex.streamEntrySize
+                    for p in run.positions {
+                        store(UInt32(p - c.firstPosition), at: position)
+                        position += 4
+                    }
+                }
+            }
         }
-        for s in streams { for p in s.run.positions { w.writeInteger(p) } }
         precondition(w.count == layout.end)
         var crc = CRC32C.checksum(Array(w.bytes[0..<124]))
         crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[128...]), extending: crc) }
@@ -154,14 +178,56 @@ final class SegmentIndex: @unchecked Sendable {
 
     /// An id's place in the index: its fan-out bucket (the hash's top bits), then the low 32
     /// bits that the file stores.
-    private struct IdKey: Comparable {
-        var bucket: Int
-        var low: UInt32
-        init(hash: UInt64, bits: Int) {
-            bucket = SegmentIndex.bucket(of: hash, bits: bits)
-            low = UInt32(truncatingIfNeeded: hash)
+    /// A stream's place in the index: its name's hash, then its first relative position.
+    private struct StreamKey {
+        var hash: UInt64
+        var first: UInt32
+        var run: Int32
+    }
+
+    /// The ids' keys in file order, (bucket, low 32 bits, position): placed by counting into
+    /// their buckets in position order, then each bucket put in order of its low bits by
+    /// insertion, which keeps equal keys in position order.
+    private static func sortedIDKeys(_ eventIDs: [UUID], bits: Int) -> [IdKey] {
+        let keys = eventIDs.enumerated().map { IdKey(hash: IndexHash.hash($0.element), bits: bits, position: UInt32($0.offset)) }
+        var starts = [Int](repeating: 0, count: (1 << bits) + 1)
+        for k in keys { starts[k.bucket + 1] += 1 }
+        for b in 0..<(1 << bits) { starts[b + 1] += starts[b] }
+        var next = starts
+        var sorted = [IdKey](repeating: IdKey(key: 0, position: 0), count: keys.count)
+        for k in keys {
+            sorted[next[k.bucket]] = k
+            next[k.bucket] += 1
         }
-        static func < (a: IdKey, b: IdKey) -> Bool { (a.bucket, a.low) < (b.bucket, b.low) }
+        for b in 0..<(1 << bits) where starts[b + 1] - starts[b] > 1 {
+            for i in (starts[b] + 1)..<starts[b + 1] {
+                let k = sorted[i]
+                var j = i
+                while j > starts[b], sorted[j - 1].low > k.low {
+                    sorted[j] = sorted[j - 1]
+                    j -= 1
+                }
+                sorted[j] = k
+            }
+        }
+        return sorted
+    }
+
+    private struct IdKey {
+        /// The bucket in the high word, the low 32 bits of the hash in the low word: one integer
+        /// orders them as (bucket, low).
+        var key: UInt64
+        var position: UInt32
+        init(hash: UInt64, bits: Int, position: UInt32) {
+            key = UInt64(SegmentIndex.bucket(of: hash, bits: bits)) << 32 | UInt64(UInt32(truncatingIfNeeded: hash))
+            self.position = position
+        }
+        init(key: UInt64, position: UInt32) {
+            self.key = key
+            self.position = position
+        }
+        var bucket: Int { Int(key >> 32) }
+        var low: UInt32 { UInt32(truncatingIfNeeded: key) }
     }
 
     /// fanout[b] = number of entries whose bucket is < b; 2^bits + 1 entries.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import Journal
@@ -53,12 +54,66 @@ import Testing
         }
     }
 
+    /// A segment's index as the writer builds it at seal: 20,000 ids (12 fan-out bits, about five
+    /// per bucket) and 3,000 streams with runs of every length, all from a fixed seed.
+    private static func sealContents() -> SegmentIndexContents {
+        var state: UInt64 = 0x5EA1
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var merkle = MerkleFrontier()
+        for k in 0..<21_000 { merkle.append(leaf: Digest32(bytes: (0..<32).map { UInt8(truncatingIfNeeded: k >> ($0 % 3 * 8)) })) }
+        var c = SegmentIndexContents(firstPosition: 1_000, segmentLength: 123_456, chainHash: Digest32.zero, lastRecordedAt: 42, merkle: merkle)
+        for k in 0..<20_000 {
+            if k % 100 == 0 { c.addFrame(firstPosition: 1_000 + UInt64(k), offset: 64 + UInt64(k) * 90) }
+            let id = UUID(uuid: withUnsafeBytes(of: (next(), next())) { b in
+                (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]) })
+            c.addEvent(position: 1_000 + UInt64(k), stream: "stream-\(next() % 3_000)", version: UInt64(k), id: id)
+        }
+        return c
+    }
+
+    @Test func theIndexBytesOfASealAreAFunctionOfTheSegmentAlone() {
+        // Pinned: the same contents give these very bytes, whatever the order the writer's
+        // tables hold them in (the hash was taken from the first implementation of the format).
+        let bytes = SegmentIndex.encode(Self.sealContents())
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        #expect(digest == "9fcab6d4f638a69ec24a93c81705b5baa219b5d609eb43b84e00b414f29c5403")
+        #expect(bytes == SegmentIndex.encode(Self.sealContents()))
+    }
+
+    @Test func anIndexLooksUpEveryIdAndEveryRunItWasBuiltFrom() throws {
+        let contents = Self.sealContents()
+        let path = dir.path + "/lookup.idx"
+        FileManager.default.createFile(atPath: path, contents: Data(SegmentIndex.encode(contents)))
+        let index = try SegmentIndex(path: path, name: "lookup.idx")
+        for (k, id) in contents.eventIDs.enumerated() {
+            #expect(index.candidatePositions(forEventID: id).contains(contents.firstPosition + UInt64(k)))
+        }
+        #expect(contents.streams.count > 2_900)
+        for run in contents.streams.runs {
+            let found = index.run(ofStream: run.name) { _ in true }
+            let positions = found.map { f in (0..<f.count).map { f.position(at: $0) } }
+            #expect(found?.firstVersion == run.firstVersion && positions == run.positions, "\(run.name)")
+        }
+    }
+
     @Test func aStreamFiledUnderAnotherStreamsHashIsNotTakenForIt() throws {
         try writeSealedJournal(victimEvents: 3)
         // An index, sound as a file, in which the victim's run sits under the impostor's hash:
         // what a stream id crafted to collide with the victim's would meet.
         var contents = try firstSegmentContents()
-        contents.streams["impostor"] = contents.streams.removeValue(forKey: "victim")
+        var renamed = StreamRuns()
+        for run in contents.streams.runs {
+            for (k, p) in run.positions.enumerated() {
+                renamed.add(position: p, version: run.firstVersion + UInt64(k), stream: run.name == "victim" ? "impostor" : run.name)
+            }
+        }
+        contents.streams = renamed
         try Data(SegmentIndex.encode(contents)).write(to: URL(fileURLWithPath: indexDirectory + "/" + JournalFormat.indexName(firstPosition: 0)))
 
         let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
