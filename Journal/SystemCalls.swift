@@ -194,12 +194,18 @@ public enum DirectoryListing {
 
     /// Every entry's name except `.` and `..`, in the directory's own order.
     public static func names(in path: String) throws(Failure) -> [String] {
+        try names(in: path, reading: { readdir($0) })
+    }
+
+    /// The same with `readdir` given, so that tests can make it fail part-way (EIO from a
+    /// damaged directory block), which a real directory cannot be made to do on demand.
+    static func names(in path: String, reading next: (OpaquePointer) -> UnsafeMutablePointer<dirent>?) throws(Failure) -> [String] {
         guard let directory = opendir(path) else { throw Failure(path: path, errno: errno) }
         defer { closedir(directory) }
         var names: [String] = []
         while true {
             errno = 0
-            guard let entry = readdir(directory) else {
+            guard let entry = next(directory) else {
                 if errno != 0 { throw Failure(path: path, errno: errno) }
                 return names
             }

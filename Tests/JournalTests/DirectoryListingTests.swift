@@ -14,6 +14,24 @@ import Testing
         #expect(try DirectoryListing.names(in: dir.path).sorted() == ["a", "b.seg", "c d", "sub"])
     }
 
+    @Test func aReadThatFailsPartWayIsAFailureNotAShortListing() throws {
+        for name in ["1.seg", "2.seg", "3.seg"] { FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
+        var reads = 0
+        do {
+            let names = try DirectoryListing.names(in: dir.path, reading: { directory in
+                reads += 1
+                if reads <= 2 { return readdir(directory) }
+                errno = EIO
+                return nil
+            })
+            Issue.record("a failed read listed \(names)")
+        } catch {
+            #expect(error.errno == EIO && !error.isMissing && error.description.contains(dir.path), "\(error)")
+        }
+        #expect(reads == 3)
+        #expect(try DirectoryListing.names(in: dir.path).sorted() == ["1.seg", "2.seg", "3.seg"])
+    }
+
     @Test func aMissingDirectoryIsAFailureThatSaysSo() {
         #expect {
             try DirectoryListing.names(in: dir.file("absent"))
