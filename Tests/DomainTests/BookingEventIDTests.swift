@@ -42,6 +42,14 @@ import Testing
         #expect(AppointmentBooked.eventID(appointmentId: appointment, in: applicant("c"))?.canonicalString == "7b3e0edf-b62e-8ccf-9115-5af8f5eec4f2")
     }
 
+    @Test func aCommandsEventIdsAndAppointmentIdFollowFromItsCommandIdAsDocumented() {
+        let command = UUID(uuidString: "3f1c2a9e-5b7d-4e2a-9c41-0d8e6f7a1b2c")!
+        // Pinned to values computed from docs/SERVER.md's description with Python's hashlib.
+        #expect(CommandEventID.eventID(commandId: command, index: 0).canonicalString == "88fc8716-6fe1-8752-9842-552dd1a8d426")
+        #expect(CommandEventID.eventID(commandId: command, index: 1).canonicalString == "54919d83-1372-859a-8fa6-9648d42c91e8")
+        #expect(CommandEventID.appointmentId(commandId: command).canonicalString == "295e5137-130a-8904-a1dc-a7a136ee3eb4")
+    }
+
     @Test func onlyABookingInItsTwoHomesHasARequiredId() {
         let appointment = UUID()
         #expect(AppointmentBooked.eventID(appointmentId: appointment, in: .dossier(UUID())) == nil)

@@ -204,6 +204,77 @@ import Testing
         #expect(reused.status == 409 && reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
     }
 
+    /// The command endpoints over the harness's journal, and the evidence buffer they fill.
+    func commands(_ h: Harness) -> (endpoints: CommandEndpoints, rejected: RejectedAttempts) {
+        let rejected = RejectedAttempts()
+        return (CommandEndpoints(service: CommandService(
+            journal: h.journal, store: AggregateStore(journal: h.journal), metrics: ServerMetrics(), clock: BusinessClock(),
+            rules: .standard, attempts: 4, rejectedAttempts: rejected, logger: Logger(label: "test"))), rejected)
+    }
+
+    func send(_ endpoints: CommandEndpoints, _ path: [String], _ body: String) async -> (status: UInt, body: [String: Any]) {
+        let response = await endpoints.handle(path, body: Array(body.utf8), permissions: .everything)
+        return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    @Test func aCommandSentAgainWithItsCommandIdAnswersTheOriginalResult() async throws {
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let dossier = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
+        let submit = #"{"dossierId":"\#(dossier)","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble","commandId":"\#(command)"}"#
+        let first = await send(endpoints, ["dossier", "submit"], submit)
+        #expect(first.status == 200 && first.body["alreadyCommitted"] == nil, "\(first.body)")
+        let end = h.journal.endPosition
+        // Decided again, it would be refused: the dossier exists already.
+        let retry = await send(endpoints, ["dossier", "submit"], submit)
+        #expect(retry.status == 200, "\(retry.body)")
+        #expect(retry.body["alreadyCommitted"] as? Bool == true)
+        #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
+        #expect(retry.body["versions"] as? [String: Int] == first.body["versions"] as? [String: Int])
+        #expect(h.journal.endPosition == end, "nothing written by the retry")
+        let event = try #require(try h.journal.event(id: CommandEventID.eventID(commandId: UUID(uuidString: command)!, index: 0)))
+        #expect(event.stream == "dossier-\(dossier)" && event.type == "DossierSubmitted")
+
+        // Without a command id, the same command sent again is judged again.
+        let plain = #"{"dossierId":"\#(UUID().uuidString.lowercased())","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble"}"#
+        #expect(await send(endpoints, ["dossier", "submit"], plain).status == 200)
+        #expect(await send(endpoints, ["dossier", "submit"], plain).status == 422)
+
+        // The command id of another command: refused, nothing written.
+        let other = await send(endpoints, ["dossier", "declare-complete"], #"{"dossierId":"\#(dossier)","commandId":"\#(command)"}"#)
+        #expect(other.status == 409 && other.body["error"] as? String == "commandIdReused", "\(other.body)")
+        #expect(h.journal.endPosition == end + 1)
+    }
+
+    @Test func aCancellationSentAgainWithItsCommandIdIsNotJudgedAgain() async throws {
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        _ = try await h.append(h.booked(slot, identity: alice, appointment: appointment))
+        let cancel = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","commandId":"\#(UUID().uuidString.lowercased())"}"#
+        let first = await send(endpoints, ["cancel"], cancel)
+        #expect(first.status == 200, "\(first.body)")
+        let retry = await send(endpoints, ["cancel"], cancel)
+        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "the appointment is no longer active: \(retry.body)")
+        #expect(retry.body["lastPosition"] as? Int == first.body["lastPosition"] as? Int)
+    }
+
+    @Test func aBookCommandWithOnlyACommandIdGetsTheSameAppointmentIdEachTime() async throws {
+        let h = try Harness()
+        let (endpoints, rejected) = commands(h)
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let book = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)","commandId":"\#(UUID().uuidString.lowercased())"}"#
+        let first = await send(endpoints, ["book"], book)
+        #expect(first.status == 200, "\(first.body)")
+        let retry = await send(endpoints, ["book"], book)
+        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)")
+        #expect(retry.body["appointmentId"] as? String == first.body["appointmentId"] as? String)
+        #expect(rejected.pendingAttempts == 0)
+        #expect(h.journal.endPosition == 3)
+    }
+
     @Test func aSecondBookingOfTheSameAppointmentIdIsRefusedAndNothingOfItIsWritten() async throws {
         let h = try Harness()
         let first = UUID().uuidString.lowercased(), second = UUID().uuidString.lowercased()

@@ -31,11 +31,42 @@ extension AppointmentBooked {
         input.append(0)
         input.append(role)
         withUnsafeBytes(of: appointmentId.uuid) { input.append(contentsOf: $0) }
+        return NameBasedUUID.make(from: input)
+    }
+}
+
+/// UUIDs derived from a name: the first 16 bytes of its SHA-256, marked version 8 (custom, here
+/// name-based on SHA-256) with the RFC 9562 variant. docs/EVENTS.md gives the inputs.
+enum NameBasedUUID {
+    static func make(from input: [UInt8]) -> UUID {
         var bytes = Array(SHA256.hash(data: input).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8: custom, here name-based on SHA-256
-        bytes[8] = (bytes[8] & 0x3F) | 0x80  // the RFC 9562 variant
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
                            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+/// The ids of what a command appends when its client names it with a `commandId`, so that the
+/// command sent again after a lost answer is recognised (its events are in the journal under
+/// these ids) and answered with the original result instead of being judged a second time.
+public enum CommandEventID {
+    /// The id of the `index`-th event (from 0) appended by command `commandId`.
+    public static func eventID(commandId: UUID, index: Int) -> UUID {
+        var input = Array("registre/command/v1".utf8)
+        input.append(0)
+        withUnsafeBytes(of: commandId.uuid) { input.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(index).bigEndian) { input.append(contentsOf: $0) }
+        return NameBasedUUID.make(from: input)
+    }
+
+    /// The appointment id a `book` command gets when it names a `commandId` but no
+    /// `appointmentId`: the same for every send of that command, so its booking ids are too.
+    public static func appointmentId(commandId: UUID) -> UUID {
+        var input = Array("registre/command/v1/appointmentId".utf8)
+        input.append(0)
+        withUnsafeBytes(of: commandId.uuid) { input.append(contentsOf: $0) }
+        return NameBasedUUID.make(from: input)
     }
 }
 

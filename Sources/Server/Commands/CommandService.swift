@@ -46,8 +46,11 @@ struct CommandService: Sendable {
     /// there, the command was sent before and its answer lost, and it gets the original result.
     /// The rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
+    /// `commandId`, the client's name for this command, fixes the ids of the events it appends
+    /// (`CommandEventID`): sent again after a lost answer, the command finds them committed and
+    /// gets the original result, without being decided again.
     func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
-             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [],
+             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [], commandId: UUID? = nil,
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
              decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
@@ -61,14 +64,27 @@ struct CommandService: Sendable {
                 .recordSuccess(original, events: sentBefore.count, since: .now)
             return done(AppendOutcome.success(original, extra: extra))
         }
+        if let commandId {
+            switch replay(ofCommand: commandId, named: name) {
+            case .new:
+                break
+            case .committed(let original, let events):
+                AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
+                    .recordSuccess(original, events: events, since: .now)
+                return done(AppendOutcome.success(original, extra: extra))
+            case .anotherCommand(let metadata):
+                return done(.error(.conflict, "commandIdReused",
+                                   "commandId \(commandId.canonicalString) already names another command, whose events carry the metadata \(metadata); a command id names one command: use a new one"))
+            }
+        }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
             return done(refuse(error, fingerprint: fingerprint, at: time))
         }
-        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, extra: extra, resume: resume, done: done, decide: decide)
+        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, commandId: commandId, extra: extra, resume: resume, done: done, decide: decide)
     }
 
     private func attempt(_ attempt: Int, _ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint?,
-                         extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
+                         commandId: UUID?, extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
                          done: @escaping @Sendable (ServerResponse) -> Void,
                          decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
         let attempts = max(1, self.attempts)
@@ -87,12 +103,14 @@ struct CommandService: Sendable {
                 return done(.error(.forbidden, "forbidden", reason))
             }
         }
-        let metadata = Array(#"{"command":"\#(name)"}"#.utf8)
+        let metadata = Self.metadata(ofCommand: name)
         let request = AppendRequest(
-            events: plan.events.map { e in
+            events: plan.events.enumerated().map { k, e in
                 // A booking's copies carry the ids derived from its appointment id, so the
-                // journal refuses a second booking of the same id (`AppointmentBooked.eventID(in:)`).
-                ProposedEvent(stream: e.stream, type: e.event.typeName, id: e.event.requiredEventID(inStreamNamed: e.stream),
+                // journal refuses a second booking of the same id (`AppointmentBooked.eventID(in:)`);
+                // other events those of the client's command id, if it gave one.
+                ProposedEvent(stream: e.stream, type: e.event.typeName,
+                              id: e.event.requiredEventID(inStreamNamed: e.stream) ?? commandId.map { CommandEventID.eventID(commandId: $0, index: k) },
                               data: e.data, metadata: metadata)
             },
             expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
@@ -116,7 +134,7 @@ struct CommandService: Sendable {
                 if attempt >= attempts {
                     done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
                 } else {
-                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, extra: extra,
+                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, commandId: commandId, extra: extra,
                                  resume: resume, done: done, decide: decide)
                 }
             case .failure(let error):
@@ -139,6 +157,37 @@ struct CommandService: Sendable {
             high = max(high, e.position)
         }
         return AppendResult(firstPosition: low, lastPosition: high, versions: versions, wasAlreadyCommitted: true)
+    }
+
+    /// The metadata of every event a command appends: which command wrote it.
+    static func metadata(ofCommand name: String) -> [UInt8] {
+        Array(#"{"command":"\#(name)"}"#.utf8)
+    }
+
+    enum CommandReplay {
+        case new
+        /// The command's events are in: its original result, and how many events it wrote.
+        case committed(AppendResult, events: Int)
+        /// Events under this command id were written by another command (their metadata).
+        case anotherCommand(String)
+    }
+
+    /// Whether the command named `commandId` was appended before: its events are found under
+    /// their derived ids, in order, until one is missing (a command writes a handful).
+    func replay(ofCommand commandId: UUID, named name: String) -> CommandReplay {
+        var events: [RecordedEvent] = []
+        while events.count < 64, let e = try? journal.event(id: CommandEventID.eventID(commandId: commandId, index: events.count)) {
+            events.append(e)
+        }
+        guard let first = events.first else { return .new }
+        guard events.allSatisfy({ $0.metadata == Self.metadata(ofCommand: name) }) else {
+            return .anotherCommand(String(decoding: first.metadata.prefix(200), as: UTF8.self))
+        }
+        var versions: [String: UInt64] = [:]
+        for e in events { versions[e.stream] = max(versions[e.stream] ?? 0, e.version) }
+        let positions = events.map(\.position)
+        return .committed(AppendResult(firstPosition: positions.min()!, lastPosition: positions.max()!, versions: versions, wasAlreadyCommitted: true),
+                          events: events.count)
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {
