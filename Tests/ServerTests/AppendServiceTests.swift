@@ -170,14 +170,9 @@ import Testing
         let h = try Harness()
         let slot = UUID().uuidString.lowercased()
         _ = try await h.append([h.publish(slot, capacity: 1)])
-        let rejected = RejectedAttempts()
-        let commands = CommandEndpoints(service: CommandService(
-            journal: h.journal, store: AggregateStore(journal: h.journal), metrics: ServerMetrics(), clock: BusinessClock(),
-            rules: .standard, attempts: 4, rejectedAttempts: rejected, logger: Logger(label: "test")))
+        let (endpoints, rejected) = commands(h)
         func book(_ identity: String, appointment: String, in slot: String) async -> (status: UInt, body: [String: Any]) {
-            let body = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(identity)","fingerprint":"\#(bob)","appointmentId":"\#(appointment)"}"#
-            let response = await commands.handle(["book"], body: Array(body.utf8), permissions: .everything)
-            return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+            await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(identity)","fingerprint":"\#(bob)","appointmentId":"\#(appointment)"}"#)
         }
         let appointment = UUID().uuidString.lowercased()
         let first = await book(alice, appointment: appointment, in: slot)
@@ -217,21 +212,27 @@ import Testing
         return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
 
+    /// Sends a command twice: the first is new, the second answered as already committed.
+    func sentTwice(_ endpoints: CommandEndpoints, _ path: [String], _ body: String,
+                   sourceLocation: SourceLocation = #_sourceLocation) async -> (first: [String: Any], retry: [String: Any]) {
+        let first = await send(endpoints, path, body)
+        #expect(first.status == 200 && first.body["alreadyCommitted"] == nil, "\(first.body)", sourceLocation: sourceLocation)
+        let retry = await send(endpoints, path, body)
+        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)", sourceLocation: sourceLocation)
+        return (first.body, retry.body)
+    }
+
     @Test func aCommandSentAgainWithItsCommandIdAnswersTheOriginalResult() async throws {
         let h = try Harness()
         let (endpoints, _) = commands(h)
         let dossier = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
         let submit = #"{"dossierId":"\#(dossier)","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble","commandId":"\#(command)"}"#
-        let first = await send(endpoints, ["dossier", "submit"], submit)
-        #expect(first.status == 200 && first.body["alreadyCommitted"] == nil, "\(first.body)")
+        // Decided again, the retry would be refused: the dossier exists already.
+        let (first, retry) = await sentTwice(endpoints, ["dossier", "submit"], submit)
+        #expect(retry["firstPosition"] as? Int == first["firstPosition"] as? Int)
+        #expect(retry["versions"] as? [String: Int] == first["versions"] as? [String: Int])
         let end = h.journal.endPosition
-        // Decided again, it would be refused: the dossier exists already.
-        let retry = await send(endpoints, ["dossier", "submit"], submit)
-        #expect(retry.status == 200, "\(retry.body)")
-        #expect(retry.body["alreadyCommitted"] as? Bool == true)
-        #expect(retry.body["firstPosition"] as? Int == first.body["firstPosition"] as? Int)
-        #expect(retry.body["versions"] as? [String: Int] == first.body["versions"] as? [String: Int])
-        #expect(h.journal.endPosition == end, "nothing written by the retry")
+        #expect(end == 1, "nothing written by the retry")
         let event = try #require(try h.journal.event(id: CommandEventID.eventID(commandId: UUID(uuidString: command)!, index: 0)))
         #expect(event.stream == "dossier-\(dossier)" && event.type == "DossierSubmitted")
 
@@ -253,11 +254,10 @@ import Testing
         _ = try await h.append([h.publish(slot, capacity: 1)])
         _ = try await h.append(h.booked(slot, identity: alice, appointment: appointment))
         let cancel = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","commandId":"\#(UUID().uuidString.lowercased())"}"#
-        let first = await send(endpoints, ["cancel"], cancel)
-        #expect(first.status == 200, "\(first.body)")
-        let retry = await send(endpoints, ["cancel"], cancel)
-        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "the appointment is no longer active: \(retry.body)")
-        #expect(retry.body["lastPosition"] as? Int == first.body["lastPosition"] as? Int)
+        // Decided again, the retry would be refused: the appointment is no longer active.
+        let (first, retry) = await sentTwice(endpoints, ["cancel"], cancel)
+        #expect(retry["lastPosition"] as? Int == first["lastPosition"] as? Int)
+        #expect(h.journal.endPosition == 5)
     }
 
     @Test func aBookCommandWithOnlyACommandIdGetsTheSameAppointmentIdEachTime() async throws {
@@ -266,11 +266,8 @@ import Testing
         let slot = UUID().uuidString.lowercased()
         _ = try await h.append([h.publish(slot, capacity: 1)])
         let book = #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)","commandId":"\#(UUID().uuidString.lowercased())"}"#
-        let first = await send(endpoints, ["book"], book)
-        #expect(first.status == 200, "\(first.body)")
-        let retry = await send(endpoints, ["book"], book)
-        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)")
-        #expect(retry.body["appointmentId"] as? String == first.body["appointmentId"] as? String)
+        let (first, retry) = await sentTwice(endpoints, ["book"], book)
+        #expect(retry["appointmentId"] as? String == first["appointmentId"] as? String)
         #expect(rejected.pendingAttempts == 0)
         #expect(h.journal.endPosition == 3)
     }
