@@ -1,5 +1,6 @@
 import Audit
 import Domain
+import ArgumentParser
 import Foundation
 import Journal
 
@@ -9,8 +10,9 @@ extension BenchCommand {
     func auditWorkload(directory: String, events target: Int) throws -> [BenchRow] {
         let signer = CheckpointSigner()
         // Kept beside the journal, so a kept run (`--keep`) can be audited again by hand.
-        FileManager.default.createFile(atPath: directory + ".key", contents: Data(signer.fileContents.utf8), attributes: [.posixPermissions: 0o600])
-        FileManager.default.createFile(atPath: directory + ".pub", contents: Data(signer.publicKey.fileContents.utf8))
+        guard FileManager.default.createFile(atPath: directory + ".key", contents: Data(signer.fileContents.utf8), attributes: [.posixPermissions: 0o600]),
+              FileManager.default.createFile(atPath: directory + ".pub", contents: Data(signer.publicKey.fileContents.utf8))
+        else { throw ValidationError("cannot write the audit workload's keys beside \(directory)") }
         var options = JournalOptions()
         options.durability = .relaxed
         options.compressionLevel = compressionLevel

@@ -198,7 +198,7 @@ struct BenchCommand: ParsableCommand {
         var i = 0
         let bar = ProgressBar("W1", total: UInt64(events.count))
         while i < events.count {
-            try journal.appendAndWait(AppendRequest(events: Array(events[i..<min(i + 100, events.count)])))
+            _ = try journal.appendAndWait(AppendRequest(events: Array(events[i..<min(i + 100, events.count)])))
             i += 100
             bar.update(UInt64(i))
         }
@@ -354,7 +354,7 @@ struct BenchCommand: ParsableCommand {
                 e.id = nil
                 batch.append(e)
             }
-            try journal.appendAndWait(AppendRequest(events: batch))
+            _ = try journal.appendAndWait(AppendRequest(events: batch))
             i += n
             bar.update(UInt64(i))
         }
@@ -388,7 +388,7 @@ struct OpenProbeCommand: ParsableCommand {
     func run() throws {
         let start = Date()
         let journal = try Journal.open(directory: location.journal)
-        try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "probe", type: "Probe", data: Array("{}".utf8))]))
+        _ = try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "probe", type: "Probe", data: Array("{}".utf8))]))
         let seconds = Date().timeIntervalSince(start)
         journal.close()
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""

@@ -167,8 +167,9 @@ final class ServerProcess {
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         server.process.executableURL = URL(fileURLWithPath: binary)
         server.process.arguments = ["serve", "--journal", journal, "--socket", socket, "--signing-key", signingKey]
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let logHandle = FileHandle(forWritingAtPath: log)
+        guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
+            throw ValidationError("cannot create the server's log file \(log)")
+        }
         server.process.standardOutput = logHandle
         server.process.standardError = logHandle
         try server.process.run()

@@ -57,15 +57,15 @@ struct CheckpointTests {
     func keyFiles() throws {
         let dir = TemporaryDirectory("keys")
         let signer = CheckpointSigner()
-        FileManager.default.createFile(atPath: dir.file("k.key"), contents: Data(signer.fileContents.utf8), attributes: [.posixPermissions: 0o600])
-        FileManager.default.createFile(atPath: dir.file("k.pub"), contents: Data(signer.publicKey.fileContents.utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("k.key"), contents: Data(signer.fileContents.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: dir.file("k.pub"), contents: Data(signer.publicKey.fileContents.utf8))
         #expect(try CheckpointSigner(file: dir.file("k.key")).publicKey.keyID == signer.publicKey.keyID)
         #expect(try CheckpointPublicKey(file: dir.file("k.pub")).rawRepresentation == signer.publicKey.rawRepresentation)
         #expect(signer.fileContents.hasPrefix("registre ed25519 private key v1\n"))
         chmod(dir.file("k.key"), 0o644)
         #expect(throws: CheckpointError.self) { try CheckpointSigner(file: dir.file("k.key")) }
         // The public key file is not a private key, and garbage is not a key.
-        FileManager.default.createFile(atPath: dir.file("bad.pub"), contents: Data("registre ed25519 public key v1\nnot base64\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("bad.pub"), contents: Data("registre ed25519 public key v1\nnot base64\n".utf8))
         #expect(throws: CheckpointError.self) { try CheckpointPublicKey(file: dir.file("bad.pub")) }
         #expect(throws: CheckpointError.self) { try CheckpointPublicKey(file: dir.file("k.key")) }
     }
@@ -78,7 +78,7 @@ struct CheckpointTests {
         let dir = TemporaryDirectory("hostile-files")
         #expect(mkfifo(dir.file("fifo"), 0o600) == 0)
         let huge = dir.file("huge")
-        FileManager.default.createFile(atPath: huge, contents: nil)
+        _ = FileManager.default.createFile(atPath: huge, contents: nil)
         #expect(truncate(huge, 1 << 40) == 0)
         let started = ContinuousClock.now
         for path in [dir.file("fifo"), huge] {

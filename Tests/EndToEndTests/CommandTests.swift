@@ -12,7 +12,7 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
     var i = 0
     while i < count {
         let n = min(perAppend, count - i)
-        try journal.appendAndWait(AppendRequest(events: (0..<n).map { k in
+        _ = try journal.appendAndWait(AppendRequest(events: (0..<n).map { k in
             ProposedEvent(stream: "s-\((i + k) % 7)", type: "Happened", id: UUID(), data: Array(#"{"i":\#(i + k),"pad":"\#(String(repeating: "x", count: (i + k) % 40))"}"#.utf8))
         }))
         i += n
@@ -127,7 +127,7 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         let journal = try Journal.open(directory: directory, options: quietOptions(segmentSize: 3000))
         var i = 0
         while journal.segmentCount < 3 {
-            try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "s-\(i % 3)", type: "T", id: UUID(), data: Array(#"{"i":\#(i)}"#.utf8))]))
+            _ = try journal.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "s-\(i % 3)", type: "T", id: UUID(), data: Array(#"{"i":\#(i)}"#.utf8))]))
             i += 1
             // The writer seals after acknowledging: when this frame filled the segment, wait for
             // the seal, so that no further append lands in the new segment.

@@ -24,7 +24,7 @@ import Testing
         options.log = { _ in }
         let journal = try Journal.open(directory: dir, options: options)
         for i in 0..<60 {
-            try journal.appendAndWait(AppendRequest(events: [
+            _ = try journal.appendAndWait(AppendRequest(events: [
                 ProposedEvent(stream: "slot-\(i % 4)", type: "SlotPublished", data: Array(#"{"i":\#(i),"text":"é\u00e9 \"q\""}"#.utf8)),
                 ProposedEvent(stream: "applicant-\(i % 3)", type: "AppointmentBooked", data: Array(#"{"n":[1,2.5,null]}"#.utf8), metadata: Array(#"{"by":"test"}"#.utf8)),
             ]))

@@ -9,13 +9,13 @@ import Testing
     let dir = TemporaryDirectory("listing")
 
     @Test func listsEveryNameButTheDotEntries() throws {
-        for name in ["b.seg", "a", "c d"] { FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
+        for name in ["b.seg", "a", "c d"] { _ = FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
         try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: false)
         #expect(try DirectoryListing.names(in: dir.path).sorted() == ["a", "b.seg", "c d", "sub"])
     }
 
     @Test func aReadThatFailsPartWayIsAFailureNotAShortListing() throws {
-        for name in ["1.seg", "2.seg", "3.seg"] { FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
+        for name in ["1.seg", "2.seg", "3.seg"] { _ = FileManager.default.createFile(atPath: dir.file(name), contents: Data()) }
         var reads = 0
         do {
             let names = try DirectoryListing.names(in: dir.path, reading: { directory in
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func aFileIsNotListedAsAnEmptyDirectory() {
-        FileManager.default.createFile(atPath: dir.file("plain"), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("plain"), contents: Data("x".utf8))
         #expect {
             try DirectoryListing.names(in: dir.file("plain"))
         } throws: { error in
@@ -54,7 +54,7 @@ import Testing
         let journal = try Journal.open(directory: dir.path, options: testOptions())
         journal.close()
         // `checkpoints` is a file here, so it cannot be listed.
-        FileManager.default.createFile(atPath: dir.file("checkpoints"), contents: Data("not a folder".utf8))
+        _ = FileManager.default.createFile(atPath: dir.file("checkpoints"), contents: Data("not a folder".utf8))
         let files = Checkpoint.files(inJournal: dir.path)
         #expect(files.count == 1 && files.first?.name == "")
         if case .failure(.unreadable(let path))? = files.first?.checkpoint {
@@ -71,7 +71,7 @@ import Testing
         let header = SegmentHeader(journalID: UUID(), firstPosition: 0, previousChainHash: Digest32(bytes: [UInt8](repeating: 0, count: 32)), createdAtMicros: 0)
         let path = paths.segmentPath(firstPosition: 0)
         let history = Data(repeating: 0xAB, count: 4096)
-        FileManager.default.createFile(atPath: path, contents: history)
+        _ = FileManager.default.createFile(atPath: path, contents: history)
         #expect(throws: JournalError.self) { try Journal.createSegment(paths: paths, header: header, options: testOptions()) }
         #expect(FileManager.default.contents(atPath: path) == history, "the file that was there is untouched")
         // Only an open segment whose header a crash left incomplete is written over.
@@ -89,7 +89,7 @@ import Testing
         let journal = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 16 << 10))
         // Every name the next segment could take, made after the journal listed its directory.
         let strays = (1...600).map { dir.file(JournalFormat.segmentName(firstPosition: UInt64($0))) }
-        for path in strays { FileManager.default.createFile(atPath: path, contents: Data("stray".utf8)) }
+        for path in strays { _ = FileManager.default.createFile(atPath: path, contents: Data("stray".utf8)) }
         var acknowledged = 0
         var refusal: (any Error)?
         for k in 0..<600 {

@@ -89,7 +89,7 @@ import Testing
     @Test func anIndexLooksUpEveryIdAndEveryRunItWasBuiltFrom() throws {
         let contents = Self.sealContents()
         let path = dir.path + "/lookup.idx"
-        FileManager.default.createFile(atPath: path, contents: Data(SegmentIndex.encode(contents)))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(SegmentIndex.encode(contents)))
         let index = try SegmentIndex(path: path, name: "lookup.idx")
         for (k, id) in contents.eventIDs.enumerated() {
             #expect(index.candidatePositions(forEventID: id).contains(contents.firstPosition + UInt64(k)))

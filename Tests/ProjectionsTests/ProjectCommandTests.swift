@@ -23,8 +23,8 @@ enum RegistreBinary {
     /// Runs the binary to completion; its output goes through files so that it never blocks on a pipe.
     static func run(_ arguments: [String], in dir: String) throws -> Run {
         let outPath = dir + "/stdout-\(UUID().uuidString.prefix(8))", errPath = dir + "/stderr-\(UUID().uuidString.prefix(8))"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { unlink(outPath); unlink(errPath) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
