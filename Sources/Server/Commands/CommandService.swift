@@ -147,16 +147,20 @@ struct CommandService: Sendable {
     /// committed in the stream named; nil when any is missing or in another stream (a new
     /// command, or an id reused: deciding and appending answer those as the first time).
     func originalResult(ofEvents events: [(id: UUID, stream: String)]) -> AppendResult? {
-        guard !events.isEmpty else { return nil }
-        var versions: [String: UInt64] = [:]
-        var low = UInt64.max, high: UInt64 = 0
+        var committed: [RecordedEvent] = []
         for (id, stream) in events {
             guard let e = try? journal.event(id: id), e.stream == stream else { return nil }
-            versions[stream] = max(versions[stream] ?? 0, e.version)
-            low = min(low, e.position)
-            high = max(high, e.position)
+            committed.append(e)
         }
-        return AppendResult(firstPosition: low, lastPosition: high, versions: versions, wasAlreadyCommitted: true)
+        return committed.isEmpty ? nil : Self.result(ofCommitted: committed)
+    }
+
+    /// What the journal answered when `events` (not empty) were appended together.
+    private static func result(ofCommitted events: [RecordedEvent]) -> AppendResult {
+        var versions: [String: UInt64] = [:]
+        for e in events { versions[e.stream] = max(versions[e.stream] ?? 0, e.version) }
+        let positions = events.map(\.position)
+        return AppendResult(firstPosition: positions.min()!, lastPosition: positions.max()!, versions: versions, wasAlreadyCommitted: true)
     }
 
     /// The metadata of every event a command appends: which command wrote it.
@@ -183,11 +187,7 @@ struct CommandService: Sendable {
         guard events.allSatisfy({ $0.metadata == Self.metadata(ofCommand: name) }) else {
             return .anotherCommand(String(decoding: first.metadata.prefix(200), as: UTF8.self))
         }
-        var versions: [String: UInt64] = [:]
-        for e in events { versions[e.stream] = max(versions[e.stream] ?? 0, e.version) }
-        let positions = events.map(\.position)
-        return .committed(AppendResult(firstPosition: positions.min()!, lastPosition: positions.max()!, versions: versions, wasAlreadyCommitted: true),
-                          events: events.count)
+        return .committed(Self.result(ofCommitted: events), events: events.count)
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {
