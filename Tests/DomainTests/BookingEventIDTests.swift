@@ -50,6 +50,18 @@ import Testing
         #expect(CommandEventID.appointmentId(commandId: command).canonicalString == "295e5137-130a-8904-a1dc-a7a136ee3eb4")
     }
 
+    @Test func aCommandsFieldsDigestIsTheDocumentedHashWhateverTheOrderOfItsFields() {
+        let dossier = (name: "dossierId", value: Array("s0c7a2e4d-3f5b-4c1a-9e8d-7b6a5c4d3e2f".utf8))
+        let outcome = (name: "outcome", value: Array("sgranted".utf8))
+        // Pinned to values computed from docs/SERVER.md's description with Python's hashlib.
+        #expect(CommandEventID.fieldsDigest([outcome, dossier]) == "b8af7194cdf0bbaec782018cbefe36d47e785bf76ea75532f8ad1db69132bf96")
+        #expect(CommandEventID.fieldsDigest([dossier, outcome]) == CommandEventID.fieldsDigest([outcome, dossier]))
+        #expect(CommandEventID.fieldsDigest([]) == "aa4d73251ff5f646572ef7d74c4073222c7c713987b8c9a4b35eb692f47b965a")
+        // The length before each value keeps one field's end from passing for the next's start.
+        #expect(CommandEventID.fieldsDigest([(name: "a", value: Array("sxy".utf8)), (name: "b", value: Array("s".utf8))])
+                != CommandEventID.fieldsDigest([(name: "a", value: Array("sx".utf8)), (name: "b", value: Array("sy".utf8))]))
+    }
+
     @Test func onlyABookingInItsTwoHomesHasARequiredId() {
         let appointment = UUID()
         #expect(AppointmentBooked.eventID(appointmentId: appointment, in: .dossier(UUID())) == nil)

@@ -247,6 +247,48 @@ import Testing
         #expect(h.journal.endPosition == end + 1)
     }
 
+    @Test func aCommandIdSentAgainWithOtherFieldsIsRefusedAndTheSameFieldsInAnyOrderAreARetry() async throws {
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let dossier = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
+        let submit = #"{"dossierId":"\#(dossier)","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble","commandId":"\#(command)"}"#
+        let first = await send(endpoints, ["dossier", "submit"], submit)
+        #expect(first.status == 200, "\(first.body)")
+        let event = try #require(try h.journal.event(id: CommandEventID.eventID(commandId: UUID(uuidString: command)!, index: 0)))
+        #expect(String(decoding: event.metadata, as: UTF8.self).hasPrefix(#"{"command":"dossier/submit","fields":""#), "the digest is kept with the events")
+
+        // The same fields in another order, spaced and escaped otherwise, stamped with a time
+        // (the first send took the server's).
+        let reordered = #"{ "commandId": "\#(command)", "site": "grenoble", "channel": "online", "kind": "first", "category": "stud\u0065nt", "identityKey": "\#(alice)", "dossierId": "\#(dossier)", "occurredAt": "2026-11-28T09:00:05Z" }"#
+        let retry = await send(endpoints, ["dossier", "submit"], reordered)
+        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)")
+
+        // The same command id and command, another category: not a retry.
+        let changed = submit.replacingOccurrences(of: #""category":"student""#, with: #""category":"family""#)
+        let refused = await send(endpoints, ["dossier", "submit"], changed)
+        #expect(refused.status == 409 && refused.body["error"] as? String == "commandIdReused", "\(refused.body)")
+        #expect((refused.body["message"] as? String)?.contains("other fields") == true, "\(refused.body)")
+        #expect(h.journal.endPosition == 1, "nothing written by either")
+    }
+
+    @Test func aCommandsEventsWrittenWithoutAFieldsDigestStillAnswerItsRetry() async throws {
+        // A journal written before the digest was kept: the events name the command only.
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let dossier = UUID(), command = UUID()
+        let submitted = DomainEvent.dossierSubmitted(DossierSubmitted(dossierId: dossier, identityKey: IdentityKey(hex: alice)!, category: .student,
+                                                                      kind: .first, channel: .online, site: .grenoble, occurredAt: Date()))
+        _ = try await h.journal.append(AppendRequest(events: [
+            ProposedEvent(stream: StreamName.dossier(dossier).description, type: submitted.typeName,
+                          id: CommandEventID.eventID(commandId: command, index: 0), data: submitted.encodedData(),
+                          metadata: Array(#"{"command":"dossier/submit"}"#.utf8)),
+        ]))
+        let submit = #"{"dossierId":"\#(dossier.canonicalString)","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble","commandId":"\#(command.canonicalString)"}"#
+        let retry = await send(endpoints, ["dossier", "submit"], submit)
+        #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)")
+        #expect(h.journal.endPosition == 1)
+    }
+
     @Test func aCancellationSentAgainWithItsCommandIdIsNotJudgedAgain() async throws {
         let h = try Harness()
         let (endpoints, _) = commands(h)

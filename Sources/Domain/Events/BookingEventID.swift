@@ -60,6 +60,27 @@ public enum CommandEventID {
         return NameBasedUUID.make(from: input)
     }
 
+    /// What a command said, as one value: the SHA-256 (lowercase hex) of its fields, sorted by
+    /// name, each as its name, a zero byte, its value's length (4 bytes big-endian) and value.
+    /// Kept in the metadata of the events a command with a `commandId` appends, so that the same
+    /// id sent again with other fields (a client bug, or a key reused for another intention) is
+    /// told apart from a retry, as Stripe compares the parameters of a reused idempotency key.
+    public static func fieldsDigest(_ fields: [(name: String, value: [UInt8])]) -> String {
+        var input = Array("registre/command-fields/v1".utf8)
+        input.append(0)
+        for (name, value) in fields.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
+            input.append(contentsOf: name.utf8)
+            input.append(0)
+            withUnsafeBytes(of: UInt32(value.count).bigEndian) { input.append(contentsOf: $0) }
+            input.append(contentsOf: value)
+        }
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in SHA256.hash(data: input) { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The appointment id a `book` command gets when it names a `commandId` but no
     /// `appointmentId`: the same for every send of that command, so its booking ids are too.
     public static func appointmentId(commandId: UUID) -> UUID {

@@ -31,6 +31,35 @@ struct CommandFields {
 
     var isValid: Bool { problems.isEmpty }
 
+    /// The client's name for this command (`commandId`) with the digest of what the command
+    /// says, or nil without one. `occurredAt` is left out of the digest: a client that stamps
+    /// each send with the time it sends is still retrying the same command.
+    mutating func commandKey() -> CommandKey? {
+        guard let id = uuid("commandId", required: false) else { return nil }
+        let said = fields.filter { $0.key != "commandId" && $0.key != "occurredAt" }
+            .map { (name: $0.key, value: canonicalValue($0.value)) }
+        return CommandKey(id: id, fieldsDigest: CommandEventID.fieldsDigest(said))
+    }
+
+    /// A value as the digest sees it: a string as its decoded text (escapes and all spellings of
+    /// one text agree), an array of strings as its texts each after its length, anything else as
+    /// sent.
+    private func canonicalValue(_ r: Range<Int>) -> [UInt8] {
+        raw.withUnsafeBytes { bytes in
+            if let s = JSONSlices.string(bytes, r) { return [UInt8(ascii: "s")] + Array(s.utf8) }
+            if bytes[r.lowerBound] == UInt8(ascii: "[") {
+                var texts: [UInt8] = [UInt8(ascii: "a")]
+                for e in JSONSlices.elements(ofArray: bytes, in: r) {
+                    guard let s = JSONSlices.string(bytes, e) else { return [UInt8(ascii: "r")] + Array(bytes[r]) }
+                    withUnsafeBytes(of: UInt32(s.utf8.count).bigEndian) { texts.append(contentsOf: $0) }
+                    texts.append(contentsOf: s.utf8)
+                }
+                return texts
+            }
+            return [UInt8(ascii: "r")] + Array(bytes[r])
+        }
+    }
+
     private mutating func report(_ field: String, _ rule: String, _ message: String) {
         problems.append(RequestProblem(eventIndex: nil, field: field, rule: rule, message: message))
     }
@@ -112,4 +141,11 @@ struct CommandFields {
         }
         return values
     }
+}
+
+/// A command as its client names it for retries: the `commandId`, and the digest of the fields
+/// sent with it (`CommandEventID.fieldsDigest`).
+struct CommandKey: Sendable, Equatable {
+    let id: UUID
+    let fieldsDigest: String
 }

@@ -46,11 +46,12 @@ struct CommandService: Sendable {
     /// there, the command was sent before and its answer lost, and it gets the original result.
     /// The rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
-    /// `commandId`, the client's name for this command, fixes the ids of the events it appends
+    /// `command`, the client's name for this command, fixes the ids of the events it appends
     /// (`CommandEventID`): sent again after a lost answer, the command finds them committed and
-    /// gets the original result, without being decided again.
+    /// gets the original result, without being decided again. Its events carry the digest of its
+    /// fields, so the same name sent with other fields is refused rather than answered as a retry.
     func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
-             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [], commandId: UUID? = nil,
+             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [], command: CommandKey? = nil,
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
              decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
@@ -64,8 +65,8 @@ struct CommandService: Sendable {
                 .recordSuccess(original, events: sentBefore.count, since: .now)
             return done(AppendOutcome.success(original, extra: extra))
         }
-        if let commandId {
-            switch replay(ofCommand: commandId, named: name) {
+        if let command {
+            switch replay(ofCommand: command, named: name) {
             case .new:
                 break
             case .committed(let original, let events):
@@ -74,17 +75,20 @@ struct CommandService: Sendable {
                 return done(AppendOutcome.success(original, extra: extra))
             case .anotherCommand(let metadata):
                 return done(.error(.conflict, "commandIdReused",
-                                   "commandId \(commandId.canonicalString) already names another command, whose events carry the metadata \(metadata); a command id names one command: use a new one"))
+                                   "commandId \(command.id.canonicalString) already names another command, whose events carry the metadata \(metadata); a command id names one command: use a new one"))
+            case .otherFields(let metadata):
+                return done(.error(.conflict, "commandIdReused",
+                                   "commandId \(command.id.canonicalString) was sent before with other fields (its events carry the metadata \(metadata), this send's fields digest is \(command.fieldsDigest)); a retry sends the same fields, a new intention a new command id"))
             }
         }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
             return done(refuse(error, fingerprint: fingerprint, at: time))
         }
-        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, commandId: commandId, extra: extra, resume: resume, done: done, decide: decide)
+        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, command: command, extra: extra, resume: resume, done: done, decide: decide)
     }
 
     private func attempt(_ attempt: Int, _ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint?,
-                         commandId: UUID?, extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
+                         command: CommandKey?, extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
                          done: @escaping @Sendable (ServerResponse) -> Void,
                          decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
         let attempts = max(1, self.attempts)
@@ -103,14 +107,14 @@ struct CommandService: Sendable {
                 return done(.error(.forbidden, "forbidden", reason))
             }
         }
-        let metadata = Self.metadata(ofCommand: name)
+        let metadata = Self.metadata(ofCommand: name, fieldsDigest: command?.fieldsDigest)
         let request = AppendRequest(
             events: plan.events.enumerated().map { k, e in
                 // A booking's copies carry the ids derived from its appointment id, so the
                 // journal refuses a second booking of the same id (`AppointmentBooked.eventID(in:)`);
                 // other events those of the client's command id, if it gave one.
                 ProposedEvent(stream: e.stream, type: e.event.typeName,
-                              id: e.event.requiredEventID(inStreamNamed: e.stream) ?? commandId.map { CommandEventID.eventID(commandId: $0, index: k) },
+                              id: e.event.requiredEventID(inStreamNamed: e.stream) ?? command.map { CommandEventID.eventID(commandId: $0.id, index: k) },
                               data: e.data, metadata: metadata)
             },
             expectedVersions: plan.expectedVersions.mapValues { e -> ExpectedVersion in
@@ -134,7 +138,7 @@ struct CommandService: Sendable {
                 if attempt >= attempts {
                     done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
                 } else {
-                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, commandId: commandId, extra: extra,
+                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, command: command, extra: extra,
                                  resume: resume, done: done, decide: decide)
                 }
             case .failure(let error):
@@ -163,9 +167,11 @@ struct CommandService: Sendable {
         return AppendResult(firstPosition: positions.min()!, lastPosition: positions.max()!, versions: versions, wasAlreadyCommitted: true)
     }
 
-    /// The metadata of every event a command appends: which command wrote it.
-    static func metadata(ofCommand name: String) -> [UInt8] {
-        Array(#"{"command":"\#(name)"}"#.utf8)
+    /// The metadata of every event a command appends: which command wrote it and, for a command
+    /// named by its client, the digest of its fields.
+    static func metadata(ofCommand name: String, fieldsDigest: String? = nil) -> [UInt8] {
+        guard let fieldsDigest else { return Array(#"{"command":"\#(name)"}"#.utf8) }
+        return Array(#"{"command":"\#(name)","fields":"\#(fieldsDigest)"}"#.utf8)
     }
 
     enum CommandReplay {
@@ -174,20 +180,27 @@ struct CommandService: Sendable {
         case committed(AppendResult, events: Int)
         /// Events under this command id were written by another command (their metadata).
         case anotherCommand(String)
+        /// Events under this command id were written by this command with other fields.
+        case otherFields(String)
     }
 
-    /// Whether the command named `commandId` was appended before: its events are found under
-    /// their derived ids, in order, until one is missing (a command writes a handful).
-    func replay(ofCommand commandId: UUID, named name: String) -> CommandReplay {
+    /// Whether the command named `command` was appended before: its events are found under
+    /// their derived ids, in order, until one is missing (a command writes a handful). Events
+    /// without a digest of fields (a journal written before digests were kept) match by name.
+    func replay(ofCommand command: CommandKey, named name: String) -> CommandReplay {
         var events: [RecordedEvent] = []
-        while events.count < 64, let e = try? journal.event(id: CommandEventID.eventID(commandId: commandId, index: events.count)) {
+        while events.count < 64, let e = try? journal.event(id: CommandEventID.eventID(commandId: command.id, index: events.count)) {
             events.append(e)
         }
         guard let first = events.first else { return .new }
-        guard events.allSatisfy({ $0.metadata == Self.metadata(ofCommand: name) }) else {
-            return .anotherCommand(String(decoding: first.metadata.prefix(200), as: UTF8.self))
+        let same = Self.metadata(ofCommand: name, fieldsDigest: command.fieldsDigest), undigested = Self.metadata(ofCommand: name)
+        let shown = String(decoding: first.metadata.prefix(200), as: UTF8.self)
+        if events.allSatisfy({ $0.metadata == same || $0.metadata == undigested }) {
+            return .committed(Self.result(ofCommitted: events), events: events.count)
         }
-        return .committed(Self.result(ofCommitted: events), events: events.count)
+        // The same command by name (its metadata opens with it) but not the same fields.
+        let named = Array(#"{"command":"\#(name)","#.utf8)
+        return events.allSatisfy({ $0.metadata.starts(with: named) }) ? .otherFields(shown) : .anotherCommand(shown)
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {

@@ -49,10 +49,10 @@ struct CommandEndpoints: Sendable {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "fingerprint", "appointmentId", "occurredAt", "commandId"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let fingerprint = f.fingerprint("fingerprint"), givenAppointmentId = f.uuid("appointmentId", required: false)
-        let time = f.date("occurredAt", required: false) ?? Date(), commandId = f.uuid("commandId", required: false)
+        let time = f.date("occurredAt", required: false) ?? Date(), command = f.commandKey()
         guard f.isValid, let site, let slotId, let identity, let fingerprint else { return answer.done(invalid(f)) }
         // A booking's ids follow from its appointment id; a `commandId` without one fixes it too.
-        let knownAppointmentId = givenAppointmentId ?? commandId.map { CommandEventID.appointmentId(commandId: $0) }
+        let knownAppointmentId = givenAppointmentId ?? command.map { CommandEventID.appointmentId(commandId: $0.id) }
         let appointmentId = knownAppointmentId ?? UUID()
         let booked: Set = [AppointmentBooked.typeName]
         let streams: [StreamName] = [.slot(site: site, slotId: slotId), .applicant(identity)]
@@ -73,14 +73,14 @@ struct CommandEndpoints: Sendable {
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let appointmentId = f.uuid("appointmentId"), by = f.string("by", required: false) ?? "applicant"
         let reason = f.member("reason", of: ServiceCancellationReason.self, required: by == "service")
-        let time = f.date("occurredAt", required: false) ?? Date(), commandId = f.uuid("commandId", required: false)
+        let time = f.date("occurredAt", required: false) ?? Date(), command = f.commandKey()
         if by != "applicant" && by != "service" {
             return answer.done(RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")]))
         }
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let cancelled: Set = [by == "service" ? AppointmentCancelledByService.typeName : AppointmentCancelledByApplicant.typeName]
         return service.run("cancel", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
-                           commandId: commandId, resume: answer.resume, done: answer.done) { a in
+                           command: command, resume: answer.resume, done: answer.done) { a in
             if by == "service", let reason {
                 return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
             }
@@ -92,11 +92,11 @@ struct CommandEndpoints: Sendable {
         var f = CommandFields(body, allowed: ["site", "slotId", "identityKey", "appointmentId", "occurredAt", "commandId"])
         let site = f.member("site", of: Site.self), slotId = f.uuid("slotId"), identity = f.identityKey("identityKey")
         let appointmentId = f.uuid("appointmentId"), time = f.date("occurredAt", required: false) ?? Date()
-        let commandId = f.uuid("commandId", required: false)
+        let command = f.commandKey()
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let reinstated: Set = [AppointmentReinstated.typeName]
         return service.run("reinstate", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), reinstated), (.applicant(identity), reinstated)],
-                           commandId: commandId, resume: answer.resume, done: answer.done) { a in
+                           command: command, resume: answer.resume, done: answer.done) { a in
             try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
         }
     }
@@ -105,9 +105,9 @@ struct CommandEndpoints: Sendable {
         var f = CommandFields(body, allowed: ["identityKey", "appointmentId", "presentedIdentityKey", "occurredAt", "commandId"])
         let identity = f.identityKey("identityKey"), appointmentId = f.uuid("appointmentId")
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
-        let commandId = f.uuid("commandId", required: false)
+        let command = f.commandKey()
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
-        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], commandId: commandId, resume: answer.resume, done: answer.done) { a in
+        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], command: command, resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
@@ -122,13 +122,13 @@ struct CommandEndpoints: Sendable {
         ]
         var f = CommandFields(body, allowed: Set(["dossierId", "occurredAt", "commandId"] + (stepFields[step] ?? [])))
         let dossierId = f.uuid("dossierId"), time = f.date("occurredAt", required: false) ?? Date()
-        let commandId = f.uuid("commandId", required: false)
+        let command = f.commandKey()
         if step == "submit" {
             let identity = f.identityKey("identityKey"), category = f.member("category", of: Category.self)
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
             guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
-            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], commandId: commandId, resume: answer.resume, done: answer.done) { a in
+            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], command: command, resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -162,7 +162,7 @@ struct CommandEndpoints: Sendable {
         default: parsed = .reachImplicitRejectionDeadline
         }
         guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
-        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], commandId: commandId, resume: answer.resume, done: answer.done) { a in
+        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], command: command, resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }
