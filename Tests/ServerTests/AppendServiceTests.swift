@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Journal
 import Logging
+import Synchronization
 import Testing
 @testable import Server
 
@@ -13,9 +14,10 @@ import Testing
         let service: AppendService
         let start = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 / 3600).rounded(.down) + 48) * 3600)
 
-        init() throws {
+        init(clock: (@Sendable () -> Int64)? = nil) throws {
             var options = JournalOptions()
             options.log = { _ in }
+            if let clock { options.clock = clock }
             journal = try Journal.open(directory: directory, options: options)
             service = AppendService(journal: journal, store: AggregateStore(journal: journal), metrics: ServerMetrics(),
                                     clock: BusinessClock(), rules: .standard, attempts: 4)
@@ -287,6 +289,170 @@ import Testing
         let retry = await send(endpoints, ["dossier", "submit"], submit)
         #expect(retry.status == 200 && retry.body["alreadyCommitted"] as? Bool == true, "\(retry.body)")
         #expect(h.journal.endPosition == 1)
+    }
+
+    @Test func aBookCommandIdSentAgainWithOtherFieldsOrForAnotherSlotIsRefusedAndLeavesNoEvidence() async throws {
+        let h = try Harness()
+        let (endpoints, rejected) = commands(h)
+        let first = UUID().uuidString.lowercased(), second = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(first, capacity: 1)])
+        _ = try await h.append([h.publish(second, capacity: 1)])
+        func book(_ slot: String, fingerprint: String) -> String {
+            #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(fingerprint)","commandId":"\#(command)"}"#
+        }
+        let booked = await send(endpoints, ["book"], book(first, fingerprint: bob))
+        #expect(booked.status == 200, "\(booked.body)")
+        let end = h.journal.endPosition
+
+        // Another client fingerprint under the same command id: not the same command.
+        let otherFields = await send(endpoints, ["book"], book(first, fingerprint: String(repeating: "c", count: 64)))
+        #expect(otherFields.status == 409 && otherFields.body["error"] as? String == "commandIdReused", "\(otherFields.body)")
+        #expect((otherFields.body["message"] as? String)?.contains("other fields") == true, "\(otherFields.body)")
+        // Another slot: the command id fixed the appointment id, which is booked elsewhere.
+        let otherSlot = await send(endpoints, ["book"], book(second, fingerprint: bob))
+        #expect(otherSlot.status == 409 && otherSlot.body["error"] as? String == "commandIdReused", "\(otherSlot.body)")
+        #expect((otherSlot.body["message"] as? String)?.contains("another booking") == true, "\(otherSlot.body)")
+        #expect(rejected.pendingAttempts == 0, "neither is a refused booking attempt of the applicant")
+
+        // The same command id for a cancellation of that booking: another command.
+        let appointment = try #require(booked.body["appointmentId"] as? String)
+        let cancel = await send(endpoints, ["cancel"], #"{"site":"grenoble","slotId":"\#(first)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","commandId":"\#(command)"}"#)
+        #expect(cancel.status == 409 && cancel.body["error"] as? String == "commandIdReused", "\(cancel.body)")
+        #expect((cancel.body["message"] as? String)?.contains("already names a booking") == true, "\(cancel.body)")
+        #expect(h.journal.endPosition == end, "nothing written by any of them")
+    }
+
+    @Test func theCommandIdOfACancellationCannotBookAfterwards() async throws {
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let slot = UUID().uuidString.lowercased(), other = UUID().uuidString.lowercased()
+        let appointment = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        _ = try await h.append([h.publish(other, capacity: 1)])
+        _ = try await h.append(h.booked(slot, identity: alice, appointment: appointment))
+        let cancel = await send(endpoints, ["cancel"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","commandId":"\#(command)"}"#)
+        #expect(cancel.status == 200, "\(cancel.body)")
+        let end = h.journal.endPosition
+        let book = await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(other)","identityKey":"\#(alice)","fingerprint":"\#(bob)","commandId":"\#(command)"}"#)
+        #expect(book.status == 409 && book.body["error"] as? String == "commandIdReused", "\(book.body)")
+        #expect(h.journal.endPosition == end)
+    }
+
+    @Test func aRetryWhoseFirstSendCommitsWhileItIsDecidedGetsTheOriginalResult() async throws {
+        // The retry decides on the state before the first send's commit, meets a conflict (here
+        // a third party's booking in the slot), and the first send commits before it decides
+        // again: decided again, it would be refused, the appointment being cancelled already.
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 2)])
+        _ = try await h.append(h.booked(slot, identity: alice, appointment: appointment))
+        let service = commands(h).endpoints.service
+        let command = CommandKey(id: UUID(), fieldsDigest: String(repeating: "d", count: 64))
+        let slotStream = StreamName.slot(site: .grenoble, slotId: UUID(uuidString: slot)!), applicant = StreamName.applicant(IdentityKey(hex: alice)!)
+        let decided = Mutex<[PlannedAppend]>([])
+        let firstSendCommitted = Mutex(false)
+        let journal = h.journal
+        // Where the retry's first append is answered (a conflict), the first send commits. The
+        // answer comes on the journal's writer thread, so the rest goes on another, as it goes
+        // on an event loop in the server.
+        let resume = ResumePoint { work in
+            DispatchQueue.global().async {
+                if let plan = decided.withLock({ $0.first }), !firstSendCommitted.withLock({ $0 }) {
+                    firstSendCommitted.withLock { $0 = true }
+                    _ = try? journal.appendAndWait(AppendRequest(events: plan.events.enumerated().map { k, e in
+                        ProposedEvent(stream: e.stream, type: e.event.typeName, id: CommandEventID.eventID(commandId: command.id, index: k), data: e.data,
+                                      metadata: CommandService.metadata(ofCommand: "cancel", fieldsDigest: command.fieldsDigest))
+                    }))
+                }
+                work()
+            }
+        }
+        let bobsBooking = h.booked(slot, identity: bob)
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            service.run("cancel", at: Date(), permissions: .everything, writes: [(slotStream, nil), (applicant, nil)],
+                        retry: CommandService.RetryKey(command: command), resume: resume, done: { continuation.resume(returning: $0) }) { a in
+                let plan = try Decide.cancelByApplicant(UUID(uuidString: appointment)!, of: a.applicant(IdentityKey(hex: alice)!),
+                                                        in: a.slot(.grenoble, UUID(uuidString: slot)!), at: Date())
+                if decided.withLock({ $0.isEmpty }) {
+                    // A third party books in the slot after this decision: its append will conflict.
+                    _ = try journal.appendAndWait(AppendRequest(events: bobsBooking.map { line in
+                        let json = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                        return ProposedEvent(stream: json["stream"] as! String, type: "AppointmentBooked",
+                                             data: Array(try! JSONSerialization.data(withJSONObject: json["data"]!)))
+                    }))
+                }
+                decided.withLock { $0.append(plan) }
+                return plan
+            }
+        }
+        let body = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        #expect(response.status.code == 200 && body["alreadyCommitted"] as? Bool == true, "\(body)")
+        #expect(decided.withLock { $0.count } == 1, "not decided a second time")
+        #expect(firstSendCommitted.withLock { $0 })
+    }
+
+    @Test func aRawBookingRetryWhoseFirstSendCommitsWhileItIsJudgedGetsTheOriginalResult() async throws {
+        // The writer is held on a frame while a third party's booking, then the retry, queue up
+        // behind it: the retry, judged before either commits, meets a conflict; where its answer
+        // arrives, the first send commits, so judging again would refuse the applicant's own
+        // booking as a second active appointment.
+        let hold = Mutex<DispatchSemaphore?>(nil)
+        let h = try Harness(clock: {
+            hold.withLock { held -> DispatchSemaphore? in defer { held = nil }; return held }?.wait()
+            return Int64(Date().timeIntervalSince1970 * 1_000_000)
+        })
+        func request(_ lines: [String]) throws -> AppendRequest {
+            guard case .success(let body) = AppendBody.parse(Array(#"{"events":[\#(lines.joined(separator: ","))]}"#.utf8)) else { throw CancellationError() }
+            return body.request(expecting: body.expectations)
+        }
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 2)])
+        let ids = h.bookingIDs(slot, identity: alice, appointment: appointment)
+        let firstSend = try request(h.booked(slot, identity: alice, appointment: appointment, id: ids.slot, applicantID: ids.applicant))
+        let thirdParty = try request(h.booked(slot, identity: bob))
+
+        let release = DispatchSemaphore(value: 0)
+        hold.withLock { $0 = release }
+        try h.journal.enqueueAppend(try request([#"{"stream":"notes-1","type":"noted","data":{}}"#])) { _ in }
+        while hold.withLock({ $0 != nil }) { try await Task.sleep(for: .milliseconds(1)) }
+        try h.journal.enqueueAppend(thirdParty) { _ in }
+        let journal = h.journal
+        let resume = ResumePoint { work in
+            DispatchQueue.global().async {
+                _ = try? journal.appendAndWait(firstSend)
+                work()
+            }
+        }
+        guard case .success(let retry) = AppendBody.parse(Array(#"{"events":[\#(h.booked(slot, identity: alice, appointment: appointment).joined(separator: ","))]}"#.utf8)) else {
+            Issue.record("the retry does not parse")
+            return
+        }
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            h.service.append(retry, permissions: .everything, resume: resume) { continuation.resume(returning: $0) }
+            release.signal()
+        }
+        let body = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        #expect(response.status.code == 200 && body["alreadyCommitted"] as? Bool == true, "\(body)")
+        #expect(try h.journal.event(id: UUID(uuidString: ids.applicant)!)?.stream == "applicant-\(alice)")
+        #expect(h.journal.endPosition == 6, "the slot, the note, the third party's two copies and the first send's two")
+    }
+
+    @Test func anEventPlantedUnderACommandsDerivedIdInAnotherStreamDoesNotPassForItsResult() async throws {
+        // The derivation is public: a peer that can append anywhere could store an event under
+        // the id a cancellation will use, so that the cancellation looks done and never is.
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased(), command = UUID()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        _ = try await h.append(h.booked(slot, identity: alice, appointment: appointment))
+        _ = try await h.journal.append(AppendRequest(events: [ProposedEvent(
+            stream: "notes-ops", type: "noted", id: CommandEventID.eventID(commandId: command, index: 0), data: Array("{}".utf8),
+            metadata: Array(#"{"command":"cancel"}"#.utf8))]))
+        let end = h.journal.endPosition
+        let cancel = await send(endpoints, ["cancel"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","commandId":"\#(command.canonicalString)"}"#)
+        #expect(cancel.status == 409 && cancel.body["error"] as? String == "commandIdReused", "\(cancel.body)")
+        #expect((cancel.body["message"] as? String)?.contains("other streams") == true, "\(cancel.body)")
+        #expect(h.journal.endPosition == end)
     }
 
     @Test func aCancellationSentAgainWithItsCommandIdIsNotJudgedAgain() async throws {

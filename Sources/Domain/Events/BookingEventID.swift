@@ -21,12 +21,20 @@ extension AppointmentBooked {
     /// The same, from the appointment id alone: what a client computes to send a booking with
     /// its ids, so that sending it again is a retry.
     public static func eventID(appointmentId: UUID, in home: StreamName) -> UUID? {
-        let role: UInt8
         switch home.kind {
-        case .slot: role = 1
-        case .applicant: role = 2
-        case .dossier, .fingerprint: return nil
+        case .slot: eventID(appointmentId: appointmentId, role: 1)
+        case .applicant: eventID(appointmentId: appointmentId, role: 2)
+        case .dossier, .fingerprint: nil
         }
+    }
+
+    /// The ids of both copies of the booking of `appointmentId` (slot's, then applicant's),
+    /// wherever they are: to learn whether that appointment id was booked at all.
+    public static func eventIDs(appointmentId: UUID) -> [UUID] {
+        [eventID(appointmentId: appointmentId, role: 1), eventID(appointmentId: appointmentId, role: 2)]
+    }
+
+    private static func eventID(appointmentId: UUID, role: UInt8) -> UUID {
         var input = Array("registre/AppointmentBooked/v1".utf8)
         input.append(0)
         input.append(role)

@@ -33,6 +33,33 @@ struct CommandService: Sendable {
         }
     }
 
+    /// How a command sent again (a timeout, a lost answer, a client resending its queue) is
+    /// recognised, so that it gets its original result instead of being decided a second time.
+    struct RetryKey: Sendable {
+        /// The events the command writes whose ids are fixed before deciding (a booking's
+        /// copies, by its appointment id), with the stream each goes to.
+        var events: [(id: UUID, stream: String)] = []
+        /// The client's name for the command, with the digest of its fields.
+        var command: CommandKey?
+        /// True when `events`' ids follow from `command` (a `book` without an appointment id):
+        /// found in other streams, they show the command id used for another booking.
+        var eventsFollowCommand = false
+    }
+
+    /// One command being run: what it is, for whom, and where its answer goes.
+    private struct Invocation: Sendable {
+        let name: String
+        let time: Date
+        let permissions: Permissions
+        let writes: [(stream: StreamName, types: Set<String>?)]
+        let fingerprint: Fingerprint?
+        let key: RetryKey
+        let extra: @Sendable (inout JSONBuilder) -> Void
+        let resume: ResumePoint
+        let done: @Sendable (ServerResponse) -> Void
+        let decide: @Sendable (Aggregates) throws -> PlannedAppend
+    }
+
     /// Runs `decide` until its append commits, a rule refuses it, or the attempts run out, and
     /// calls `done` exactly once. Decisions run on the calling thread and, after a conflict, at
     /// `resume`; the append waits for its group commit without holding a thread.
@@ -41,17 +68,13 @@ struct CommandService: Sendable {
     /// it, the event types: a peer without a grant for them is refused before any state is read,
     /// so it learns nothing from the rules' verdicts and leaves no evidence in anyone's name.
     /// (The events decided are checked again, exactly, before they are appended.)
-    /// `sentBefore` names the events, by id and stream, that the command writes when their ids
-    /// are fixed in advance (a booking with its appointment id): when all of them are committed
-    /// there, the command was sent before and its answer lost, and it gets the original result.
-    /// The rules, which would now refuse the very events that are in, are not asked again, so a
+    /// `retry` says how the same command sent again is recognised (`retryAnswer`): before the
+    /// first decision, and again before each decision that follows a version conflict (the
+    /// conflict may be the first send's own commit). A retry found gets the original result;
+    /// the rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
-    /// `command`, the client's name for this command, fixes the ids of the events it appends
-    /// (`CommandEventID`): sent again after a lost answer, the command finds them committed and
-    /// gets the original result, without being decided again. Its events carry the digest of its
-    /// fields, so the same name sent with other fields is refused rather than answered as a retry.
     func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
-             evidenceFrom fingerprint: Fingerprint? = nil, sentBefore: [(id: UUID, stream: String)] = [], command: CommandKey? = nil,
+             evidenceFrom fingerprint: Fingerprint? = nil, retry: RetryKey = RetryKey(),
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
              decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
@@ -60,54 +83,35 @@ struct CommandService: Sendable {
                 return done(.error(.forbidden, "forbidden", reason))
             }
         }
-        if let original = originalResult(ofEvents: sentBefore) {
-            AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
-                .recordSuccess(original, events: sentBefore.count, since: .now)
-            return done(AppendOutcome.success(original, extra: extra))
-        }
-        if let command {
-            switch replay(ofCommand: command, named: name) {
-            case .new:
-                break
-            case .committed(let original, let events):
-                AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
-                    .recordSuccess(original, events: events, since: .now)
-                return done(AppendOutcome.success(original, extra: extra))
-            case .anotherCommand(let metadata):
-                return done(.error(.conflict, "commandIdReused",
-                                   "commandId \(command.id.canonicalString) already names another command, whose events carry the metadata \(metadata); a command id names one command: use a new one"))
-            case .otherFields(let metadata):
-                return done(.error(.conflict, "commandIdReused",
-                                   "commandId \(command.id.canonicalString) was sent before with other fields (its events carry the metadata \(metadata), this send's fields digest is \(command.fieldsDigest)); a retry sends the same fields, a new intention a new command id"))
-            }
-        }
+        let run = Invocation(name: name, time: time, permissions: permissions, writes: writes, fingerprint: fingerprint, key: retry,
+                             extra: extra, resume: resume, done: done, decide: decide)
+        if let answer = retryAnswer(run) { return done(answer) }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
             return done(refuse(error, fingerprint: fingerprint, at: time))
         }
-        attempt(1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, command: command, extra: extra, resume: resume, done: done, decide: decide)
+        attempt(1, run)
     }
 
-    private func attempt(_ attempt: Int, _ name: String, at time: Date, permissions: Permissions, evidenceFrom fingerprint: Fingerprint?,
-                         command: CommandKey?, extra: @escaping @Sendable (inout JSONBuilder) -> Void, resume: ResumePoint,
-                         done: @escaping @Sendable (ServerResponse) -> Void,
-                         decide: @escaping @Sendable (Aggregates) throws -> PlannedAppend) {
+    private func attempt(_ attempt: Int, _ run: Invocation) {
         let attempts = max(1, self.attempts)
+        if attempt > 1, let answer = retryAnswer(run) { return run.done(answer) }
         let plan: PlannedAppend
         do {
-            plan = try decide(Aggregates(store: store))
+            plan = try run.decide(Aggregates(store: store))
         } catch let rejection as Rejection {
-            return done(refuse(rejection, fingerprint: fingerprint, at: time))
+            return run.done(refuse(rejection, fingerprint: run.fingerprint, at: run.time))
         } catch let error as JournalError {
-            return done(AppendOutcome.journalError(error))
+            return run.done(AppendOutcome.journalError(error))
         } catch {
-            return done(.error(.internalServerError, "internal", "\(error)"))
+            return run.done(.error(.internalServerError, "internal", "\(error)"))
         }
         for e in plan.events {
-            if let reason = permissions.appendRefusal(stream: e.stream, type: e.event.typeName) {
-                return done(.error(.forbidden, "forbidden", reason))
+            if let reason = run.permissions.appendRefusal(stream: e.stream, type: e.event.typeName) {
+                return run.done(.error(.forbidden, "forbidden", reason))
             }
         }
-        let metadata = Self.metadata(ofCommand: name, fieldsDigest: command?.fieldsDigest)
+        let command = run.key.command
+        let metadata = Self.metadata(ofCommand: run.name, fieldsDigest: command?.fieldsDigest)
         let request = AppendRequest(
             events: plan.events.enumerated().map { k, e in
                 // A booking's copies carry the ids derived from its appointment id, so the
@@ -127,36 +131,88 @@ struct CommandService: Sendable {
             })
         let started = ContinuousClock.now
         let events = request.events.count
-        resume.append(request, to: journal) { result in
+        run.resume.append(request, to: journal) { result in
             switch result {
             case .success(let result):
+                // The journal found these ids committed (two sends of one command racing): the
+                // committed events must be this command's, with these fields, to be its answer.
+                if result.wasAlreadyCommitted, let answer = retryAnswer(run) { return run.done(answer) }
                 AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
                     .recordSuccess(result, events: events, since: started)
-                done(AppendOutcome.success(result, extra: extra))
+                run.done(AppendOutcome.success(result, extra: run.extra))
             case .failure(.wrongExpectedVersion(let conflicts)):
                 metrics.versionConflicts.increment()
                 if attempt >= attempts {
-                    done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
+                    run.done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
                 } else {
-                    self.attempt(attempt + 1, name, at: time, permissions: permissions, evidenceFrom: fingerprint, command: command, extra: extra,
-                                 resume: resume, done: done, decide: decide)
+                    self.attempt(attempt + 1, run)
                 }
             case .failure(let error):
-                done(AppendOutcome.journalError(error, in: request))
+                run.done(AppendOutcome.journalError(error, in: request))
             }
         }
     }
 
-    /// The result the journal gave when these events were appended, if every one of them is
-    /// committed in the stream named; nil when any is missing or in another stream (a new
-    /// command, or an id reused: deciding and appending answer those as the first time).
-    func originalResult(ofEvents events: [(id: UUID, stream: String)]) -> AppendResult? {
-        var committed: [RecordedEvent] = []
-        for (id, stream) in events {
-            guard let e = try? journal.event(id: id), e.stream == stream else { return nil }
-            committed.append(e)
+    /// The answer to a command already sent, or nil when it is new.
+    ///
+    /// Events found under the retry key's ids must be this command's: in the streams it writes,
+    /// of types the peer may append (or the answer would tell a peer what a fresh send would
+    /// refuse it), and, for a command named by its client, with the same fields digest.
+    private func retryAnswer(_ run: Invocation) -> ServerResponse? {
+        let command = run.key.command
+        let streams = Set(run.writes.map(\.stream.description))
+        func forbidden(_ events: [RecordedEvent]) -> ServerResponse? {
+            for e in events {
+                if let reason = run.permissions.appendRefusal(stream: e.stream, type: e.type) { return .error(.forbidden, "forbidden", reason) }
+            }
+            return nil
         }
-        return committed.isEmpty ? nil : Self.result(ofCommitted: committed)
+        func original(_ events: [RecordedEvent]) -> ServerResponse {
+            let result = Self.result(ofCommitted: events)
+            AppendService(journal: journal, store: store, metrics: metrics, clock: clock, rules: rules, attempts: attempts)
+                .recordSuccess(result, events: events.count, since: .now)
+            return AppendOutcome.success(result, extra: run.extra)
+        }
+        func reused(_ command: CommandKey, _ what: String) -> ServerResponse {
+            .error(.conflict, "commandIdReused", "commandId \(command.id.canonicalString) \(what); a retry sends the same fields, a new intention a new command id")
+        }
+        if !run.key.events.isEmpty {
+            let found = run.key.events.map { (wanted: $0, event: try? journal.event(id: $0.id)) }
+            if found.allSatisfy({ $0.event?.stream == $0.wanted.stream }) {
+                let events = found.compactMap(\.event)
+                if let refusal = forbidden(events) { return refusal }
+                if let command, !events.allSatisfy({ Self.metadata($0.metadata, isOfCommand: run.name, fieldsDigest: command.fieldsDigest) }) {
+                    return reused(command, "was sent before with other fields (its events carry the metadata \(Self.shown(events[0].metadata)), this send's fields digest is \(command.fieldsDigest))")
+                }
+                return original(events)
+            }
+            if let command, run.key.eventsFollowCommand, found.contains(where: { $0.event != nil }) {
+                return reused(command, "was sent before for another booking (its appointment id follows from the command id, and that booking is in other streams)")
+            }
+        }
+        guard let command else { return nil }
+        var events: [RecordedEvent] = []
+        while events.count < 64, let e = try? journal.event(id: CommandEventID.eventID(commandId: command.id, index: events.count)) {
+            events.append(e)
+        }
+        // A command that wrote no events of its own may have been a booking without an
+        // appointment id: its copies are under ids derived from the command id.
+        if events.isEmpty, !run.key.eventsFollowCommand,
+           AppointmentBooked.eventIDs(appointmentId: CommandEventID.appointmentId(commandId: command.id)).contains(where: { (try? journal.event(id: $0)) != nil }) {
+            return reused(command, "already names a booking")
+        }
+        guard let first = events.first else { return nil }
+        guard events.allSatisfy({ streams.contains($0.stream) }) else {
+            return reused(command, "already names events in other streams (the first in \(first.stream), with the metadata \(Self.shown(first.metadata)))")
+        }
+        if let refusal = forbidden(events) { return refusal }
+        if events.allSatisfy({ Self.metadata($0.metadata, isOfCommand: run.name, fieldsDigest: command.fieldsDigest) }) {
+            return original(events)
+        }
+        if events.allSatisfy({ $0.metadata.starts(with: Self.metadataOpening(ofCommand: run.name)) }) {
+            return reused(command, "was sent before with other fields (its events carry the metadata \(Self.shown(first.metadata)), this send's fields digest is \(command.fieldsDigest))")
+        }
+        return reused(command, "already names another command, whose events carry the metadata \(Self.shown(first.metadata))")
     }
 
     /// What the journal answered when `events` (not empty) were appended together.
@@ -174,33 +230,19 @@ struct CommandService: Sendable {
         return Array(#"{"command":"\#(name)","fields":"\#(fieldsDigest)"}"#.utf8)
     }
 
-    enum CommandReplay {
-        case new
-        /// The command's events are in: its original result, and how many events it wrote.
-        case committed(AppendResult, events: Int)
-        /// Events under this command id were written by another command (their metadata).
-        case anotherCommand(String)
-        /// Events under this command id were written by this command with other fields.
-        case otherFields(String)
+    /// Whether `metadata` is that of command `name` with these fields. Events written before
+    /// digests were kept name the command only, and match any fields.
+    static func metadata(_ metadata: [UInt8], isOfCommand name: String, fieldsDigest: String) -> Bool {
+        metadata == Self.metadata(ofCommand: name, fieldsDigest: fieldsDigest) || metadata == Self.metadata(ofCommand: name)
     }
 
-    /// Whether the command named `command` was appended before: its events are found under
-    /// their derived ids, in order, until one is missing (a command writes a handful). Events
-    /// without a digest of fields (a journal written before digests were kept) match by name.
-    func replay(ofCommand command: CommandKey, named name: String) -> CommandReplay {
-        var events: [RecordedEvent] = []
-        while events.count < 64, let e = try? journal.event(id: CommandEventID.eventID(commandId: command.id, index: events.count)) {
-            events.append(e)
-        }
-        guard let first = events.first else { return .new }
-        let same = Self.metadata(ofCommand: name, fieldsDigest: command.fieldsDigest), undigested = Self.metadata(ofCommand: name)
-        let shown = String(decoding: first.metadata.prefix(200), as: UTF8.self)
-        if events.allSatisfy({ $0.metadata == same || $0.metadata == undigested }) {
-            return .committed(Self.result(ofCommitted: events), events: events.count)
-        }
-        // The same command by name (its metadata opens with it) but not the same fields.
-        let named = Array(#"{"command":"\#(name)","#.utf8)
-        return events.allSatisfy({ $0.metadata.starts(with: named) }) ? .otherFields(shown) : .anotherCommand(shown)
+    /// How the metadata of command `name`'s events opens, whatever its fields.
+    private static func metadataOpening(ofCommand name: String) -> [UInt8] {
+        Array(#"{"command":"\#(name)""#.utf8)
+    }
+
+    private static func shown(_ metadata: [UInt8]) -> String {
+        String(decoding: metadata.prefix(200), as: UTF8.self)
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {

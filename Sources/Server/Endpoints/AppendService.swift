@@ -162,6 +162,12 @@ struct AppendService: Sendable {
                 // A conflict the client asked for is its answer; one on a stream only this
                 // check guarded means the state moved: judge the rules again on the new state.
                 let visible = conflicts.filter { !(body.expectations[$0.stream] ?? .any).isSatisfied(by: $0.actual) }
+                // The commit that moved the state may be this very append, sent before: its ids
+                // are in now, and the journal answers it as a retry instead of the rules judging
+                // again events that are in.
+                if let id = body.events.lazy.compactMap(\.id).first, (try? journal.event(id: id)) != nil {
+                    return commit(body.request(expecting: body.expectations), resume: resume, done: done)
+                }
                 if !visible.isEmpty || attempt >= attempts {
                     metrics.versionConflicts.increment()
                     done(AppendOutcome.conflict(visible.isEmpty ? conflicts : visible,

@@ -61,9 +61,10 @@ struct CommandEndpoints: Sendable {
         let retry = knownAppointmentId.map { id in
             streams.compactMap { stream in AppointmentBooked.eventID(appointmentId: id, in: stream).map { (id: $0, stream: stream.description) } }
         } ?? []
+        let key = CommandService.RetryKey(events: retry, command: command, eventsFollowCommand: givenAppointmentId == nil && command != nil)
         return service.run("book", at: time, permissions: permissions,
-                           writes: streams.map { ($0, booked) }, evidenceFrom: fingerprint, sentBefore: retry,
-                                 extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
+                           writes: streams.map { ($0, booked) }, evidenceFrom: fingerprint, retry: key,
+                           extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
             try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
         }
     }
@@ -80,7 +81,7 @@ struct CommandEndpoints: Sendable {
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let cancelled: Set = [by == "service" ? AppointmentCancelledByService.typeName : AppointmentCancelledByApplicant.typeName]
         return service.run("cancel", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
-                           command: command, resume: answer.resume, done: answer.done) { a in
+                           retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             if by == "service", let reason {
                 return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
             }
@@ -96,7 +97,7 @@ struct CommandEndpoints: Sendable {
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let reinstated: Set = [AppointmentReinstated.typeName]
         return service.run("reinstate", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), reinstated), (.applicant(identity), reinstated)],
-                           command: command, resume: answer.resume, done: answer.done) { a in
+                           retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
         }
     }
@@ -107,7 +108,7 @@ struct CommandEndpoints: Sendable {
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
         let command = f.commandKey()
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
-        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], command: command, resume: answer.resume, done: answer.done) { a in
+        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
@@ -128,7 +129,7 @@ struct CommandEndpoints: Sendable {
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
             guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
-            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], command: command, resume: answer.resume, done: answer.done) { a in
+            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -162,7 +163,7 @@ struct CommandEndpoints: Sendable {
         default: parsed = .reachImplicitRejectionDeadline
         }
         guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
-        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], command: command, resume: answer.resume, done: answer.done) { a in
+        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }
