@@ -455,6 +455,19 @@ import Testing
         #expect(h.journal.endPosition == end)
     }
 
+    @Test func aPeerThatMayNotAppendACommandsEventsGetsNoAnswerFromItsRetry() async throws {
+        // A fresh send would be refused when its events are decided: its retry is refused too,
+        // rather than telling the peer the original result (or, by a 409, that fields differ).
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let dossier = UUID().uuidString.lowercased(), command = UUID().uuidString.lowercased()
+        let submit = #"{"dossierId":"\#(dossier)","identityKey":"\#(alice)","category":"student","kind":"first","channel":"online","site":"grenoble","commandId":"\#(command)"}"#
+        #expect(await send(endpoints, ["dossier", "submit"], submit).status == 200)
+        let consultationsOnly = Permissions(appendScopes: [AppendScope(eventTypes: ["ConsultationAnswered"], streamPrefixes: ["dossier-"])])
+        let response = await endpoints.handle(["dossier", "submit"], body: Array(submit.utf8), permissions: consultationsOnly)
+        #expect(response.status.code == 403, "\(String(decoding: response.body, as: UTF8.self))")
+    }
+
     @Test func aCancellationSentAgainWithItsCommandIdIsNotJudgedAgain() async throws {
         let h = try Harness()
         let (endpoints, _) = commands(h)
