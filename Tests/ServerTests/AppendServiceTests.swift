@@ -468,6 +468,34 @@ import Testing
         #expect(response.status.code == 403, "\(String(decoding: response.body, as: UTF8.self))")
     }
 
+    @Test func twoSendsOfACommandIdRacingWithOtherFieldsDoNotShareAResult() async throws {
+        // Both are judged new; the other send commits while this one is decided, so the journal
+        // finds this one's ids committed and answers "already committed". The events are the
+        // other send's, with other fields: that is not this send's answer.
+        let h = try Harness()
+        let dossier = UUID()
+        let service = commands(h).endpoints.service
+        let command = CommandKey(id: UUID(), fieldsDigest: String(repeating: "d", count: 64))
+        let journal = h.journal
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            service.run("dossier/submit", at: Date(), permissions: .everything, writes: [(.dossier(dossier), nil)],
+                        retry: CommandService.RetryKey(command: command), resume: .inPlace, done: { continuation.resume(returning: $0) }) { a in
+                let plan = try Decide.submit(a.dossier(dossier), for: IdentityKey(hex: alice)!, category: .student, kind: .first, channel: .online,
+                                             at: .grenoble, on: Date())
+                if journal.endPosition == 0 {
+                    _ = try journal.appendAndWait(AppendRequest(events: plan.events.enumerated().map { k, e in
+                        ProposedEvent(stream: e.stream, type: e.event.typeName, id: CommandEventID.eventID(commandId: command.id, index: k), data: e.data,
+                                      metadata: CommandService.metadata(ofCommand: "dossier/submit", fieldsDigest: String(repeating: "e", count: 64)))
+                    }))
+                }
+                return plan
+            }
+        }
+        let body = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        #expect(response.status.code == 409 && body["error"] as? String == "commandIdReused", "\(body)")
+        #expect(h.journal.endPosition == 1)
+    }
+
     @Test func aCancellationSentAgainWithItsCommandIdIsNotJudgedAgain() async throws {
         let h = try Harness()
         let (endpoints, _) = commands(h)
