@@ -57,9 +57,10 @@ import Testing
         #expect(CommandEventID.fieldsDigest([outcome, dossier]) == "b8af7194cdf0bbaec782018cbefe36d47e785bf76ea75532f8ad1db69132bf96")
         #expect(CommandEventID.fieldsDigest([dossier, outcome]) == CommandEventID.fieldsDigest([outcome, dossier]))
         #expect(CommandEventID.fieldsDigest([]) == "aa4d73251ff5f646572ef7d74c4073222c7c713987b8c9a4b35eb692f47b965a")
-        // The length before each value keeps one field's end from passing for the next's start.
-        #expect(CommandEventID.fieldsDigest([(name: "a", value: Array("sxy".utf8)), (name: "b", value: Array("s".utf8))])
-                != CommandEventID.fieldsDigest([(name: "a", value: Array("sx".utf8)), (name: "b", value: Array("sy".utf8))]))
+        // The length before each value keeps one field's value from passing for several fields:
+        // without it both inputs would be a\0s1b\0s2.
+        #expect(CommandEventID.fieldsDigest([(name: "a", value: Array("s1".utf8)), (name: "b", value: Array("s2".utf8))])
+                != CommandEventID.fieldsDigest([(name: "a", value: Array("s1b\u{0}s2".utf8))]))
     }
 
     @Test func onlyABookingInItsTwoHomesHasARequiredId() {

@@ -322,6 +322,54 @@ import Testing
         #expect(h.journal.endPosition == end, "nothing written by any of them")
     }
 
+    @Test func aBookWithACommandIdTakesOnlyTheAppointmentIdDerivedFromIt() async throws {
+        // Otherwise the command id would never be found again: the booking's ids follow from the
+        // appointment id, and another booking or command could reuse the command id.
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        let slot = UUID().uuidString.lowercased(), command = UUID()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let end = h.journal.endPosition
+        func book(_ appointment: UUID) -> String {
+            #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)","appointmentId":"\#(appointment.canonicalString)","commandId":"\#(command.canonicalString)"}"#
+        }
+        let other = await send(endpoints, ["book"], book(UUID()))
+        #expect(other.status == 400 && "\(other.body)".contains("appointmentIdFromCommandId"), "\(other.body)")
+        #expect(h.journal.endPosition == end)
+        let derived = CommandEventID.appointmentId(commandId: command)
+        let booked = await send(endpoints, ["book"], book(derived))
+        #expect(booked.status == 200 && booked.body["appointmentId"] as? String == derived.canonicalString, "\(booked.body)")
+    }
+
+    @Test func aRetryWhoseFirstSendCommitsJustBeforeItIsDecidedIsNotARefusedAttempt() async throws {
+        // The first send commits after the retry looked its ids up and before the rules read
+        // the state: the rules refuse the applicant's own booking, which is the retry's answer.
+        let h = try Harness()
+        let (endpoints, rejected) = commands(h)
+        let slot = UUID().uuidString.lowercased(), appointment = UUID()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let slotStream = StreamName.slot(site: .grenoble, slotId: UUID(uuidString: slot)!), applicant = StreamName.applicant(IdentityKey(hex: alice)!)
+        let ids = h.bookingIDs(slot, identity: alice, appointment: appointment.canonicalString)
+        let first = h.booked(slot, identity: alice, appointment: appointment.canonicalString, id: ids.slot, applicantID: ids.applicant)
+        let journal = h.journal, bobsFingerprint = Fingerprint(hex: bob)!
+        let key = CommandService.RetryKey(events: [(UUID(uuidString: ids.slot)!, slotStream.description), (UUID(uuidString: ids.applicant)!, applicant.description)])
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            endpoints.service.run("book", at: Date(), permissions: .everything, writes: [(slotStream, nil), (applicant, nil)], evidenceFrom: bobsFingerprint,
+                                  retry: key, resume: .inPlace, done: { continuation.resume(returning: $0) }) { a in
+                _ = try journal.appendAndWait(AppendRequest(events: first.map { line in
+                    let json = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                    return ProposedEvent(stream: json["stream"] as! String, type: "AppointmentBooked", id: UUID(uuidString: json["id"] as! String),
+                                         data: Array(try! JSONSerialization.data(withJSONObject: json["data"]!)), metadata: CommandService.metadata(ofCommand: "book"))
+                }))
+                return try Decide.book(appointment, in: a.slot(.grenoble, UUID(uuidString: slot)!), for: a.applicant(IdentityKey(hex: alice)!),
+                                       from: bobsFingerprint, at: Date())
+            }
+        }
+        let body = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        #expect(response.status.code == 200 && body["alreadyCommitted"] as? Bool == true, "\(body)")
+        #expect(rejected.pendingAttempts == 0)
+    }
+
     @Test func theCommandIdOfACancellationCannotBookAfterwards() async throws {
         let h = try Harness()
         let (endpoints, _) = commands(h)

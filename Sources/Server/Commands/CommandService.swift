@@ -41,7 +41,7 @@ struct CommandService: Sendable {
         var events: [(id: UUID, stream: String)] = []
         /// The client's name for the command, with the digest of its fields.
         var command: CommandKey?
-        /// True when `events`' ids follow from `command` (a `book` without an appointment id):
+        /// True when `events`' ids follow from `command` (a `book` with a command id):
         /// found in other streams, they show the command id used for another booking.
         var eventsFollowCommand = false
     }
@@ -99,6 +99,9 @@ struct CommandService: Sendable {
         do {
             plan = try run.decide(Aggregates(store: store))
         } catch let rejection as Rejection {
+            // The first send may have committed since the retry key was looked up, and the
+            // rule refuse its events: then this is its retry, not a refused attempt.
+            if let answer = retryAnswer(run) { return run.done(answer) }
             return run.done(refuse(rejection, fingerprint: run.fingerprint, at: run.time))
         } catch let error as JournalError {
             return run.done(AppendOutcome.journalError(error))

@@ -166,6 +166,7 @@ struct AppendService: Sendable {
                 // are in now, and the journal answers it as a retry instead of the rules judging
                 // again events that are in.
                 if let id = body.events.lazy.compactMap(\.id).first, (try? journal.event(id: id)) != nil {
+                    metrics.versionConflicts.increment()
                     return commit(body.request(expecting: body.expectations), resume: resume, done: done)
                 }
                 if !visible.isEmpty || attempt >= attempts {

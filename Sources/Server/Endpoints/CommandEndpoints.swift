@@ -51,7 +51,14 @@ struct CommandEndpoints: Sendable {
         let fingerprint = f.fingerprint("fingerprint"), givenAppointmentId = f.uuid("appointmentId", required: false)
         let time = f.date("occurredAt", required: false) ?? Date(), command = f.commandKey()
         guard f.isValid, let site, let slotId, let identity, let fingerprint else { return answer.done(invalid(f)) }
-        // A booking's ids follow from its appointment id; a `commandId` without one fixes it too.
+        // A booking's ids follow from its appointment id, and with a `commandId` the appointment
+        // id follows from it: the booking is then found from the command id alone, so that
+        // command id cannot name another booking or command. (A booking has one retry key.)
+        if let command, let givenAppointmentId, givenAppointmentId != CommandEventID.appointmentId(commandId: command.id) {
+            return answer.done(RequestProblem.response([RequestProblem(
+                eventIndex: nil, field: "appointmentId", rule: "appointmentIdFromCommandId",
+                message: "with a commandId the appointment id is \(CommandEventID.appointmentId(commandId: command.id).canonicalString), derived from it (docs/SERVER.md): send that or no appointmentId, or send an appointmentId without a commandId")]))
+        }
         let knownAppointmentId = givenAppointmentId ?? command.map { CommandEventID.appointmentId(commandId: $0.id) }
         let appointmentId = knownAppointmentId ?? UUID()
         let booked: Set = [AppointmentBooked.typeName]
@@ -61,7 +68,7 @@ struct CommandEndpoints: Sendable {
         let retry = knownAppointmentId.map { id in
             streams.compactMap { stream in AppointmentBooked.eventID(appointmentId: id, in: stream).map { (id: $0, stream: stream.description) } }
         } ?? []
-        let key = CommandService.RetryKey(events: retry, command: command, eventsFollowCommand: givenAppointmentId == nil && command != nil)
+        let key = CommandService.RetryKey(events: retry, command: command, eventsFollowCommand: command != nil)
         return service.run("book", at: time, permissions: permissions,
                            writes: streams.map { ($0, booked) }, evidenceFrom: fingerprint, retry: key,
                            extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
