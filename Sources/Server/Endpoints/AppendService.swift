@@ -17,6 +17,11 @@ struct AppendService: Sendable {
     let rules: RuleParameters
     let attempts: Int
 
+    /// Whether `id` is of UUID version 8 with the RFC 9562 variant, as derived ids are.
+    static func isDerived(_ id: UUID) -> Bool {
+        id.uuid.6 >> 4 == 8 && id.uuid.8 >> 6 == 0b10
+    }
+
     /// Events in a domain stream, or of a catalogue type, must be valid catalogue events.
     static func isDomain(_ e: ProposedEvent) -> Bool { StreamName.isDomain(stream: e.stream, type: e.type) }
 
@@ -34,6 +39,17 @@ struct AppendService: Sendable {
         for (index, e) in body.events.enumerated() {
             if let reason = permissions.appendRefusal(stream: e.stream, type: e.type) {
                 return done(.error(.forbidden, "forbidden", reason) { $0.field("eventIndex", index) })
+            }
+        }
+        // Ids of UUID version 8 are the ones the server derives (a booking's copies from its
+        // appointment id, a command's events from its command id; docs/SERVER.md): a client may
+        // send one only as a booking copy's own id, checked against its derivation below, so no
+        // peer can store an event under an id a booking or a command will need.
+        for (index, e) in body.events.enumerated() where e.type != AppointmentBooked.typeName {
+            if let id = e.id, Self.isDerived(id) {
+                return done(RequestProblem.response([RequestProblem(
+                    eventIndex: index, field: "id", rule: "reservedEventId",
+                    message: "\(id.canonicalString) is a UUID of version 8, which only the server derives (booking copies and commands' events): send another version, such as 4 or 7")]))
             }
         }
         // A retry of an append already committed answers with the original result, before any
