@@ -417,8 +417,16 @@ public final class Journal: @unchecked Sendable {
     /// The blocking form of `append`, for command-line tools and benchmarks outside async code.
     public func appendAndWait(_ request: AppendRequest) throws -> AppendResult {
         let prepared = try PreparedAppend(request, limits: options.limits)
-        let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
+        // Nothing queued or being written: commit here, without waking the writer thread and
+        // waiting to be woken (a bulk load's batches follow one another this way).
+        if queue.claimIfIdle() {
+            withExtendedLifetime(prepared) {
+                writer.commit([AppendQueue.Item(append: prepared, completion: { box.result = $0 })])
+            }
+            return try box.result!.get()
+        }
+        let done = DispatchSemaphore(value: 0)
         queue.enqueue(prepared) { result in
             box.result = result
             done.signal()

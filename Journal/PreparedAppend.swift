@@ -127,7 +127,9 @@ struct PreparedAppend: Sendable {
     var allIDsGiven: Bool { events.allSatisfy(\.idWasGiven) }
 }
 
-/// The hand-off between appending threads and the writer thread.
+/// The hand-off between appending threads and the writer thread, and the writer's role: one
+/// batch is processed at a time, by the writer thread or, when nothing is queued or being
+/// written, by a blocking caller itself (`claimIfIdle`), which then skips two thread hand-offs.
 final class AppendQueue: @unchecked Sendable {
     typealias Completion = @Sendable (Result<AppendResult, JournalError>) -> Void
 
@@ -139,6 +141,8 @@ final class AppendQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Item] = []
     private var closed = false
+    /// A batch is being processed (by the writer thread or a caller that claimed the role).
+    private var busy = false
 
     func enqueue(_ append: PreparedAppend, completion: @escaping Completion) {
         condition.lock()
@@ -152,12 +156,13 @@ final class AppendQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for work and takes everything pending up to `maximumBytes` (at least one append).
-    /// Returns nil once closed and drained.
+    /// Waits for work and for the writer's role, and takes everything pending up to
+    /// `maximumBytes` (at least one append). Returns nil once closed, drained and idle. The
+    /// caller processes the batch and then calls `finished()`.
     func take(maximumBytes: Int) -> [Item]? {
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty && !closed { condition.wait() }
+        while busy || (pending.isEmpty && !closed) { condition.wait() }
         if pending.isEmpty { return nil }
         var bytes = 0
         var n = 0
@@ -168,7 +173,27 @@ final class AppendQueue: @unchecked Sendable {
         }
         let batch = Array(pending[0..<n])
         pending.removeFirst(n)
+        busy = true
         return batch
+    }
+
+    /// Takes the writer's role for the calling thread when nothing is queued or being written
+    /// (so no earlier append is overtaken); true when it did. The caller then processes its own
+    /// batch and calls `finished()`.
+    func claimIfIdle() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !busy, pending.isEmpty, !closed else { return false }
+        busy = true
+        return true
+    }
+
+    /// The batch taken or claimed is processed: the role is free again.
+    func finished() {
+        condition.lock()
+        busy = false
+        condition.broadcast()
+        condition.unlock()
     }
 
     func close() {
