@@ -69,8 +69,9 @@ struct CommandService: Sendable {
     /// so it learns nothing from the rules' verdicts and leaves no evidence in anyone's name.
     /// (The events decided are checked again, exactly, before they are appended.)
     /// `retry` says how the same command sent again is recognised (`retryAnswer`): before the
-    /// first decision, and again before each decision that follows a version conflict (the
-    /// conflict may be the first send's own commit). A retry found gets the original result;
+    /// first decision, again before each decision that follows a version conflict (the conflict
+    /// may be the first send's own commit) and before a rule's refusal is answered, and once
+    /// more when the journal answers that the ids are in. A retry found gets the original result;
     /// the rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
     func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
@@ -179,13 +180,16 @@ struct CommandService: Sendable {
         func reused(_ command: CommandKey, _ what: String) -> ServerResponse {
             .error(.conflict, "commandIdReused", "commandId \(command.id.canonicalString) \(what); a retry sends the same fields, a new intention a new command id")
         }
+        func otherFields(_ command: CommandKey, _ found: RecordedEvent) -> ServerResponse {
+            reused(command, "was sent before with other fields (its events carry the metadata \(Self.shown(found.metadata)), this send's fields digest is \(command.fieldsDigest))")
+        }
         if !run.key.events.isEmpty {
             let found = run.key.events.map { (wanted: $0, event: try? journal.event(id: $0.id)) }
             if found.allSatisfy({ $0.event?.stream == $0.wanted.stream }) {
                 let events = found.compactMap(\.event)
                 if let refusal = forbidden(events) { return refusal }
                 if let command, !events.allSatisfy({ Self.metadata($0.metadata, isOfCommand: run.name, fieldsDigest: command.fieldsDigest) }) {
-                    return reused(command, "was sent before with other fields (its events carry the metadata \(Self.shown(events[0].metadata)), this send's fields digest is \(command.fieldsDigest))")
+                    return otherFields(command, events[0])
                 }
                 return original(events)
             }
@@ -213,7 +217,7 @@ struct CommandService: Sendable {
             return original(events)
         }
         if events.allSatisfy({ $0.metadata.starts(with: Self.metadataOpening(ofCommand: run.name)) }) {
-            return reused(command, "was sent before with other fields (its events carry the metadata \(Self.shown(first.metadata)), this send's fields digest is \(command.fieldsDigest))")
+            return otherFields(command, first)
         }
         return reused(command, "already names another command, whose events carry the metadata \(Self.shown(first.metadata))")
     }
