@@ -92,12 +92,14 @@ public struct ImportBatcher {
             case .noStream?: return false
             case .exact(let v)?: guard known == v else { return false }
             }
-            predicted[stream] = known.map { $0 + 1 }
+            // No stream reaches version UInt64.max: an expectation of it only ever conflicts,
+            // and predicting past it must not trap.
+            predicted[stream] = known.flatMap { $0 == .max ? nil : $0 + 1 }
         } else {
             if let e = line.expectedVersion { expectations[stream] = e }
             switch line.expectedVersion {
             case .noStream?: predicted[stream] = .some(0)
-            case .exact(let v)?: predicted[stream] = .some(v + 1)
+            case .exact(let v)?: predicted[stream] = .some(v == .max ? nil : v + 1)
             default: predicted[stream] = .some(nil)
             }
         }

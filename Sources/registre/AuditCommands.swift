@@ -163,6 +163,7 @@ struct ReceiptCommand: ParsableCommand {
 
     func validate() throws {
         guard UUID(uuidString: event) != nil else { throw ValidationError("--event must be a UUID, not '\(event.prefix(60))'") }
+        if let out { try OutputPaths.refuseInside(journal: location.journal, out, flag: "--out") }
     }
 
     func run() throws {
@@ -243,6 +244,7 @@ struct VerifyConsistencyCommand: ParsableCommand {
         if proof != nil, journal != nil || old != nil || new != nil {
             throw ValidationError("--proof checks a proof file on its own; do not combine it with --journal, --old or --new")
         }
+        if let out, let journal { try OutputPaths.refuseInside(journal: journal, out, flag: "--out") }
     }
 
     func run() throws {
@@ -278,8 +280,8 @@ private func emit(_ bytes: [UInt8], to path: String?) throws {
         FileHandle.standardOutput.write(Data(bytes))
         return
     }
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-        printError("cannot write \(path)")
+    do { try OutputPaths.writeNew(bytes, to: path) } catch {
+        printError("\(error)")
         throw ExitCode(2)
     }
 }

@@ -65,6 +65,9 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
+        for (flag, value) in [("--cold-start-events", coldStartEvents), ("--rebuild-events", rebuildEvents), ("--audit-events", auditEvents)] {
+            guard value >= 1 else { throw ValidationError("\(flag) must be at least 1, not \(value)") }
+        }
         guard packBlockBytes == 0 || (4_096...(16 << 20)).contains(packBlockBytes) else {
             throw ValidationError("--pack-block-bytes must be 0 (no packing) or between 4096 and 16 MiB, not \(packBlockBytes)")
         }
@@ -80,9 +83,25 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let selected = Set(workloads.split(separator: ",").map(String.init))
-        let work = directory ?? NSTemporaryDirectory() + "registre-bench-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
+        let work = try BenchDirectory(directory, writing: Self.entries(for: selected))
+        defer { if !keep { work.removeWhatThisRunMade() } }
+        try run(selected, in: work.path)
+    }
+
+    /// What each workload writes in the benchmark's directory. `rebuild/` is reused when a run
+    /// kept it (its history takes minutes to write); the others must be new.
+    private static func entries(for selected: Set<String>) -> [String] {
+        var names: [String] = []
+        if !selected.isDisjoint(with: ["W1", "W3"]) { names += ["raw.ndjson", "w1"] }
+        if selected.contains("W5") { names += ["w5"] }
+        if selected.contains("W1") { names += ["w1-socket"] }
+        if selected.contains("W2") { names += ["raw-groupcommit", "w2"] }
+        if selected.contains("W4") { names += ["w4"] }
+        if selected.contains("audit") { names += ["audit", "audit.key", "audit.pub"] }
+        return names
+    }
+
+    private func run(_ selected: Set<String>, in work: String) throws {
         var rows: [BenchRow] = []
         func emit(_ row: BenchRow) {
             rows.append(row)
@@ -143,12 +162,16 @@ struct BenchCommand: ParsableCommand {
         guard let handle = FileHandle(forReadingAtPath: events) else { throw ValidationError("cannot read \(events)") }
         var out: [ProposedEvent] = []
         var n = 0
-        try LineReader(handle).forEachLine { line in
-            n += 1
-            guard !line.isEmpty else { return }
-            do { out.append(try ImportLine(parsing: line).event) } catch {
-                throw ValidationError("\(events) line \(n): \(error)")
+        do {
+            try LineReader(handle).forEachLine { line in
+                n += 1
+                guard !line.isEmpty else { return }
+                do { out.append(try ImportLine(parsing: line).event) } catch {
+                    throw ValidationError("\(events) line \(n): \(error)")
+                }
             }
+        } catch let failure as LineReader.Failure {
+            throw ValidationError("\(events) \(failure)")
         }
         for i in out.indices where out[i].id == nil { out[i].id = UUID() }
         return out

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Journal
 #if canImport(Glibc)
@@ -18,12 +19,14 @@ enum SocketWorkloads {
 
     static func run(_ selected: Set<String>, source: [ProposedEvent], work: String, emit: (BenchRow) -> Void) throws {
         let environment = ProcessInfo.processInfo.environment
-        let seconds = Double(environment["REGISTRE_BENCH_W2_SECONDS"] ?? "") ?? 15
-        let attempts = Int(environment["REGISTRE_BENCH_W4_ATTEMPTS"] ?? "") ?? 100_000
+        let seconds = try setting("REGISTRE_BENCH_W2_SECONDS", in: environment, default: 15.0) { $0 > 0 && $0 <= 86_400 }
+        let attempts = try setting("REGISTRE_BENCH_W4_ATTEMPTS", in: environment, default: 100_000) { $0 >= 500 }
         // Free-form copies of the benchmark events: the same bytes under bench- streams, so the
-        // server checks them as a journal (limits, JSON) but not as the domain.
+        // server checks them as a journal (limits, JSON) but not as the domain. Ids of version 8
+        // are the ones the server derives for commands and bookings, and `/append` refuses them
+        // from clients: the copies carry them as version 4 (the same id otherwise).
         let events = source.map { e in
-            ProposedEvent(stream: "bench-" + e.stream, type: "bench." + e.type, id: e.id, data: e.data, metadata: e.metadata)
+            ProposedEvent(stream: "bench-" + e.stream, type: "bench." + e.type, id: e.id.map(asClientID), data: e.data, metadata: e.metadata)
         }
         if selected.contains("W1") {
             progress("W1: registre-socket, durable appends of 100 through the socket")
@@ -39,6 +42,23 @@ enum SocketWorkloads {
             progress("W4: registre-socket, 16 clients racing to book 500 slots, \(attempts) attempts")
             emit(try w4(attempts: attempts, work: work + "/w4"))
         }
+    }
+
+    /// A tuning variable from the environment: absent is `fallback`; present, it must parse and
+    /// pass `valid`, or the run stops with an error naming it.
+    static func setting<T: LosslessStringConvertible>(_ name: String, in environment: [String: String], default fallback: T,
+                                                      _ valid: (T) -> Bool) throws -> T {
+        guard let text = environment[name] else { return fallback }
+        guard let value = T(text), valid(value) else { throw ValidationError("\(name)=\(text) is not a usable value (default \(fallback))") }
+        return value
+    }
+
+    /// `id` with its version nibble set to 4 when it is 8 (see `run`).
+    static func asClientID(_ id: UUID) -> UUID {
+        var bytes = id.uuid
+        guard bytes.6 >> 4 == 8 else { return id }
+        bytes.6 = bytes.6 & 0x0F | 0x40
+        return UUID(uuid: bytes)
     }
 
     static func progress(_ text: String) {

@@ -275,16 +275,20 @@ struct AppendCommand: ParsableCommand {
             }
             var batcher = ImportBatcher(maximumEvents: batch)
             var n = 0
-            try LineReader(handle).forEachLine { line in
-                n += 1
-                guard !line.isEmpty else { return }
-                let parsed: ImportLine
-                do { parsed = try ImportLine(parsing: line) } catch { throw ValidationError("\(file) line \(n): \(error)") }
-                if !batcher.add(parsed) {
-                    try send(batcher.request, client)
-                    batcher.reset()
-                    _ = batcher.add(parsed)
+            do {
+                try LineReader(handle).forEachLine { line in
+                    n += 1
+                    guard !line.isEmpty else { return }
+                    let parsed: ImportLine
+                    do { parsed = try ImportLine(parsing: line) } catch { throw ValidationError("\(file) line \(n): \(error)") }
+                    if !batcher.add(parsed) {
+                        try send(batcher.request, client)
+                        batcher.reset()
+                        _ = batcher.add(parsed)
+                    }
                 }
+            } catch let failure as LineReader.Failure {
+                throw ValidationError("\(file) \(failure)")
             }
             if !batcher.isEmpty { try send(batcher.request, client) }
         } else {

@@ -33,6 +33,19 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
         guard scale > 0, scale <= 20 else { throw ValidationError("--scale must be in (0, 20], not \(scale)") }
         guard (1...500).contains(applicants) else { throw ValidationError("--applicants must be between 1 and 500") }
+        // The demo writes a journal, keys, a log and tables: into an existing journal it would
+        // append a whole year that cannot be taken out again, and it would replace a key.
+        if let directory {
+            guard !directory.isEmpty else { throw ValidationError("--directory needs a path") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw ValidationError("--directory \(directory) is a file: name a new or empty directory") }
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? ["?"]
+                guard entries.isEmpty else {
+                    throw ValidationError("--directory \(directory) is not empty (it holds \(entries.sorted().prefix(3).joined(separator: ", "))\(entries.count > 3 ? ", …" : "")): the demo writes a journal, keys and tables there, so name a new or empty directory")
+                }
+            }
+        }
     }
 
     func run() throws {

@@ -9,7 +9,8 @@ struct ImportCommand: ParsableCommand {
         discussion: """
         Each line: {"stream":"…","type":"…","id":"uuid"?,"data":{…},"metadata":{…}?,"expectedVersion":V|"any"|"noStream"|"streamExists"?}.
         The output of `registre replay` imports as it is. A bad line stops the import before the batch \
-        holding it; the lines after it are still checked, and every bad line is reported by number. \
+        holding it; the lines after it are still checked, every bad line is reported by number, and the \
+        last line that is in the journal is named, with where to resume. A line may hold at most 16 MiB. \
         Re-running the same import after an interruption is safe when lines carry ids: committed batches \
         are recognised and skipped.
 
@@ -56,6 +57,11 @@ struct ImportCommand: ParsableCommand {
         if file == "-" {
             input = .standardInput
         } else {
+            // Checked before the journal is opened (which creates it): a directory would only
+            // fail at the first read.
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("\(file) does not exist") }
+            guard !isDirectory.boolValue else { throw ValidationError("\(file) is a directory: name an NDJSON file, or - for standard input") }
             guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
             input = h
         }
@@ -63,7 +69,9 @@ struct ImportCommand: ParsableCommand {
         defer { journal.close() }
         let progress = ProgressBar("import")
         var batcher = ImportBatcher(maximumEvents: batch)
-        var batchFirstLine = 1
+        var batchFirstLine = 1, batchLastLine = 0
+        /// The last line whose batch is in the journal: where a run after a stop resumes.
+        var committedThroughLine = 0
         var imported = 0, skipped = 0
         var badLines: [(Int, String)] = []
         var stopped = false
@@ -73,6 +81,7 @@ struct ImportCommand: ParsableCommand {
             do {
                 let result = try journal.appendAndWait(batcher.request)
                 if result.wasAlreadyCommitted { skipped += batcher.events.count } else { imported += batcher.events.count }
+                committedThroughLine = batchLastLine
             } catch {
                 badLines.append((batchFirstLine, "the batch starting here was refused: \(error)"))
                 stopped = true
@@ -82,24 +91,30 @@ struct ImportCommand: ParsableCommand {
         }
 
         var lineNumber = 0
-        try LineReader(input).forEachLine { line in
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-            do {
-                let parsed = try ImportLine(parsing: line)
-                if stopped { return }
-                if batcher.isEmpty { batchFirstLine = lineNumber }
-                if !batcher.add(parsed) {
-                    try flush()
-                    batchFirstLine = lineNumber
-                    _ = batcher.add(parsed)
+        do {
+            try LineReader(input).forEachLine { line in
+                lineNumber += 1
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+                do {
+                    let parsed = try ImportLine(parsing: line)
+                    if stopped { return }
+                    if batcher.isEmpty { batchFirstLine = lineNumber }
+                    if !batcher.add(parsed) {
+                        try flush()
+                        batchFirstLine = lineNumber
+                        _ = batcher.add(parsed)
+                    }
+                    batchLastLine = lineNumber
+                } catch let problem as ImportLine.Problem {
+                    badLines.append((lineNumber, problem.message))
+                    stopped = true
+                    batcher.reset()
                 }
-            } catch let problem as ImportLine.Problem {
-                badLines.append((lineNumber, problem.message))
-                stopped = true
-                batcher.reset()
+                if badLines.count >= 100 { throw StopReading() }
             }
-            if badLines.count >= 100 { throw StopReading() }
+        } catch let error as LineReader.Failure {
+            badLines.append((error.line, error.message))
+            stopped = true
         }
         if !stopped { try flush() }
         progress.finish()
@@ -111,7 +126,9 @@ struct ImportCommand: ParsableCommand {
             print("checkpoints signed by key \(signer.publicKey.keyID.hex) (every \(checkpointEvery) events and at the end)")
         }
         if !badLines.isEmpty {
-            printError("stopped at line \(badLines[0].0): nothing from the batch holding it was imported")
+            let kept = committedThroughLine == 0 ? "no line was imported"
+                : "lines 1–\(committedThroughLine) are in the journal and nothing after them"
+            printError("stopped at line \(badLines[0].0): \(kept); once it is mended, import again from line \(committedThroughLine + 1) (or the whole file again, if its lines carry ids)")
             throw ExitCode(1)
         }
     }
@@ -120,25 +137,51 @@ struct ImportCommand: ParsableCommand {
 struct StopReading: Error {}
 
 /// Splits input into lines without decoding it, in 1 MiB reads.
+///
+/// A line may hold at most `maximumLineBytes`: no event can be that large (`JournalLimits`), so
+/// a longer line is refused where it reaches the limit instead of being held in memory whole.
 struct LineReader {
+    static let maximumLineBytes = 16 << 20
+
+    /// The input could not be read, or a line is too long: `line` is the line it happened in.
+    struct Failure: Error, CustomStringConvertible {
+        var line: Int
+        var message: String
+        var description: String { "line \(line): \(message)" }
+    }
+
     let handle: FileHandle
     init(_ handle: FileHandle) { self.handle = handle }
 
     func forEachLine(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var pending: [UInt8] = []
+        // Bytes at the start of `pending` already searched for a newline: a long line is
+        // searched once, not again after every read.
+        var searched = 0
+        var lines = 0
         do {
             while true {
-                let chunk = handle.readData(ofLength: 1 << 20)
+                let chunk: Data
+                do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                    throw Failure(line: lines + 1, message: "cannot read the input: \(error.localizedDescription)")
+                }
                 if chunk.isEmpty { break }
                 pending.append(contentsOf: chunk)
                 var start = 0
                 try pending.withUnsafeBytes { raw in
-                    while let nl = raw[start...].firstIndex(of: 0x0A) {
+                    var from = searched
+                    while let nl = raw[from...].firstIndex(of: 0x0A) {
+                        lines += 1
                         try body(UnsafeRawBufferPointer(rebasing: raw[start..<nl]))
                         start = nl + 1
+                        from = start
                     }
                 }
                 pending.removeFirst(start)
+                searched = pending.count
+                if pending.count > Self.maximumLineBytes {
+                    throw Failure(line: lines + 1, message: "the line is longer than \(Self.maximumLineBytes >> 20) MiB, and no event can be that large")
+                }
             }
             if !pending.isEmpty { try pending.withUnsafeBytes { try body($0) } }
         } catch is StopReading {}

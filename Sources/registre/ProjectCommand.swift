@@ -48,13 +48,10 @@ struct ProjectCommand: ParsableCommand {
         if let asOf, UTCTime.parse(asOf) == nil {
             throw ValidationError("--as-of must be a UTC time such as 2024-10-31T23:59:59Z, not '\(asOf)'")
         }
-        let journal = URL(fileURLWithPath: location.journal).standardizedFileURL.path
-        let output = URL(fileURLWithPath: out).standardizedFileURL.path
-        guard journal != output else { throw ValidationError("--out must not be the journal directory") }
+        try OutputPaths.refuseInside(journal: location.journal, out, flag: "--out")
         if let checkpoint {
             guard !checkpoint.isEmpty else { throw ValidationError("--checkpoint needs a file path") }
-            let file = URL(fileURLWithPath: checkpoint).standardizedFileURL
-            guard file.deletingLastPathComponent().path != journal else { throw ValidationError("--checkpoint must not be inside the journal directory") }
+            try OutputPaths.refuseInside(journal: location.journal, checkpoint, flag: "--checkpoint")
         }
     }
 

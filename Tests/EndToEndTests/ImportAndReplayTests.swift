@@ -121,6 +121,8 @@ func writeLines(_ lines: [String], to path: String) throws {
             #expect(message.count > "registre: line \(line): ".count + 5, "line \(line) is reported without a reason: \(message)")
         }
         #expect(outcome.err.contains("line 48:") && outcome.err.contains("colour"), "the unknown field is not named")
+        #expect(outcome.err.contains("stopped at line 25: lines 1–20 are in the journal and nothing after them") && outcome.err.contains("from line 21"),
+                "the stop says which lines went in and where to resume: \(outcome.err)")
 
         // Lines 1–20 are two whole batches before the bad line's batch (21–30): only they went in.
         let events = try allEvents(scratch.file("j"))
