@@ -109,7 +109,8 @@ final class FrameCursor {
             switch header.codec {
             case .none:
                 guard header.storedLength == header.payloadLength else {
-                    return .invalid(offset: frameOffset, kind: .badFrameHeader, reason: "uncompressed frame whose stored and payload lengths differ")
+                    // After the CRC: a payload that cannot be what its header says, like one that does not decompress.
+                    return .invalid(offset: frameOffset, kind: .badCompression, reason: "uncompressed frame whose stored and payload lengths differ")
                 }
                 offset += UInt64(total)
                 return .frame(header, offset: frameOffset, payload: stored)

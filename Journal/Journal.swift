@@ -61,6 +61,7 @@ public final class Journal: @unchecked Sendable {
     }
 
     private init(directory: String, options: JournalOptions) throws {
+        if let problem = Self.optionsProblem(options) { throw JournalError.invalidOptions(problem) }
         self.directory = directory
         self.options = options
         paths = JournalDirectory(path: directory)
@@ -112,7 +113,7 @@ public final class Journal: @unchecked Sendable {
             fileSize = end
         } else {
             file = try FileDescriptor.open(openPath, flags: O_RDWR, calls: options.systemCalls)
-            let scanner = SegmentScanner(file: file, name: openName, maximumPayload: Self.maximumPayload(options))
+            let scanner = SegmentScanner(file: file, name: openName, maximumPayload: JournalFormat.maximumPayloadBytes)
             var merkle = frontier
             let result = try scanner.scan(
                 expecting: .init(journalID: id, firstPosition: position, previousChainHash: chain), tailMayBePreallocated: true, merkle: &merkle,
@@ -293,8 +294,19 @@ public final class Journal: @unchecked Sendable {
         merkle.close()
     }
 
-    static func maximumPayload(_ options: JournalOptions) -> Int {
-        max(options.maximumFrameBytes, options.limits.maximumAppendBytes) + (1 << 20)
+    /// Options whose frames would not fit the format's bound (`JournalFormat.maximumPayloadBytes`).
+    static func optionsProblem(_ options: JournalOptions) -> String? {
+        let limit = JournalFormat.maximumConfigurableBytes
+        if options.limits.maximumAppendBytes > limit {
+            return "limits.maximumAppendBytes is \(options.limits.maximumAppendBytes) bytes; a frame holds at most \(limit) (64 MiB) of appends"
+        }
+        if options.maximumFrameBytes > limit {
+            return "maximumFrameBytes is \(options.maximumFrameBytes) bytes; a frame holds at most \(limit) (64 MiB)"
+        }
+        if options.limits.maximumEventBytes > options.limits.maximumAppendBytes {
+            return "limits.maximumEventBytes (\(options.limits.maximumEventBytes)) is larger than limits.maximumAppendBytes (\(options.limits.maximumAppendBytes))"
+        }
+        return nil
     }
 
     static func fileSize(_ path: String) throws -> UInt64 {
@@ -358,7 +370,7 @@ public final class Journal: @unchecked Sendable {
         var contents = SegmentIndexContents(firstPosition: header.firstPosition, segmentLength: 0, chainHash: header.previousChainHash,
                                             lastRecordedAt: Int64.min, merkle: frontier)
         var merkle = frontier
-        let scanner = SegmentScanner(file: file, name: name, maximumPayload: maximumPayload(options))
+        let scanner = SegmentScanner(file: file, name: name, maximumPayload: JournalFormat.maximumPayloadBytes)
         let result = try scanner.scan(
             expecting: .init(journalID: header.journalID, firstPosition: header.firstPosition, previousChainHash: header.previousChainHash),
             merkle: &merkle,

@@ -29,6 +29,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case closed
     case locked(path: String)
     case notAJournal(path: String, reason: String)
+    /// `JournalOptions` that the format or the writer cannot honour; names the option.
+    case invalidOptions(String)
     /// Damage that recovery must not repair by itself: a sealed segment, a broken chain, or a bad
     /// frame with good frames after it.
     case corrupt(JournalDamage)
@@ -71,6 +73,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "another process holds the journal for writing (lock \(path))"
         case .notAJournal(let path, let reason):
             return "\(path) is not a usable journal: \(reason)"
+        case .invalidOptions(let reason):
+            return "invalid journal options: \(reason)"
         case .corrupt(let damage):
             return damage.description
         }

@@ -15,7 +15,7 @@ public final class JournalReader {
         self.directory = directory
         paths = JournalDirectory(path: directory)
         guard paths.exists else { throw JournalError.notAJournal(path: directory, reason: "no such directory") }
-        maximumPayload = Journal.maximumPayload(JournalOptions())
+        maximumPayload = JournalFormat.maximumPayloadBytes
         guard try !paths.segmentFirstPositions().isEmpty else {
             throw JournalError.notAJournal(path: directory, reason: "it holds no segment files (*.seg)")
         }

@@ -48,7 +48,7 @@ extension Journal {
             return
         }
         let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit,
-                                 maximumPayload: Self.maximumPayload(options), chunkSize: 64 << 10)
+                                 maximumPayload: JournalFormat.maximumPayloadBytes, chunkSize: 64 << 10)
         var step = try cursor.next()
         if case .frame = step, let block = cursor.takeDecodedBlock() {
             blockCache.insert(block, in: location.file, at: location.offset)
@@ -106,22 +106,24 @@ extension Journal {
 
     /// The event with this id, if committed.
     public func event(id: UUID) throws -> RecordedEvent? {
-        committedEvent(id: id)
+        try committedEvent(id: id)
     }
 
-    func committedEvent(id: UUID) -> RecordedEvent? {
+    /// Throws when a candidate's segment cannot be read: an id reported missing because its
+    /// event is unreadable would let a retry be written twice.
+    func committedEvent(id: UUID) throws -> RecordedEvent? {
         let hash = IndexHash.hash(id)
         let (inOpen, segments, filters, filteredFrom) = lock.withLock {
             (openTable.candidatePositions(forEventID: id), sealed, idFilters, idFilterCoversFrom)
         }
         for p in inOpen {
-            if let e = try? event(at: p), e.id == id { return e }
+            if let e = try event(at: p), e.id == id { return e }
         }
         // Segments the filters cover need no lookup when none of the filters may hold the id.
         let skipFiltered = !filters.contains { $0.mayContain(hash) }
         for s in segments.reversed() where !(skipFiltered && s.index.firstPosition >= filteredFrom) {
             for p in s.index.candidatePositions(forEventID: id) {
-                if let e = try? event(at: p), e.id == id { return e }
+                if let e = try event(at: p), e.id == id { return e }
             }
         }
         return nil
@@ -148,30 +150,51 @@ extension Journal {
         return nil
     }
 
-    /// A sealed segment's run of `stream`, checked against the event it points at: the index
-    /// stores hashes, not names.
+    /// A sealed segment's run of `stream`, checked against the events it points at: the index
+    /// stores hashes, not names, so the first event must be the stream's; and the writer takes
+    /// its next version from the run, so the first and last events must carry the versions the
+    /// run gives them (an index that says otherwise would have versions handed out twice).
     private func confirmedRun(of stream: String, in segment: SealedSegment) throws -> SegmentIndex.StreamRun? {
         var failure: (any Error)? = nil
+        var firstVersion: UInt64? = nil
         let run = segment.index.run(ofStream: stream) { position in
-            do { return try isEvent(at: position, ofStream: stream) } catch { failure = error; return false }
+            do {
+                firstVersion = try version(ofEventAt: position, ifInStream: stream)
+                return firstVersion != nil
+            } catch { failure = error; return false }
         }
         if let failure { throw failure }
+        guard let run else { return nil }
+        let lastPosition = run.position(at: run.count - 1)
+        let (last, overflow) = run.firstVersion.addingReportingOverflow(UInt64(run.count - 1))
+        // A stream's version v is at global position v or later: no version passes its position.
+        guard !overflow, last <= lastPosition, firstVersion == run.firstVersion,
+              try version(ofEventAt: lastPosition, ifInStream: stream) == last else {
+            throw JournalError.corrupt(JournalDamage(
+                kind: .badIndex, file: segment.name + " (index)", offset: 0, position: run.position(at: 0),
+                detail: "the index gives stream '\(stream.prefix(80))' versions \(run.firstVersion) to \(overflow ? "past 2^64" : String(last)) over \(run.count) events, which its events at positions \(run.position(at: 0)) and \(lastPosition) do not carry"))
+        }
         return run
     }
 
     /// Whether the committed event at `position` belongs to `stream`, without materialising it.
     func isEvent(at position: UInt64, ofStream stream: String) throws -> Bool {
-        guard let location = locateFrame(containing: position) else { return false }
-        var matches = false
+        try version(ofEventAt: position, ifInStream: stream) != nil
+    }
+
+    /// The version of the committed event at `position` when it belongs to `stream`, else nil.
+    private func version(ofEventAt position: UInt64, ifInStream stream: String) throws -> UInt64? {
+        guard let location = locateFrame(containing: position) else { return nil }
+        var found: UInt64? = nil
         try withFrame(at: location) { header, payload in
             try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
                 if view.position == position {
                     var name = stream
-                    matches = name.withUTF8 { view.streamBytes.elementsEqual(UnsafeRawBufferPointer($0)) }
+                    if name.withUTF8({ view.streamBytes.elementsEqual(UnsafeRawBufferPointer($0)) }) { found = view.version }
                 }
             }
         }
-        return matches
+        return found
     }
 
     /// Positions of a stream's events from `version`, in the given direction, at most `limit`.
@@ -194,10 +217,12 @@ extension Journal {
         switch direction {
         case .forwards:
             let start = version ?? 0
-            for run in runs where run.firstVersion + UInt64(run.count) > start {
+            // Runs come from indexes on disk (unconfirmed after damage): no arithmetic may trap.
+            for run in runs where run.firstVersion.addingReportingOverflow(UInt64(run.count)).partialValue > start
+                && !run.firstVersion.addingReportingOverflow(UInt64(run.count)).overflow {
                 var k = start > run.firstVersion ? Int(start - run.firstVersion) : 0
                 while k < run.count, out.count < limit {
-                    out.append((run.firstVersion + UInt64(k), run.position(k)))
+                    out.append((run.firstVersion &+ UInt64(k), run.position(k)))
                     k += 1
                 }
                 if out.count == limit { break }
@@ -207,7 +232,7 @@ extension Journal {
             for run in runs.reversed() where run.firstVersion <= start {
                 var k = min(run.count - 1, Int(min(start - run.firstVersion, UInt64(run.count - 1))))
                 while k >= 0, out.count < limit {
-                    out.append((run.firstVersion + UInt64(k), run.position(k)))
+                    out.append((run.firstVersion &+ UInt64(k), run.position(k)))
                     k -= 1
                 }
                 if out.count == limit { break }
@@ -238,7 +263,7 @@ extension Journal {
         var next = position
         while true {
             guard let location = locateFrame(containing: next) else { return }
-            let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit, maximumPayload: Self.maximumPayload(options))
+            let cursor = FrameCursor(file: location.file, from: location.offset, limit: location.limit, maximumPayload: JournalFormat.maximumPayloadBytes)
             var keepGoing = true
             let start = next
             scan: while keepGoing {

@@ -53,7 +53,7 @@ public enum JournalVerifier {
         guard paths.exists else { throw JournalError.notAJournal(path: directory, reason: "no such directory") }
         let starts = try paths.segmentFirstPositions()
         guard !starts.isEmpty else { throw JournalError.notAJournal(path: directory, reason: "it holds no segment files (*.seg)") }
-        let maximumPayload = Journal.maximumPayload(JournalOptions())
+        let maximumPayload = JournalFormat.maximumPayloadBytes
         var report = VerificationReport()
         var journalID: UUID? = nil
         var position: UInt64 = 0

@@ -86,7 +86,17 @@ final class JournalWriter: @unchecked Sendable {
             let append = item.append
             // Idempotency: a retry of a committed append answers with the original result.
             if append.events.contains(where: \.idWasGiven) {
-                switch classifyRetry(append, idsInFrame: idsInFrame, accepted: accepted) {
+                let retry: RetryClass
+                do { retry = try classifyRetry(append, idsInFrame: idsInFrame, accepted: accepted) } catch {
+                    // A committed event could not be read to tell whether this is a retry: damage,
+                    // as for a stream's version below (writing it could store it twice).
+                    let failure = error as? JournalError ?? .writerFailed(reason: "\(error)")
+                    journal.poison(failure)
+                    damage = failure
+                    item.completion(.failure(failure))
+                    continue
+                }
+                switch retry {
                 case .new: break
                 case .failed(let error): item.completion(.failure(error)); continue
                 case .committed(let result): item.completion(.success(result)); continue
@@ -181,7 +191,7 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     /// Decides whether an append with caller-chosen ids is new, a retry, or a conflicting reuse.
-    private func classifyRetry(_ append: PreparedAppend, idsInFrame: PositionTable, accepted: [Accepted]) -> RetryClass {
+    private func classifyRetry(_ append: PreparedAppend, idsInFrame: PositionTable, accepted: [Accepted]) throws -> RetryClass {
         var found: [(event: PreparedAppend.Event, committed: RecordedEvent?)] = []
         var inFrame: Set<Int> = []
         var missing: [UUID] = []
@@ -194,7 +204,7 @@ final class JournalWriter: @unchecked Sendable {
             if let k = frameMatch {
                 inFrame.insert(k)
                 found.append((e, nil))
-            } else if e.idWasGiven, let committed = journal.committedEvent(id: e.id) {
+            } else if e.idWasGiven, let committed = try journal.committedEvent(id: e.id) {
                 found.append((e, committed))
             } else {
                 missing.append(e.id)

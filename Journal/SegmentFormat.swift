@@ -15,6 +15,13 @@ public enum JournalFormat {
     static let indexMagic = Array("RGSTRIDX".utf8)
     static let segmentHeaderSize = 128
     static let frameHeaderSize = 64
+    /// The largest payload (P) and stored length (S) a frame may declare: 64 MiB + 1 MiB
+    /// (section 5). Every reader bounds frames by this constant, never by the options of the
+    /// process that opens the journal: a frame another process could write must never look
+    /// too large, and be cut as a torn tail, because this one was given smaller limits.
+    static let maximumPayloadBytes = (64 << 20) + (1 << 20)
+    /// The largest append and frame a writer may be configured for, so its frames fit the bound.
+    static let maximumConfigurableBytes = 64 << 20
     static let recordFixedSize = 58  // the length prefix included
     static let segmentExtension = "seg"
     static let indexExtension = "idx"

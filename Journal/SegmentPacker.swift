@@ -140,9 +140,9 @@ extension Journal {
         var renamed = false
         defer { if !renamed { unlink(temporary) } }
         guard let packed = try Self.writePacked(segment: segment.file, name: segment.name, length: segment.index.segmentLength, header: header,
-                                                to: temporary, packing: packing, maximumPayload: Self.maximumPayload(options), shouldStop: shouldStop)
+                                                to: temporary, packing: packing, maximumPayload: JournalFormat.maximumPayloadBytes, shouldStop: shouldStop)
         else { return false }
-        try Self.checkPacked(packed, of: segment, header: header, maximumPayload: Self.maximumPayload(options))
+        try Self.checkPacked(packed, of: segment, header: header, maximumPayload: JournalFormat.maximumPayloadBytes)
         // The index keeps its positions, ids and runs: only the frames' offsets and the file change.
         guard let bytes = segment.index.repointed(segmentLength: packed.length, segmentChecksum: packed.checksum, frameOffsets: packed.frameOffsets) else {
             throw JournalError.writerFailed(reason: "the packed copy of \(segment.name) has another number of frames than its index")

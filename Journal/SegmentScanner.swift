@@ -76,6 +76,10 @@ struct SegmentScanner {
             switch step {
             case .end:
                 return result
+            case .invalid(let offset, .badCompression, let reason):
+                // The frame's CRC held: these bytes were written whole, so no torn write made
+                // them, and cutting them could drop an acknowledged frame.
+                throw damage(.badCompression, offset, result.nextPosition, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
             case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
                 if tailMayBePreallocated, try cursor.onlyZeros(from: offset) {
                     result.tail = .preallocated(offset: offset)
@@ -99,6 +103,11 @@ struct SegmentScanner {
                 var lastRecordedAt = result.lastRecordedAt
                 do {
                     try RecordCodec.forEachRecord(in: payload, firstPosition: frame.firstPosition, eventCount: frame.eventCount) { view in
+                        // A stream's version v is at global position v or later; the writer adds
+                        // one to the last version it finds, which must not overflow.
+                        guard view.version <= view.position else {
+                            throw damage(.badRecord, offset, view.position, "the event at position \(view.position) has version \(view.version), past its position")
+                        }
                         lastRecordedAt = max(lastRecordedAt, view.recordedAtMicros)
                         if let merkle { merkle.pointee.append(leaf: MerkleHash.leaf(view.record)) }
                         try onEvent(view)

@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+@testable import Journal
+
+/// Files whose checksums hold but whose content lies, and options that disagree with the files:
+/// none may make the journal trap, cut an acknowledged frame, or hand out a version twice.
+@Suite struct HostileContentTests {
+    /// Rewrites the CRC32C of the frame at `offset` (header bytes 0..<60, then its stored bytes).
+    private func resealFrame(_ bytes: inout [UInt8], at offset: Int) {
+        let stored = Int(bytes.getInteger(at: offset + 4, as: UInt32.self))
+        var crc = CRC32C.checksum(Array(bytes[offset..<(offset + 60)]))
+        crc = CRC32C.checksum(Array(bytes[(offset + 64)..<(offset + 64 + stored)]), extending: crc)
+        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + 60 + i] = b } }
+    }
+
+    /// Rewrites an index file's own CRC (bytes 124..<128 cover the rest of the file).
+    private func resealIndex(_ bytes: inout [UInt8]) {
+        var crc = CRC32C.checksum(Array(bytes[0..<124]))
+        crc = CRC32C.checksum(Array(bytes[128...]), extending: crc)
+        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[124 + i] = b } }
+    }
+
+    private func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+    private func write(_ bytes: [UInt8], _ path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+
+    @Test func aFrameWrittenUnderLargerLimitsIsKeptWhenReopenedWithTheDefaults() throws {
+        let dir = TemporaryDirectory()
+        var large = testOptions()
+        large.limits.maximumAppendBytes = 32 << 20
+        let pad = String(repeating: "r", count: 900_000)
+        do {
+            let j = try Journal.open(directory: dir.path, options: large)
+            try j.append([event("small")])
+            // 22 events of 0.9 MiB: a 19 MiB payload, over what the default limits allow a frame.
+            try j.append((0..<22).map { event("big", data: #"{"i":\#($0),"pad":"\#(pad)"}"#) })
+            j.close()
+        }
+        let reopened = try Journal.open(directory: dir.path, options: testOptions())
+        #expect(reopened.recovery.truncations.isEmpty, "\(reopened.recovery.truncations)")
+        #expect(reopened.endPosition == 23)
+        #expect(try reopened.readStream("big").count == 22)
+        reopened.close()
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+        #expect(try JournalReader(directory: dir.path).read().count == 23)
+    }
+
+    @Test func optionsWhoseFramesWouldPassTheFormatsBoundAreRefusedByName() throws {
+        let dir = TemporaryDirectory()
+        var options = testOptions()
+        options.limits.maximumAppendBytes = 100 << 20
+        #expect { try Journal.open(directory: dir.path, options: options) } throws: { error in
+            guard case JournalError.invalidOptions(let reason) = error else { return false }
+            return reason.contains("maximumAppendBytes")
+        }
+        options = testOptions()
+        options.maximumFrameBytes = 80 << 20
+        #expect { try Journal.open(directory: dir.path, options: options) } throws: { error in
+            guard case JournalError.invalidOptions(let reason) = error else { return false }
+            return reason.contains("maximumFrameBytes")
+        }
+    }
+
+    @Test func aChecksummedFrameThatDoesNotDecompressIsDamageAndNothingIsCut() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try fill(j, count: 20)
+            try j.append((0..<5).map { event("last", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
+            j.close()
+        }
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        var offsets: [Int] = []
+        var at = JournalFormat.segmentHeaderSize
+        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
+            offsets.append(at)
+            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
+        }
+        let last = try #require(offsets.last)
+        #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
+        // The zstd frame's magic number: nothing decodes it any more.
+        for k in 0..<4 { bytes[last + 64 + k] ^= 0x5A }
+        resealFrame(&bytes, at: last)
+        try write(bytes, path)
+
+        #expect { try Journal.open(directory: dir.path, options: testOptions()) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badCompression && damage.offset == UInt64(last)
+        }
+        #expect(try read(path) == bytes, "the frame was not cut as a torn tail")
+    }
+
+    /// A sealed segment of stream "s" and others, with its index; returns the index path.
+    private func sealedJournal(_ dir: TemporaryDirectory) throws -> String {
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        for i in 0..<7 { try j.append([event("s", data: #"{"i":\#(i)}"#), event("other-\(i)")]) }
+        while j.segmentCount < 2 { try j.append([event("filler")]) }
+        j.close()
+        let index = dir.path + "/index/" + JournalFormat.indexName(firstPosition: 0)
+        #expect(FileManager.default.fileExists(atPath: index))
+        return index
+    }
+
+    /// Sets the first version of stream "s" in the index, keeping the index's checksum right.
+    private func setFirstVersion(of stream: String, to version: UInt64, inIndex path: String) throws {
+        var bytes = try read(path)
+        let hash = withUnsafeBytes(of: IndexHash.hash(stream).littleEndian) { Array($0) }
+        let entries = (128..<(bytes.count - 8)).filter { bytes[$0..<($0 + 8)].elementsEqual(hash) }
+        let entry = try #require(entries.first, "the stream's entry is in the index")
+        withUnsafeBytes(of: version.littleEndian) { for (i, b) in $0.enumerated() { bytes[entry + 8 + i] = b } }
+        resealIndex(&bytes)
+        try write(bytes, path)
+    }
+
+    @Test func anIndexWhoseStreamVersionsOverflowIsDamageNotATrap() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        try setFirstVersion(of: "s", to: UInt64.max - 1, inIndex: index)
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        defer { j.close() }
+        let before = j.endPosition
+        #expect { try j.append([event("s")], expecting: ["s": .any]) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badIndex
+        }
+        #expect(j.endPosition == before)
+    }
+
+    @Test func anIndexWhoseStreamVersionsDisagreeWithItsEventsIsDamageNotADuplicateVersion() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        try setFirstVersion(of: "s", to: 3, inIndex: index)
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        defer { j.close() }
+        let before = j.endPosition
+        #expect { try j.append([event("s")]) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badIndex && damage.detail.contains("'s'")
+        }
+        #expect(j.endPosition == before, "no event was given a version the index made up")
+    }
+
+    @Test func anEventWhoseVersionPassesItsPositionIsDamageWhenOpening() throws {
+        let dir = TemporaryDirectory()
+        var options = testOptions()
+        options.compressionLevel = 0
+        do {
+            let j = try Journal.open(directory: dir.path, options: options)
+            try j.append([event("s")])
+            j.close()
+        }
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        let frame = JournalFormat.segmentHeaderSize
+        let payloadLength = Int(bytes.getInteger(at: frame + 8, as: UInt32.self))
+        // The one record: its version (record byte 12) becomes the largest there is, and the
+        // chain hash and CRC are made to agree, as a forger would.
+        let record = frame + 64
+        withUnsafeBytes(of: UInt64.max.littleEndian) { for (i, b) in $0.enumerated() { bytes[record + 12 + i] = b } }
+        let header = try bytes.withUnsafeBytes { try SegmentHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<JournalFormat.segmentHeaderSize])) }
+        let chain = bytes.withUnsafeBytes {
+            FrameHeader.chainHash(previous: header.previousChainHash, firstPosition: 0, eventCount: 1,
+                                  payload: UnsafeRawBufferPointer(rebasing: $0[record..<(record + payloadLength)]))
+        }
+        for (i, b) in chain.bytes.enumerated() { bytes[frame + 28 + i] = b }
+        resealFrame(&bytes, at: frame)
+        try write(bytes, path)
+
+        #expect { try Journal.open(directory: dir.path, options: options) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badRecord && damage.detail.contains("past its position")
+        }
+    }
+
+    @Test func aRetryWhoseEventCannotBeReadIsRefusedAsDamageNotWrittenTwice() throws {
+        let dir = TemporaryDirectory()
+        let id = UUID()
+        let options = testOptions(segmentSize: 1_500, check: .never)
+        do {
+            let j = try Journal.open(directory: dir.path, options: options)
+            try j.append([event("s", id: id)])
+            while j.segmentCount < 2 { try j.append([event("filler")]) }
+            j.close()
+        }
+        let j = try Journal.open(directory: dir.path, options: options)
+        defer { j.close() }
+        // The writer learns the stream's version now, so the retry below needs no read for it:
+        // only the id lookup stands between the retry and a second copy.
+        try j.append([event("s")])
+        // Damage after opening, which the open-time check cannot have seen: the first frame's bytes.
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        bytes[JournalFormat.segmentHeaderSize + 70] ^= 0xFF
+        try write(bytes, path)
+        let before = j.endPosition
+
+        #expect(throws: JournalError.self) { try j.append([event("s", id: id)]) }
+        #expect(j.endPosition == before, "the retry was not stored a second time")
+        #expect(throws: JournalError.self) { try j.event(id: id) }
+    }
+}
