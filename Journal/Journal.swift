@@ -65,8 +65,12 @@ public final class Journal: @unchecked Sendable {
         self.directory = directory
         self.options = options
         paths = JournalDirectory(path: directory)
+        // Directories made here are durable before anything is written in them: a new journal
+        // whose own entry a crash could lose would lose every event acknowledged in it.
+        let made = Self.directoriesToCreate(paths.indexDirectory)
         do {
             try FileManager.default.createDirectory(atPath: paths.indexDirectory, withIntermediateDirectories: true)
+            for created in made { try FileDescriptor.syncDirectory((created as NSString).deletingLastPathComponent) }
         } catch {
             throw JournalError.notAJournal(path: directory, reason: "cannot create it (\(error.localizedDescription))")
         }
@@ -142,8 +146,12 @@ public final class Journal: @unchecked Sendable {
             lastTime = max(lastTime, result.lastRecordedAt)
             end = result.validEnd
         }
-        // An index left for the open segment (a crash mid-seal) is stale by definition.
+        // An index left for the open segment (a crash mid-seal) is stale by definition, and so
+        // is any index a crash left half-written under its temporary name.
         try? FileManager.default.removeItem(atPath: paths.indexPath(firstPosition: openFirst))
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.indexDirectory)) ?? [] where name.hasSuffix(".idx.tmp") {
+            try? FileManager.default.removeItem(atPath: paths.indexDirectory + "/" + name)
+        }
 
         journalID = id!
         sealed = sealedSegments
@@ -292,6 +300,17 @@ public final class Journal: @unchecked Sendable {
         writer.waitUntilStopped()
         packer.stop(finishingQueued: false)
         merkle.close()
+    }
+
+    /// The directories, outermost first, that creating `path` with its parents would make.
+    static func directoriesToCreate(_ path: String) -> [String] {
+        var missing: [String] = []
+        var at = URL(fileURLWithPath: path).standardizedFileURL.path
+        while at != "/", !at.isEmpty, !FileManager.default.fileExists(atPath: at) {
+            missing.append(at)
+            at = (at as NSString).deletingLastPathComponent
+        }
+        return missing.reversed()
     }
 
     /// Options whose frames would not fit the format's bound (`JournalFormat.maximumPayloadBytes`).

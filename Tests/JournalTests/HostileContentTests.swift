@@ -199,3 +199,33 @@ import Testing
         #expect(throws: JournalError.self) { try j.event(id: id) }
     }
 }
+
+/// What opening a journal tidies and makes durable.
+@Suite struct OpeningHousekeepingTests {
+    @Test func anIndexLeftHalfWrittenUnderItsTemporaryNameIsRemovedAndTheRealOneKept() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500))
+            while j.segmentCount < 2 { try fill(j, count: 5) }
+            j.close()
+        }
+        let index = dir.path + "/index/" + JournalFormat.indexName(firstPosition: 0)
+        let leftover = dir.path + "/index/" + JournalFormat.indexName(firstPosition: 777) + ".tmp"
+        try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: leftover))
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500))
+        defer { j.close() }
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        #expect(FileManager.default.fileExists(atPath: index))
+    }
+
+    @Test func theDirectoriesAJournalCreatesAreListedOutermostFirstSoEachParentIsSynced() throws {
+        let dir = TemporaryDirectory()
+        let deep = dir.path + "/a/b/journal/index"
+        #expect(Journal.directoriesToCreate(deep) == [dir.path + "/a", dir.path + "/a/b", dir.path + "/a/b/journal", deep].map {
+            URL(fileURLWithPath: $0).standardizedFileURL.path
+        })
+        let j = try Journal.open(directory: dir.path + "/a/b/journal", options: testOptions())
+        j.close()
+        #expect(Journal.directoriesToCreate(deep).isEmpty)
+    }
+}
