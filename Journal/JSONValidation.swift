@@ -15,8 +15,9 @@ public enum JSONValidation {
     public static let maximumDepth = 64
 
     /// Validates that `bytes` hold exactly one JSON object (surrounding whitespace allowed).
-    public static func validateObject(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
-        var p = Parser(bytes: bytes)
+    /// `maximumDepth` is raised only for documents that wrap validated data in a few levels.
+    public static func validateObject(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int = maximumDepth) throws(Failure) {
+        var p = Parser(bytes: bytes, depthLimit: maximumDepth)
         p.skipWhitespace()
         guard p.i < bytes.count, bytes[p.i] == UInt8(ascii: "{") else { throw Failure(offset: p.i, reason: "expected a JSON object") }
         try p.value(depth: 0)
@@ -24,15 +25,16 @@ public enum JSONValidation {
         guard p.i == bytes.count else { throw Failure(offset: p.i, reason: "unexpected bytes after the object") }
     }
 
-    public static func validateObject(_ bytes: [UInt8]) throws(Failure) {
+    public static func validateObject(_ bytes: [UInt8], maximumDepth: Int = maximumDepth) throws(Failure) {
         let failure: Failure? = bytes.withUnsafeBytes { raw -> Failure? in
-            do throws(Failure) { try validateObject(raw); return nil } catch { return error }
+            do throws(Failure) { try validateObject(raw, maximumDepth: maximumDepth); return nil } catch { return error }
         }
         if let failure { throw failure }
     }
 
     private struct Parser {
         let bytes: UnsafeRawBufferPointer
+        let depthLimit: Int
         var i = 0
         /// The keys of the objects being parsed, innermost last: one array for the whole
         /// document (each object adds its keys and removes them when it ends), not one per object.
@@ -51,7 +53,10 @@ public enum JSONValidation {
         /// million keys costs a million lookups, not half a million million comparisons.
         static let linearKeyLimit = 32
 
-        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+        init(bytes: UnsafeRawBufferPointer, depthLimit: Int) {
+            self.bytes = bytes
+            self.depthLimit = depthLimit
+        }
 
         func fail(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
@@ -63,7 +68,7 @@ public enum JSONValidation {
         }
 
         mutating func value(depth: Int) throws(Failure) {
-            guard depth < JSONValidation.maximumDepth else { throw fail("nesting deeper than \(JSONValidation.maximumDepth)") }
+            guard depth < depthLimit else { throw fail("nesting deeper than \(depthLimit)") }
             skipWhitespace()
             guard i < bytes.count else { throw fail("unexpected end of input") }
             switch bytes[i] {

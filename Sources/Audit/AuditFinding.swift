@@ -51,4 +51,7 @@ public enum AuditCheck {
     public static let trustedRolledBack = "trusted.rolledBack"
     public static let trustedRewritten = "trusted.rewritten"
     public static let trustedOtherJournal = "trusted.otherJournal"
+    public static let trustedBadSignature = "trusted.badSignature"
+    /// The journal holds events, a public key was given, and no checkpoint it signed covers any.
+    public static let noSignedCheckpoint = "checkpoint.none"
 }

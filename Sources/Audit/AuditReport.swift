@@ -19,7 +19,9 @@ public struct AuditReport: Sendable, Codable {
     public var trustedCheckpointPosition: UInt64?
     /// Events replayed through the domain rules.
     public var eventsRuleChecked = 0
-    /// Findings kept in `findings` (the first `maximumFindings`, in journal order).
+    /// Findings listed: the first `maximumFindings` found (journal damage, then checkpoints, then
+    /// rules), plus the first of every rule beyond them, so no kind of finding goes unlisted;
+    /// sorted by position.
     public var findings: [AuditFinding] = []
     /// Every finding counted by rule, including those beyond the kept ones.
     public var findingCounts: [String: Int] = [:]
@@ -54,21 +56,37 @@ public struct AuditReport: Sendable, Codable {
 }
 
 /// Collects findings, keeping the first `limit` and counting all of them, so a journal full of
-/// breaches still produces a report of bounded size.
+/// breaches still produces a report of bounded size. The first finding of every rule is kept
+/// too (with a limit above zero): thousands of one kind must not hide the one of another kind,
+/// such as a rolled-back trusted checkpoint behind a journal full of rule breaches.
 struct FindingSink {
     let limit: Int
     var kept: [AuditFinding] = []
     var counts: [String: Int] = [:]
+    private var keptRules: Set<String> = []
+    private var firstOfRule: [String: AuditFinding] = [:]
 
     init(limit: Int) { self.limit = limit }
 
     mutating func add(_ f: AuditFinding) {
         counts[f.rule, default: 0] += 1
-        if kept.count < limit { kept.append(f) }
+        keep(f)
     }
 
     mutating func merge(_ other: FindingSink) {
         for (rule, n) in other.counts { counts[rule, default: 0] += n }
-        for f in other.kept where kept.count < limit { kept.append(f) }
+        for f in other.listed { keep(f) }
     }
+
+    private mutating func keep(_ f: AuditFinding) {
+        if kept.count < limit {
+            kept.append(f)
+            keptRules.insert(f.rule)
+        } else if limit > 0, !keptRules.contains(f.rule), firstOfRule[f.rule] == nil {
+            firstOfRule[f.rule] = f
+        }
+    }
+
+    /// What the report lists: the kept findings and the first of every rule beyond them.
+    var listed: [AuditFinding] { kept + firstOfRule.values.sorted { $0.rule < $1.rule } }
 }

@@ -53,7 +53,16 @@ public enum Auditor {
         }
         if let trusted = options.trustedCheckpoint {
             report.trustedCheckpointPosition = trusted.checkpoint.position
-            targets.add(.init(file: trusted.file, checkpoint: trusted.checkpoint, trusted: true))
+            // The auditor's anchor is authenticated like the journal's own checkpoints: a copy
+            // taken from anywhere (a receipt, a mail) proves nothing unless the key signed it.
+            if let key = options.publicKey, !trusted.checkpoint.isSigned(by: key) {
+                sink.add(AuditFinding(file: trusted.file, offset: 152, position: trusted.checkpoint.position, eventID: nil, rule: AuditCheck.trustedBadSignature,
+                                      message: trusted.checkpoint.keyID == key.keyID
+                                          ? "the trusted checkpoint's Ed25519 signature does not match its contents: it was forged or altered, so it anchors nothing"
+                                          : "the trusted checkpoint is signed by key \(trusted.checkpoint.keyID.hex.prefix(16))…, not by the given public key \(key.keyID.hex.prefix(16))…"))
+            } else {
+                targets.add(.init(file: trusted.file, checkpoint: trusted.checkpoint, trusted: true))
+            }
         }
 
         let rules = options.checkRules ? RuleReplay(shards: options.ruleShards, findingLimit: options.maximumFindings) : nil
@@ -105,17 +114,23 @@ public enum Auditor {
         if let signed = outcome.signedThrough, signed < verification.eventCount {
             report.notes.append("\(verification.eventCount - signed) events after position \(signed) are not covered by a signed checkpoint yet")
         } else if outcome.signedThrough == nil, verification.eventCount > 0 {
-            report.notes.append("no verified checkpoint covers any event: the log is self-consistent, but nothing proves it was not rewritten")
+            if options.publicKey != nil {
+                // Deleting every checkpoint must not turn a rewritten log into a clean audit.
+                sink.add(AuditFinding(file: "checkpoints/", offset: nil, position: nil, eventID: nil, rule: AuditCheck.noSignedCheckpoint,
+                                      message: "no checkpoint signed by the given key covers any of the \(verification.eventCount) events: the log is self-consistent, but nothing proves it was not rewritten"))
+            } else {
+                report.notes.append("no verified checkpoint covers any event: the log is self-consistent, but nothing proves it was not rewritten")
+            }
         }
         if let rules {
             let (ruleSink, checked) = rules.finish()
             sink.merge(ruleSink)
             report.eventsRuleChecked = checked
         }
-        report.findings = sink.kept.sorted { ($0.position ?? .max, $0.file ?? "") < ($1.position ?? .max, $1.file ?? "") }
+        report.findings = sink.listed.sorted { ($0.position ?? .max, $0.file ?? "") < ($1.position ?? .max, $1.file ?? "") }
         report.findingCounts = sink.counts
-        if sink.counts.values.reduce(0, +) > sink.kept.count {
-            report.notes.append("only the first \(sink.kept.count) findings are listed; findingCounts counts them all")
+        if sink.counts.values.reduce(0, +) > report.findings.count {
+            report.notes.append("only \(report.findings.count) findings are listed (the first found, and the first of every rule); findingCounts counts them all")
         }
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -60,10 +60,15 @@ public struct ConsistencyProof: Sendable, Equatable {
     }
 
     public init(json bytes: [UInt8]) throws(ProofError) {
-        let object = try ProofJSON.object(bytes, what: "consistency proof")
+        let object = try ProofJSON.object(bytes, what: "consistency proof", fields: ["format", "old", "new", "proof", "oldSummary", "newSummary"])
         guard object["format"] as? String == Self.format else { throw .malformed("\"format\" must be \"\(Self.format)\"") }
         old = try ProofJSON.checkpoint(object["old"], field: "old")
         new = try ProofJSON.checkpoint(object["new"], field: "new")
         proof = try ProofJSON.digests(object["proof"], field: "proof")
+        for (field, checkpoint) in [("oldSummary", old), ("newSummary", new)] {
+            if let summary = object[field], !ProofJSON.sameJSON(summary, as: Array(CheckpointSummary(checkpoint).json.utf8)) {
+                throw .malformed("\"\(field)\" does not say what the checkpoint it summarises says")
+            }
+        }
     }
 }

@@ -93,7 +93,8 @@ public struct Receipt: Sendable, Equatable {
     /// Checks a receipt document against a public key, with nothing else: signature, record,
     /// audit path, and agreement of the readable event with the record.
     public static func verify(json bytes: [UInt8], publicKey: CheckpointPublicKey) throws(ProofError) -> Verified {
-        let object = try ProofJSON.object(bytes, what: "receipt")
+        let object = try ProofJSON.object(bytes, what: "receipt", fields: ["format", "event", "record", "leafHash", "treeSize", "inclusionProof",
+                                                                          "checkpoint", "checkpointSummary"])
         guard object["format"] as? String == format else { throw .malformed("\"format\" must be \"\(format)\"") }
         let checkpoint = try ProofJSON.checkpoint(object["checkpoint"], field: "checkpoint")
         guard checkpoint.isSigned(by: publicKey) else {
@@ -108,7 +109,10 @@ public struct Receipt: Sendable, Equatable {
             guard let text = given as? String, Digest32(hex: text) == leaf else { throw .doesNotHold("\"leafHash\" is not the hash of \"record\"") }
         }
         if let size = object["treeSize"] {
-            guard (size as? NSNumber)?.uint64Value == checkpoint.position else { throw .doesNotHold("\"treeSize\" differs from the checkpoint's position") }
+            // Compared as written: 1500.9 is not 1500, though a conversion to an integer says so.
+            guard let n = size as? NSNumber, !(size is Bool), n.stringValue == String(checkpoint.position) else {
+                throw .doesNotHold("\"treeSize\" differs from the checkpoint's position")
+            }
         }
         let proof = try ProofJSON.digests(object["inclusionProof"], field: "inclusionProof")
         guard event.position < checkpoint.position else {
@@ -117,12 +121,11 @@ public struct Receipt: Sendable, Equatable {
         guard MerkleProof.verifyInclusion(leafHash: leaf, leafIndex: event.position, treeSize: checkpoint.position, proof: proof, root: checkpoint.merkleRoot) else {
             throw .doesNotHold("the inclusion proof does not lead from the record to the signed Merkle root")
         }
-        // Compared as parsed JSON, re-serialised canonically, so whitespace does not matter and every value does.
-        guard let shown = object["event"], JSONSerialization.isValidJSONObject(shown),
-              let expected = try? JSONSerialization.jsonObject(with: Data(WireFormat.json(of: event))),
-              let a = try? JSONSerialization.data(withJSONObject: shown, options: [.sortedKeys]),
-              let b = try? JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys]), a == b else {
+        guard ProofJSON.sameJSON(object["event"], as: WireFormat.json(of: event)) else {
             throw .doesNotHold("\"event\" does not say what the signed record says")
+        }
+        if let summary = object["checkpointSummary"], !ProofJSON.sameJSON(summary, as: Array(CheckpointSummary(checkpoint).json.utf8)) {
+            throw .doesNotHold("\"checkpointSummary\" does not say what the signed checkpoint says")
         }
         return Verified(event: event, checkpoint: checkpoint)
     }
@@ -159,12 +162,34 @@ struct CheckpointSummary {
 
 /// Strict readers for the fields of proof documents: hostile input gets a message naming the field.
 enum ProofJSON {
-    static func object(_ bytes: [UInt8], what: String) throws(ProofError) -> [String: Any] {
+    /// The document's fields, when it is strict JSON holding only `fields`. A parser keeps one
+    /// value of a repeated key (which one differs between parsers), and a field no verifier reads
+    /// is text nobody checked: either would let a reader be shown what the signature does not say.
+    static func object(_ bytes: [UInt8], what: String, fields: Set<String>) throws(ProofError) -> [String: Any] {
         guard bytes.count <= 8 << 20 else { throw .malformed("a \(what) is at most 8 MiB, this one is \(bytes.count) bytes") }
+        do throws(JSONValidation.Failure) {
+            // The event's data was validated at depth 64 when appended; a receipt holds it two levels down.
+            try JSONValidation.validateObject(bytes, maximumDepth: JSONValidation.maximumDepth + 4)
+        } catch {
+            throw .malformed("the \(what) is not a JSON object in strict JSON (one value per key): \(error)")
+        }
         guard let any = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = any as? [String: Any] else {
             throw .malformed("the \(what) is not a JSON object")
         }
+        if let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first {
+            throw .malformed("the \(what) has a field \"\(unknown.prefix(60))\" that it does not define (\(fields.sorted().joined(separator: ", ")))")
+        }
         return object
+    }
+
+    /// `shown` and `expected` (a JSON text) hold the same values, compared parsed and
+    /// re-serialised canonically, so whitespace and key order do not matter and every value does.
+    static func sameJSON(_ shown: Any?, as expected: [UInt8]) -> Bool {
+        guard let shown, JSONSerialization.isValidJSONObject(shown),
+              let parsed = try? JSONSerialization.jsonObject(with: Data(expected)),
+              let a = try? JSONSerialization.data(withJSONObject: shown, options: [.sortedKeys]),
+              let b = try? JSONSerialization.data(withJSONObject: parsed, options: [.sortedKeys]) else { return false }
+        return a == b
     }
 
     static func base64(_ value: Any?, field: String, limit: Int) throws(ProofError) -> [UInt8] {

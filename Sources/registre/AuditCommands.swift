@@ -131,7 +131,7 @@ struct AuditCommand: ParsableCommand {
         print("chain head \(r.chainHash)")
         print("merkle root \(r.merkleRoot)")
         print("checkpoints: \(r.checkpointsVerified) of \(r.checkpointsFound) verified\(r.signedThrough.map { ", signed through position \($0)" } ?? "")")
-        if let t = r.trustedCheckpointPosition { print("trusted checkpoint at position \(t): \(r.findings.contains { $0.rule.hasPrefix("trusted.") } ? "NOT extended" : "extended")") }
+        if let t = r.trustedCheckpointPosition { print("trusted checkpoint at position \(t): \(r.findingCounts.keys.contains { $0.hasPrefix("trusted.") } ? "NOT extended" : "extended")") }
         print("rules: \(r.eventsRuleChecked) events replayed")
         print(String(format: "%.2f s, %.0f events/s", r.seconds, r.eventsPerSecond))
         if r.isClean {

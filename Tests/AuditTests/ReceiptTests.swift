@@ -41,6 +41,28 @@ struct ReceiptTests {
         #expect(throws: ProofError.self) { try Receipt.verify(json: Array("[1,2]".utf8), publicKey: testSigner.publicKey) }
     }
 
+    @Test("a receipt's readable parts cannot be edited: no repeated key, no field it does not define, no summary or size that differs")
+    func receiptReadablePartsAreBound() throws {
+        let dir = TemporaryDirectory("receipt-readable")
+        try History.write(slots: 3, into: dir.path)
+        let booking = try JournalReader(directory: dir.path).read().first { $0.type == "AppointmentBooked" }!
+        let receipt = try Receipt.make(directory: dir.path, eventID: booking.id, publicKey: testSigner.publicKey)
+        let text = String(decoding: receipt.json(), as: UTF8.self)
+        func refused(_ altered: String, _ what: String) {
+            #expect(altered != text, "the alteration applies: \(what)")
+            #expect(throws: ProofError.self, "\(what)") { try Receipt.verify(json: Array(altered.utf8), publicKey: testSigner.publicKey) }
+        }
+        // A reader that keeps the first of two values would see this type.
+        refused(text.replacingOccurrences(of: "\"type\":\"AppointmentBooked\"", with: "\"type\":\"AppointmentCancelledByApplicant\",\"type\":\"AppointmentBooked\""),
+                "a repeated key inside the event")
+        refused(text.replacingOccurrences(of: "{\n  \"format\"", with: "{\n  \"note\": \"this booking was cancelled\",\n  \"format\""), "an unknown field")
+        let size = "\"treeSize\": \(receipt.checkpoint.position)"
+        refused(text.replacingOccurrences(of: size, with: size + ".9"), "a fractional tree size")
+        refused(text.replacingOccurrences(of: "\"position\": \(receipt.checkpoint.position)", with: "\"position\": \(receipt.checkpoint.position + 1000)"),
+                "the checkpoint summary's position")
+        #expect(try Receipt.verify(json: receipt.json(), publicKey: testSigner.publicKey).event == booking)
+    }
+
     @Test("no receipt for an unknown event, nor from a journal that no longer matches its checkpoint")
     func receiptRefusals() throws {
         let dir = TemporaryDirectory("receipt-refused")

@@ -1,4 +1,4 @@
-import Audit
+@testable import Audit
 import Domain
 import Foundation
 import Testing
@@ -235,6 +235,47 @@ struct TamperTests {
         try Forger.rewrite(dir.path, events: events)
         let rewritten = try Self.audit(dir, trusted: trusted, rules: false)
         #expect(rewritten.findings.contains { $0.rule == "trusted.rewritten" && $0.position == end })
+    }
+
+    @Test("a trusted checkpoint whose signature does not verify anchors nothing: it is a finding, not 'extended'")
+    func forgedTrustedCheckpoint() throws {
+        let (dir, end) = try Self.original("forged-trusted")
+        let genuine = dir.checkpoint(dir.checkpointNames.last!)
+        #expect(genuine.position == end)
+        var bytes = genuine.encoded()
+        bytes[bytes.count - 1] ^= 1  // its signature
+        let forged = try Checkpoint(decoding: bytes)
+        let report = try Self.audit(dir, trusted: forged, rules: false)
+        #expect(report.findings.map(\.rule) == ["trusted.badSignature"])
+        #expect(report.findings.first?.file == "trusted.ckpt")
+
+        let stranger = CheckpointSigner()
+        let other = stranger.sign(journalID: genuine.journalID, position: genuine.position, chainHash: genuine.chainHash, merkleRoot: genuine.merkleRoot,
+                                  signedAtMicros: genuine.signedAtMicros, lastRecordedAtMicros: genuine.lastRecordedAtMicros)
+        #expect(Self.rules(try Self.audit(dir, trusted: other, rules: false)) == ["trusted.badSignature"])
+        #expect(try Self.audit(dir, trusted: genuine, rules: false).isClean)
+    }
+
+    @Test("a journal whose checkpoints were all deleted is not clean when a public key is given")
+    func everyCheckpointDeleted() throws {
+        let (dir, _) = try Self.original("no-checkpoints")
+        for name in dir.checkpointNames { try FileManager.default.removeItem(atPath: dir.file("checkpoints/" + name)) }
+        let report = try Self.audit(dir, rules: false)
+        #expect(Self.rules(report) == ["checkpoint.none"])
+        #expect(!report.isClean)
+    }
+
+    @Test("past the listing limit, the first finding of every other rule is still listed")
+    func listingLimitKeepsEveryRule() throws {
+        var sink = FindingSink(limit: 2)
+        for i in 0..<5 { sink.add(AuditFinding(file: nil, offset: nil, position: UInt64(i), eventID: nil, rule: "event.timeWentBack", message: "")) }
+        sink.add(AuditFinding(file: "trusted.ckpt", offset: nil, position: 9, eventID: nil, rule: "trusted.rolledBack", message: ""))
+        sink.add(AuditFinding(file: "trusted.ckpt", offset: nil, position: 10, eventID: nil, rule: "trusted.rolledBack", message: ""))
+        #expect(sink.listed.map(\.rule) == ["event.timeWentBack", "event.timeWentBack", "trusted.rolledBack"])
+        #expect(sink.counts == ["event.timeWentBack": 5, "trusted.rolledBack": 2])
+        var none = FindingSink(limit: 0)
+        none.add(AuditFinding(file: nil, offset: nil, position: 1, eventID: nil, rule: "trusted.rolledBack", message: ""))
+        #expect(none.listed.isEmpty, "--maximum-findings 0 lists nothing")
     }
 
     @Test("an event that breaks a domain rule is reported with the server's rule name, its id, position and frame")

@@ -211,6 +211,11 @@ func writeJSON(_ object: [String: Any], to path: String) throws {
         #expect(outcome.exited(1), "\(outcome)")
         #expect(outcome.out.contains("FINDING trusted.rolledBack"), "\(outcome.out)")
         #expect(outcome.out.contains("NOT extended"), "\(outcome.out)")
+        // Even when no finding is listed, the verdict line follows the counts.
+        let unlisted = try registre(["audit", "--journal", copy, "--public-key", history.publicKey, "--trusted-checkpoint", trusted, "--no-rules",
+                                     "--maximum-findings", "0"])
+        #expect(unlisted.exited(1), "\(unlisted)")
+        #expect(unlisted.out.contains("NOT extended") && !unlisted.out.contains(": extended"), "\(unlisted.out)")
         // The untouched journal extends it.
         let clean = try registre(["audit", "--journal", history.journal, "--public-key", history.publicKey, "--trusted-checkpoint", trusted, "--no-rules"])
         #expect(clean.exited(0), "\(clean)")
