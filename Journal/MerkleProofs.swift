@@ -117,8 +117,17 @@ public enum MerkleProof {
         return fr == oldRoot && sr == newRoot && sn == 0
     }
 
+    /// The journal ends before a proof's ranges do: it was cut or rolled back behind the
+    /// checkpoint the proof is for, which is the journal's fault, not the request's.
+    public struct TooFewEvents: Error, CustomStringConvertible {
+        public var directory: String
+        public var held: UInt64
+        public var needed: UInt64
+        public var description: String { "\(directory) holds \(held) events, a proof up to position \(needed) needs more" }
+    }
+
     /// The hashes of `ranges` (disjoint, in any order), from one pass over the journal's records
-    /// starting at the lowest range. Throws if the journal holds fewer events than they need.
+    /// starting at the lowest range. Throws `TooFewEvents` if the journal holds fewer events than they need.
     public static func hashes(of ranges: [Range<UInt64>], inJournal reader: JournalReader) throws -> [Digest32] {
         guard let start = ranges.map(\.lowerBound).min(), let end = ranges.map(\.upperBound).max() else { return [] }
         var hasher = MerkleRangeHasher(ranges: ranges)
@@ -126,9 +135,7 @@ public enum MerkleProof {
             hasher.add(leaf: MerkleHash.leaf(view.record), at: view.position)
             return view.position + 1 < end
         }
-        guard reached >= end else {
-            throw JournalError.notAJournal(path: reader.directory, reason: "it holds \(reached) events, a proof up to position \(end) needs more")
-        }
+        guard reached >= end else { throw TooFewEvents(directory: reader.directory, held: reached, needed: end) }
         return hasher.roots
     }
 }

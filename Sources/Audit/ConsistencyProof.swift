@@ -27,6 +27,8 @@ public struct ConsistencyProof: Sendable, Equatable {
         do {
             let hashes = try MerkleProof.hashes(of: MerkleProof.consistencyRanges(oldSize: old.position, newSize: new.position), inJournal: reader)
             return ConsistencyProof(old: old, new: new, proof: hashes)
+        } catch let short as MerkleProof.TooFewEvents {
+            throw .doesNotHold("the journal holds \(short.held) events, fewer than the \(new.position) the new checkpoint signs: it was cut or rolled back behind it")
         } catch { throw .unusableJournal("\(error)") }
     }
 

@@ -260,6 +260,10 @@ struct VerifyConsistencyCommand: ParsableCommand {
             do {
                 consistency = try ConsistencyProof.make(directory: journal!, old: oldCheckpoint, new: newCheckpoint)
             } catch {
+                if case .doesNotHold = error {
+                    print("consistency does NOT hold: \(error)")
+                    throw ExitCode(1)
+                }
                 printError("\(error)")
                 throw ExitCode(2)
             }
