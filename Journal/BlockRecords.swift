@@ -10,13 +10,19 @@ enum BlockRecords {
     private static let positionField = 4
     private static let recordedAtField = 36
 
-    /// Rewrites a sound frame's payload for a block: positions to zero, each recorded-at after the
-    /// first as the difference from the record before it.
-    static func encode(_ payload: UnsafeMutableRawBufferPointer, eventCount: UInt32) {
+    /// Rewrites a frame's payload for a block: positions to zero, each recorded-at after the first
+    /// as the difference from the record before it; the reason the records cannot be walked, or
+    /// nil. A CRC only says the bytes are the ones written, so the event count and each record's
+    /// length are checked as `decode` checks them, each record before it is touched; on failure
+    /// the payload is left partly rewritten and must be dropped.
+    static func encode(_ payload: UnsafeMutableRawBufferPointer, eventCount: UInt32) -> String? {
         var at = 0
         var previous: Int64 = 0
         for k in 0..<Int(eventCount) {
+            guard at < payload.count else { return "the frame says \(eventCount) events, its payload holds \(k) records" }
+            guard payload.count - at >= JournalFormat.recordFixedSize else { return "record \(k) of the frame is cut short" }
             let length = Int(payload.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian)
+            guard length + 4 >= JournalFormat.recordFixedSize, length + 4 <= payload.count - at else { return "record \(k) of the frame has length \(length)" }
             payload.storeBytes(of: UInt64(0), toByteOffset: at + positionField, as: UInt64.self)
             let time = Int64(littleEndian: payload.loadUnaligned(fromByteOffset: at + recordedAtField, as: Int64.self))
             let stored = k == 0 ? time : time &- previous
@@ -24,6 +30,7 @@ enum BlockRecords {
             previous = time
             at += length + 4
         }
+        return at == payload.count ? nil : "the frame's payload goes on after its \(eventCount) records"
     }
 
     /// Undoes `encode` in place; the reason the records cannot be walked, or nil. The records are

@@ -33,6 +33,15 @@ final class FrameCursor {
     private var blockContentCount = 0
     private let decompressor = ZstdDecompressor()
     private let chunk: Int
+    /// Bytes read from the file.
+    private(set) var bytesRead: UInt64 = 0
+    /// Bytes checksummed, decoded or searched for a magic: the cursor's work, for any file at most
+    /// a small multiple of its size (see `findSoundFrame`).
+    private(set) var examinedBytes: UInt64 = 0
+    /// The part of `examinedBytes` spent on bytes that are not a sound frame and on searching
+    /// after them; `findSoundFrame` stops once it passes `searchWorkPerByte` times the file.
+    private var unsoundBytes: UInt64 = 0
+    static let searchWorkPerByte: UInt64 = 8
 
     /// `chunkSize` is how much to read ahead: large for scans, small for a single-frame lookup.
     init(file: FileDescriptor, from offset: UInt64, limit: UInt64, maximumPayload: Int, chunkSize: Int = 4 << 20) {
@@ -56,6 +65,7 @@ final class FrameCursor {
         }
         bufferStart = at
         bufferCount = n
+        bytesRead &+= UInt64(n)
         return n >= count
     }
 
@@ -69,6 +79,13 @@ final class FrameCursor {
     /// The next frame. Inside a block every frame reports the block's offset: that is where a
     /// reader seeks to reach it, and what a packed segment's index records.
     func next() throws -> Step {
+        let before = examinedBytes
+        let step = try readNext()
+        if case .frame = step {} else { unsoundBytes &+= examinedBytes &- before }
+        return step
+    }
+
+    private func readNext() throws -> Step {
         if nextBlockFrame < blockFrames.count {
             let (header, range) = blockFrames[nextBlockFrame]
             nextBlockFrame += 1
@@ -101,6 +118,7 @@ final class FrameCursor {
         }
         let s = Int(offset - bufferStart)
         let frameOffset = offset
+        examinedBytes &+= UInt64(total)
         return try buffer.withUnsafeBytes { (raw) throws -> Step in
             let stored = UnsafeRawBufferPointer(rebasing: raw[(s + headerSize)..<(s + total)])
             if let reason = Self.checksumMismatch(raw, at: s, total: total) {
@@ -115,6 +133,7 @@ final class FrameCursor {
                 offset += UInt64(total)
                 return .frame(header, offset: frameOffset, payload: stored)
             case .zstd:
+                examinedBytes &+= UInt64(header.payloadLength)
                 do {
                     try decompressor.decompress(stored, expectedSize: Int(header.payloadLength), into: &payloadBuffer)
                 } catch {
@@ -156,11 +175,14 @@ final class FrameCursor {
             return .incomplete(offset: blockAt, reason: "block of \(total) bytes runs past the end of the file")
         }
         let s = Int(blockAt - bufferStart)
+        examinedBytes &+= UInt64(total)
         let failure: Step? = buffer.withUnsafeBytes { (raw) -> Step? in
             let stored = UnsafeRawBufferPointer(rebasing: raw[(s + headerSize)..<(s + total)])
             if let reason = Self.checksumMismatch(raw, at: s, total: total) {
                 return .invalid(offset: blockAt, kind: .badChecksum, reason: "block " + reason)
             }
+            // Decoded (or copied), then walked frame by frame and record by record.
+            examinedBytes &+= UInt64(header.contentLength)
             switch header.codec {
             case .none:
                 guard header.storedLength == header.contentLength else {
@@ -187,7 +209,7 @@ final class FrameCursor {
         }
         offset = blockAt + UInt64(total)
         blockOffset = blockAt
-        return try next()
+        return try readNext()
     }
 
     /// Finds the frames in the decoded block content; the reason it is unsound, or nil.
@@ -273,14 +295,34 @@ final class FrameCursor {
 
     /// Looks for any sound frame starting after `offset`: if there is one, the bad bytes before
     /// it are damage in the middle of the log, not a torn tail.
-    func findSoundFrame(after badOffset: UInt64) throws -> UInt64? {
+    ///
+    /// Each `RGFR` or `RGBK` is a candidate, and checking one costs what its header claims (up to
+    /// a whole frame or block read, checksummed and decoded), so a file can make every few bytes
+    /// cost megabytes. A candidate whose claimed bytes run past the file is refused from its
+    /// header alone, and this cursor's work on bytes that are not a sound frame, every search
+    /// included, is bounded by `searchWorkPerByte` times the file: past that, the search stops
+    /// and throws the damage, which it can no longer call a torn tail, so nothing is truncated.
+    /// Genuine damage never reaches the bound: each byte is at most checked once as a bad frame,
+    /// once as a candidate inside one, once as the sound frame found, and searched once.
+    /// `position`, the first position the bad bytes affect, goes into that damage when known.
+    func findSoundFrame(after badOffset: UInt64, position: UInt64? = nil) throws -> UInt64? {
         guard badOffset < limit else { return nil }
+        let (product, overflow) = Self.searchWorkPerByte.multipliedReportingOverflow(by: limit)
+        let budget = overflow ? UInt64.max : product
         var candidate = badOffset + 1
         let magic = JournalFormat.frameMagic
         while candidate + UInt64(JournalFormat.frameHeaderSize) <= limit {
-            guard try ensure(candidate, min(chunk, Int(limit - candidate))) else { return nil }
+            // Search what the buffer holds; read on only when fewer than 4 bytes of it are left
+            // (checking a candidate moves the buffer to it, so asking for a whole chunk from
+            // every candidate would read the chunk again each time).
+            if candidate < bufferStart || candidate + 4 > bufferStart + UInt64(bufferCount) {
+                guard try ensure(candidate, min(chunk, Int(limit - candidate))) else { return nil }
+            }
+            var searched = 0
             let found: UInt64? = buffer.withUnsafeBytes { raw in
-                var i = Int(candidate - bufferStart)
+                let start = Int(candidate - bufferStart)
+                var i = start
+                defer { searched = i - start }
                 let end = bufferCount - 3
                 while i < end {
                     // `RGFR` or `RGBK`: a frame or a block.
@@ -292,15 +334,26 @@ final class FrameCursor {
                 }
                 return nil
             }
+            examinedBytes &+= UInt64(searched)
+            unsoundBytes &+= UInt64(searched)
             guard let at = found else {
                 let scanned = bufferStart + UInt64(max(bufferCount - 3, 1))
                 if scanned <= candidate { return nil }
                 candidate = scanned
                 continue
             }
+            guard unsoundBytes <= budget else {
+                throw JournalError.corrupt(JournalDamage(
+                    kind: .midSegmentGarbage, file: String(file.path.split(separator: "/").last ?? ""), offset: badOffset, position: position,
+                    detail: "bytes that are not a sound frame, followed by so many frame headers that are not frames that the search for a sound frame "
+                        + "gave up at byte \(at) after examining \(unsoundBytes) bytes (\(Self.searchWorkPerByte) times the file's \(limit)): "
+                        + "not a torn write, and nothing from byte \(at) on was checked"))
+            }
             let saved = offset
             seek(to: at)
             let step = try next()
+            // A sound frame found here is read again by the caller: that counts as search too.
+            if case .frame = step { unsoundBytes &+= offset &- at }
             seek(to: saved)
             if case .frame = step { return at }
             candidate = at + 1

@@ -61,7 +61,7 @@ public final class JournalReader {
                         // The end of what the writer has written, unless a sound frame lies
                         // beyond: then these bytes are damage (FORMAT.md, section 5), once a
                         // fresh read shows they were not a write in flight.
-                        guard try cursor.findSoundFrame(after: offset) != nil else { return next }
+                        guard try cursor.findSoundFrame(after: offset, position: next) != nil else { return next }
                         if rereadAt != offset {
                             rereadAt = offset
                             cursor = FrameCursor(file: file, from: offset, limit: try file.size(), maximumPayload: maximumPayload)

@@ -113,7 +113,15 @@ public enum JournalVerifier {
                 case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
                     // The open segment's preallocated zeros: the end of its frames, not a cut.
                     if isLast, try cursor.onlyZeros(from: offset) { break scan }
-                    if let later = try cursor.findSoundFrame(after: offset) {
+                    let later: UInt64?
+                    do {
+                        later = try cursor.findSoundFrame(after: offset, position: position)
+                    } catch JournalError.corrupt(let damage) {
+                        // Too many headers that are not frames to search them all: the rest is damage.
+                        finding(damage.kind, offset, position, "\(reason); \(damage.detail)")
+                        break scan
+                    }
+                    if let later {
                         var kind = JournalDamage.Kind.midSegmentGarbage
                         if case .invalid(_, let k, _) = step { kind = k }
                         finding(kind, offset, position, "\(reason); \(later - offset) bytes skipped up to the next sound frame")

@@ -310,11 +310,11 @@ final class SegmentIndex: @unchecked Sendable {
     /// The version an index file declares, when it has an index header at all; lets the
     /// verifier tell an index from an older build (rebuilt on open) from a damaged one.
     static func version(ofFileAt path: String) -> UInt16? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: 10) else { return nil }
-        let head = Array(data)
-        guard head.count == 10, Array(head[0..<8]) == JournalFormat.indexMagic else { return nil }
+        // Not FileHandle: on a FIFO it would wait for a writer for ever.
+        guard let file = try? FileDescriptor.open(path, flags: O_RDONLY) else { return nil }
+        var head = [UInt8](repeating: 0, count: 10)
+        guard let n = try? head.withUnsafeMutableBytes({ try file.read(into: $0, at: 0) }), n == head.count,
+              Array(head[0..<8]) == JournalFormat.indexMagic else { return nil }
         return UInt16(head[8]) | UInt16(head[9]) << 8
     }
 

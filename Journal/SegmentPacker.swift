@@ -213,13 +213,17 @@ extension Journal {
             case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
                 throw JournalError.corrupt(JournalDamage(kind: .truncatedSealedSegment, file: name, offset: offset, position: nil,
                                                          detail: "cannot pack a sealed segment with a bad frame (\(reason))"))
-            case .frame(let frame, _, let payload):
-                if writer.wouldOverflow(adding: payload.count) {
+            case .frame(let frame, let offset, let payload):
+                if writer.wouldOverflow(adding: frame, payloadBytes: payload.count) {
                     if shouldStop() { return nil }
                     writer.finishBlock()
                     if writer.output.count >= 1 << 20 { try writer.flush(to: out) }
                 }
-                writer.add(frame, payload: payload)
+                // A sound CRC does not make sound records: nothing before packing walked them.
+                if let reason = writer.add(frame, payload: payload) {
+                    throw JournalError.corrupt(JournalDamage(kind: .badRecord, file: name, offset: offset, position: frame.firstPosition,
+                                                             detail: "cannot pack a sealed segment whose records do not decode (\(reason))"))
+                }
             }
         }
         writer.finishBlock()
@@ -263,14 +267,17 @@ private struct BlockWriter {
         content.reserveCapacity(packing.blockBytes + JournalFormat.frameHeaderSize)
     }
 
-    /// A block holds whole frames; one larger than `blockBytes` gets a block of its own.
-    func wouldOverflow(adding payloadBytes: Int) -> Bool {
-        !content.isEmpty && content.count + JournalFormat.frameHeaderSize + payloadBytes > packing.blockBytes
+    /// A block holds whole frames; one larger than `blockBytes` gets a block of its own, and so
+    /// does one whose events or frames would not fit the block header's 32-bit counts.
+    func wouldOverflow(adding frame: FrameHeader, payloadBytes: Int) -> Bool {
+        !content.isEmpty && (content.count + JournalFormat.frameHeaderSize + payloadBytes > packing.blockBytes
+            || frame.eventCount > UInt32.max - eventCount || frameCount == UInt32.max)
     }
 
     /// Appends the frame stored as is, with its own header and chain hash and its records
     /// rewritten by `BlockRecords.encode`. Its CRC field stays zero: the block's CRC covers it.
-    mutating func add(_ frame: FrameHeader, payload: UnsafeRawBufferPointer) {
+    /// Returns why the records cannot be walked, or nil; after a failure the block is unusable.
+    mutating func add(_ frame: FrameHeader, payload: UnsafeRawBufferPointer) -> String? {
         if frameCount == 0 { firstPosition = frame.firstPosition }
         frameOffsets.append(written + UInt64(output.count))
         let inner = FrameHeader(storedLength: UInt32(payload.count), payloadLength: UInt32(payload.count), codec: .none,
@@ -279,11 +286,13 @@ private struct BlockWriter {
         content.append(contentsOf: [0, 0, 0, 0])
         let payloadAt = content.count
         content.append(contentsOf: payload)
-        content.withUnsafeMutableBytes { raw in
+        let failure = content.withUnsafeMutableBytes { raw in
             BlockRecords.encode(UnsafeMutableRawBufferPointer(rebasing: raw[payloadAt...]), eventCount: frame.eventCount)
         }
+        if let failure { return failure }
         eventCount += frame.eventCount
         frameCount += 1
+        return nil
     }
 
     mutating func finishBlock() {

@@ -34,11 +34,53 @@ final class FileDescriptor: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// open(2), refusing anything but a regular file (a directory with `O_DIRECTORY`).
+    ///
+    /// Every path under a journal is hostile until checked: a FIFO in place of a segment or an
+    /// index would block open(2) for ever, waiting for a writer, and a device would never end.
+    /// So the file is opened with `O_NONBLOCK` (which regular files ignore), its type checked with
+    /// fstat(2), and only then is `O_NONBLOCK` cleared, unless the caller asked for it.
     static func open(_ path: String, flags: Int32, mode: mode_t = 0o644, calls: SystemCalls = .live) throws -> FileDescriptor {
         var fd: Int32
-        repeat { fd = Glibc.open(path, flags | O_CLOEXEC, mode) } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
-        return FileDescriptor(fd: fd, path: path, calls: calls)
+        repeat { fd = Glibc.open(path, flags | O_CLOEXEC | O_NONBLOCK, mode) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else {
+            let e = errno
+            // A FIFO with no reader (write-only) or a socket refuses with ENXIO: say what it is.
+            var st = stat()
+            if e == ENXIO, stat(path, &st) == 0, let reason = Self.unexpectedType(st.st_mode, flags: flags) {
+                throw JournalError.notAJournal(path: path, reason: reason)
+            }
+            throw JournalError.io(operation: "open", path: path, errno: e)
+        }
+        let file = FileDescriptor(fd: fd, path: path, calls: calls)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw JournalError.io(operation: "fstat", path: path, errno: errno) }
+        if let reason = Self.unexpectedType(st.st_mode, flags: flags) { throw JournalError.notAJournal(path: path, reason: reason) }
+        if flags & O_NONBLOCK == 0 {
+            let status = fcntl(fd, F_GETFL)
+            guard status >= 0, fcntl(fd, F_SETFL, status & ~O_NONBLOCK) == 0 else {
+                throw JournalError.io(operation: "fcntl", path: path, errno: errno)
+            }
+        }
+        return file
+    }
+
+    /// Why a file of mode `mode` is not what `flags` open (a directory with `O_DIRECTORY`,
+    /// otherwise a regular file), or nil when it is.
+    private static func unexpectedType(_ mode: mode_t, flags: Int32) -> String? {
+        let type = mode & S_IFMT
+        let directory = flags & O_DIRECTORY != 0
+        if type == (directory ? S_IFDIR : S_IFREG) { return nil }
+        let found = switch type {
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        case S_IFDIR: "a directory"
+        case S_IFREG: "a regular file"
+        default: "a file of type \(String(type, radix: 8))"
+        }
+        return "it is \(found), not \(directory ? "a directory" : "a regular file")"
     }
 
     /// Writes all of `bytes` at `offset`, retrying short writes and EINTR (pwrite(2)).
@@ -130,10 +172,8 @@ final class FileDescriptor: @unchecked Sendable {
     /// file (a FIFO would block, a device never end) or larger than `limit` bytes: for the small
     /// files a hostile copy of a journal may hold (checkpoints, keys).
     static func contentsOfSmallFile(_ path: String, limit: Int) -> [UInt8]? {
-        guard let file = try? open(path, flags: O_RDONLY | O_NONBLOCK) else { return nil }
-        var st = stat()
-        guard fstat(file.fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size >= 0, st.st_size <= limit else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        guard let file = try? open(path, flags: O_RDONLY | O_NONBLOCK), let size = try? file.size(), size <= UInt64(max(limit, 0)) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
         guard let n = try? bytes.withUnsafeMutableBytes({ try file.read(into: $0, at: 0) }), n == bytes.count else { return nil }
         return bytes
     }

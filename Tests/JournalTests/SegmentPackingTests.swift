@@ -215,6 +215,52 @@ import Testing
         #expect(throws: JournalError.self) { try Journal.open(directory: dir.path, options: options(packing: nil)) }
     }
 
+    /// A frame's CRC and the index's checksums can all be recomputed over a crafted event count,
+    /// so nothing before packing has walked the records: the packer must, and a segment it
+    /// cannot pack stays as it is, reported, while appends go on.
+    @Test func aSealedSegmentWhoseFrameClaimsMoreEventsThanItHoldsStaysUnpackedAndIsReported() throws {
+        let j = try Journal.open(directory: dir.path, options: options(packing: nil))
+        let ids = try write(j, count: 300)
+        j.close()
+        let name = dir.segmentFiles()[0]
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file(name))))
+        // The second frame claims 4,294,967,000 events; its CRC is made to match again.
+        let frame = 128 + 64 + Int(bytes.getInteger(at: 128 + 4, as: UInt32.self))
+        #expect(Array(bytes[frame..<(frame + 4)]) == Array("RGFR".utf8))
+        let stored = Int(bytes.getInteger(at: frame + 4, as: UInt32.self))
+        put(UInt32(4_294_967_000), at: frame + 24, in: &bytes)
+        put(CRC32C.checksum(Array(bytes[(frame + 64)..<(frame + 64 + stored)]), extending: CRC32C.checksum(Array(bytes[frame..<(frame + 60)]))),
+            at: frame + 60, in: &bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.file(name)))
+        // And the index agrees with the crafted segment: its segment checksum, then its own CRC.
+        let indexPath = dir.file("index/" + name.replacingOccurrences(of: ".seg", with: ".idx"))
+        var index = try [UInt8](Data(contentsOf: URL(fileURLWithPath: indexPath)))
+        put(CRC32C.checksum(bytes), at: 104, in: &index)
+        put(CRC32C.checksum(Array(index[128...]), extending: CRC32C.checksum(Array(index[0..<124]))), at: 124, in: &index)
+        try Data(index).write(to: URL(fileURLWithPath: indexPath))
+
+        let logged = Mutex<[String]>([])
+        var o = options(packing: packing)
+        o.log = { line in logged.withLock { $0.append(line) } }
+        let packed = try Journal.open(directory: dir.path, options: o)
+        #expect(packed.packer.waitUntilIdle(timeout: 30))
+        let more = try write(packed, count: 40, from: 300)
+        packed.close()
+
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file(name)))) == bytes, "the segment must stay as it was")
+        #expect(!FileManager.default.fileExists(atPath: dir.file(name) + ".packing"))
+        let versions = try segmentHeaderVersions()
+        #expect(versions[0] == 1)
+        #expect(versions.dropFirst().dropLast().allSatisfy { $0 == JournalFormat.packedVersion }, "the other segments are packed")
+        let reports = logged.withLock { $0 }.filter { $0.contains("packing") }
+        #expect(reports.count == 1, "\(reports)")
+        #expect(reports.first.map { $0.contains(name) && $0.contains("at byte \(frame)") && $0.contains("4294967000 events") } == true, "\(reports)")
+        // The events after the crafted segment, those appended since included, read as before.
+        let reopened = try Journal.open(directory: dir.path, options: options(packing: nil))
+        #expect(try reopened.readAll(from: 100, limit: 1_000).map(\.id) == Array((ids + more)[100...]))
+        reopened.close()
+    }
+
     @Test func aReaderInTheMiddleOfASegmentKeepsReadingItWhileItIsPacked() throws {
         let j = try Journal.open(directory: dir.path, options: options(packing: nil))
         let ids = try write(j, count: 400)
@@ -234,6 +280,10 @@ import Testing
         #expect(read == ids)
         #expect(try live.readAll(limit: 1_000).map(\.id) == ids)
     }
+}
+
+private func put(_ value: UInt32, at offset: Int, in bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + i] = b } }
 }
 
 extension JournalHead {
@@ -259,7 +309,7 @@ extension JournalHead {
         // Times that go back, jump, and sit at the extremes: differences wrap, values do not.
         let original = payload(times: [1_700_000_000_000_000, 1_700_000_000_000_000, 5, .max, .min, 0], firstPosition: 1_000)
         var bytes = original
-        bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 6) }
+        #expect(bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 6) } == nil)
         #expect(bytes != original)
         let reason = bytes.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 1_000, eventCount: 6) }
         #expect(reason == nil)
@@ -268,7 +318,7 @@ extension JournalHead {
 
     @Test func aNonZeroPositionOrARecordPastThePayloadIsRefused() {
         var bytes = payload(times: [1, 2, 3], firstPosition: 7)
-        bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 3) }
+        #expect(bytes.withUnsafeMutableBytes { BlockRecords.encode($0, eventCount: 3) } == nil)
         var withPosition = bytes
         withPosition[4] = 1
         #expect(withPosition.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 3) } != nil)
@@ -276,5 +326,34 @@ extension JournalHead {
         #expect(tooMany.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 4) } != nil)
         var tooFew = bytes
         #expect(tooFew.withUnsafeMutableBytes { BlockRecords.decode($0, firstPosition: 7, eventCount: 2) } != nil)
+    }
+
+    /// A frame's event count and record lengths come from a file: encoding walks them as decoding
+    /// does, and refuses what the payload cannot hold without writing a byte outside it.
+    @Test func encodingRefusesACountOrLengthThePayloadCannotHoldAndWritesNothingOutsideIt() {
+        let records = payload(times: [1, 2, 3], firstPosition: 7)
+        let guardBytes = [UInt8](repeating: 0xA5, count: 4_096)
+        func encode(_ records: [UInt8], eventCount: UInt32) -> (reason: String?, after: [UInt8]) {
+            var buffer = records + guardBytes
+            let reason = buffer.withUnsafeMutableBytes {
+                BlockRecords.encode(UnsafeMutableRawBufferPointer(rebasing: $0[0..<records.count]), eventCount: eventCount)
+            }
+            return (reason, Array(buffer[records.count...]))
+        }
+        let tooMany = encode(records, eventCount: 4_294_967_000)
+        #expect(tooMany.reason == "the frame says 4294967000 events, its payload holds 3 records")
+        #expect(tooMany.after == guardBytes)
+        #expect(encode(records, eventCount: 2).reason != nil, "records left over")
+        var longSecond = records
+        let second = Int(records.getInteger(at: 0, as: UInt32.self)) + 4
+        longSecond.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(0xFFFF_FFF0).littleEndian, toByteOffset: second, as: UInt32.self) }
+        let long = encode(longSecond, eventCount: 3)
+        #expect(long.reason == "record 1 of the frame has length \(0xFFFF_FFF0)")
+        #expect(long.after == guardBytes)
+        var shortLast = records
+        shortLast.removeLast(records.count - second - 20)
+        let short = encode(shortLast, eventCount: 3)
+        #expect(short.reason != nil)
+        #expect(short.after == guardBytes)
     }
 }
