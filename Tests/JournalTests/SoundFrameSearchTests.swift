@@ -44,7 +44,7 @@ import Testing
         let file = try FileDescriptor.open(s.path, flags: O_RDONLY)
         // Small chunks, as in a segment many times larger than the read-ahead.
         let cursor = FrameCursor(file: file, from: UInt64(s.tailStart), limit: UInt64(s.size),
-                                 maximumPayload: Journal.maximumPayload(testOptions()), chunkSize: 4_096)
+                                 maximumPayload: JournalFormat.maximumPayloadBytes, chunkSize: 4_096)
         guard case .invalid(let offset, _, _) = try cursor.next() else {
             Issue.record("the first fake header was taken for a frame")
             return
