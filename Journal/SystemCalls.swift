@@ -256,3 +256,12 @@ public enum DirectoryListing {
         }
     }
 }
+
+/// Small files a command is handed (keys, receipts, proofs, access files), read the way the
+/// journal reads its own checkpoints: a FIFO or a device in their place is refused, not waited on.
+public enum SmallFile {
+    /// The whole file, or nil when it is missing, unreadable, not a regular file or larger than `limit` bytes.
+    public static func contents(atPath path: String, limit: Int) -> [UInt8]? {
+        FileDescriptor.contentsOfSmallFile(path, limit: limit)
+    }
+}

@@ -60,11 +60,12 @@ private func loadCheckpoint(_ path: String) throws -> Checkpoint {
 }
 
 private func readFile(_ path: String, what: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        printError("cannot read the \(what) \(path)")
+    // Receipts and proofs are at most 8 MiB (`ProofJSON`); one byte more is enough to refuse a larger one by name.
+    guard let bytes = SmallFile.contents(atPath: path, limit: (8 << 20) + 1) else {
+        printError("cannot read the \(what) \(path): it is missing, unreadable, not a regular file, or over 8 MiB")
         throw ExitCode(2)
     }
-    return [UInt8](data)
+    return bytes
 }
 
 struct AuditCommand: ParsableCommand {

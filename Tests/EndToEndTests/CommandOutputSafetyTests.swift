@@ -119,3 +119,25 @@ import Testing
 
 /// `LineReader.maximumLineBytes` of the CLI (16 MiB), which the tests cannot import.
 enum LineReaderLimit { static let bytes = 16 << 20 }
+
+/// Files a command is handed may be FIFOs: they are refused by name, never waited on.
+@Suite(.serialized) struct HandedFileTests {
+    @Test func aFIFOGivenAsAReceiptAProofOrAnAccessFileIsRefusedAtOnce() throws {
+        let scratch = ScratchDirectory("handed-fifo")
+        let fifo = scratch.file("pipe")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let keys = try registre(["keygen", "--out", scratch.file("k")])
+        #expect(keys.exited(0), "\(keys)")
+
+        let receipt = try registre(["verify-receipt", fifo, "--public-key", scratch.file("k.pub")], timeout: 20)
+        #expect(receipt.exited(2), "\(receipt)")
+        #expect(receipt.err.contains("not a regular file"), "\(receipt)")
+        let proof = try registre(["verify-consistency", "--proof", fifo, "--public-key", scratch.file("k.pub")], timeout: 20)
+        #expect(proof.exited(2), "\(proof)")
+
+        try writeJournal(scratch.file("j"), count: 5)
+        let serve = try registre(["serve", "--journal", scratch.file("j"), "--socket", scratch.file("s.sock"), "--access", fifo], timeout: 20)
+        #expect(!serve.timedOut && !serve.exited(0), "\(serve)")
+        #expect(serve.err.contains("access file"), "\(serve)")
+    }
+}

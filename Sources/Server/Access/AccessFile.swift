@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +15,10 @@ public enum AccessFile {
     public static let roles = ["reader", "auditor", "appender", "admin"]
 
     public static func load(path: String) throws(Problem) -> AccessPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Problem(message: "cannot read the access file \(path)")
+        guard let bytes = SmallFile.contents(atPath: path, limit: 1 << 20) else {
+            throw Problem(message: "cannot read the access file \(path): it is missing, unreadable, not a regular file, or over 1 MiB")
         }
-        return try parse(Array(data), origin: path)
+        return try parse(bytes, origin: path)
     }
 
     /// Parses the file's bytes; user and group names are resolved now, once.
