@@ -75,7 +75,8 @@ final class CheckpointWriter {
 }
 
 /// A checkpoint read back: the whole file is checked (sizes, magic, version, checksum) before
-/// anything in it is used, and the state is decoded; the dossier steps are streamed on demand.
+/// anything in it is used, and the state is decoded and checked for consistency
+/// (`ProjectionSet.firstInconsistency()`); the dossier steps are streamed on demand.
 final class CheckpointReader {
     let path: String
     let trailer: CheckpointFile.Trailer
@@ -144,6 +145,9 @@ final class CheckpointReader {
             throw damaged("the state does not decode (\(error))")
         }
         guard set.position == trailer.position else { throw damaged("the state is at position \(set.position), the trailer says \(trailer.position)") }
+        // The checksum is not a signature: a file altered with care passes it. Nothing folds into
+        // the state before every reference in it is known to point where it should.
+        if let problem = set.firstInconsistency() { throw damaged("its state is inconsistent: \(problem); delete it to rebuild from zero") }
         self.fd = fd
         self.trailer = trailer
         self.set = set

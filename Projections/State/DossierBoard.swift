@@ -229,6 +229,73 @@ public struct DossierBoard: Sendable, Codable, Equatable {
     }
 }
 
+extension DossierBoard {
+    /// What is wrong with the dossiers, their index, the counts and the backlog, or `nil`: the
+    /// index finds every dossier, the counts per state, category and site are those of the
+    /// dossiers, and per category the backlog's changes add up to the dossiers submitted, open and
+    /// awaiting a decision now. `position` is the number of events folded.
+    func inconsistency(eventsFolded position: UInt64) -> String? {
+        // `UTCTime.adding(months:to:)` computes each deadline from it: a century is far beyond any law.
+        guard (0...1200).contains(implicitRejectionMonths) else { return "its implicit-rejection period is \(implicitRejectionMonths) months" }
+        if let problem = dossiers.withUnsafeBufferPointer({ d in index.inconsistency(entities: d.count) { d[$0].id.fastHash } }) {
+            return "the dossier index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: dossiers, key: \.id) { return "dossier \(repeated) has the id of an earlier dossier" }
+        if let problem = countByGroup.inconsistency() { return "the dossier counts: \(problem)" }
+        if let problem = backlogDeltas.inconsistency(filler: BacklogDelta()) { return "the backlog: \(problem)" }
+        let categories = Domain.Category.allCases.count
+        var counted: [CountKey: Int] = [:]
+        var now = [(submitted: Int, open: Int, awaiting: Int, closed: Int)](repeating: (0, 0, 0, 0), count: categories)
+        for (i, d) in dossiers.enumerated() {
+            if let problem = BusinessTime.outside(["submission": d.submittedAt, "completion": d.completedAt, "decision time": d.decidedAt,
+                                                   "availability": d.availableAt, "end": d.endedAt, "last event time": d.lastEventAt]) {
+                return "dossier \(i): \(problem)"
+            }
+            guard d.steps >= 1, UInt64(d.steps) <= position, d.provisionalPermits >= 0, d.provisionalPermits < d.steps else {
+                return "dossier \(i) counts \(d.steps) steps and \(d.provisionalPermits) provisional permits, after \(position) events"
+            }
+            guard d.lastPosition < position else { return "dossier \(i) last changed at position \(d.lastPosition), after the \(position) events folded" }
+            counted[CountKey(status: d.status, category: d.category, site: d.site), default: 0] += 1
+            let c = Int(ordinal(d.category))
+            now[c].submitted += 1
+            if d.status.isOpen { now[c].open += 1 } else { now[c].closed += 1 }
+            if d.status.awaitsDecision { now[c].awaiting += 1 }
+        }
+        for (key, n) in countByGroup.entries where n != counted[key, default: 0] {
+            return "the dossier counts hold \(n) dossiers \(key.status.rawValue) in \(key.category.rawValue) at \(key.site.rawValue); there are \(counted[key, default: 0])"
+        }
+        for key in counted.keys where countByGroup[key] == nil {
+            return "the dossier counts have no entry for the dossiers \(key.status.rawValue) in \(key.category.rawValue) at \(key.site.rawValue)"
+        }
+        // The backlog's rows are running sums of these changes: each must be one the events
+        // could make, and per category they must add up to the dossiers as they stand.
+        var sums = [(submitted: Int, open: Int, awaiting: Int, ended: Int)](repeating: (0, 0, 0, 0), count: categories)
+        let bound = Int64(clamping: position)
+        var problem: String? = nil
+        backlogDeltas.forEachKey { day, category in
+            guard problem == nil, let delta = backlogDeltas[day, category] else { return }
+            guard delta.submitted >= 0, delta.ended >= 0, Int64(delta.submitted) <= bound, Int64(delta.ended) <= bound,
+                  abs(Int64(delta.open)) <= bound, abs(Int64(delta.awaitingDecision)) <= bound else {
+                problem = "the backlog of \(category.rawValue) on \(CivilCalendar.dayString(day)) holds changes no \(position) events could make"
+                return
+            }
+            let c = Int(ordinal(category))
+            sums[c].submitted += Int(delta.submitted)
+            sums[c].open += Int(delta.open)
+            sums[c].awaiting += Int(delta.awaitingDecision)
+            sums[c].ended += Int(delta.ended)
+        }
+        if let problem { return problem }
+        for category in Domain.Category.allCases {
+            let c = Int(ordinal(category)), s = sums[c], d = now[c]
+            guard s.submitted == d.submitted, s.open == d.open, s.awaiting == d.awaiting, s.ended >= d.closed else {
+                return "the backlog of \(category.rawValue) adds up to \(s.submitted) submitted, \(s.open) open, \(s.awaiting) awaiting a decision and \(s.ended) ended; the dossiers are \(d.submitted), \(d.open), \(d.awaiting) and \(d.closed) ended"
+            }
+        }
+        return nil
+    }
+}
+
 extension DossierStatus {
     /// Before the decision, where the legal clock runs: the prefecture's backlog of work.
     var awaitsDecision: Bool {
