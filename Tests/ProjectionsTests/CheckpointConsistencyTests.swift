@@ -223,6 +223,58 @@ struct CheckpointConsistencyTests {
         #expect(again.out.contains("folded \(f.events.count) events (positions 0..<\(f.events.count))"), "\(again.out)")
     }
 
+    @Test("a checkpoint whose dossier steps or last commit time contradict its state is refused, and the run writes no table")
+    func stepsAndCommitTimeMustMatchTheState() throws {
+        let f = try Fixture()
+        let set = f.parts.set, state = try CheckpointParts.encode(f.parts.set)
+        let size = CheckpointFile.stepSize, rows = f.parts.steps.count / size
+        try #require(rows >= 3)
+        func row(_ k: Int) -> Range<Int> { (k * size)..<((k + 1) * size) }
+        var lastTime = state
+        // The state's form begins with its position (8 bytes), then its last commit time (a presence byte and 8 bytes).
+        lastTime.replaceSubrange(9..<17, with: withUnsafeBytes(of: (set.lastRecordedAtMicros! - 1_000_000).littleEndian) { Array($0) })
+        var strangerStep = f.parts.steps
+        strangerStep.replaceSubrange(row(1).prefix(16), with: withUnsafeBytes(of: Sample.uuid(0xBAD).uuid) { Array($0) })
+        var swapped = f.parts.steps
+        swapped.replaceSubrange(row(1), with: f.parts.steps[row(2)])
+        swapped.replaceSubrange(row(2), with: f.parts.steps[row(1)])
+        var lastStatus = f.parts.steps
+        lastStatus[row(rows - 1).lowerBound + 41] ^= 1
+        let cases: [(String, [UInt8]?, [UInt8], String)] = [
+            ("a commit time one second earlier", nil, lastTime, "its state says the event at position \(f.cut - 1) was committed at"),
+            ("one step fewer than the dossiers count", Array(f.parts.steps.dropLast(size)), state, "it holds \(rows - 1) dossier steps, but its dossiers count \(rows)"),
+            ("a step of a dossier it does not hold", strangerStep, state, "its dossier steps contradict its state: the step at position"),
+            ("two steps out of order", swapped, state, "is not after the one before it"),
+            ("the last step in another state than the dossier's", lastStatus, state, "its dossier steps contradict its state: dossier"),
+        ]
+        for (what, steps, state, expected) in cases {
+            try f.parts.write(steps: steps, state: state, to: f.checkpoint)
+            let out = f.dir.path + "/refused-\(UUID().uuidString.prefix(6))"
+            do {
+                _ = try ProjectionRebuild.export(journal: f.journal, to: out, format: .csv, checkpoint: f.checkpoint)
+                Issue.record("\(what): accepted")
+            } catch {
+                guard case .checkpoint(let message) = error else { Issue.record("\(what): \(error)"); continue }
+                #expect(message.hasPrefix("\(f.checkpoint) is damaged or not a checkpoint of `registre project`: "), "\(what): \(message)")
+                #expect(message.contains(expected) && message.hasSuffix("; delete it to rebuild from zero"), "\(what): \(message)")
+            }
+            let written = FileManager.default.fileExists(atPath: out) ? try filesIn(out) : [:]
+            #expect(written.isEmpty, "\(what): no table written")
+        }
+    }
+
+    @Test("a checkpoint built with another implicit-rejection period is refused: the deadlines would not be a rebuild's")
+    func otherImplicitRejectionPeriodIsRefused() throws {
+        let f = try Fixture()
+        var board = f.parts.set.dossierBoard
+        board.implicitRejectionMonths = 5
+        try f.parts.write(state: CheckpointParts.replacing(f.parts.set.dossierBoard, with: board, in: f.parts.set), to: f.checkpoint)
+        #expect(throws: ProjectionError.checkpoint("\(f.checkpoint) was built with an implicit-rejection period of 5 months, not 4; rebuild without it")) {
+            try ProjectionRebuild.export(journal: f.journal, to: f.dir.path + "/refused", format: .csv, checkpoint: f.checkpoint)
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/refused"))
+    }
+
     @Test("a genuine checkpoint passes the checks and resumes to the tables of a rebuild from zero")
     func genuineCheckpointResumes() throws {
         let f = try Fixture()
