@@ -180,30 +180,31 @@ public struct DossierBoard: Sendable, Codable, Equatable {
             .sorted { ($0.status.rawValue, $0.category.rawValue, $0.site.rawValue) < ($1.status.rawValue, $1.category.rawValue, $1.site.rawValue) }
     }
 
-    /// The backlog at the end of every day (UTC, business time) from the first day anything
-    /// happened to the last, per category; sum the categories for the whole prefecture.
+    /// The backlog per category at the end of each day (UTC, business time) on which something
+    /// changed it, with the running totals: between two rows of a category its backlog stays as
+    /// the earlier row says. Sum the categories' latest rows for the whole prefecture.
+    ///
+    /// One row per day and category that changed, not per day of the span: dossiers dated
+    /// 0001-01-01 and 9999-12-31 are two rows, not 3.6 million.
     public func backlog() -> [BacklogDay] {
-        var first = Int32.max, last = Int32.min
-        var seen = Set<Domain.Category>()
-        backlogDeltas.forEachKey { day, category in
-            first = min(first, day)
-            last = max(last, day)
-            seen.insert(category)
+        var changes: [(day: Int32, category: Domain.Category)] = []
+        backlogDeltas.forEachKey { day, category in changes.append((day, category)) }
+        // Running totals per category, in day order.
+        changes.sort { (ordinal($0.category), $0.day) < (ordinal($1.category), $1.day) }
+        var out: [(day: Int32, row: BacklogDay)] = []
+        out.reserveCapacity(changes.count)
+        var open = 0, awaiting = 0
+        for (k, change) in changes.enumerated() {
+            if k == 0 || changes[k - 1].category != change.category { (open, awaiting) = (0, 0) }
+            let delta = backlogDeltas[change.day, change.category] ?? BacklogDelta()
+            open += Int(delta.open)
+            awaiting += Int(delta.awaitingDecision)
+            out.append((change.day, BacklogDay(day: CivilCalendar.dayString(change.day), category: change.category, submitted: Int(delta.submitted),
+                                               ended: Int(delta.ended), open: open, awaitingDecision: awaiting)))
         }
-        guard first <= last else { return [] }
-        var out: [BacklogDay] = []
-        for category in Domain.Category.allCases {
-            guard seen.contains(category) else { continue }
-            var open = 0, awaiting = 0
-            for day in first...last {
-                let delta = backlogDeltas[day, category] ?? BacklogDelta()
-                open += Int(delta.open)
-                awaiting += Int(delta.awaitingDecision)
-                out.append(BacklogDay(day: CivilCalendar.dayString(day), category: category, submitted: Int(delta.submitted),
-                                      ended: Int(delta.ended), open: open, awaitingDecision: awaiting))
-            }
-        }
-        return out.sorted { ($0.day, $0.category.rawValue) < ($1.day, $1.category.rawValue) }
+        // By day number, not by its text: a business time can round up to 10000-01-01.
+        out.sort { ($0.day, $0.row.category.rawValue) < ($1.day, $1.row.category.rawValue) }
+        return out.map(\.row)
     }
 
     /// Dossiers still awaiting a decision whose deadline (completion + 4 months) has passed at `time`.
@@ -340,7 +341,8 @@ public struct DossierCount: Sendable, Codable, Equatable {
     public var dossiers: Int
 }
 
-/// The backlog of one category at the end of one day.
+/// The backlog of one category at the end of one day on which it changed (`DossierBoard.backlog()`):
+/// until its next row, the category's backlog stays as this row says.
 public struct BacklogDay: Sendable, Codable, Equatable {
     public var day: String
     public var category: Domain.Category
