@@ -83,7 +83,8 @@ enum CheckpointFile {
 }
 
 /// A 64-bit checksum over a byte stream, fed in pieces of any size: catches a damaged or
-/// truncated checkpoint (it is not a defence against someone forging one).
+/// truncated checkpoint. It is not a defence against someone forging one: anyone can recompute
+/// it, so `CheckpointReader` also checks that the decoded state is consistent.
 struct Checksum64 {
     private var state: UInt64 = 0x243F_6A88_85A3_08D3
     private var pending: UInt64 = 0

@@ -75,7 +75,8 @@ final class CheckpointWriter {
 }
 
 /// A checkpoint read back: the whole file is checked (sizes, magic, version, checksum) before
-/// anything in it is used, and the state is decoded; the dossier steps are streamed on demand.
+/// anything in it is used, and the state is decoded and checked for consistency
+/// (`ProjectionSet.firstInconsistency()`); the dossier steps are streamed on demand.
 final class CheckpointReader {
     let path: String
     let trailer: CheckpointFile.Trailer
@@ -144,6 +145,14 @@ final class CheckpointReader {
             throw damaged("the state does not decode (\(error))")
         }
         guard set.position == trailer.position else { throw damaged("the state is at position \(set.position), the trailer says \(trailer.position)") }
+        // The checksum is not a signature: a file altered with care passes it. Nothing folds into
+        // the state before every reference in it is known to point where it should.
+        if let problem = set.firstInconsistency() { throw damaged("its state is inconsistent: \(problem); delete it to rebuild from zero") }
+        // Each dossier event folded wrote one step, and counted one in its dossier.
+        let counted = set.dossierBoard.dossiers.reduce(UInt64(0)) { $0 + UInt64($1.steps) }
+        guard counted == trailer.steps else {
+            throw damaged("it holds \(trailer.steps) dossier steps, but its dossiers count \(counted); delete it to rebuild from zero")
+        }
         self.fd = fd
         self.trailer = trailer
         self.set = set
@@ -153,9 +162,20 @@ final class CheckpointReader {
     deinit { Glibc.close(fd) }
 
     /// Every dossier step saved, in journal order.
+    ///
+    /// Each must be a step of a dossier of the state, after the one before it and before the
+    /// state's position, and each dossier's steps must end where the state says it stands;
+    /// otherwise this throws, after `body` saw the steps before the contradiction (the export
+    /// that streams them then discards its output).
     func forEachStep(_ body: (DossierHistoryEntry) throws -> Void) throws {
         let total = Int(trailer.steps) * CheckpointFile.stepSize
         let perChunk = (1 << 20) / CheckpointFile.stepSize * CheckpointFile.stepSize
+        let board = set.dossierBoard
+        var seen = [Int32](repeating: 0, count: board.dossiers.count)
+        var previous: UInt64? = nil
+        func contradiction(_ why: String) -> ProjectionError {
+            .checkpoint("\(path) is damaged or not a checkpoint of `registre project`: its dossier steps contradict its state: \(why); delete it to rebuild from zero")
+        }
         var offset = 0
         while offset < total {
             let chunk = try Self.read(fd, at: CheckpointFile.headerSize + offset, count: min(perChunk, total - offset), path: path)
@@ -165,11 +185,26 @@ final class CheckpointReader {
                     guard let step = CheckpointFile.decodeStep(UnsafeRawBufferPointer(rebasing: raw[i..<(i + CheckpointFile.stepSize)])) else {
                         throw ProjectionError.checkpoint("\(path) holds an unreadable dossier step at byte \(CheckpointFile.headerSize + offset + i)")
                     }
+                    guard let d = board.dossierIndex(of: step.dossierId).map(Int.init) else {
+                        throw contradiction("the step at position \(step.position) is of dossier \(step.dossierId.uuidString.lowercased()), which it does not hold")
+                    }
+                    guard previous.map({ step.position > $0 }) ?? true, step.position < trailer.position else {
+                        throw contradiction("the step at position \(step.position) is not after the one before it and before position \(trailer.position)")
+                    }
+                    previous = step.position
+                    seen[d] += 1
+                    let dossier = board.dossiers[d]
+                    if seen[d] == dossier.steps, step.position != dossier.lastPosition || step.statusAfter != dossier.status {
+                        throw contradiction("dossier \(step.dossierId.uuidString.lowercased()) ends at position \(step.position), \(step.statusAfter.rawValue); the state says \(dossier.lastPosition), \(dossier.status.rawValue)")
+                    }
                     try body(step)
                     i += CheckpointFile.stepSize
                 }
             }
             offset += chunk.count
+        }
+        for (d, n) in seen.enumerated() where n != board.dossiers[d].steps {
+            throw contradiction("dossier \(board.dossiers[d].id.uuidString.lowercased()) has \(n) steps saved, the state counts \(board.dossiers[d].steps)")
         }
     }
 

@@ -76,7 +76,7 @@ public enum ProjectionTables {
         Column("dossiers", .integer, "how many"),
     ], indexes: [])
 
-    public static let dossierBacklog = TableSchema(name: "dossier_backlog", row: "one category at the end of one UTC day; sum over categories for the whole prefecture", columns: [
+    public static let dossierBacklog = TableSchema(name: "dossier_backlog", row: "one category at the end of one UTC day on which its backlog changed; until the category's next row it stays as this one says; the whole prefecture on a day is the sum of each category's latest row up to that day", columns: [
         Column("day", .text, "day"),
         Column("category", .text, "category"),
         Column("submitted", .integer, "dossiers submitted that day"),

@@ -234,6 +234,101 @@ public struct AbuseSignals: Sendable, Codable, Equatable {
     }
 }
 
+extension AbuseSignals {
+    /// What is wrong with the fingerprints, their index and the tables of their later bookings,
+    /// or `nil`: every reference names a fingerprint and a release that exist, each fingerprint's
+    /// distinct identities and evidence ids agree with its counts, and no counter is negative or
+    /// larger than the `position` events folded.
+    func inconsistency(releases: Int, eventsFolded position: UInt64) -> String? {
+        // The fold multiplies the windows by 1,000.
+        guard (0...(Int64.max / 1000)).contains(thresholds.churnWindowSeconds), (0...(Int64.max / 1000)).contains(thresholds.snipeWindowSeconds) else {
+            return "its abuse thresholds have a churn window of \(thresholds.churnWindowSeconds) s and a snipe window of \(thresholds.snipeWindowSeconds) s"
+        }
+        if let problem = clients.withUnsafeBufferPointer({ c in clientIndex.inconsistency(entities: c.count) { c[$0].key.fastHash } }) {
+            return "the fingerprint index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: clients, key: \.key) { return "fingerprint \(repeated) repeats an earlier fingerprint" }
+        if let problem = clientIdentities.inconsistency() { return "the identities booked for: \(problem)" }
+        if let problem = releaseClients.inconsistency() { return "the fingerprints per release: \(problem)" }
+        var identities = [Int](repeating: 0, count: clients.count)
+        for pair in clientIdentities.keys {
+            guard pair.client >= 0, Int(pair.client) < clients.count else {
+                return "the identities booked for name fingerprint \(pair.client), but there are \(clients.count) fingerprints"
+            }
+            identities[Int(pair.client)] += 1
+        }
+        for pair in releaseClients.keys {
+            let release = Int(pair >> 32), client = Int(pair & 0xFFFF_FFFF)
+            guard release < releases, client < clients.count else {
+                return "the fingerprints per release name release \(release) and fingerprint \(client), but there are \(releases) releases and \(clients.count) fingerprints"
+            }
+            guard clients[client].bookings >= 2 else { return "the fingerprints per release list fingerprint \(client), which booked fewer than twice" }
+        }
+        let evidenceRules: [SuspicionRule] = [.rejectedAttempts, .rateLimited, .duplicateBooking, .flaggedByService]
+        for (i, c) in clients.enumerated() {
+            if let problem = BusinessTime.outside(["first sighting": c.firstSeen, "last sighting": c.lastSeen]) { return "fingerprint \(i): \(problem)" }
+            guard c.firstSeen <= c.lastSeen else { return "fingerprint \(i) was last seen before it was first seen" }
+            let counters: KeyValuePairs<String, Int32> = [
+                "bookings": c.bookings, "applicant cancellations": c.cancelledByApplicant, "service cancellations": c.cancelledByService,
+                "churned bookings": c.churned, "sniped bookings": c.sniped, "identity mismatches": c.mismatches,
+                "rejection events": c.rejectedEvents, "rate limits": c.rateLimits, "duplicate bookings": c.duplicates, "flags": c.flagsRecorded,
+            ]
+            for (name, n) in counters where n < 0 || UInt64(n) > position {
+                return "fingerprint \(i) counts \(n) \(name), after \(position) events"
+            }
+            // Each `BookingAttemptsRejected` counts 1 to 1,000,000 attempts.
+            guard c.rejectedAttempts >= Int64(c.rejectedEvents), c.rejectedAttempts <= Int64(c.rejectedEvents) * 1_000_000 else {
+                return "fingerprint \(i) counts \(c.rejectedAttempts) rejected attempts in \(c.rejectedEvents) events"
+            }
+            guard c.firstRelease >= -1, Int(c.firstRelease) < releases else {
+                return "fingerprint \(i) names release \(c.firstRelease) for its first booking, but there are \(releases) releases"
+            }
+            // The first booking's identity and release join the tables at the second booking.
+            switch c.bookings {
+            case 0:
+                guard c.distinctIdentities == 0, c.firstRelease == -1, identities[i] == 0 else {
+                    return "fingerprint \(i) booked nothing but has identities or a first release"
+                }
+            case 1:
+                guard c.distinctIdentities == 1, identities[i] == 0 else {
+                    return "fingerprint \(i) booked once but counts \(c.distinctIdentities) identities (\(identities[i]) listed)"
+                }
+            default:
+                guard Int(c.distinctIdentities) == identities[i] else {
+                    return "fingerprint \(i) counts \(c.distinctIdentities) distinct identities, but \(identities[i]) are listed for it"
+                }
+                guard clientIdentities.ordinal(of: ClientIdentity(client: Int32(i), identity: c.firstIdentity)) != nil,
+                      c.firstRelease < 0 || releaseClients.ordinal(of: UInt64(UInt32(c.firstRelease)) << 32 | UInt64(i)) != nil else {
+                    return "fingerprint \(i) booked \(c.bookings) times, but its first booking's identity or release is not listed"
+                }
+            }
+            // The evidence ids: the first `evidencePerFlag` events of each evidence rule.
+            let events = evidenceRules.reduce(0) { $0 + c.evidenceEvents($1) }
+            guard let evidence = c.evidence else {
+                if events == 0 { continue }
+                return "fingerprint \(i) has \(events) evidence events but no evidence ids"
+            }
+            guard events > 0 else { return "fingerprint \(i) has evidence ids but no evidence event" }
+            for rule in SuspicionRule.allCases {
+                let listed = evidence.lazy.filter { $0.rule == rule }.count
+                let expected = min(c.evidenceEvents(rule), max(0, thresholds.evidencePerFlag))
+                guard listed == expected else { return "fingerprint \(i) lists \(listed) evidence ids for \(rule.rawValue), where its counts make \(expected)" }
+            }
+        }
+        return nil
+    }
+
+    /// Per release, the distinct fingerprints that booked into it, from the fingerprints' own
+    /// records (`Client.firstRelease` while a fingerprint booked once, `releaseClients` after).
+    /// Call it on a state whose references `inconsistency` checked.
+    func distinctClientsPerRelease(releases: Int) -> [Int] {
+        var out = [Int](repeating: 0, count: releases)
+        for c in clients where c.bookings == 1 && c.firstRelease >= 0 { out[Int(c.firstRelease)] += 1 }
+        for pair in releaseClients.keys { out[Int(pair >> 32)] += 1 }
+        return out
+    }
+}
+
 extension AbuseSignals.Client {
     /// How many evidence events of `rule` were folded (the list keeps only the first few ids).
     func evidenceEvents(_ rule: SuspicionRule) -> Int {

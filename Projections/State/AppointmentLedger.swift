@@ -56,3 +56,20 @@ public struct AppointmentLedger: Sendable, Codable, Equatable {
 
     func inBookingOrder() -> EntityArray<Appointment> { appointments }
 }
+
+extension AppointmentLedger {
+    /// What is wrong with the appointments and their index, or `nil`: the index finds every
+    /// appointment, and each names a slot (or −1, a slot never published) and a client that exist.
+    func inconsistency(slots: Int, clients: Int) -> String? {
+        if let problem = appointments.withUnsafeBufferPointer({ a in index.inconsistency(entities: a.count) { a[$0].id.fastHash } }) {
+            return "the appointment index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: appointments, key: \.id) { return "appointment \(repeated) has the id of an earlier appointment" }
+        for (i, a) in appointments.enumerated() {
+            guard a.slot >= -1, Int(a.slot) < slots else { return "appointment \(i) names slot \(a.slot), but there are \(slots) slots" }
+            guard a.client >= 0, Int(a.client) < clients else { return "appointment \(i) names fingerprint \(a.client), but there are \(clients) fingerprints" }
+            guard BusinessTime.contains(a.bookedAt) else { return "appointment \(i): its booking time (\(a.bookedAt) ms) is not a time the catalogue can spell" }
+        }
+        return nil
+    }
+}

@@ -85,3 +85,27 @@ struct CalendarTable<Value: Sendable & Codable & Equatable>: Sendable, Codable, 
     /// Days and categories that hold a value.
     var count: Int { present.reduce(0) { $0 + $1.nonzeroBitCount } }
 }
+
+extension CalendarTable {
+    /// What is wrong with the weeks, the blocks and their presence bits, or `nil`: every week is a
+    /// week of business days (`BusinessTime.days`), every block whole, no bit past a block's
+    /// values, and every value not present still `filler` (what a block starts with).
+    func inconsistency(filler: Value) -> String? {
+        if let problem = weeks.inconsistency() { return "its weeks: \(problem)" }
+        guard present.count == weeks.count, values.count == weeks.count * Self.blockSize else {
+            return "it holds \(values.count) values and \(present.count) presence words for \(weeks.count) weeks of \(Self.blockSize) values"
+        }
+        let firstWeek = Self.week(of: BusinessTime.days.lowerBound).week, lastWeek = Self.week(of: BusinessTime.days.upperBound).week
+        let unused: UInt64 = Self.blockSize == 64 ? 0 : ~0 << UInt64(Self.blockSize)
+        for (block, key) in weeks.keys.enumerated() {
+            guard key <= UInt64(UInt32.max), (firstWeek...lastWeek).contains(Int32(bitPattern: UInt32(key))) else {
+                return "its week key \(key) is not a week of business days"
+            }
+            guard present[block] & unused == 0 else { return "the presence word of its week \(Int32(bitPattern: UInt32(key))) has bits past its \(Self.blockSize) values" }
+            for slot in 0..<Self.blockSize where present[block] & (1 << UInt64(slot)) == 0 && values[block * Self.blockSize + slot] != filler {
+                return "its week \(Int32(bitPattern: UInt32(key))) holds a value where none was recorded"
+            }
+        }
+        return nil
+    }
+}

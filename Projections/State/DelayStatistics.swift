@@ -85,6 +85,31 @@ public struct DelayStatistics: Sendable, Codable, Equatable {
     }
 }
 
+extension DelayStatistics {
+    /// What is wrong with the samples and the cached month, or `nil`: every group holds samples,
+    /// each a difference of two business times, in a month of business days, and the cached
+    /// month is that of the cached day (samples of that day are filed under it unchecked).
+    func inconsistency() -> String? {
+        if let problem = samples.inconsistency() { return "the delay samples: \(problem)" }
+        for (key, values) in samples.entries {
+            guard BusinessTime.months.contains(key.month), !values.isEmpty,
+                  values.allSatisfy({ abs($0) <= BusinessTime.span }) else {
+                return "the delay samples of \(key.measure.rawValue) in \(key.category.rawValue) at \(key.site.rawValue), month \(key.month), are not durations between business times"
+            }
+        }
+        guard (lastDay == .min && lastMonth == 0)
+            || (BusinessTime.days.contains(lastDay) && lastMonth == CivilCalendar.monthIndex(ofDay: lastDay)) else {
+            return "the delays remember day \(lastDay) as month \(lastMonth)"
+        }
+        return nil
+    }
+
+    /// How many samples of `measure` are held.
+    func sampleCount(of measure: DelayMeasure) -> Int {
+        samples.entries.reduce(0) { $0 + ($1.0.measure == measure ? $1.1.count : 0) }
+    }
+}
+
 /// Count, mean, median and 90th percentile of one group of delays, in days.
 public struct DelayRow: Sendable, Codable, Equatable {
     struct Group: Hashable {

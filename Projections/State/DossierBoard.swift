@@ -180,30 +180,31 @@ public struct DossierBoard: Sendable, Codable, Equatable {
             .sorted { ($0.status.rawValue, $0.category.rawValue, $0.site.rawValue) < ($1.status.rawValue, $1.category.rawValue, $1.site.rawValue) }
     }
 
-    /// The backlog at the end of every day (UTC, business time) from the first day anything
-    /// happened to the last, per category; sum the categories for the whole prefecture.
+    /// The backlog per category at the end of each day (UTC, business time) on which something
+    /// changed it, with the running totals: between two rows of a category its backlog stays as
+    /// the earlier row says. Sum the categories' latest rows for the whole prefecture.
+    ///
+    /// One row per day and category that changed, not per day of the span: dossiers dated
+    /// 0001-01-01 and 9999-12-31 are two rows, not 3.6 million.
     public func backlog() -> [BacklogDay] {
-        var first = Int32.max, last = Int32.min
-        var seen = Set<Domain.Category>()
-        backlogDeltas.forEachKey { day, category in
-            first = min(first, day)
-            last = max(last, day)
-            seen.insert(category)
+        var changes: [(day: Int32, category: Domain.Category)] = []
+        backlogDeltas.forEachKey { day, category in changes.append((day, category)) }
+        // Running totals per category, in day order.
+        changes.sort { (ordinal($0.category), $0.day) < (ordinal($1.category), $1.day) }
+        var out: [(day: Int32, row: BacklogDay)] = []
+        out.reserveCapacity(changes.count)
+        var open = 0, awaiting = 0
+        for (k, change) in changes.enumerated() {
+            if k == 0 || changes[k - 1].category != change.category { (open, awaiting) = (0, 0) }
+            let delta = backlogDeltas[change.day, change.category] ?? BacklogDelta()
+            open += Int(delta.open)
+            awaiting += Int(delta.awaitingDecision)
+            out.append((change.day, BacklogDay(day: CivilCalendar.dayString(change.day), category: change.category, submitted: Int(delta.submitted),
+                                               ended: Int(delta.ended), open: open, awaitingDecision: awaiting)))
         }
-        guard first <= last else { return [] }
-        var out: [BacklogDay] = []
-        for category in Domain.Category.allCases {
-            guard seen.contains(category) else { continue }
-            var open = 0, awaiting = 0
-            for day in first...last {
-                let delta = backlogDeltas[day, category] ?? BacklogDelta()
-                open += Int(delta.open)
-                awaiting += Int(delta.awaitingDecision)
-                out.append(BacklogDay(day: CivilCalendar.dayString(day), category: category, submitted: Int(delta.submitted),
-                                      ended: Int(delta.ended), open: open, awaitingDecision: awaiting))
-            }
-        }
-        return out.sorted { ($0.day, $0.category.rawValue) < ($1.day, $1.category.rawValue) }
+        // By day number, not by its text: a business time can round up to 10000-01-01.
+        out.sort { ($0.day, $0.row.category.rawValue) < ($1.day, $1.row.category.rawValue) }
+        return out.map(\.row)
     }
 
     /// Dossiers still awaiting a decision whose deadline (completion + 4 months) has passed at `time`.
@@ -226,6 +227,73 @@ public struct DossierBoard: Sendable, Codable, Equatable {
                        endedAt: d.endedAt.map(Millis.date), implicitRejectionDue: deadline(d).map(Millis.date),
                        implicitRejectionRecorded: d.implicitRejectionRecorded, provisionalPermits: Int(d.provisionalPermits),
                        steps: Int(d.steps), lastEventAt: Millis.date(d.lastEventAt), lastPosition: d.lastPosition)
+    }
+}
+
+extension DossierBoard {
+    /// What is wrong with the dossiers, their index, the counts and the backlog, or `nil`: the
+    /// index finds every dossier, the counts per state, category and site are those of the
+    /// dossiers, and per category the backlog's changes add up to the dossiers submitted, open and
+    /// awaiting a decision now. `position` is the number of events folded.
+    func inconsistency(eventsFolded position: UInt64) -> String? {
+        // `UTCTime.adding(months:to:)` computes each deadline from it: a century is far beyond any law.
+        guard (0...1200).contains(implicitRejectionMonths) else { return "its implicit-rejection period is \(implicitRejectionMonths) months" }
+        if let problem = dossiers.withUnsafeBufferPointer({ d in index.inconsistency(entities: d.count) { d[$0].id.fastHash } }) {
+            return "the dossier index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: dossiers, key: \.id) { return "dossier \(repeated) has the id of an earlier dossier" }
+        if let problem = countByGroup.inconsistency() { return "the dossier counts: \(problem)" }
+        if let problem = backlogDeltas.inconsistency(filler: BacklogDelta()) { return "the backlog: \(problem)" }
+        let categories = Domain.Category.allCases.count
+        var counted: [CountKey: Int] = [:]
+        var now = [(submitted: Int, open: Int, awaiting: Int, closed: Int)](repeating: (0, 0, 0, 0), count: categories)
+        for (i, d) in dossiers.enumerated() {
+            if let problem = BusinessTime.outside(["submission": d.submittedAt, "completion": d.completedAt, "decision time": d.decidedAt,
+                                                   "availability": d.availableAt, "end": d.endedAt, "last event time": d.lastEventAt]) {
+                return "dossier \(i): \(problem)"
+            }
+            guard d.steps >= 1, UInt64(d.steps) <= position, d.provisionalPermits >= 0, d.provisionalPermits < d.steps else {
+                return "dossier \(i) counts \(d.steps) steps and \(d.provisionalPermits) provisional permits, after \(position) events"
+            }
+            guard d.lastPosition < position else { return "dossier \(i) last changed at position \(d.lastPosition), after the \(position) events folded" }
+            counted[CountKey(status: d.status, category: d.category, site: d.site), default: 0] += 1
+            let c = Int(ordinal(d.category))
+            now[c].submitted += 1
+            if d.status.isOpen { now[c].open += 1 } else { now[c].closed += 1 }
+            if d.status.awaitsDecision { now[c].awaiting += 1 }
+        }
+        for (key, n) in countByGroup.entries where n != counted[key, default: 0] {
+            return "the dossier counts hold \(n) dossiers \(key.status.rawValue) in \(key.category.rawValue) at \(key.site.rawValue); there are \(counted[key, default: 0])"
+        }
+        for key in counted.keys where countByGroup[key] == nil {
+            return "the dossier counts have no entry for the dossiers \(key.status.rawValue) in \(key.category.rawValue) at \(key.site.rawValue)"
+        }
+        // The backlog's rows are running sums of these changes: each must be one the events
+        // could make, and per category they must add up to the dossiers as they stand.
+        var sums = [(submitted: Int, open: Int, awaiting: Int, ended: Int)](repeating: (0, 0, 0, 0), count: categories)
+        let bound = Int64(clamping: position)
+        var problem: String? = nil
+        backlogDeltas.forEachKey { day, category in
+            guard problem == nil, let delta = backlogDeltas[day, category] else { return }
+            guard delta.submitted >= 0, delta.ended >= 0, Int64(delta.submitted) <= bound, Int64(delta.ended) <= bound,
+                  abs(Int64(delta.open)) <= bound, abs(Int64(delta.awaitingDecision)) <= bound else {
+                problem = "the backlog of \(category.rawValue) on \(CivilCalendar.dayString(day)) holds changes no \(position) events could make"
+                return
+            }
+            let c = Int(ordinal(category))
+            sums[c].submitted += Int(delta.submitted)
+            sums[c].open += Int(delta.open)
+            sums[c].awaiting += Int(delta.awaitingDecision)
+            sums[c].ended += Int(delta.ended)
+        }
+        if let problem { return problem }
+        for category in Domain.Category.allCases {
+            let c = Int(ordinal(category)), s = sums[c], d = now[c]
+            guard s.submitted == d.submitted, s.open == d.open, s.awaiting == d.awaiting, s.ended >= d.closed else {
+                return "the backlog of \(category.rawValue) adds up to \(s.submitted) submitted, \(s.open) open, \(s.awaiting) awaiting a decision and \(s.ended) ended; the dossiers are \(d.submitted), \(d.open), \(d.awaiting) and \(d.closed) ended"
+            }
+        }
+        return nil
     }
 }
 
@@ -273,7 +341,8 @@ public struct DossierCount: Sendable, Codable, Equatable {
     public var dossiers: Int
 }
 
-/// The backlog of one category at the end of one day.
+/// The backlog of one category at the end of one day on which it changed (`DossierBoard.backlog()`):
+/// until its next row, the category's backlog stays as this row says.
 public struct BacklogDay: Sendable, Codable, Equatable {
     public var day: String
     public var category: Domain.Category

@@ -94,6 +94,44 @@ struct IndexTable: Sendable, Codable, Equatable {
     }
 }
 
+extension IndexTable {
+    /// What is wrong with this index over `n` entities, the key of entity `p` hashing to
+    /// `hash(p)`; `nil` when every entity is listed once, under its key's hash, where probing from
+    /// its home bucket finds it. Linear in the buckets. (That no two entities have the same key is
+    /// the caller's to check: the index cannot compare keys.)
+    func inconsistency(entities n: Int, hash: (Int) -> UInt64) -> String? {
+        let size = buckets.count
+        guard count == n else { return "its index counts \(count) entries for \(n) entities" }
+        guard n > 0 else { return size == 0 ? nil : "its index of no entity has \(size) buckets" }
+        guard size >= 16, size & (size - 1) == 0 else { return "its index has \(size) buckets, not a power of two of at least 16" }
+        guard n <= size / 2 else { return "its index holds \(n) entries in \(size) buckets, more than half full" }
+        let mask = size - 1
+        return buckets.withUnsafeBufferPointer { b -> String? in
+            // Start after an empty bucket, so that every run of full buckets is seen from its start.
+            guard let empty = b.firstIndex(of: 0) else { return "its index has no empty bucket" }
+            var listed = [Bool](repeating: false, count: n)
+            var used = 0
+            var runStart = 1
+            for offset in 1...size {
+                let i = (empty + offset) & mask
+                let bucket = b[i]
+                if bucket == 0 { runStart = offset + 1; continue }
+                let stored = Int(bucket & 0xFFFF_FFFF)
+                guard stored >= 1, stored <= n else { return "bucket \(i) of its index points at entity \(stored - 1) of \(n)" }
+                let p = stored - 1
+                guard !listed[p] else { return "its index lists entity \(p) twice" }
+                listed[p] = true
+                used += 1
+                guard bucket >> 32 == hash(p) >> 32 else { return "bucket \(i) of its index does not hold the hash of entity \(p)'s key" }
+                // `find` walks from the home bucket and stops at the first empty one.
+                let distance = (i - Int(truncatingIfNeeded: bucket >> 32)) & mask
+                guard distance <= offset - runStart else { return "entity \(p) is listed in bucket \(i) of its index, past an empty bucket after its home" }
+            }
+            return used == n ? nil : "its index lists \(used) of its \(n) entities"
+        }
+    }
+}
+
 /// A set of keys, each with the ordinal of its insertion.
 struct KeyTable<Key: FastKey>: Sendable, Codable, Equatable {
     private(set) var keys: [Key] = []
@@ -116,6 +154,16 @@ struct KeyTable<Key: FastKey>: Sendable, Codable, Equatable {
         keys.append(key)
         index.insert(hash, ordinal)
         return (true, ordinal)
+    }
+}
+
+extension KeyTable {
+    /// What is wrong with the keys and their index, or `nil`.
+    func inconsistency() -> String? {
+        guard keys.count <= Int(Int32.max) else { return "it holds \(keys.count) keys, more than ordinals can number" }
+        if let problem = keys.withUnsafeBufferPointer({ k in index.inconsistency(entities: k.count) { k[$0].fastHash } }) { return problem }
+        if let repeated = firstRepeat(in: keys, key: { $0 }) { return "its key \(repeated) repeats an earlier one" }
+        return nil
     }
 }
 
@@ -155,6 +203,14 @@ struct FastMap<Key: FastKey, Value: Sendable & Codable & Equatable>: Sendable, C
     }
 
     var entries: Zip2Sequence<[Key], [Value]> { zip(table.keys, values) }
+}
+
+extension FastMap {
+    /// What is wrong with the keys, their index, or the number of values, or `nil`.
+    func inconsistency() -> String? {
+        if let problem = table.inconsistency() { return problem }
+        return values.count == table.count ? nil : "it holds \(values.count) values for \(table.count) keys"
+    }
 }
 
 /// The `FastMap` ordinals of keys made of three small enums (fewer than 16 cases each) and a

@@ -174,6 +174,72 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
     public func allSlots() -> [FreeSlot] { slots.map { FreeSlot($0, releases[Int($0.release)].id) } }
 }
 
+extension SlotAvailability {
+    /// What is wrong with the slots, the releases and their indexes, or `nil` (see
+    /// `ProjectionSet.firstInconsistency()`): the indexes find every slot and release, each slot
+    /// names a release and sits in the day bucket of its start, and each release's totals are those
+    /// of its slots. `position` is the number of events folded.
+    func inconsistency(eventsFolded position: UInt64) -> String? {
+        if let problem = slots.withUnsafeBufferPointer({ s in slotIndex.inconsistency(entities: s.count) { s[$0].ref.fastHash } }) {
+            return "the slot index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: slots, key: \.ref) { return "slot \(repeated) has the id of an earlier slot" }
+        if let problem = releases.withUnsafeBufferPointer({ r in releaseIndex.inconsistency(entities: r.count) { r[$0].id.fastHash } }) {
+            return "the release index: \(problem)"
+        }
+        if let repeated = firstRepeat(in: releases, key: \.id) { return "release \(repeated) has the id of an earlier release" }
+        struct Totals { var slots = 0, places = 0, booked = 0; var openedAt = Int64.max; var site: Site? = nil }
+        var totals = [Totals](repeating: Totals(), count: releases.count)
+        for (i, slot) in slots.enumerated() {
+            guard slot.release >= 0, Int(slot.release) < releases.count else {
+                return "slot \(i) names release \(slot.release), but there are \(releases.count) releases"
+            }
+            // The catalogue's range of capacities (`SlotPublished`).
+            guard (1...500).contains(slot.capacity) else { return "slot \(i) has a capacity of \(slot.capacity)" }
+            if let problem = BusinessTime.outside(["start": slot.start, "publication time": slot.publishedAt, "withdrawal time": slot.withdrawnAt]) {
+                return "slot \(i): \(problem)"
+            }
+            guard slot.publishedPosition < position else { return "slot \(i) was published at position \(slot.publishedPosition), after the \(position) events folded" }
+            var t = totals[Int(slot.release)]
+            t.slots += 1
+            if slot.withdrawnAt == nil { t.places += Int(slot.capacity) }
+            t.booked += Int(slot.booked)
+            t.openedAt = min(t.openedAt, slot.publishedAt)
+            if t.site == nil { t.site = slot.ref.site }
+            totals[Int(slot.release)] = t
+        }
+        for (r, release) in releases.enumerated() {
+            let t = totals[r]
+            guard t.slots > 0 else { return "release \(r) has no slot" }
+            guard Int(release.slots) == t.slots, Int(release.places) == t.places, Int(release.booked) == t.booked else {
+                return "release \(r) counts \(release.slots) slots, \(release.places) places and \(release.booked) booked; its slots make \(t.slots), \(t.places) and \(t.booked)"
+            }
+            guard release.openedAt == t.openedAt, release.site == t.site else {
+                return "release \(r) opened at \(release.openedAt) ms at \(release.site.rawValue); its first slot was published at \(t.openedAt) ms at \(t.site!.rawValue)"
+            }
+            guard BusinessTime.contains(release.exhaustedAt) else { return "release \(r): its exhaustion time is not a time the catalogue can spell" }
+            guard release.bookings >= 0, release.distinctFingerprints >= 0 else { return "release \(r) counts \(release.bookings) bookings and \(release.distinctFingerprints) fingerprints" }
+        }
+        // Every slot in exactly one day bucket, the one of its site, category and start.
+        if let problem = byDay.inconsistency() { return "the slots by day: \(problem)" }
+        var filed = [Bool](repeating: false, count: slots.count)
+        for (bucket, indexes) in byDay.entries {
+            guard !indexes.isEmpty else { return "the slots by day hold an empty day (\(bucket.day))" }
+            for index in indexes {
+                guard index >= 0, Int(index) < slots.count else { return "the slots by day name slot \(index), but there are \(slots.count) slots" }
+                guard !filed[Int(index)] else { return "the slots by day list slot \(index) twice" }
+                filed[Int(index)] = true
+                let slot = slots[Int(index)]
+                guard slot.ref.site == bucket.site, slot.category == bucket.category, CivilCalendar.day(ofMillis: slot.start) == bucket.day else {
+                    return "the slots by day list slot \(index) under another site, category or day than its own"
+                }
+            }
+        }
+        if let missing = filed.firstIndex(of: false) { return "the slots by day do not list slot \(missing)" }
+        return nil
+    }
+}
+
 /// One slot and what is left of it.
 public struct FreeSlot: Sendable, Codable, Equatable {
     public var slotId: UUID

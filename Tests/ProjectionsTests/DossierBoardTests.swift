@@ -96,4 +96,50 @@ struct DossierBoardTests {
         let stream = events.filter { $0.stream == "dossier-\(DossierScenario.granted.canonicalString)" }
         #expect(try DossierTimeline.steps(of: stream) == grantedSteps)
     }
+
+    @Test("dossiers dated 0001-01-01 and 9999-12-31 make a dossier_backlog of three rows with running totals, not one row per day of the span")
+    func backlogOfExtremeDatesStaysSmall() throws {
+        let h = History()
+        let first = Sample.uuid(0xE1), last = Sample.uuid(0xE2)
+        h.record(try Decide.submit(h.dossier(first), for: Sample.identity(1), category: .student, kind: .first, channel: .online, at: .grenoble,
+                                   on: Sample.time("0001-01-01T00:00:00Z")))
+        h.record(try Decide.submit(h.dossier(last), for: Sample.identity(2), category: .student, kind: .first, channel: .online, at: .grenoble,
+                                   on: Sample.time("9999-12-31T23:59:59Z")))
+        h.record(try Decide.advance(h.dossier(first), by: .withdraw, at: Sample.time("5000-06-15T12:00:00Z")))
+        let dir = TemporaryDirectory("backlog-extremes")
+        try h.write(to: dir.path + "/journal")
+        let report = try ProjectionRebuild.export(journal: dir.path + "/journal", to: dir.path + "/out", format: .csv)
+        // RFC 4180: lines end with CRLF.
+        let rows = try String(contentsOfFile: dir.path + "/out/dossier_backlog.csv", encoding: .utf8).components(separatedBy: "\r\n").dropLast()
+        try #require(rows.count == 4, "a header and three rows, not \(rows.count - 1) rows")
+        #expect(Array(rows) == ["day,category,submitted,ended,open,awaiting_decision",
+                                "0001-01-01,student,1,0,1,1", "5000-06-15,student,0,1,0,0", "9999-12-31,student,1,0,1,1"])
+        #expect(report.set.backlog().map(\.open) == [1, 0, 1])
+    }
+
+    @Test("the backlog has a row only where a category changed, carrying its running totals between rows")
+    func backlogRowsAreTheDaysOfChange() throws {
+        var set = ProjectionSet()
+        let events: [DomainEvent] = [
+            .dossierSubmitted(DossierSubmitted(dossierId: Sample.uuid(1), identityKey: Sample.identity(1), category: .student, kind: .first, channel: .online,
+                                               site: .grenoble, occurredAt: Sample.time("2024-03-01T10:00:00Z"))),
+            .dossierSubmitted(DossierSubmitted(dossierId: Sample.uuid(2), identityKey: Sample.identity(2), category: .worker, kind: .first, channel: .online,
+                                               site: .vienne, occurredAt: Sample.time("2024-03-05T10:00:00Z"))),
+            // A completion changes neither the open nor the awaiting count: no row.
+            .dossierDeclaredComplete(DossierDeclaredComplete(dossierId: Sample.uuid(2), occurredAt: Sample.time("2024-03-06T10:00:00Z"))),
+            .dossierSubmitted(DossierSubmitted(dossierId: Sample.uuid(3), identityKey: Sample.identity(3), category: .student, kind: .renewal, channel: .post,
+                                               site: .grenoble, occurredAt: Sample.time("2024-03-20T10:00:00Z"))),
+            .decisionRecorded(DecisionRecorded(dossierId: Sample.uuid(2), outcome: .granted, occurredAt: Sample.time("2024-04-30T10:00:00Z"))),
+            .dossierWithdrawn(DossierWithdrawn(dossierId: Sample.uuid(1), occurredAt: Sample.time("2024-04-30T11:00:00Z"))),
+        ]
+        for (n, event) in events.enumerated() {
+            try set.apply(event, id: Sample.uuid(0x100 + n), position: UInt64(n), recordedAtMicros: Int64(n), endsAppend: true)
+        }
+        let rows = set.backlog().map { "\($0.day) \($0.category.rawValue) +\($0.submitted) -\($0.ended) open \($0.open) awaiting \($0.awaitingDecision)" }
+        #expect(rows == ["2024-03-01 student +1 -0 open 1 awaiting 1",
+                         "2024-03-05 worker +1 -0 open 1 awaiting 1",
+                         "2024-03-20 student +1 -0 open 2 awaiting 2",
+                         "2024-04-30 student +0 -1 open 1 awaiting 1",
+                         "2024-04-30 worker +0 -0 open 1 awaiting 0"])
+    }
 }
