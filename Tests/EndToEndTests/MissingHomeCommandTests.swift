@@ -50,4 +50,22 @@ import Testing
         #expect(try Self.appendEnds(journal) == [2, 4], "each booking's copies in one append")
         #expect(audit.exited(0) && audit.out.contains("audit: clean"), "\(audit)")
     }
+
+    @Test func auditReportsABookingOfAFullSlotImportedIntoTheApplicantsStreamOnly() throws {
+        let full = [Self.publication, Self.booking(1, in: Self.slot), Self.booking(1, in: Self.applicant(1)),
+                    Self.booking(2, in: Self.slot), Self.booking(2, in: Self.applicant(2))]
+        // Past capacity, in the applicant's stream alone: no stream's own rule sees it.
+        let lone = ScratchDirectory("audit-lone-copy")
+        let (_, audit) = try Self.importAndAudit(full + [Self.booking(3, in: Self.applicant(3))], batch: 1000, in: lone)
+        #expect(audit.exited(1), "\(audit)")
+        #expect(audit.out.contains("FINDING stream.missingHome: 00000000000000000000.seg byte "), "\(audit.out)")
+        #expect(audit.out.contains(" position 5 event "), "\(audit.out)")
+        #expect(audit.out.contains("AppointmentBooked in stream '\(Self.applicant(3))': a AppointmentBooked is appended to all of \(Self.slot), \(Self.applicant(3)) in one append; this one is missing from \(Self.slot)"), "\(audit.out)")
+        #expect(!audit.out.contains("audit: clean"), "\(audit.out)")
+        // In both streams, the slot's capacity rule reports it, and nothing is missing.
+        let both = ScratchDirectory("audit-both-copies")
+        let (_, overbooked) = try Self.importAndAudit(full + [Self.booking(3, in: Self.slot), Self.booking(3, in: Self.applicant(3))], batch: 1000, in: both)
+        #expect(overbooked.exited(1), "\(overbooked)")
+        #expect(overbooked.out.contains("FINDING slot.capacityExceeded") && !overbooked.out.contains("stream.missingHome"), "\(overbooked.out)")
+    }
 }
