@@ -23,6 +23,14 @@ import Journal
 /// Frames travel in batches of about a megabyte, and a batch every shard has read is reused for
 /// later frames: copying each frame into a fresh array made the kernel hand out and zero new
 /// pages for every frame, which cost the verifying thread more than the copy itself.
+///
+/// The server refuses an event of several streams (a booking: its slot's and its applicant's)
+/// unless one append writes it to all of them (`stream.missingHome`), and no shard can see that:
+/// the copies lie in streams that may belong to different shards. So each record carries the
+/// number of its append in the batch (from the records' end-of-append flag), each shard keeps the
+/// copies it decoded of such events, and the shard that finishes a batch last judges the batch's
+/// appends with all of them, with the server's own function (`missingHomeProblems`). A batch holds
+/// whole frames and a frame whole appends, so no append is ever split between batches.
 final class RuleReplay: @unchecked Sendable {
     /// Frames handed to the shards together: their payloads back to back, and for each shard
     /// where its records lie. Written by the verifying thread only before it is submitted;
@@ -34,37 +42,66 @@ final class RuleReplay: @unchecked Sendable {
             var offset: UInt64
         }
 
-        /// One record: its bytes in `bytes`, and its frame in `frames`.
+        /// One record: its bytes in `bytes`, its frame in `frames`, and its append (numbered
+        /// from 0 in the batch).
         struct Record {
             var start: UInt32
             var length: UInt32
             var frame: UInt32
+            var append: UInt32
+        }
+
+        /// A shard's copy of an event of several streams, kept until the batch's appends are judged.
+        struct HomeCopy {
+            var append: UInt32
+            var frame: UInt32
+            var eventID: UUID
+            var copy: RuleChecker.HomeCopy
+        }
+
+        /// One shard's copies: each shard appends to its own list only.
+        final class HomeCopies: @unchecked Sendable {
+            var items: [HomeCopy] = []
         }
 
         var bytes: [UInt8] = []
         var frames: [Frame] = []
         /// Indexed by shard: its records, in journal order.
         var records: [[Record]]
+        /// Appends begun in the batch so far.
+        var appends: UInt32 = 0
+        /// Indexed by shard: the copies of events of several streams it checked, in journal order.
+        let homeCopies: [HomeCopies]
         /// Shards that have not finished with it yet; guarded by the replay's pool lock.
         var unread = 0
 
         init(shards: Int) {
             records = Array(repeating: [], count: shards)
+            homeCopies = (0..<shards).map { _ in HomeCopies() }
         }
 
         func append(file: String, offset: UInt64, payload: UnsafeRawBufferPointer, placements: ShardAssignment.Placements) {
             let base = bytes.count, frame = UInt32(frames.count)
             bytes.append(contentsOf: payload)
             frames.append(Frame(file: file, offset: offset))
+            var append = appends
             for p in placements {
-                records[Int(p.owner)].append(Record(start: UInt32(base + p.start), length: UInt32(p.length), frame: frame))
+                records[Int(p.owner)].append(Record(start: UInt32(base + p.start), length: UInt32(p.length), frame: frame, append: append))
+                if p.endsAppend { append += 1 }
             }
+            // A frame holds one or more whole appends, never part of one (FORMAT.md, section 3):
+            // the writer packs only whole appends into a frame, so an append never continues in
+            // the next frame, and one whose last record lacks the flag still ends with its frame.
+            if let last = placements.last, !last.endsAppend { append += 1 }
+            appends = append
         }
 
         func clear() {
             bytes.removeAll(keepingCapacity: true)
             frames.removeAll(keepingCapacity: true)
             for shard in records.indices { records[shard].removeAll(keepingCapacity: true) }
+            for copies in homeCopies { copies.items.removeAll(keepingCapacity: true) }
+            appends = 0
         }
     }
 
@@ -109,14 +146,19 @@ final class RuleReplay: @unchecked Sendable {
         for shard in shards { shard.submit(batch) }
     }
 
-    /// Called by each shard when it has checked every frame of `batch`; the last one recycles it.
-    fileprivate func finished(_ batch: Batch) {
+    /// Called by each shard when it has checked every frame of `batch`; the last one judges its
+    /// appends, with every shard's copies in (the lock orders their writes before this read), and
+    /// recycles it.
+    fileprivate func finished(_ batch: Batch, by shard: Shard) {
         pool.lock()
         batch.unread -= 1
-        if batch.unread == 0 {
-            batch.clear()
-            spare.append(batch)
-        }
+        let last = batch.unread == 0
+        pool.unlock()
+        guard last else { return }
+        shard.judgeAppends(of: batch)
+        batch.clear()
+        pool.lock()
+        spare.append(batch)
         pool.unlock()
     }
 
@@ -210,7 +252,7 @@ final class RuleReplay: @unchecked Sendable {
                 condition.unlock()
                 for batch in work {
                     check(batch)
-                    replay?.finished(batch)
+                    replay?.finished(batch, by: self)
                 }
                 work.removeAll(keepingCapacity: true)
             }
@@ -228,12 +270,51 @@ final class RuleReplay: @unchecked Sendable {
                         let frame = batch.frames[Int(record.frame)]
                         bookingPlaces.append(Place(file: frame.file, offset: frame.offset, eventID: view.id))
                     }
+                    if let copy = checker.lastHomeCopy {
+                        batch.homeCopies[index].items.append(Batch.HomeCopy(append: record.append, frame: record.frame, eventID: view.id, copy: copy))
+                    }
                     guard !violations.isEmpty else { continue }
                     let frame = batch.frames[Int(record.frame)]
                     for v in violations {
                         sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: v.position, eventID: view.id,
                                               rule: v.rule.rawValue, message: "\(v.type) in stream '\(v.stream)': \(v.message)"))
                     }
+                }
+            }
+        }
+
+        /// Where the next copy of each shard's list is, and one append's copies: kept from batch to batch.
+        private var heads: [Int] = []
+        private var appendCopies: [Batch.HomeCopy] = []
+        private var placed: [(index: Int, stream: StreamName, event: DomainEvent)] = []
+
+        /// Reports, as the server would have refused them (`stream.missingHome`), the copies of
+        /// events of several streams that their append did not write to all of their homes. Every
+        /// shard's list is in journal order, so the appends are taken in order, merging the lists.
+        fileprivate func judgeAppends(of batch: Batch) {
+            let lists = batch.homeCopies
+            heads.removeAll(keepingCapacity: true)
+            heads.append(contentsOf: repeatElement(0, count: lists.count))
+            while true {
+                var append = UInt32.max
+                for k in lists.indices where heads[k] < lists[k].items.count { append = min(append, lists[k].items[heads[k]].append) }
+                guard append != .max else { break }
+                appendCopies.removeAll(keepingCapacity: true)
+                placed.removeAll(keepingCapacity: true)
+                for k in lists.indices {
+                    let items = lists[k].items
+                    while heads[k] < items.count, items[heads[k]].append == append {
+                        let c = items[heads[k]]
+                        placed.append((index: appendCopies.count, stream: c.copy.stream, event: c.copy.event))
+                        appendCopies.append(c)
+                        heads[k] += 1
+                    }
+                }
+                for problem in missingHomeProblems(placed) {
+                    let c = appendCopies[problem.eventIndex]
+                    let frame = batch.frames[Int(c.frame)]
+                    sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: c.copy.position, eventID: c.eventID, rule: problem.rule,
+                                          message: "\(c.copy.event.typeName) in stream '\(c.copy.stream)': \(problem.message)"))
                 }
             }
         }
@@ -248,6 +329,8 @@ struct ShardAssignment {
         var start: Int
         var length: Int
         var owner: UInt8
+        /// The record's flag: the last of its append.
+        var endsAppend: Bool
     }
 
     typealias Placements = ArraySlice<Placement>
@@ -289,7 +372,7 @@ struct ShardAssignment {
             }
             let owner = ownerOfStream[number]
             load[Int(owner)] += length
-            placements.append(Placement(start: offset, length: length, owner: owner))
+            placements.append(Placement(start: offset, length: length, owner: owner, endsAppend: record.endsAppend))
             previous = record
             offset += length
         }

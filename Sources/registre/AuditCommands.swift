@@ -75,7 +75,8 @@ struct AuditCommand: ParsableCommand {
         discussion: """
         Checks every frame's CRC and chain hash, gapless positions and stream versions, unique event ids, the indexes, \
         every checkpoint's signature and its agreement with the log (chain hash and Merkle root at its position), an \
-        optional trusted checkpoint kept elsewhere, and replays every event through the domain rules (the server's rule names). \
+        optional trusted checkpoint kept elsewhere, and replays every event through the domain rules (the server's rule names), \
+        including that each event of several streams (a booking: its slot's and its applicant's) was appended to all of them at once. \
         Exit status: 0 clean, 1 findings (each with file, byte offset, position, event id, rule and a sentence), 2 unusable input.
         """
     )

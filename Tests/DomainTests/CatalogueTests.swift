@@ -97,4 +97,13 @@ struct CatalogueTests {
         #expect(kinds["BookingFlagged"] == [.fingerprint])
         #expect(Sample.everyEvent[3].homes.count == 3, "a reschedule touches both slots and the applicant")
     }
+
+    @Test("the number of streams an event lives in is known from its type alone, for every type of the catalogue")
+    func homeCountFromTheType() {
+        #expect(Set(Sample.everyEvent.map(\.typeName)) == Set(DomainEvent.allTypeNames))
+        for event in Sample.everyEvent {
+            #expect(DomainEvent.homeCount(ofType: event.typeName) == event.homes.count, "\(event.typeName)")
+        }
+        #expect(DomainEvent.homeCount(ofType: "CustomerNoteAdded") == nil)
+    }
 }

@@ -180,6 +180,32 @@ struct ValidationTests {
         #expect(validateAppend([envelope(slot, rescheduled), envelope(applicant, rescheduled)]).map(\.rule) == ["stream.missingHome", "stream.missingHome"])
     }
 
+    /// Past 16 events the copies are looked up in a set instead of compared pairwise: the verdicts
+    /// and messages must not change, and an append of thousands of events must not cost millions
+    /// of comparisons (the audit judges every journal append this way).
+    @Test("a large append is judged as a small one: each copy missing a home is found, wherever it lies")
+    func missingHomeInALargeAppend() {
+        func booking(_ n: Int, late: Bool = false) -> DomainEvent {
+            .appointmentBooked(AppointmentBooked(appointmentId: Sample.uuid(0xB000 + n), identityKey: Sample.identity(n), site: .grenoble, slotId: Sample.uuid(1),
+                                                 motif: .filing, category: .student, start: Sample.slotStart, fingerprint: Sample.fingerprint(1),
+                                                 occurredAt: Sample.releaseTime.addingTimeInterval(late ? 60 : 0)))
+        }
+        let slot = StreamName.slot(site: .grenoble, slotId: Sample.uuid(1))
+        var placed: [(index: Int, stream: StreamName, event: DomainEvent)] = []
+        for n in 0..<3_000 {
+            // Booking 1,000 lacks its applicant copy; booking 2,000's "copies" differ in one field,
+            // so each lacks the other.
+            placed.append((placed.count, slot, booking(n)))
+            if n == 1_000 { continue }
+            placed.append((placed.count, .applicant(Sample.identity(n)), booking(n, late: n == 2_000)))
+        }
+        let found = missingHomeProblems(placed)
+        #expect(found.map(\.eventIndex) == [2_000, 3_999, 4_000], "\(found.map(\.eventIndex))")
+        // The same words as for a two-event append.
+        let small = missingHomeProblems([(0, slot, booking(1_000))])
+        #expect(found.first?.message == small.first?.message && small.count == 1)
+    }
+
     @Test("a malformed stream name is refused")
     func malformedStream() {
         let found = problems(slotData(), stream: "slot-Grenoble-1")

@@ -178,6 +178,19 @@ public enum DomainEvent: Sendable, Hashable {
         }
     }
 
+    /// How many streams an event of `type` lives in (its `homes.count`), known from the type alone:
+    /// 2 for a booking, a cancellation or a reinstatement (the slot's and the applicant's), 3 for a
+    /// reschedule (both slots and the applicant's), 1 for any other type of the catalogue; nil for
+    /// a type outside it. For readers that must keep an event's copies together without decoding it.
+    public static func homeCount(ofType type: String) -> Int? {
+        switch type {
+        case AppointmentBooked.typeName, AppointmentCancelledByApplicant.typeName, AppointmentCancelledByService.typeName,
+             AppointmentReinstated.typeName: 2
+        case AppointmentRescheduled.typeName: 3
+        default: readers[type] == nil ? nil : 1
+        }
+    }
+
     /// How one type name is read, including older schema versions.
     ///
     /// A struct around the closure rather than the bare closure: a closure kept in a collection

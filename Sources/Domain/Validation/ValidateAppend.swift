@@ -29,18 +29,36 @@ public func validateAppend(_ events: [(stream: String, type: String, data: [UInt
 /// An event that lives in several streams (a booking: the slot's and the applicant's) must be
 /// appended to every one of them at once: each stream guards a different rule (capacity, one
 /// active appointment per motif, the cancellation cut-off), so a copy in one stream alone would
-/// slip past the others, and the audit, which folds each stream alone, would not see it.
-func missingHomeProblems(_ placed: [(index: Int, stream: StreamName, event: DomainEvent)]) -> [ValidationProblem] {
+/// slip past the others, and a replay that folds each stream alone would not see it.
+///
+/// `placed` is an append's events that decoded and sit in one of their homes, each with its index
+/// in the append; a copy counts only in the same append and only when it is the same event. The
+/// audit calls this too, with the copies of one journal append gathered from its rule shards, so
+/// that it reports what the server refuses in the same words.
+public func missingHomeProblems(_ placed: [(index: Int, stream: StreamName, event: DomainEvent)]) -> [ValidationProblem] {
+    // A booking's two copies, a reschedule's three: compared pairwise. A large append (up to
+    // 10,000 events) is looked up in a set, so that it costs a lookup per home, not a scan.
+    let present: Set<PlacedCopy>? = placed.count > 16 ? Set(placed.map { PlacedCopy(stream: $0.stream, event: $0.event) }) : nil
+    func isPresent(_ home: StreamName, _ event: DomainEvent) -> Bool {
+        if let present { return present.contains(PlacedCopy(stream: home, event: event)) }
+        return placed.contains { $0.stream == home && $0.event == event }
+    }
     var problems: [ValidationProblem] = []
-    for (index, _, event) in placed where event.homes.count > 1 {
-        let missing = event.homes.filter { home in !placed.contains { $0.stream == home && $0.event == event } }
-        guard !missing.isEmpty else { continue }
+    for (index, _, event) in placed {
+        let homes = event.homes
+        guard homes.count > 1, homes.contains(where: { !isPresent($0, event) }) else { continue }
+        let missing = homes.filter { !isPresent($0, event) }
         problems.append(ValidationProblem(
             eventIndex: index, field: "stream", rule: .missingHome,
-            message: "a \(event.typeName) is appended to all of \(event.homes.map(\.description).joined(separator: ", ")) in one append; this one is missing from \(missing.map(\.description).joined(separator: " and "))"
+            message: "a \(event.typeName) is appended to all of \(homes.map(\.description).joined(separator: ", ")) in one append; this one is missing from \(missing.map(\.description).joined(separator: " and "))"
         ))
     }
     return problems
+}
+
+private struct PlacedCopy: Hashable {
+    var stream: StreamName
+    var event: DomainEvent
 }
 
 func malformedStreamProblem(_ name: String, eventIndex: Int) -> ValidationProblem {
