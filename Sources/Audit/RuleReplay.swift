@@ -27,9 +27,11 @@ import Journal
 /// The server refuses an event of several streams (a booking: its slot's and its applicant's)
 /// unless one append writes it to all of them (`stream.missingHome`), and no shard can see that:
 /// the copies lie in streams that may belong to different shards. So each record carries the
-/// number of its append in the batch (from the records' end-of-append flag), each shard keeps the
-/// copies it decoded of such events, and the shard that finishes a batch last judges the batch's
-/// appends with all of them, with the server's own function (`missingHomeProblems`). A batch holds
+/// number of its append in the batch (from the records' end-of-append flag), each shard lists
+/// where the copies of such events that it decoded and placed lie, and the shard that finishes a
+/// batch last judges the batch's appends with all of them: on their bytes when the copies come as
+/// the server's decisions write them, otherwise with the server's own function
+/// (`missingHomeProblems`). A batch holds
 /// whole frames and a frame whole appends, so no append is ever split between batches.
 final class RuleReplay: @unchecked Sendable {
     /// Frames handed to the shards together: their payloads back to back, and for each shard
@@ -51,17 +53,22 @@ final class RuleReplay: @unchecked Sendable {
             var append: UInt32
         }
 
-        /// A shard's copy of an event of several streams, kept until the batch's appends are judged.
+        /// A record that a shard decoded and placed, of an event of several streams: where it lies
+        /// in the batch, and how many streams the event lives in. Kept until the batch's appends are judged.
         struct HomeCopy {
-            var append: UInt32
+            var position: UInt64
+            var start: UInt32
+            var length: UInt32
             var frame: UInt32
-            var eventID: UUID
-            var copy: RuleChecker.HomeCopy
+            var append: UInt32
+            var homes: Int
         }
 
-        /// One shard's copies: each shard appends to its own list only.
+        /// One shard's copies: each shard appends to its own list only, and the shard that judges
+        /// the batch reads them all once every shard is done with it (ordered by the pool's lock),
+        /// so the accesses never overlap and need no run-time exclusivity check.
         final class HomeCopies: @unchecked Sendable {
-            var items: [HomeCopy] = []
+            @exclusivity(unchecked) var items: [HomeCopy] = []
         }
 
         var bytes: [UInt8] = []
@@ -270,8 +277,9 @@ final class RuleReplay: @unchecked Sendable {
                         let frame = batch.frames[Int(record.frame)]
                         bookingPlaces.append(Place(file: frame.file, offset: frame.offset, eventID: view.id))
                     }
-                    if let copy = checker.lastHomeCopy {
-                        batch.homeCopies[index].items.append(Batch.HomeCopy(append: record.append, frame: record.frame, eventID: view.id, copy: copy))
+                    if checker.lastPlacedHomeCount > 1 {
+                        batch.homeCopies[index].items.append(Batch.HomeCopy(position: view.position, start: record.start, length: record.length,
+                                                                            frame: record.frame, append: record.append, homes: checker.lastPlacedHomeCount))
                     }
                     guard !violations.isEmpty else { continue }
                     let frame = batch.frames[Int(record.frame)]
@@ -283,40 +291,91 @@ final class RuleReplay: @unchecked Sendable {
             }
         }
 
-        /// Where the next copy of each shard's list is, and one append's copies: kept from batch to batch.
+        /// Where the next copy of each shard's list is, where one append's copies are (list and
+        /// index, in journal order), and those copies decoded, as the server's function takes
+        /// them: kept from batch to batch.
         private var heads: [Int] = []
-        private var appendCopies: [Batch.HomeCopy] = []
+        private var refs: [(list: Int, index: Int)] = []
         private var placed: [(index: Int, stream: StreamName, event: DomainEvent)] = []
 
         /// Reports, as the server would have refused them (`stream.missingHome`), the copies of
         /// events of several streams that their append did not write to all of their homes. Every
-        /// shard's list is in journal order, so the appends are taken in order, merging the lists.
+        /// shard's list is in journal order, so merging them by position gives each append's
+        /// copies together and in order.
         fileprivate func judgeAppends(of batch: Batch) {
-            let lists = batch.homeCopies
+            let lists = batch.homeCopies.map(\.items)
             heads.removeAll(keepingCapacity: true)
             heads.append(contentsOf: repeatElement(0, count: lists.count))
-            while true {
-                var append = UInt32.max
-                for k in lists.indices where heads[k] < lists[k].items.count { append = min(append, lists[k].items[heads[k]].append) }
-                guard append != .max else { break }
-                appendCopies.removeAll(keepingCapacity: true)
-                placed.removeAll(keepingCapacity: true)
-                for k in lists.indices {
-                    let items = lists[k].items
-                    while heads[k] < items.count, items[heads[k]].append == append {
-                        let c = items[heads[k]]
-                        placed.append((index: appendCopies.count, stream: c.copy.stream, event: c.copy.event))
-                        appendCopies.append(c)
-                        heads[k] += 1
+            batch.bytes.withUnsafeBytes { bytes in
+                func view(_ r: (list: Int, index: Int)) -> EventView {
+                    let c = lists[r.list][r.index]
+                    // Read and checked before it was listed.
+                    return EventView.validating(UnsafeRawBufferPointer(rebasing: bytes[Int(c.start)..<Int(c.start + c.length)]))!
+                }
+                while true {
+                    refs.removeAll(keepingCapacity: true)
+                    var append: UInt32? = nil
+                    while true {
+                        var pick = -1
+                        for k in lists.indices where heads[k] < lists[k].count && (append == nil || lists[k][heads[k]].append == append) {
+                            if pick < 0 || lists[k][heads[k]].position < lists[pick][heads[pick]].position { pick = k }
+                        }
+                        guard pick >= 0 else { break }
+                        append = lists[pick][heads[pick]].append
+                        refs.append((pick, heads[pick]))
+                        heads[pick] += 1
+                    }
+                    guard !refs.isEmpty else { break }
+                    if Self.eachRunHasAllItsHomes(refs, in: lists, view: view) { continue }
+                    // Rare (a copy missing, or copies the server's decisions would not have
+                    // written so): decoded again, and judged as the server judges an append.
+                    placed.removeAll(keepingCapacity: true)
+                    for (i, r) in refs.enumerated() {
+                        let v = view(r)
+                        guard let stream = StreamName(parsing: v.stream),
+                              let event = try? DomainEvent.decode(type: v.type, data: Array(v.dataBytes), eventIndex: i) else { continue }
+                        placed.append((index: i, stream: stream, event: event))
+                    }
+                    for problem in missingHomeProblems(placed) {
+                        let c = lists[refs[problem.eventIndex].list][refs[problem.eventIndex].index]
+                        let v = view(refs[problem.eventIndex])
+                        let frame = batch.frames[Int(c.frame)]
+                        sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: c.position, eventID: v.id, rule: problem.rule,
+                                              message: "\(v.type) in stream '\(v.stream)': \(problem.message)"))
                     }
                 }
-                for problem in missingHomeProblems(placed) {
-                    let c = appendCopies[problem.eventIndex]
-                    let frame = batch.frames[Int(c.frame)]
-                    sink.add(AuditFinding(file: frame.file, offset: frame.offset, position: c.copy.position, eventID: c.eventID, rule: problem.rule,
-                                          message: "\(c.copy.event.typeName) in stream '\(c.copy.stream)': \(problem.message)"))
-                }
             }
+        }
+
+        /// Whether the append's copies come in runs of consecutive copies of one event, the same
+        /// type and data bytes, each run in as many different streams as the event has homes: how
+        /// the server's decisions write them, so it holds for every append of an honest journal,
+        /// at the cost of comparing each copy's bytes with the one before it. A run's copies were
+        /// each placed in one of the event's homes, so different streams as many as its homes are
+        /// all of them, and the server's function would find nothing. Any other append is judged
+        /// by that function, which compares decoded events, so copies whose bytes differ but
+        /// decode alike are still found to be copies.
+        private static func eachRunHasAllItsHomes(_ refs: [(list: Int, index: Int)], in lists: [[Batch.HomeCopy]],
+                                                  view: ((list: Int, index: Int)) -> EventView) -> Bool {
+            var i = 0
+            while i < refs.count {
+                let first = view(refs[i])
+                let homes = lists[refs[i].list][refs[i].index].homes
+                var j = i + 1
+                while j < refs.count, j - i < homes {
+                    let next = view(refs[j])
+                    guard same(next.typeBytes, first.typeBytes), same(next.dataBytes, first.dataBytes) else { break }
+                    for k in i..<j where same(view(refs[k]).streamBytes, next.streamBytes) { return false }
+                    j += 1
+                }
+                guard j - i == homes else { return false }
+                i = j
+            }
+            return true
+        }
+
+        private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+            a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
         }
     }
 }

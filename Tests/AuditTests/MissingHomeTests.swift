@@ -201,6 +201,47 @@ struct MissingHomeTests {
         }
     }
 
+    /// The server compares decoded events, in any order within the append: so does the audit,
+    /// beyond the common case of consecutive copies with the same bytes.
+    @Test("copies interleaved with another booking's, or whose bytes differ but decode to the same event, are not reported")
+    func interleavedAndDifferentlySpelledCopies() throws {
+        let dir = TemporaryDirectory("home-interleaved")
+        let prefecture = try Prefecture(dir)
+        try prefecture.publish(1, capacity: 4)
+        try prefecture.publish(2, capacity: 4)
+        let a = try Decide.book(History.uuid(0xF01), in: prefecture.slot(1), for: prefecture.applicant(1), from: Fingerprint(History.hash(1)), at: History.release)
+        let b = try Decide.book(History.uuid(0xF02), in: prefecture.slot(2), for: prefecture.applicant(2), from: Fingerprint(History.hash(1)), at: History.release)
+        var interleaved = prefecture.request(a)
+        interleaved.events.insert(contentsOf: prefecture.request(b).events, at: 1)
+        // B's applicant copy spelled with spaces: other bytes, the same event.
+        interleaved.events[2].data = Array(" ".utf8) + interleaved.events[2].data
+        #expect(interleaved.events.map(\.stream) == [a.events[0].stream, b.events[0].stream, b.events[1].stream, a.events[1].stream])
+        #expect(validateAppend(interleaved.events.map { (stream: $0.stream, type: $0.type, data: $0.data) }) == [], "the server takes it")
+        _ = try prefecture.journal.appendAndWait(interleaved)
+        prefecture.close()
+
+        for shards in 1...2 {
+            let report = try Self.audit(dir, shards: shards)
+            #expect(report.findings == [], "\(shards) shards: \(report.findings)")
+        }
+    }
+
+    @Test("a booking written twice to the slot's stream, as many copies as it has streams, is still missing from the applicant's")
+    func twoCopiesInOneStream() throws {
+        let dir = TemporaryDirectory("home-twice")
+        let prefecture = try Prefecture(dir)
+        try prefecture.publish(1, capacity: 4)
+        let plan = try Decide.book(History.uuid(0xF11), in: prefecture.slot(1), for: prefecture.applicant(1), from: Fingerprint(History.hash(1)), at: History.release)
+        let copy = plan.events[0]
+        let twice = try prefecture.journal.appendAndWait(AppendRequest(events: [
+            ProposedEvent(stream: copy.stream, type: copy.event.typeName, id: UUID(), data: copy.data),
+            ProposedEvent(stream: copy.stream, type: copy.event.typeName, id: UUID(), data: copy.data),
+        ]))
+        prefecture.close()
+        let report = try Self.audit(dir)
+        #expect(report.findings.filter { $0.rule == "stream.missingHome" }.map(\.position) == [twice.firstPosition, twice.lastPosition], "\(report.findings)")
+    }
+
     @Test("a reschedule that skips its new slot is reported at both copies it has, naming the slot it is missing from")
     func rescheduleSkippingItsNewSlot() throws {
         let dir = TemporaryDirectory("home-reschedule")

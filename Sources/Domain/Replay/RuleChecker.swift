@@ -52,18 +52,14 @@ public struct RuleChecker: Sendable {
     private var members: [JSONMember] = []
     /// The last event that decoded without a problem, to skip decoding its twin.
     private var lastDecoded = DecodedEventMemo()
-    /// The event just checked, when it lives in several streams (`DomainEvent.homes`), decoded
-    /// and sits in one of them; `nil` after any other event. A checker sees one stream's events,
-    /// so whether the same append wrote it to its other homes (`stream.missingHome`) is for the
-    /// caller to judge, with the copies of the whole append (`missingHomeProblems`).
-    public private(set) var lastHomeCopy: HomeCopy?
-
-    /// One stream's copy of an event that lives in several streams.
-    public struct HomeCopy: Sendable, Equatable {
-        public var position: UInt64
-        public var stream: StreamName
-        public var event: DomainEvent
-    }
+    /// How many streams the event just checked lives in (`DomainEvent.homes.count`) when it
+    /// decoded and sits in one of them; 0 after any other event (invalid, misplaced, or an
+    /// integrator's own). An event of several streams must be appended to all of them at once
+    /// (`stream.missingHome`): a checker sees one stream's events and cannot judge that, so the
+    /// caller does, with the copies of the whole append (`missingHomeProblems`). A count, not the
+    /// event: the audit keeps it for about half of a journal's events, and copying each decoded
+    /// event out cost more than the judging.
+    public private(set) var lastPlacedHomeCount = 0
 
     public init(rules: RuleParameters = .standard) {
         self.rules = rules
@@ -100,7 +96,7 @@ public struct RuleChecker: Sendable {
     private mutating func check(stream: StreamName?, text: () -> String, type: String, reader: DomainEvent.Reader?,
                                 bytes: UnsafeBufferPointer<UInt8>, position: UInt64) -> [RuleViolation] {
         eventsChecked += 1
-        if lastHomeCopy != nil { lastHomeCopy = nil }
+        lastPlacedHomeCount = 0
         // An integrator's own event (neither a domain stream nor a catalogue type): the server
         // stores it as is, and no domain rule applies to it.
         if stream == nil, reader == nil, !StreamName.domainPrefixes.contains(where: { text().hasPrefix($0) }) { return [] }
@@ -120,10 +116,11 @@ public struct RuleChecker: Sendable {
         guard let event = decoded else {
             return [invalid(position, text(), type, problems)]
         }
-        if let problem = event.placementProblem(in: stream, eventIndex: 0) {
+        let homes = event.homes
+        if let problem = event.placementProblem(in: stream, homes: homes, eventIndex: 0) {
             return [RuleViolation(position: position, stream: text(), type: type, rule: .wrongStream, message: problem.message, problems: [problem])]
         }
-        if event.homes.count > 1 { lastHomeCopy = HomeCopy(position: position, stream: stream, event: event) }
+        lastPlacedHomeCount = homes.count
         let rejection: Rejection?
         switch stream {
         case .slot(let site, let slotId):

@@ -75,7 +75,11 @@ extension DomainEvent {
     /// A dossier event in a slot stream is a wrong kind; a dossier event in another dossier's
     /// stream is an id mismatch. Both would corrupt an aggregate that is folded from its stream alone.
     func placementProblem(in stream: StreamName, eventIndex: Int) -> ValidationProblem? {
-        let homes = self.homes
+        placementProblem(in: stream, homes: homes, eventIndex: eventIndex)
+    }
+
+    /// The same, with the event's `homes` already at hand.
+    func placementProblem(in stream: StreamName, homes: StreamHomes, eventIndex: Int) -> ValidationProblem? {
         if homes.contains(stream) { return nil }
         let spelled = homes.map(\.description).joined(separator: " or ")
         if homes.contains(where: { $0.kind == stream.kind }) {
