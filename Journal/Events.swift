@@ -197,10 +197,17 @@ enum RecordCodec {
         return UnsafeRawBufferPointer(rebasing: payload[(at + JournalFormat.recordFixedSize)..<(at + JournalFormat.recordFixedSize + length)])
     }
 
-    enum Malformed: Error, Equatable { case truncated(offset: Int), lengthMismatch(offset: Int), countMismatch(expected: UInt32, actual: UInt32), position(expected: UInt64, actual: UInt64) }
+    enum Malformed: Error, Equatable {
+        case truncated(offset: Int), lengthMismatch(offset: Int), countMismatch(expected: UInt32, actual: UInt32), position(expected: UInt64, actual: UInt64)
+        /// Flag bits other than bit 0 set: no writer of this format version sets them.
+        case unknownFlags(offset: Int, flags: UInt16)
+        /// The frame's last record does not end an append: a frame holds whole appends only.
+        case unfinishedAppend(offset: Int)
+    }
 
-    /// Walks the records of a payload, checking each record's declared lengths add up and
-    /// positions run on from `firstPosition`.
+    /// Walks the records of a payload, checking each record's declared lengths add up,
+    /// positions run on from `firstPosition`, and the flags (FORMAT.md, section 4): only bit 0,
+    /// and set on the last record, since a frame holds whole appends.
     @inline(__always)
     static func forEachRecord(in payload: UnsafeRawBufferPointer, firstPosition: UInt64, eventCount: UInt32,
                               _ body: (EventView) throws -> Void) throws {
@@ -217,6 +224,9 @@ enum RecordCodec {
             guard n < eventCount else { throw Malformed.countMismatch(expected: eventCount, actual: n + 1) }
             let expected = firstPosition + UInt64(n)
             guard view.position == expected else { throw Malformed.position(expected: expected, actual: view.position) }
+            let flags: UInt16 = view.record.getInteger(at: 44)
+            guard flags & ~1 == 0 else { throw Malformed.unknownFlags(offset: offset, flags: flags) }
+            guard flags == 1 || offset + length < payload.count else { throw Malformed.unfinishedAppend(offset: offset) }
             try body(view)
             n += 1
             offset += length

@@ -140,23 +140,18 @@ import Testing
         #expect(j.endPosition == before, "no event was given a version the index made up")
     }
 
-    @Test func anEventWhoseVersionPassesItsPositionIsDamageWhenOpening() throws {
-        let dir = TemporaryDirectory()
-        var options = testOptions()
-        options.compressionLevel = 0
-        do {
-            let j = try Journal.open(directory: dir.path, options: options)
-            try j.append([event("s")])
-            j.close()
-        }
+    /// A journal of one uncompressed frame of one event, whose record `forge` changes (given the
+    /// record's offset in the file); the chain hash and CRC are made to agree, as a forger would.
+    private func forgedRecord(_ dir: TemporaryDirectory, options: JournalOptions, _ forge: (inout [UInt8], Int) -> Void) throws {
+        let j = try Journal.open(directory: dir.path, options: options)
+        try j.append([event("s")])
+        j.close()
         let path = dir.file(dir.segmentFiles()[0])
         var bytes = try read(path)
         let frame = JournalFormat.segmentHeaderSize
         let payloadLength = Int(bytes.getInteger(at: frame + 8, as: UInt32.self))
-        // The one record: its version (record byte 12) becomes the largest there is, and the
-        // chain hash and CRC are made to agree, as a forger would.
         let record = frame + 64
-        withUnsafeBytes(of: UInt64.max.littleEndian) { for (i, b) in $0.enumerated() { bytes[record + 12 + i] = b } }
+        forge(&bytes, record)
         let header = try bytes.withUnsafeBytes { try SegmentHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<JournalFormat.segmentHeaderSize])) }
         let chain = bytes.withUnsafeBytes {
             FrameHeader.chainHash(previous: header.previousChainHash, firstPosition: 0, eventCount: 1,
@@ -165,11 +160,39 @@ import Testing
         for (i, b) in chain.bytes.enumerated() { bytes[frame + 28 + i] = b }
         resealFrame(&bytes, at: frame)
         try write(bytes, path)
+    }
 
-        #expect { try Journal.open(directory: dir.path, options: options) } throws: { error in
+    private var uncompressed: JournalOptions {
+        var options = testOptions()
+        options.compressionLevel = 0
+        return options
+    }
+
+    @Test func anEventWhoseVersionPassesItsPositionIsDamageWhenOpening() throws {
+        let dir = TemporaryDirectory()
+        // The record's version (record byte 12) becomes the largest there is.
+        try forgedRecord(dir, options: uncompressed) { bytes, record in
+            withUnsafeBytes(of: UInt64.max.littleEndian) { for (i, b) in $0.enumerated() { bytes[record + 12 + i] = b } }
+        }
+        #expect { try Journal.open(directory: dir.path, options: uncompressed) } throws: { error in
             guard case JournalError.corrupt(let damage) = error else { return false }
             return damage.kind == .badRecord && damage.detail.contains("past its position")
         }
+    }
+
+    @Test(arguments: [UInt16(0), 2, 3, 0x8001])
+    func aFrameWhoseRecordFlagsAreNotTheFormatsIsDamageToTheWriterAndTheVerifier(flags: UInt16) throws {
+        let dir = TemporaryDirectory()
+        // Record bytes 44..<46: bit 0 ends the append, and a frame's last record must end one.
+        try forgedRecord(dir, options: uncompressed) { bytes, record in
+            withUnsafeBytes(of: flags.littleEndian) { for (i, b) in $0.enumerated() { bytes[record + 44 + i] = b } }
+        }
+        #expect { try Journal.open(directory: dir.path, options: uncompressed) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badRecord
+        }
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.findings.map(\.kind) == [.badRecord], "\(report.findings)")
     }
 
     @Test func aRetryWhoseEventCannotBeReadIsRefusedAsDamageNotWrittenTwice() throws {
