@@ -150,17 +150,17 @@ extension Journal {
         return nil
     }
 
-    /// A sealed segment's run of `stream`, checked against the events it points at: the index
-    /// stores hashes, not names, so the first event must be the stream's; and the writer takes
-    /// its next version from the run, so the first and last events must carry the versions the
-    /// run gives them (an index that says otherwise would have versions handed out twice).
+    /// A sealed segment's run of `stream`, checked against its last event, with one frame read:
+    /// the index stores hashes, not names, so that event must be the stream's; and the writer
+    /// takes its next version from the run, so it must carry the version the run gives it (an
+    /// index that says otherwise would have versions handed out twice).
     private func confirmedRun(of stream: String, in segment: SealedSegment) throws -> SegmentIndex.StreamRun? {
         var failure: (any Error)? = nil
-        var firstVersion: UInt64? = nil
+        var lastVersion: UInt64? = nil
         let run = segment.index.run(ofStream: stream) { position in
             do {
-                firstVersion = try version(ofEventAt: position, ifInStream: stream)
-                return firstVersion != nil
+                lastVersion = try version(ofEventAt: position, ifInStream: stream)
+                return lastVersion != nil
             } catch { failure = error; return false }
         }
         if let failure { throw failure }
@@ -168,11 +168,10 @@ extension Journal {
         let lastPosition = run.position(at: run.count - 1)
         let (last, overflow) = run.firstVersion.addingReportingOverflow(UInt64(run.count - 1))
         // A stream's version v is at global position v or later: no version passes its position.
-        guard !overflow, last <= lastPosition, firstVersion == run.firstVersion,
-              try version(ofEventAt: lastPosition, ifInStream: stream) == last else {
+        guard !overflow, last <= lastPosition, lastVersion == last else {
             throw JournalError.corrupt(JournalDamage(
-                kind: .badIndex, file: segment.name + " (index)", offset: 0, position: run.position(at: 0),
-                detail: "the index gives stream '\(stream.prefix(80))' versions \(run.firstVersion) to \(overflow ? "past 2^64" : String(last)) over \(run.count) events, which its events at positions \(run.position(at: 0)) and \(lastPosition) do not carry"))
+                kind: .badIndex, file: segment.name + " (index)", offset: 0, position: lastPosition,
+                detail: "the index gives stream '\(stream.prefix(80))' versions \(run.firstVersion) to \(overflow ? "past 2^64" : String(last)) over \(run.count) events, but its event at position \(lastPosition) carries version \(lastVersion.map(String.init) ?? "?")"))
         }
         return run
     }

@@ -465,7 +465,8 @@ final class SegmentIndex: @unchecked Sendable {
             let run = StreamRun(index: self, firstVersion: b.getInteger(at: e + 8), count: Int(b.getInteger(at: e + 20) as UInt32),
                                 positionsStart: Int(b.getInteger(at: e + 16) as UInt32))
             guard run.count > 0, run.positionsStart + run.count <= Int(eventCount) else { continue }
-            if isStream(run.position(at: 0)) { return run }
+            // Confirmed at its last event: the one whose version the writer builds on.
+            if isStream(run.position(at: run.count - 1)) { return run }
         }
         return nil
     }

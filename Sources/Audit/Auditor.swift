@@ -12,6 +12,10 @@ public struct AuditOptions: Sendable {
     public var ruleShards = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Findings kept in the report; every finding is still counted.
     public var maximumFindings = 10_000
+    /// With a public key: a log that holds events and no checkpoint signed by it is a finding
+    /// (`checkpoint.none`). Off for histories never meant to be signed (simulated, imported
+    /// without a key), where it is a note.
+    public var requireSignedCheckpoint = true
 
     public init() {}
 }
@@ -114,10 +118,10 @@ public enum Auditor {
         if let signed = outcome.signedThrough, signed < verification.eventCount {
             report.notes.append("\(verification.eventCount - signed) events after position \(signed) are not covered by a signed checkpoint yet")
         } else if outcome.signedThrough == nil, verification.eventCount > 0 {
-            if options.publicKey != nil {
+            if options.publicKey != nil, options.requireSignedCheckpoint {
                 // Deleting every checkpoint must not turn a rewritten log into a clean audit.
                 sink.add(AuditFinding(file: "checkpoints/", offset: nil, position: nil, eventID: nil, rule: AuditCheck.noSignedCheckpoint,
-                                      message: "no checkpoint signed by the given key covers any of the \(verification.eventCount) events: the log is self-consistent, but nothing proves it was not rewritten"))
+                                      message: "no checkpoint signed by the given key covers any of the \(verification.eventCount) events: the log is self-consistent, but nothing proves it was not rewritten (a live writer signs its first one after `checkpointEvery` events, its interval, or when it closes; a history never signed is audited with --unsigned)"))
             } else {
                 report.notes.append("no verified checkpoint covers any event: the log is self-consistent, but nothing proves it was not rewritten")
             }

@@ -84,7 +84,10 @@ struct AuditCommand: ParsableCommand {
     @OptionGroup var location: JournalLocation
 
     @Option(help: ArgumentHelp("The public key that signs the journal's checkpoints.", valueName: "FILE"))
-    var publicKey: String
+    var publicKey: String?
+
+    @Flag(help: "The history was never signed (simulated, or imported without a key): check integrity and rules, and do not require a signed checkpoint. Without --public-key, checkpoints are compared with the log only.")
+    var unsigned = false
 
     @Option(help: ArgumentHelp("A checkpoint kept outside the journal: the journal must extend it.", valueName: "FILE"))
     var trustedCheckpoint: String?
@@ -98,9 +101,16 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Findings to list; all are counted.")
     var maximumFindings = 10_000
 
+    func validate() throws {
+        if publicKey == nil, !unsigned {
+            throw ValidationError("--public-key is required: the audit proves the history against the key that signs it (for a history never signed, give --unsigned)")
+        }
+    }
+
     func run() throws {
         var options = AuditOptions()
-        options.publicKey = try loadPublicKey(publicKey)
+        options.publicKey = try publicKey.map(loadPublicKey)
+        options.requireSignedCheckpoint = !unsigned
         if let trustedCheckpoint { options.trustedCheckpoint = (trustedCheckpoint, try loadCheckpoint(trustedCheckpoint)) }
         options.checkRules = !noRules
         options.maximumFindings = max(0, maximumFindings)

@@ -39,6 +39,10 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "With --signing-key: sign a checkpoint after this many new events (also once at the end).")
     var checkpointEvery: Int = JournalOptions().checkpointEvery
 
+    /// Events a batch may run past --batch while copies of an event of several streams wait for
+    /// their twins: the server writes such copies next to each other, so a few are enough.
+    static let twinAllowance = 64
+
     func validate() throws {
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000, not \(batch)") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, not \(checkpointEvery)") }
@@ -95,8 +99,13 @@ struct ImportCommand: ParsableCommand {
             }
             batcher.reset()
             copies.reset()
+            batchBytes = 0
             progress.update(UInt64(imported + skipped))
         }
+        /// Bytes the batch's records will take, counted high (64 bytes of fixed fields each), so a
+        /// batch never grows past what the journal takes in one append.
+        var batchBytes = 0
+        func recordBytes(_ e: ProposedEvent) -> Int { 64 + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count }
 
         var lineNumber = 0
         do {
@@ -106,7 +115,10 @@ struct ImportCommand: ParsableCommand {
                 do {
                     let parsed = try ImportLine(parsing: line)
                     if stopped { return }
-                    if batcher.events.count >= batch, copies.open == 0 { try flush() }
+                    // Past --batch the batch waits for a copy's twins, but not for ever: copies the
+                    // input never completes (a replay of slot streams only) must not hold it open.
+                    if batcher.events.count >= batch, copies.open == 0 || batcher.events.count >= batch + Self.twinAllowance { try flush() }
+                    if !batcher.isEmpty, batchBytes + recordBytes(parsed.event) > options.limits.maximumAppendBytes { try flush() }
                     if batcher.isEmpty { batchFirstLine = lineNumber }
                     if !batcher.add(parsed) {
                         try flush()
@@ -114,6 +126,7 @@ struct ImportCommand: ParsableCommand {
                         _ = batcher.add(parsed)
                     }
                     copies.add(parsed.event)
+                    batchBytes += recordBytes(parsed.event)
                     batchLastLine = lineNumber
                 } catch let problem as ImportLine.Problem {
                     badLines.append((lineNumber, problem.message))

@@ -10,19 +10,31 @@ import Glibc
 /// of a path leads around the check.
 enum OutputPaths {
     /// `path` made absolute with every symbolic link resolved, as far as it exists: a file not
-    /// yet created resolves through its nearest existing parent.
+    /// yet created resolves through its nearest existing parent. `..` is left to the kernel
+    /// where the path exists (after a link it climbs from the link's target, not from the link),
+    /// and is only spelled out textually in the part that does not exist yet.
     static func resolved(_ path: String) -> String {
-        var existing = URL(fileURLWithPath: path).standardizedFileURL.path
-        var rest: [String] = []
-        while existing != "/" {
+        var existing = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var missing: [String] = []
+        var base = "/"
+        while !existing.isEmpty, existing != "/" {
             if let real = realpath(existing, nil) {
-                defer { free(real) }
-                return ([String(cString: real)] + rest.reversed()).joined(separator: "/").replacingOccurrences(of: "//", with: "/")
+                base = String(cString: real)
+                free(real)
+                break
             }
-            rest.append((existing as NSString).lastPathComponent)
+            missing.append((existing as NSString).lastPathComponent)
             existing = (existing as NSString).deletingLastPathComponent
         }
-        return "/" + rest.reversed().joined(separator: "/")
+        var components = base.split(separator: "/").map(String.init)
+        for component in missing.reversed() {
+            switch component {
+            case "", ".": continue
+            case "..": if !components.isEmpty { components.removeLast() }
+            default: components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     /// True when `path` is `directory` or anything below it.

@@ -63,6 +63,19 @@ struct ReceiptTests {
         #expect(try Receipt.verify(json: receipt.json(), publicKey: testSigner.publicKey).event == booking)
     }
 
+    @Test("the receipt of a journal's only event, under a checkpoint of one event, verifies (treeSize 1)")
+    func receiptOfTheOnlyEvent() throws {
+        let dir = TemporaryDirectory("receipt-one")
+        let journal = try Journal.open(directory: dir.path, options: auditOptions(every: 10))
+        let only = ProposedEvent(stream: "note-1", type: "Noted", id: UUID(), data: Array(#"{"n":1}"#.utf8))
+        _ = try journal.appendAndWait(AppendRequest(events: [only]))
+        journal.close()
+        let receipt = try Receipt.make(directory: dir.path, eventID: only.id!, publicKey: testSigner.publicKey)
+        #expect(receipt.checkpoint.position == 1)
+        #expect(String(decoding: receipt.json(), as: UTF8.self).contains("\"treeSize\": 1,"))
+        #expect(try Receipt.verify(json: receipt.json(), publicKey: testSigner.publicKey).event.id == only.id)
+    }
+
     @Test("no receipt for an unknown event, nor from a journal that no longer matches its checkpoint")
     func receiptRefusals() throws {
         let dir = TemporaryDirectory("receipt-refused")

@@ -15,8 +15,12 @@ import Testing
         let before = try #require(bytes(segment))
         let id = try #require(allEvents(journal).first { $0.type == "AppointmentBooked" }).id.uuidString.lowercased()
         try FileManager.default.createSymbolicLink(atPath: scratch.file("link"), withDestinationPath: journal)
+        // A link into a directory inside the journal, then `..`: the kernel climbs from the
+        // link's target, so this names a file in the journal itself.
+        try FileManager.default.createDirectory(atPath: scratch.file("other"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.file("other/lnk"), withDestinationPath: journal + "/index")
 
-        for target in [segment, scratch.file("link") + "/" + (segment as NSString).lastPathComponent, journal + "/new-file.json",
+        for target in [scratch.file("other/lnk") + "/../00000000000000000005.ckpt", segment, scratch.file("link") + "/" + (segment as NSString).lastPathComponent, journal + "/new-file.json",
                        scratch.file("link") + "/../" + (journal as NSString).lastPathComponent + "/x.json"] {
             let outcome = try registre(["receipt", "--journal", journal, "--event", id, "--out", target])
             #expect(outcome.exited(64), "\(target): \(outcome)")
@@ -24,6 +28,7 @@ import Testing
         }
         #expect(bytes(segment) == before, "the segment is untouched")
         #expect(!FileManager.default.fileExists(atPath: journal + "/new-file.json"))
+        #expect(!FileManager.default.fileExists(atPath: journal + "/00000000000000000005.ckpt"))
 
         let existing = scratch.file("precious.json")
         try Data("keep".utf8).write(to: URL(fileURLWithPath: existing))
@@ -139,5 +144,62 @@ enum LineReaderLimit { static let bytes = 16 << 20 }
         let serve = try registre(["serve", "--journal", scratch.file("j"), "--socket", scratch.file("s.sock"), "--access", fifo], timeout: 20)
         #expect(!serve.timedOut && !serve.exited(0), "\(serve)")
         #expect(serve.err.contains("access file"), "\(serve)")
+    }
+}
+
+/// Import batches stay bounded whatever the input holds.
+@Suite(.serialized) struct ImportBatchBoundTests {
+    private func appendSizes(_ journal: String) throws -> [Int] {
+        var sizes: [Int] = [], current = 0
+        for e in try allEvents(journal) {
+            current += 1
+            if e.endsAppend { sizes.append(current); current = 0 }
+        }
+        return sizes
+    }
+
+    @Test func copiesThatNeverMeetTheirTwinsHoldABatchOpenOnlyAFewEventsPastBatch() throws {
+        let scratch = ScratchDirectory("import-twins")
+        // Bookings in applicants' streams only (a replay of applicant streams): no twin ever comes.
+        let lines = (0..<300).map { #"{"stream":"applicant-\#($0)","type":"AppointmentBooked","data":{"i":\#($0)}}"# }
+        try writeLines(lines, to: scratch.file("in.ndjson"))
+        let outcome = try registre(["import", "--journal", scratch.file("j"), "--batch", "100", scratch.file("in.ndjson")])
+        #expect(outcome.exited(0), "\(outcome)")
+        let sizes = try appendSizes(scratch.file("j"))
+        #expect(sizes.reduce(0, +) == 300)
+        #expect(sizes.count >= 2 && sizes.allSatisfy { $0 <= 164 }, "\(sizes)")
+    }
+
+    @Test func aBatchEndsBeforeItWouldPassTheJournalsAppendSizeLimit() throws {
+        let scratch = ScratchDirectory("import-bytes")
+        let pad = String(repeating: "p", count: 100_000)
+        let lines = (0..<200).map { #"{"stream":"s-\#($0 % 3)","type":"T","data":{"i":\#($0),"pad":"\#(pad)"}}"# }
+        try writeLines(lines, to: scratch.file("in.ndjson"))
+        // 200 events of 100 KB in one --batch would be a 20 MB append, over the 16 MiB limit.
+        let outcome = try registre(["import", "--journal", scratch.file("j"), "--batch", "1000", scratch.file("in.ndjson")])
+        #expect(outcome.exited(0), "\(outcome)")
+        #expect(try appendSizes(scratch.file("j")).reduce(0, +) == 200)
+    }
+}
+
+/// A history never signed is audited for what it can prove; a signed one must show a signature.
+@Suite(.serialized) struct UnsignedAuditTests {
+    @Test func aHistoryWithoutCheckpointsFailsAgainstAKeyAndIsCleanWhenDeclaredUnsigned() throws {
+        let scratch = ScratchDirectory("audit-unsigned")
+        try writeJournal(scratch.file("j"), count: 40)
+        let keys = try registre(["keygen", "--out", scratch.file("k")])
+        #expect(keys.exited(0), "\(keys)")
+
+        let keyed = try registre(["audit", "--journal", scratch.file("j"), "--public-key", scratch.file("k.pub")])
+        #expect(keyed.exited(1), "\(keyed)")
+        #expect(keyed.out.contains("checkpoint.none"), "\(keyed.out)")
+
+        let unsigned = try registre(["audit", "--journal", scratch.file("j"), "--unsigned"])
+        #expect(unsigned.exited(0), "\(unsigned)")
+        #expect(unsigned.out.contains("audit: clean") && unsigned.out.contains("nothing proves it was not rewritten"), "\(unsigned.out)")
+
+        let neither = try registre(["audit", "--journal", scratch.file("j")])
+        #expect(neither.exited(64), "\(neither)")
+        #expect(neither.err.contains("--unsigned"), "\(neither)")
     }
 }
