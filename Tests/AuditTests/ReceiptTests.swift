@@ -90,16 +90,7 @@ struct ReceiptTests {
 
     @Test("a journal rolled back behind the new checkpoint does not hold it: that is the journal's fault, not unusable input")
     func consistencyAgainstARolledBackJournal() throws {
-        let dir = TemporaryDirectory("consistency-rollback")
-        let options = auditOptions(every: 10)
-        let appends = try History.appends(slots: 3)
-        var journal = try Journal.open(directory: dir.path, options: options)
-        for a in appends.prefix(20) { _ = try journal.appendAndWait(a) }
-        journal.close()
-        let before = dir.copy("consistency-rollback-before")
-        journal = try Journal.open(directory: dir.path, options: options)
-        for a in appends.dropFirst(20) { _ = try journal.appendAndWait(a) }
-        journal.close()
+        let (dir, before, _) = try historyWithEarlierCopy("consistency-rollback", slots: 3, split: 20, options: auditOptions(every: 10))
         let old = dir.checkpoint(dir.checkpointNames.first!), new = dir.checkpoint(dir.checkpointNames.last!)
         #expect { try ConsistencyProof.make(directory: before.path, old: old, new: new) } throws: { error in
             guard case ProofError.doesNotHold(let reason) = error as! ProofError else { return false }

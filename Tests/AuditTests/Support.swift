@@ -244,3 +244,19 @@ func modify(_ path: String, _ change: (inout [UInt8]) -> Void) {
     change(&bytes)
     try! Data(bytes).write(to: URL(fileURLWithPath: path))
 }
+
+/// A signed history written in two sittings, with a copy of the journal as it stood after the
+/// first `split` appends: the copy is what an operator rolling the journal back would restore.
+func historyWithEarlierCopy(_ label: String, slots: Int, split: Int, options: JournalOptions) throws -> (journal: TemporaryDirectory, earlier: TemporaryDirectory, end: UInt64) {
+    let dir = TemporaryDirectory(label)
+    let appends = try History.appends(slots: slots)
+    var journal = try Journal.open(directory: dir.path, options: options)
+    for a in appends.prefix(split) { _ = try journal.appendAndWait(a) }
+    journal.close()
+    let earlier = dir.copy(label + "-before")
+    journal = try Journal.open(directory: dir.path, options: options)
+    for a in appends.dropFirst(split) { _ = try journal.appendAndWait(a) }
+    let end = journal.endPosition
+    journal.close()
+    return (dir, earlier, end)
+}

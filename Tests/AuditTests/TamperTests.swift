@@ -209,17 +209,7 @@ struct TamperTests {
 
     @Test("a journal rolled back behind a trusted checkpoint, or rewritten under it, is caught")
     func rolledBackBehindTrusted() throws {
-        let dir = TemporaryDirectory("rollback")
-        let options = auditOptions(segmentSize: 6_000, every: 10)
-        let appends = try History.appends(slots: 4)
-        var journal = try Journal.open(directory: dir.path, options: options)
-        for a in appends.prefix(40) { _ = try journal.appendAndWait(a) }
-        journal.close()
-        let before = dir.copy("rollback-before")
-        journal = try Journal.open(directory: dir.path, options: options)
-        for a in appends.dropFirst(40) { _ = try journal.appendAndWait(a) }
-        let end = journal.endPosition
-        journal.close()
+        let (dir, before, end) = try historyWithEarlierCopy("rollback", slots: 4, split: 40, options: auditOptions(segmentSize: 6_000, every: 10))
         let trusted = dir.checkpoint(dir.checkpointNames.last!)
         #expect(trusted.position == end)
         #expect(try Self.audit(dir, trusted: trusted, rules: false).isClean)
