@@ -96,6 +96,20 @@ struct MissingHomeTests {
     static func isSlot(_ s: StreamName) -> Bool { s.kind == .slot }
     static func isApplicant(_ s: StreamName) -> Bool { s.kind == .applicant }
 
+    /// Slot 1 with two places, both booked, and a third booking of it: the decision would refuse
+    /// it on the full slot, so it is made on the slot as it was before it filled.
+    static func fullSlotAndAThirdBooking(_ dir: TemporaryDirectory) throws -> (Prefecture, PlannedAppend) {
+        let prefecture = try Prefecture(dir)
+        try prefecture.publish(1, capacity: 2)
+        for n in 1...2 {
+            try prefecture.append(try Decide.book(History.uuid(0xA00 + n), in: prefecture.slot(1), for: prefecture.applicant(n),
+                                                  from: Fingerprint(History.hash(1)), at: History.release))
+        }
+        let plan = try Decide.book(History.uuid(0xA03), in: SlotState(site: .grenoble, slotId: History.uuid(1)).publishedForTest(capacity: 2),
+                                   for: prefecture.applicant(3), from: Fingerprint(History.hash(1)), at: History.release)
+        return (prefecture, plan)
+    }
+
     /// What the server answers for the same events sent as one append: the finding must say the same.
     static func serverMessage(_ request: AppendRequest) -> String? {
         validateAppend(request.events.map { (stream: $0.stream, type: $0.type, data: $0.data) }).first?.message
@@ -104,16 +118,8 @@ struct MissingHomeTests {
     @Test("a booking of a full slot written only to the applicant's stream is reported as stream.missingHome, and the audit is not clean")
     func bookingInTheApplicantStreamOnly() throws {
         let dir = TemporaryDirectory("home-applicant-only")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 2)
-        for n in 1...2 {
-            try prefecture.append(try Decide.book(History.uuid(0xA00 + n), in: prefecture.slot(1), for: prefecture.applicant(n),
-                                                  from: Fingerprint(History.hash(1)), at: History.release))
-        }
-        // The slot is full: the decision would refuse a third booking, so it is made on the slot
-        // as it was before, and written to the applicant's stream alone, whose rules it passes.
-        let plan = try Decide.book(History.uuid(0xA03), in: SlotState(site: .grenoble, slotId: History.uuid(1)).publishedForTest(capacity: 2),
-                                   for: prefecture.applicant(3), from: Fingerprint(History.hash(1)), at: History.release)
+        // Written to the applicant's stream alone, whose rules the third booking passes.
+        let (prefecture, plan) = try Self.fullSlotAndAThirdBooking(dir)
         let lone = prefecture.request(plan, keep: Self.isApplicant)
         let written = try prefecture.append(plan, keep: Self.isApplicant)
         prefecture.close()
@@ -133,14 +139,7 @@ struct MissingHomeTests {
     @Test("the same booking written to both streams is reported by the slot's own rule, slot.capacityExceeded, and not as a missing home")
     func bookingOfAFullSlotInBothStreams() throws {
         let dir = TemporaryDirectory("home-both-full")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 2)
-        for n in 1...2 {
-            try prefecture.append(try Decide.book(History.uuid(0xA00 + n), in: prefecture.slot(1), for: prefecture.applicant(n),
-                                                  from: Fingerprint(History.hash(1)), at: History.release))
-        }
-        let plan = try Decide.book(History.uuid(0xA03), in: SlotState(site: .grenoble, slotId: History.uuid(1)).publishedForTest(capacity: 2),
-                                   for: prefecture.applicant(3), from: Fingerprint(History.hash(1)), at: History.release)
+        let (prefecture, plan) = try Self.fullSlotAndAThirdBooking(dir)
         try prefecture.append(plan)
         prefecture.close()
         #expect(try Self.audit(dir).findings.map(\.rule) == ["slot.capacityExceeded"])
