@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server", "Journal", "Domain"],
+            dependencies: ["Server", "Journal", "Domain", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Tests/ServerTests",
             swiftSettings: strictSettings
         ),

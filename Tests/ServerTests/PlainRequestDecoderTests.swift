@@ -1,3 +1,5 @@
+import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import Testing
 @testable import Server
@@ -33,7 +35,10 @@ import Testing
         #expect(decode("") == .incomplete)
         #expect(decode("PO") == .incomplete)
         #expect(decode("POST /append HTTP/1.1\r\nHost: x\r") == .incomplete)
-        #expect(decode("POST /append HTTP/1.1\r\nContent-Length: 5\r\n\r\n{}") == .incomplete)
+        let head = "POST /append HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
+        #expect(decode(head + "{}") == .bodyIncomplete(
+            RequestHead(method: .POST, uri: "/append", version: .http1_1, isKeepAlive: true, contentType: nil, contentLength: 5),
+            headLength: head.utf8.count, bodyLength: 5))
     }
 
     @Test(arguments: [
@@ -60,8 +65,58 @@ import Testing
         #expect(decode(text, maximumHeaderBytes: 100, maximumBodyBytes: 1000) == .notPlain)
     }
 
-    @Test func aLargeBodyStillOnItsWayGoesToTheFullDecoder() {
-        let head = "POST /append HTTP/1.1\r\nContent-Length: \(PlainRequestDecoder.waitedRequestBytes)\r\n\r\n"
-        #expect(decode(head + "{") == .notPlain)
+    @Test func aLargeBodyStillOnItsWayIsWaitedForWithinTheBodyLimit() {
+        let head = "POST /append HTTP/1.1\r\nContent-Length: 40000\r\n\r\n"
+        guard case .bodyIncomplete(_, let headLength, let bodyLength) = decode(head + "{", maximumBodyBytes: 40000) else {
+            Issue.record("not waited for")
+            return
+        }
+        #expect(headLength == head.utf8.count)
+        #expect(bodyLength == 40000)
+        #expect(decode(head + "{", maximumBodyBytes: 39999) == .notPlain, "over the limit: NIO's decoder refuses it")
+    }
+
+    /// Keeps what the decoder passes on: whole requests, and how often it said a body was awaited.
+    final class Collector: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = IncomingRequest
+        var requests: [(head: RequestHead, body: String)] = []
+        var bodiesAwaited = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .whole(let head, let body) = unwrapInboundIn(data) {
+                requests.append((head, String(buffer: body)))
+            }
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is PlainRequestDecoder.BodyAwaited { bodiesAwaited += 1 }
+        }
+    }
+
+    @Test func aBodyThatArrivesAByteAtATimeMakesOneWholeRequestAndOneNotice() throws {
+        let collector = Collector()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([
+            PlainRequestDecoder(maximumHeaderBytes: 8 << 10, maximumBodyBytes: 1 << 20) { [] }, collector,
+        ])
+        let body = "{\"events\":[" + String(repeating: "x", count: 20_000) + "]}"
+        let text = "POST /append HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body + "GET /health HTTP/1.1\r\n\r\n"
+        let bytes = Array(text.utf8)
+        // The head in one piece, then the body in small pieces and single bytes.
+        let headEnd = text.utf8.count - body.utf8.count - "GET /health HTTP/1.1\r\n\r\n".utf8.count
+        var pieces: [ArraySlice<UInt8>] = [bytes[0..<headEnd]]
+        var i = headEnd
+        while i < bytes.count {
+            let n = min(i % 7 == 0 ? 1 : 997, bytes.count - i)
+            pieces.append(bytes[i..<i + n])
+            i += n
+        }
+        for piece in pieces { try channel.writeInbound(ByteBuffer(bytes: piece)) }
+        #expect(collector.bodiesAwaited == 1, "told once, when the head came")
+        #expect(collector.requests.count == 2)
+        #expect(collector.requests.first?.head.contentLength == body.utf8.count)
+        #expect(collector.requests.first?.body == body)
+        #expect(collector.requests.last?.head.uri == "/health")
+        _ = try channel.finish()
     }
 }

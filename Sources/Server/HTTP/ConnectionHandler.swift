@@ -189,6 +189,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A plain request's body is on its way (`PlainRequestDecoder`): from now on it is bounded by
+    /// the request timeout, not the idle one, and shutdown waits for it instead of closing the
+    /// connection as idle, as for a request NIO's decoder reads.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is PlainRequestDecoder.BodyAwaited else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard case .idle = state, pending.isEmpty, let slot, !tracker.draining else { return }
+        tracker.set(slot, .receiving(until: .now + configuration.requestTimeout))
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         deferFlush = false
         if unflushed {
