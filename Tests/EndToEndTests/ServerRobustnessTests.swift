@@ -80,6 +80,28 @@ import Glibc
         #expect(try server.request("GET", "/health").status == 200)
     }
 
+    /// A large body that comes in pieces is under the request timeout from its head on, not the
+    /// idle timeout of the connection: a bulk append whose body takes longer than the idle timeout
+    /// to arrive is answered.
+    @Test func aLargeBodyArrivingSlowerThanTheIdleTimeoutIsServedWithinTheRequestTimeout() throws {
+        let server = try RunningServer("slow-large-body", extra: ["--idle-timeout", "0.4", "--request-timeout", "10"])
+        defer { server.stop() }
+        let events = (0..<100).map { k in
+            #"{"stream":"bulk-\#(k % 7)","type":"Loaded","data":{"k":\#(k),"padding":"\#(String(repeating: "p", count: 300))"}}"#
+        }
+        let body = Array(#"{"events":[\#(events.joined(separator: ","))]}"#.utf8)
+        let head = Array("POST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        let client = try TestHTTPClient(path: server.socket, receiveTimeout: 10)
+        try client.sendRaw(head + body[0..<1000])
+        usleep(500_000)
+        try client.sendRaw(Array(body[1000..<20_000]))
+        usleep(500_000)
+        try client.sendRaw(Array(body[20_000...]))
+        let response = try client.readResponse()
+        #expect(response.status == 200, "\(response.text)")
+        #expect(response.text.contains(#""lastPosition":99"#))
+    }
+
     @Test func connectionsPastTheLimitAreAnswered503AndTheHeldOnesStillWork() throws {
         let server = try RunningServer("connlimit", extra: ["--max-connections", "3"])
         defer { server.stop() }
