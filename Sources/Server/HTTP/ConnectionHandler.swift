@@ -26,7 +26,8 @@ struct ConnectionServices: Sendable {
 ///
 /// Parsing, routing, validation, access checks and reads run right here, so a request costs no
 /// hop to another thread. Only an append leaves the loop: it is queued for the journal's next
-/// group commit and its answer comes back to the loop when the frame is durable.
+/// group commit and its answer comes back to the loop when the frame is durable (unless it is
+/// the server's only append in flight: see `ResumePoint.append`).
 ///
 /// This handler is its own pipelining handler and response encoder: `PlainRequestDecoder` in
 /// front of it turns bytes into whole requests (or NIO's decoder, for what is not plain, into

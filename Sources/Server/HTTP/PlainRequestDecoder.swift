@@ -118,7 +118,11 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
                 return
             case .bodyIncomplete(let head, let headLength, let bodyLength):
                 awaited = (head, headLength, bodyLength)
-                unread = bytes
+                // Gathered in a buffer of the request's size, not kept in the channel's read
+                // buffer: the channel reuses that one for its next read when nothing holds it.
+                var gathered = context.channel.allocator.buffer(capacity: headLength + bodyLength)
+                gathered.writeBuffer(&bytes)
+                unread = gathered
                 context.fireUserInboundEventTriggered(BodyAwaited())
                 return
             case .notPlain:
