@@ -451,7 +451,12 @@ public final class Journal: @unchecked Sendable {
         let box = ResultBox()
         // Nothing queued or being written: commit here, without waking the writer thread and
         // waiting to be woken (a bulk load's batches follow one another this way).
-        if commitHereIfIdle(prepared, completion: { box.result = $0 }) { return try box.result!.get() }
+        if queue.claimIfIdle() {
+            withExtendedLifetime(prepared) {
+                writer.commit([AppendQueue.Item(append: prepared, completion: { box.result = $0 })])
+            }
+            return try box.result!.get()
+        }
         let done = DispatchSemaphore(value: 0)
         queue.enqueue(prepared) { result in
             box.result = result
@@ -467,27 +472,9 @@ public final class Journal: @unchecked Sendable {
     /// Appends queued one after another from one thread commit in that order, and the writer packs
     /// them into shared frames, as it does for a busy server's concurrent clients: bulk writers
     /// (benchmarks, generators) get the same frame sizes without one thread per append.
-    ///
-    /// With `committingHereIfIdle`, an append that finds nothing queued or being written is
-    /// committed on the calling thread before this returns (its completion runs here too), as
-    /// `appendAndWait` does: no hand-off to the writer thread and back. The caller then blocks
-    /// for the frame's sync, so only a caller that has nothing else waiting on its thread asks
-    /// for it (a server whose other clients have no append in flight).
-    public func enqueueAppend(_ request: AppendRequest, committingHereIfIdle: Bool = false,
-                              completion: @escaping @Sendable (Result<AppendResult, JournalError>) -> Void) throws {
+    public func enqueueAppend(_ request: AppendRequest, completion: @escaping @Sendable (Result<AppendResult, JournalError>) -> Void) throws {
         let prepared = try PreparedAppend(request, limits: options.limits)
-        if committingHereIfIdle, commitHereIfIdle(prepared, completion: completion) { return }
         queue.enqueue(prepared, completion: completion)
-    }
-
-    /// Commits on the calling thread when nothing is queued or being written (so no earlier
-    /// append is overtaken); false, with nothing done, otherwise.
-    private func commitHereIfIdle(_ prepared: PreparedAppend, completion: @escaping AppendQueue.Completion) -> Bool {
-        guard queue.claimIfIdle() else { return false }
-        withExtendedLifetime(prepared) {
-            writer.commit([AppendQueue.Item(append: prepared, completion: completion)])
-        }
-        return true
     }
 
     /// Position after the last committed event (= number of events).

@@ -192,9 +192,7 @@ final class AppendQueue: @unchecked Sendable {
     func finished() {
         condition.lock()
         busy = false
-        // Only the writer thread waits on the role, and only for work: a caller that committed
-        // its own append with nothing queued behind it wakes nobody.
-        if !pending.isEmpty || closed { condition.broadcast() }
+        condition.broadcast()
         condition.unlock()
     }
 

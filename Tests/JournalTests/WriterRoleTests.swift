@@ -52,40 +52,4 @@ import Testing
         let report = try JournalVerifier.verify(directory: dir.path)
         #expect(report.isClean, "\(report.findings.prefix(3))")
     }
-
-    @Test func anAppendThatMayCommitInPlaceDoesSoOnTheCallersThreadWhenTheWriterIsIdle() throws {
-        let dir = TemporaryDirectory("writer-role-here")
-        let journal = try Journal.open(directory: dir.path, options: testOptions())
-        defer { journal.close() }
-        let caller = pthread_self()
-        let answered = Mutex<(onCaller: Bool, result: Result<AppendResult, JournalError>)?>(nil)
-        try journal.enqueueAppend(AppendRequest(events: [event("here", data: #"{"n":1}"#)]), committingHereIfIdle: true) { result in
-            answered.withLock { $0 = (pthread_equal(pthread_self(), caller) != 0, result) }
-        }
-        let answer = try #require(answered.withLock { $0 }, "answered before enqueueAppend returned")
-        #expect(answer.onCaller)
-        #expect(try answer.result.get().lastPosition == 0)
-        #expect(journal.endPosition == 1, "durable and visible once answered")
-    }
-
-    @Test func anAppendThatMayCommitInPlaceWaitsItsTurnWhenTheWriterIsBusy() throws {
-        let dir = TemporaryDirectory("writer-role-busy")
-        let journal = try Journal.open(directory: dir.path, options: testOptions())
-        defer { journal.close() }
-        // The test holds the writer's role, as a batch being written would.
-        #expect(journal.queue.claimIfIdle())
-        let caller = pthread_self()
-        let answered = Mutex<Bool?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        try journal.enqueueAppend(AppendRequest(events: [event("busy", data: #"{"n":1}"#)]), committingHereIfIdle: true) { result in
-            answered.withLock { $0 = pthread_equal(pthread_self(), caller) != 0 && (try? result.get()) != nil }
-            done.signal()
-        }
-        #expect(answered.withLock { $0 } == nil, "queued, not committed over the batch in progress")
-        #expect(journal.endPosition == 0)
-        journal.queue.finished()
-        done.wait()
-        #expect(answered.withLock { $0 } == false, "committed by the writer thread once the role was free")
-        #expect(journal.endPosition == 1)
-    }
 }

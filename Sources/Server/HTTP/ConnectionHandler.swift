@@ -13,7 +13,6 @@ struct ConnectionServices: Sendable {
     let tracker: ConnectionTracker
     let metrics: ServerMetrics
     let logger: Logger
-    let appendsInFlight = AppendsInFlight()
 
     /// Subscriptions run in a task of their own: they wait on the journal between writes.
     func startSubscription(from: UInt64, version: HTTPVersion, started: ContinuousClock.Instant, channel: any Channel, log: Logger) {
@@ -308,7 +307,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
         let label = Router.label(request.segments)
-        services.router.route(request, permissions: permissions, peerDescription: who, resume: .eventLoop(loop, appends: services.appendsInFlight)) { reply in
+        services.router.route(request, permissions: permissions, peerDescription: who, resume: .eventLoop(loop)) { reply in
             if loop.inEventLoop {
                 bound.value.handler.answer(reply, head: head, label: label, started: started, context: bound.value.context)
             } else {
