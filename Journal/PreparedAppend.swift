@@ -192,7 +192,9 @@ final class AppendQueue: @unchecked Sendable {
     func finished() {
         condition.lock()
         busy = false
-        condition.broadcast()
+        // Only the writer thread waits on the role, and only for work: a caller that committed
+        // its own append with nothing queued behind it wakes nobody.
+        if !pending.isEmpty || closed { condition.broadcast() }
         condition.unlock()
     }
 
