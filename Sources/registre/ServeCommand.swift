@@ -82,7 +82,9 @@ struct ServeCommand: AsyncParsableCommand {
                               ("--subscriber-stall-timeout", subscriberStallTimeout), ("--subscriber-grace-period", subscriberGracePeriod)] {
             guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400") }
         }
-        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        // A body is gathered in one buffer, whose capacity NIO caps at 4 GiB; and no append the
+        // journal takes (64 MiB at most) needs more than a fraction of the upper bound.
+        guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1024 to 1073741824 (1 GiB)") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
         guard maximumSkew != nil else {

@@ -80,17 +80,23 @@ import Glibc
         #expect(try server.request("GET", "/health").status == 200)
     }
 
+    /// A bulk append of a hundred events (about 35 KB), as head and body bytes.
+    private static func bulkAppend(stream: String) -> (head: [UInt8], body: [UInt8]) {
+        let events = (0..<100).map { k in
+            #"{"stream":"\#(stream)-\#(k % 7)","type":"Loaded","data":{"k":\#(k),"padding":"\#(String(repeating: "p", count: 300))"}}"#
+        }
+        let body = Array(#"{"events":[\#(events.joined(separator: ","))]}"#.utf8)
+        let head = Array("POST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        return (head, body)
+    }
+
     /// A large body that comes in pieces is under the request timeout from its head on, not the
     /// idle timeout of the connection: a bulk append whose body takes longer than the idle timeout
     /// to arrive is answered.
     @Test func aLargeBodyArrivingSlowerThanTheIdleTimeoutIsServedWithinTheRequestTimeout() throws {
         let server = try RunningServer("slow-large-body", extra: ["--idle-timeout", "0.4", "--request-timeout", "10"])
         defer { server.stop() }
-        let events = (0..<100).map { k in
-            #"{"stream":"bulk-\#(k % 7)","type":"Loaded","data":{"k":\#(k),"padding":"\#(String(repeating: "p", count: 300))"}}"#
-        }
-        let body = Array(#"{"events":[\#(events.joined(separator: ","))]}"#.utf8)
-        let head = Array("POST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        let (head, body) = Self.bulkAppend(stream: "bulk")
         let client = try TestHTTPClient(path: server.socket, receiveTimeout: 10)
         try client.sendRaw(head + body[0..<1000])
         usleep(500_000)
@@ -100,6 +106,40 @@ import Glibc
         let response = try client.readResponse()
         #expect(response.status == 200, "\(response.text)")
         #expect(response.text.contains(#""lastPosition":99"#))
+    }
+
+    /// The same, when the large body's head came while an earlier append of the same connection
+    /// was being committed: it is timed from when that one is answered, by the request timeout.
+    @Test func aLargeBodySentBehindAnAppendInFlightIsServedWithinTheRequestTimeout() throws {
+        let server = try RunningServer("pipelined-large-body", extra: ["--idle-timeout", "0.4", "--request-timeout", "10"])
+        defer { server.stop() }
+        let first = Array(#"{"events":[{"stream":"first-1","type":"Loaded","data":{"k":0}}]}"#.utf8)
+        let firstRequest = Array("POST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(first.count)\r\n\r\n".utf8) + first
+        let (head, body) = Self.bulkAppend(stream: "bulk")
+        let client = try TestHTTPClient(path: server.socket, receiveTimeout: 10)
+        try client.sendRaw(firstRequest + head + body[0..<1000])
+        usleep(600_000)
+        try client.sendRaw(Array(body[1000...]))
+        let answers = [try client.readResponse(), try client.readResponse()]
+        #expect(answers.map(\.status) == [200, 200], "\(answers.map(\.text))")
+        #expect(answers[1].text.contains(#""lastPosition":100"#))
+    }
+
+    /// A shutdown that begins while an admitted body is on its way waits for it and answers it,
+    /// as it does for a request NIO's decoder reads; the append is in the journal afterwards.
+    @Test func aShutdownDuringALargeBodyAnswersItAndKeepsTheAppend() throws {
+        let server = try RunningServer("drain-large-body", extra: ["--idle-timeout", "0.4", "--request-timeout", "10"])
+        let (head, body) = Self.bulkAppend(stream: "drained")
+        let client = try TestHTTPClient(path: server.socket, receiveTimeout: 10)
+        try client.sendRaw(head + body[0..<1000])
+        usleep(200_000)
+        server.child.signal(SIGTERM)
+        usleep(300_000)
+        try client.sendRaw(Array(body[1000...]))
+        let response = try client.readResponse()
+        #expect(response.status == 200, "\(response.text)")
+        #expect(server.stop().status == 0)
+        #expect(try allEvents(server.journal).count == 100, "the acknowledged append is in the journal")
     }
 
     @Test func connectionsPastTheLimitAreAnswered503AndTheHeldOnesStillWork() throws {
@@ -132,5 +172,12 @@ import Glibc
         let result = try registre(["serve", "--journal", NSTemporaryDirectory() + "unused-\(UUID())", "--socket", "/tmp/x.sock", "--max-connections", "0"])
         #expect(!result.exited(0), "\(result)")
         #expect(result.err.contains("--max-connections"), "\(result)")
+    }
+
+    @Test(arguments: ["1023", "1073741825", "8589934592"])
+    func aBodyLimitOutsideItsRangeIsRefusedAtStart(limit: String) throws {
+        let result = try registre(["serve", "--journal", NSTemporaryDirectory() + "unused-\(UUID())", "--socket", "/tmp/x.sock", "--max-body-bytes", limit])
+        #expect(!result.exited(0), "\(result)")
+        #expect(result.err.contains("--max-body-bytes must be from 1024 to 1073741824"), "\(result)")
     }
 }

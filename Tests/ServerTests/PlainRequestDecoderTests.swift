@@ -119,4 +119,30 @@ import Testing
         #expect(collector.requests.last?.head.uri == "/health")
         _ = try channel.finish()
     }
+
+    @Test func aHeadDeclaringAHugeBodyReservesAtMostOneMebibyteUntilTheBytesCome() throws {
+        let decoder = PlainRequestDecoder(maximumHeaderBytes: 8 << 10, maximumBodyBytes: 64 << 20) { [] }
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([decoder, Collector()])
+        try channel.writeInbound(ByteBuffer(string: "POST /append HTTP/1.1\r\nContent-Length: \(60 << 20)\r\n\r\n{\"events\":"))
+        let held = try #require(decoder.unread)
+        #expect(held.capacity <= 1 << 20, "\(held.capacity) bytes reserved for a body not sent")
+        _ = try? channel.finish()
+    }
+
+    @Test func theStartOfTheNextHeadDoesNotKeepALargeBodysBufferAlive() throws {
+        let decoder = PlainRequestDecoder(maximumHeaderBytes: 8 << 10, maximumBodyBytes: 1 << 20) { [] }
+        let collector = Collector()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([decoder, collector])
+        let body = String(repeating: "x", count: 300_000)
+        try channel.writeInbound(ByteBuffer(string: "POST /append HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(1000)))
+        try channel.writeInbound(ByteBuffer(string: body.dropFirst(1000) + "GET /hea"))
+        #expect(collector.requests.count == 1)
+        #expect(collector.requests.first?.body.utf8.count == body.utf8.count)
+        let held = try #require(decoder.unread)
+        #expect(held.readableBytes == "GET /hea".utf8.count)
+        #expect(held.capacity < 64 << 10, "\(held.capacity) bytes held for eight")
+        _ = try? channel.finish()
+    }
 }

@@ -25,8 +25,7 @@ struct ConnectionServices: Sendable {
 ///
 /// Parsing, routing, validation, access checks and reads run right here, so a request costs no
 /// hop to another thread. Only an append leaves the loop: it is queued for the journal's next
-/// group commit and its answer comes back to the loop when the frame is durable (unless it is
-/// the server's only append in flight: see `ResumePoint.append`).
+/// group commit and its answer comes back to the loop when the frame is durable.
 ///
 /// This handler is its own pipelining handler and response encoder: `PlainRequestDecoder` in
 /// front of it turns bytes into whole requests (or NIO's decoder, for what is not plain, into
@@ -80,6 +79,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<Pending>(initialCapacity: 0)
     /// The channel asked to read while parts were waiting: the read is made once they are served.
     private var readWithheld = false
+    /// The decoder is gathering the body of the next request it will pass on (`BodyAwaited`).
+    private var awaitedBody: AwaitedBody?
+
+    private enum AwaitedBody {
+        /// Noticed while an earlier request was being answered: admitted once that one is.
+        case noticed
+        /// Admitted: under the request timeout, and served when whole even if a drain began since
+        /// (as a request NIO's decoder reads is once its head has come).
+        case admitted
+    }
     /// `servePending` is running (an answer given inside it must not start it again).
     private var servingPending = false
     /// Inside a read (or `servePending`): answers are written now and flushed together after it.
@@ -197,7 +206,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        guard case .idle = state, pending.isEmpty, let slot, !tracker.draining else { return }
+        awaitedBody = .noticed
+        admitAwaitedBody()
+    }
+
+    /// Puts a body being gathered under the request timeout once nothing before it is being
+    /// answered. Not while draining: the connection is then idle and closed like any other.
+    private func admitAwaitedBody() {
+        guard case .noticed? = awaitedBody, case .idle = state, pending.isEmpty, let slot, !tracker.draining else { return }
+        awaitedBody = .admitted
         tracker.set(slot, .receiving(until: .now + configuration.requestTimeout))
     }
 
@@ -252,7 +269,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func serve(_ incoming: IncomingRequest, context: ChannelHandlerContext) {
         switch incoming {
         case .whole(let head, let body):
-            guard begin(head, context: context) else { return }
+            // The decoder passes requests on in order: one admitted while its body came is this one.
+            let admitted: Bool
+            if case .admitted? = awaitedBody { admitted = true } else { admitted = false }
+            awaitedBody = nil
+            guard begin(head, admitted: admitted, context: context) else { return }
             finish(head, body: body, started: ContinuousClock.now, context: context)
         case .part(.head(let nioHead)):
             let head = RequestHead(nioHead)
@@ -284,9 +305,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// A request's head has come: false when it is not to be served (not between requests, or
     /// the server is draining, which closes the connection).
-    private func begin(_ head: RequestHead, context: ChannelHandlerContext) -> Bool {
+    private func begin(_ head: RequestHead, admitted: Bool = false, context: ChannelHandlerContext) -> Bool {
         guard case .idle = state, slot != nil else { return false }
-        if tracker.draining {
+        if tracker.draining && !admitted {
             context.close(promise: nil)
             return false
         }
@@ -350,6 +371,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             // A request the client sent ahead is served now, in turn.
             servePending(context: context)
+            admitAwaitedBody()
         case .subscribe(let from):
             guard case .responding = state, let slot else { return }
             state = .streaming

@@ -75,7 +75,7 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
     /// Makes NIO's decoder (and what adapts its parts) when a connection is handed over.
     private let fullDecoder: () -> [any ChannelHandler]
     /// The start of a request that has not all arrived.
-    private var unread: ByteBuffer?
+    private(set) var unread: ByteBuffer?
     /// NIO's decoder has the connection: bytes pass through.
     private var handedOver = false
 
@@ -114,13 +114,22 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
                 let body = bytes.readSlice(length: bodyLength)!
                 context.fireChannelRead(wrapInboundOut(.whole(head, body: body)))
             case .incomplete:
+                // The start of the next head, left over from a large gathered body: kept alone,
+                // so that the body's buffer is freed.
+                if bytes.capacity > 64 << 10 && bytes.readableBytes <= 16 << 10 {
+                    var start = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+                    start.writeBuffer(&bytes)
+                    bytes = start
+                }
                 unread = bytes
                 return
             case .bodyIncomplete(let head, let headLength, let bodyLength):
                 awaited = (head, headLength, bodyLength)
-                // Gathered in a buffer of the request's size, not kept in the channel's read
-                // buffer: the channel reuses that one for its next read when nothing holds it.
-                var gathered = context.channel.allocator.buffer(capacity: headLength + bodyLength)
+                // Gathered in a buffer of its own, not kept in the channel's read buffer: the
+                // channel reuses that one for its next read when nothing holds it. Sized for the
+                // declared length up to 1 MiB (as NIO's decoder path does), then grown as bytes
+                // come: a head alone does not reserve the body limit.
+                var gathered = context.channel.allocator.buffer(capacity: min(headLength + bodyLength, 1 << 20))
                 gathered.writeBuffer(&bytes)
                 unread = gathered
                 context.fireUserInboundEventTriggered(BodyAwaited())
