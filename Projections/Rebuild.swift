@@ -89,7 +89,8 @@ public enum ProjectionRebuild {
     /// Rebuilds from zero and writes every table to `directory` in `format`.
     ///
     /// Files are written under a `.partial` name and renamed into place only when everything
-    /// succeeded; on error they are removed and nothing in `directory` changes.
+    /// succeeded; on error they are removed and nothing in `directory` changes (a directory the
+    /// run created is removed again).
     ///
     /// With `checkpoint`, a file there is loaded first (after checking that it is sound, that it
     /// was taken on this journal and that the journal reaches its position) and only the events
@@ -112,13 +113,19 @@ public enum ProjectionRebuild {
             resumed = loaded
         }
         var isDirectory: ObjCBool = false
+        var createdDirectory = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw .output(path: directory, reason: "it exists and is not a directory") }
         } else {
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
                 throw .output(path: directory, reason: "cannot create it: \(error.localizedDescription)")
             }
+            createdDirectory = true
         }
+        // A run that fails takes back the directory it made (rmdir: only while it is empty), so
+        // an empty output is never mistaken for a projection of an empty journal.
+        var succeeded = false
+        defer { if createdDirectory && !succeeded { _ = rmdir(directory) } }
         var saving: CheckpointWriter? = nil
         if let checkpoint { saving = try CheckpointWriter(path: checkpoint) }
         defer { saving?.discard() }
@@ -194,6 +201,7 @@ public enum ProjectionRebuild {
         }
         try saving?.commit()
         saving = nil
+        succeeded = true
         return ExportReport(rebuild: report, files: files, set: set, referenceTime: reference, resumedFrom: resumed?.trailer.position)
     }
 

@@ -258,9 +258,13 @@ struct CheckpointConsistencyTests {
                 #expect(message.hasPrefix("\(f.checkpoint) is damaged or not a checkpoint of `registre project`: "), "\(what): \(message)")
                 #expect(message.contains(expected) && message.hasSuffix("; delete it to rebuild from zero"), "\(what): \(message)")
             }
-            let written = FileManager.default.fileExists(atPath: out) ? try filesIn(out) : [:]
-            #expect(written.isEmpty, "\(what): no table written")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(what): no table written, and the output directory the run made is gone")
         }
+        // A directory that was there before the refused run stays, empty.
+        let existing = f.dir.path + "/existing"
+        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false)
+        #expect(throws: ProjectionError.self) { _ = try ProjectionRebuild.export(journal: f.journal, to: existing, format: .csv, checkpoint: f.checkpoint) }
+        #expect(try filesIn(existing).isEmpty)
     }
 
     @Test("a checkpoint built with another implicit-rejection period is refused: the deadlines would not be a rebuild's")
