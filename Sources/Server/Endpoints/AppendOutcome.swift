@@ -9,9 +9,7 @@ enum AppendOutcome {
         b.field("firstPosition", r.firstPosition)
         b.field("lastPosition", r.lastPosition)
         b.objectField("versions") { v in
-            // In byte order: `String`'s `<` compares Unicode scalars through a slow path, and a
-            // bulk append's answer lists up to a hundred streams.
-            for (stream, version) in r.versions.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) { v.field(stream, version) }
+            for (stream, version) in r.versions.sorted(by: { $0.key < $1.key }) { v.field(stream, version) }
         }
         if r.wasAlreadyCommitted { b.field("alreadyCommitted", true) }
         extra(&b)
