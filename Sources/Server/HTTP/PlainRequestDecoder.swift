@@ -55,10 +55,9 @@ enum IncomingRequest {
 /// of a hundred events (about 35 KB) comes in several reads; it used to go to NIO's decoder.
 ///
 /// Everything else (chunked bodies, bytes that are not HTTP, heads or bodies over the limits)
-/// is not judged here: the bytes, from the first one not
-/// yet decoded, go to NIO's decoder, which answers them exactly as it did before this decoder
-/// existed; the connection stays with it. So this decoder adds a fast path and never a new way
-/// to accept or refuse a request.
+/// is not judged here: the bytes, from the first one not yet decoded, go to NIO's decoder,
+/// which answers them exactly as it did before this decoder existed; the connection stays with
+/// it. So this decoder adds a fast path and never a new way to accept or refuse a request.
 final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = IncomingRequest
