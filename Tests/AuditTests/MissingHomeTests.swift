@@ -110,6 +110,22 @@ struct MissingHomeTests {
         return (prefecture, plan)
     }
 
+    /// Slots 1 and 2 with `capacity` places each.
+    static func twoSlots(_ dir: TemporaryDirectory, capacity: Int) throws -> Prefecture {
+        let prefecture = try Prefecture(dir)
+        try prefecture.publish(1, capacity: capacity)
+        try prefecture.publish(2, capacity: capacity)
+        return prefecture
+    }
+
+    /// Slots 1 and 2 with `capacity` places each, and applicant 1 booked in slot 1 under `appointment`.
+    static func twoSlotsAndABooking(_ dir: TemporaryDirectory, capacity: Int, appointment: UUID) throws -> Prefecture {
+        let prefecture = try twoSlots(dir, capacity: capacity)
+        try prefecture.append(try Decide.book(appointment, in: prefecture.slot(1), for: prefecture.applicant(1),
+                                              from: Fingerprint(History.hash(1)), at: History.release))
+        return prefecture
+    }
+
     /// What the server answers for the same events sent as one append: the finding must say the same.
     static func serverMessage(_ request: AppendRequest) -> String? {
         validateAppend(request.events.map { (stream: $0.stream, type: $0.type, data: $0.data) }).first?.message
@@ -148,11 +164,7 @@ struct MissingHomeTests {
     @Test("a booking written only to the slot's stream is reported, so it cannot get around one active appointment per motif")
     func bookingInTheSlotStreamOnly() throws {
         let dir = TemporaryDirectory("home-slot-only")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 4)
-        try prefecture.publish(2, capacity: 4)
-        try prefecture.append(try Decide.book(History.uuid(0xB01), in: prefecture.slot(1), for: prefecture.applicant(1),
-                                              from: Fingerprint(History.hash(1)), at: History.release))
+        let prefecture = try Self.twoSlotsAndABooking(dir, capacity: 4, appointment: History.uuid(0xB01))
         // The applicant already holds a filing appointment; a second one, for the same motif, is
         // written where only the slot's capacity would see it.
         let plan = try Decide.book(History.uuid(0xB02), in: prefecture.slot(2), for: ApplicantState(identityKey: prefecture.applicant(1).identityKey),
@@ -170,9 +182,7 @@ struct MissingHomeTests {
     @Test("genuine bookings, a cancellation, a reinstatement and a reschedule, each written to all of its streams, leave the audit clean with one, two or three shards")
     func genuineAppendsAreClean() throws {
         let dir = TemporaryDirectory("home-genuine")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 2)
-        try prefecture.publish(2, capacity: 2)
+        let prefecture = try Self.twoSlots(dir, capacity: 2)
         for n in 1...2 {
             try prefecture.append(try Decide.book(History.uuid(0xC00 + n), in: prefecture.slot(1), for: prefecture.applicant(n),
                                                   from: Fingerprint(History.hash(1)), at: History.release))
@@ -205,9 +215,7 @@ struct MissingHomeTests {
     @Test("copies interleaved with another booking's, or whose bytes differ but decode to the same event, are not reported")
     func interleavedAndDifferentlySpelledCopies() throws {
         let dir = TemporaryDirectory("home-interleaved")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 4)
-        try prefecture.publish(2, capacity: 4)
+        let prefecture = try Self.twoSlots(dir, capacity: 4)
         let a = try Decide.book(History.uuid(0xF01), in: prefecture.slot(1), for: prefecture.applicant(1), from: Fingerprint(History.hash(1)), at: History.release)
         let b = try Decide.book(History.uuid(0xF02), in: prefecture.slot(2), for: prefecture.applicant(2), from: Fingerprint(History.hash(1)), at: History.release)
         var interleaved = prefecture.request(a)
@@ -244,11 +252,7 @@ struct MissingHomeTests {
     @Test("a reschedule that skips its new slot is reported at both copies it has, naming the slot it is missing from")
     func rescheduleSkippingItsNewSlot() throws {
         let dir = TemporaryDirectory("home-reschedule")
-        let prefecture = try Prefecture(dir)
-        try prefecture.publish(1, capacity: 2)
-        try prefecture.publish(2, capacity: 2)
-        try prefecture.append(try Decide.book(History.uuid(0xD01), in: prefecture.slot(1), for: prefecture.applicant(1),
-                                              from: Fingerprint(History.hash(1)), at: History.release))
+        let prefecture = try Self.twoSlotsAndABooking(dir, capacity: 2, appointment: History.uuid(0xD01))
         let target = StreamName.slot(site: .grenoble, slotId: History.uuid(2))
         let plan = try Decide.reschedule(History.uuid(0xD01), of: prefecture.applicant(1), from: prefecture.slot(1), to: prefecture.slot(2),
                                          at: History.release.addingTimeInterval(60))
