@@ -53,6 +53,10 @@ public enum JSONValidation {
         /// million keys costs a million lookups, not half a million million comparisons.
         static let linearKeyLimit = 32
 
+        /// Whether the last string read held a backslash escape: a key without one is compared
+        /// as it lies in the input, with no scan for escapes of its own.
+        var stringHadEscape = false
+
         init(bytes: UnsafeRawBufferPointer, depthLimit: Int) {
             self.bytes = bytes
             self.depthLimit = depthLimit
@@ -94,6 +98,8 @@ public enum JSONValidation {
             i += 1
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return }
+            // One allocation for the keys of a typical event (a dozen) rather than one per doubling.
+            if keys.capacity == 0 { keys.reserveCapacity(16) }
             let firstKey = keys.count, firstDecoded = decodedKeys.count
             defer {
                 keys.removeSubrange(firstKey...)
@@ -106,7 +112,7 @@ public enum JSONValidation {
                 let keyStart = i
                 let range = try string()
                 let key: Key
-                if memchr(bytes.baseAddress! + range.lowerBound, 0x5C, range.count) == nil {
+                if !stringHadEscape {
                     key = .raw(range)
                 } else {
                     decodedKeys.append(JSONSlices.unescaped(UnsafeRawBufferPointer(rebasing: bytes[range])))
@@ -172,6 +178,7 @@ public enum JSONValidation {
         mutating func string() throws(Failure) -> Range<Int> {
             i += 1
             let start = i
+            stringHadEscape = false
             while i < bytes.count {
                 // Fast path: plain ASCII runs, the bulk of event data, eight bytes at a time while
                 // none of them is a quote, a backslash, a control character or non-ASCII.
@@ -188,6 +195,7 @@ public enum JSONValidation {
                 }
                 if c == UInt8(ascii: "\"") { i += 1; return start..<(i - 1) }
                 if c == UInt8(ascii: "\\") {
+                    stringHadEscape = true
                     i += 1
                     guard i < bytes.count else { break }
                     switch bytes[i] {
