@@ -30,6 +30,12 @@ import Glibc
         return (events, others)
     }
 
+    /// The `registre_subscribers` gauge of `/metrics`.
+    func subscriberGauge(_ server: RunningServer) throws -> Double? {
+        let text = try server.request("GET", "/metrics").text
+        return text.split(separator: "\n").first { $0.hasPrefix("registre_subscribers ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     @Test func catchUpThenLiveThenResumeAfterADisconnect() throws {
         let server = try RunningServer("subscribe", extra: ["--heartbeat", "0.3"])
         defer { server.stop() }
@@ -57,7 +63,14 @@ import Glibc
 
         // Disconnect, more events, resume from the last position seen: nothing lost, nothing twice.
         let last = live.events.last?["position"] as? Int ?? -1
-        _ = first  // dropped below
+        #expect(try subscriberGauge(server) == 1)
+        first.close()
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = try subscriberGauge(server) == 0
+            if !gone { usleep(20_000) }
+        }
+        #expect(gone, "the server still counts the closed subscriber")
         try appendNotes(server, 60..<80)
         let second = try server.client()
         try second.sendRaw(Array("GET /subscribe?from=\(last + 1) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))

@@ -194,11 +194,15 @@ final class TestHTTPClient: @unchecked Sendable {
         return data
     }
 
-    /// True once the server has closed the connection (read returns 0 or fails).
+    /// True when the server closes the connection (end of stream, or a reset) before the receive
+    /// timeout; false when a byte comes instead or the timeout passes with the connection open,
+    /// so a server that never closes it fails the check instead of passing after the timeout.
     func isClosedByServer() -> Bool {
         var byte: UInt8 = 0
         let n = recv(fd, &byte, 1, 0)
-        return n <= 0
+        if n == 0 { return true }
+        if n < 0 { return errno == ECONNRESET || errno == EPIPE }
+        return false
     }
 }
 
