@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import Synchronization
 import Testing
 import Domain
 
@@ -101,13 +102,16 @@ private func foldDecoded(_ journal: MemoryJournal) throws -> [String: [DomainEve
 struct PropertyTests {
     @Test("random appointment commands never break an invariant, and replaying their events rebuilds the same state")
     func appointmentCommands() async {
+        let appendedInAllRuns = Mutex(0)
         await propertyCheck(count: 120, input: Gen.int(in: 0...1_000_000).array(of: 1...80)) { codes in
             var world = try World()
+            world.checkInvariants()
             var appended = 0
             for code in codes where try world.perform(code) {
                 appended += 1
                 world.checkInvariants()
             }
+            appendedInAllRuns.withLock { [appended] in $0 += appended }
             let (checker, violations) = world.journal.replay()
             #expect(violations == [])
             let decoded = try foldDecoded(world.journal)
@@ -119,6 +123,8 @@ struct PropertyTests {
                 #expect(checker.applicant(identity) == world.journal.applicant(identity))
             }
         }
+        // The invariants were checked after commands that did append, not only on refusals.
+        #expect(appendedInAllRuns.withLock { $0 } > 0)
     }
 
     @Test("random dossier steps follow the lifecycle, keep the first completion date, and replay without violation")

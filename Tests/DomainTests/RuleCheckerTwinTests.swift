@@ -76,6 +76,7 @@ struct RuleCheckerTwinTests {
         #expect(found.map(\.rule) == [.invalidEvent, .invalidEvent, .invalidEvent])
         #expect(found.map(\.position) == [0, 1, 2])
         #expect(Set(found.map(\.problems.count)).count == 1)
+        #expect(found.allSatisfy { !$0.problems.isEmpty }, "each report lists the event's problems")
     }
 
     @Test("the same data bytes under another type are decoded as that type")

@@ -65,7 +65,7 @@ struct FastTableTests {
         #expect(cache.ordinal(GroupOrdinals.group(15, 15, 15), tag: UInt32.max) == nil)
     }
 
-    @Test("the delay samples and dossier counts reached through group ordinals are those of keyed updates, across a decoded state")
+    @Test("the delay samples reached through group ordinals are those of keyed updates, across a decoded state")
     func groupedUpdatesAgreeWithKeyedOnes() throws {
         var delays = DelayStatistics()
         var keyed = FastMap<DelayStatistics.Key, [Int64]>()
