@@ -104,13 +104,18 @@ final class SegmentPacker: @unchecked Sendable {
     /// Stops the thread and waits for it. `close` finishes the queue, so a closed journal's files
     /// do not depend on timing; a journal dropped without `close` abandons it, and the segments
     /// left are packed by a later opening.
+    ///
+    /// Called on the packer's own thread it does not wait: a journal dropped while a segment was
+    /// being packed is released by the packer when it lets go of it, so its `deinit` runs there,
+    /// and waiting would wait for itself. The thread ends once that call returns, as it finds
+    /// the queue stopped and the journal gone.
     func stop(finishingQueued: Bool) {
         condition.withLock {
             stopping = true
             if !finishingQueued { abandoning = true }
             condition.broadcast()
         }
-        if thread != nil {
+        if let thread, thread !== Thread.current {
             stopped.wait()
             stopped.signal()
         }

@@ -218,7 +218,9 @@ import Testing
     /// A frame's CRC and the index's checksums can all be recomputed over a crafted event count,
     /// so nothing before packing has walked the records: the packer must, and a segment it
     /// cannot pack stays as it is, reported, while appends go on.
-    @Test func aSealedSegmentWhoseFrameClaimsMoreEventsThanItHoldsStaysUnpackedAndIsReported() throws {
+    /// Writes 300 events unpacked, then makes the first segment's second frame claim 4,294,967,000
+    /// events with every checksum matching again, so packing that segment fails (and nothing else).
+    private func writeWithAnUnpackableFirstSegment() throws -> (ids: [UUID], name: String, bytes: [UInt8], frame: Int) {
         let j = try Journal.open(directory: dir.path, options: options(packing: nil))
         let ids = try write(j, count: 300)
         j.close()
@@ -238,7 +240,11 @@ import Testing
         put(CRC32C.checksum(bytes), at: 104, in: &index)
         put(CRC32C.checksum(Array(index[128...]), extending: CRC32C.checksum(Array(index[0..<124]))), at: 124, in: &index)
         try Data(index).write(to: URL(fileURLWithPath: indexPath))
+        return (ids, name, bytes, frame)
+    }
 
+    @Test func aSealedSegmentWhoseFrameClaimsMoreEventsThanItHoldsStaysUnpackedAndIsReported() throws {
+        let (ids, name, bytes, frame) = try writeWithAnUnpackableFirstSegment()
         let logged = Mutex<[String]>([])
         var o = options(packing: packing)
         o.log = { line in logged.withLock { $0.append(line) } }
@@ -259,6 +265,36 @@ import Testing
         let reopened = try Journal.open(directory: dir.path, options: options(packing: nil))
         #expect(try reopened.readAll(from: 100, limit: 1_000).map(\.id) == Array((ids + more)[100...]))
         reopened.close()
+    }
+
+    /// A journal dropped without `close()` while its packer thread holds it is released by that
+    /// thread, so its `deinit` runs there: it must not wait for the packer to stop (it would wait
+    /// for itself, keep the journal's lock forever, and leave the directory unopenable).
+    @Test func aJournalDroppedWhileItsPackerHoldsItIsReleasedOnThePackerThreadWithoutWaitingForItself() throws {
+        _ = try writeWithAnUnpackableFirstSegment()
+        // The packer reports the failed segment while it holds the journal: hold it there until
+        // the test has let go of its own reference.
+        let reached = DispatchSemaphore(value: 0), proceed = DispatchSemaphore(value: 0)
+        var o = options(packing: packing)
+        o.log = { line in
+            guard line.contains("packing the segment") else { return }
+            reached.signal()
+            _ = proceed.wait(timeout: .now() + 30)
+        }
+        func openAndDrop() throws {
+            let journal = try Journal.open(directory: dir.path, options: o)
+            withExtendedLifetime(journal) { #expect(reached.wait(timeout: .now() + 30) == .success, "the packer never reported the segment") }
+        }
+        try openAndDrop()
+        proceed.signal()
+        // The packer lets go: the journal goes, and its lock with it.
+        var reopened: Journal?
+        let deadline = Date().addingTimeInterval(10)
+        while reopened == nil, Date() < deadline {
+            do { reopened = try Journal.open(directory: dir.path, options: options(packing: nil)) } catch JournalError.locked { usleep(20_000) }
+        }
+        #expect(reopened != nil, "the dropped journal still holds its lock: its deinit did not finish")
+        reopened?.close()
     }
 
     @Test func aReaderInTheMiddleOfASegmentKeepsReadingItWhileItIsPacked() throws {
