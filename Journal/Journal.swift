@@ -296,10 +296,17 @@ public final class Journal: @unchecked Sendable {
     /// A journal dropped without `close()` still finishes its queued appends: the writer thread
     /// refers back to it, so it must stop before the memory goes.
     deinit {
+        refuseOnWriterThread("released")
         queue.close()
         writer.waitUntilStopped()
         packer.stop(finishingQueued: false)
         merkle.close()
+    }
+
+    /// Closing waits for the writer thread to stop, which it cannot do while it waits.
+    private func refuseOnWriterThread(_ what: String) {
+        guard let writerThread, writerThread === Thread.current else { return }
+        preconditionFailure("the journal at \(paths.path) was \(what) inside an append's completion on its own writer thread, which would wait for itself; hand the work off to another thread")
     }
 
     /// The directories, outermost first, that creating `path` with its parents would make.
@@ -425,6 +432,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Finishes the appends in flight, syncs, and stops the writer. Later appends fail with `.closed`.
     public func close() {
+        refuseOnWriterThread("closed")
         queue.close()
         writer.waitUntilStopped()
         packer.stop(finishingQueued: true)
@@ -468,6 +476,11 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Queues an append and returns at once; `completion` runs once its frame is written.
+    ///
+    /// It runs on the thread that wrote the frame, usually the writer's: it must hand off what it
+    /// has to do (as the server does to its event loops) rather than close the journal or drop the
+    /// last reference to it there, which would wait for that thread to stop (a clear trap, rather
+    /// than a hang).
     ///
     /// Appends queued one after another from one thread commit in that order, and the writer packs
     /// them into shared frames, as it does for a busy server's concurrent clients: bulk writers

@@ -7,6 +7,24 @@ import Testing
 /// written, and otherwise hands its append to the writer thread: either way one batch is written
 /// at a time and no append overtakes one queued before it from the same thread.
 @Suite struct WriterRoleTests {
+    /// An append's completion runs on the writer thread; closing the journal there would wait for
+    /// that thread to stop. It stops the process with a message instead of hanging it.
+    @Test func closingInsideACompletionOnTheWriterThreadStopsWithAMessageInsteadOfHanging() async {
+        await #expect(processExitsWith: .failure) {
+            let dir = NSTemporaryDirectory() + "registre-close-in-completion-\(UUID().uuidString.prefix(8))"
+            let journal = try Journal.open(directory: dir, options: testOptions(segmentSize: 1 << 20))
+            let done = DispatchSemaphore(value: 0)
+            try journal.enqueueAppend(AppendRequest(events: [event("s", data: "{}")])) { _ in
+                journal.close()
+                done.signal()
+            }
+            // Had close() waited for its own thread, the child would hang here: give up and exit
+            // successfully, which fails the test.
+            _ = done.wait(timeout: .now() + 10)
+            exit(0)
+        }
+    }
+
     @Test func appendsQueuedAndWaitedForFromManyThreadsCommitInEachThreadsOrder() throws {
         let dir = TemporaryDirectory("writer-role")
         // Small segments, so seals happen on callers' threads and on the writer thread alike.
