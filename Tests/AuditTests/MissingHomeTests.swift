@@ -61,7 +61,14 @@ struct MissingHomeTests {
         func appendInOneFrame(_ requests: [AppendRequest]) throws -> [AppendResult] {
             let prepared = try requests.map { try PreparedAppend($0, limits: journal.options.limits) }
             let results = Results()
-            #expect(journal.queue.claimIfIdle(), "the writer is idle between the test's appends")
+            // The writer's role is free between the test's appends, or about to be (a writer
+            // thread gives it back after answering): committing without it would make two writers.
+            var claimed = journal.queue.claimIfIdle()
+            for _ in 0..<2_000 where !claimed {
+                usleep(1_000)
+                claimed = journal.queue.claimIfIdle()
+            }
+            try #require(claimed, "the writer's role was not given back within two seconds")
             journal.writer.commit(prepared.map { p in AppendQueue.Item(append: p, completion: { results.add($0) }) })
             for r in requests { apply(r) }
             return try results.all.map { try $0.get() }
