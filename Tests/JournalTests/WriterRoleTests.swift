@@ -7,6 +7,59 @@ import Testing
 /// written, and otherwise hands its append to the writer thread: either way one batch is written
 /// at a time and no append overtakes one queued before it from the same thread.
 @Suite struct WriterRoleTests {
+    /// `close()` while a blocking append holds the writer's role on its caller's thread, with
+    /// appends queued behind it: the writer thread, asleep because the role is taken, is woken
+    /// when the role is given back, drains the queue, and only then does `close()` return; an
+    /// append made after `close()` began is refused as closed.
+    @Test func closingWhileACallerHoldsTheRoleDrainsTheQueuedAppendsFirst() throws {
+        let dir = TemporaryDirectory("writer-role-close")
+        let reached = DispatchSemaphore(value: 0), proceed = DispatchSemaphore(value: 0)
+        let holding = Mutex(true)
+        var options = testOptions()
+        options.onCommit = { _ in
+            // The first commit is the blocking append's, on its caller's thread: hold the role there.
+            guard holding.withLock({ let first = $0; $0 = false; return first }) else { return }
+            reached.signal()
+            _ = proceed.wait(timeout: .now() + 30)
+        }
+        let journal = try Journal.open(directory: dir.path, options: options)
+        let holder = Mutex<Result<AppendResult, any Error>?>(nil)
+        let holderDone = DispatchSemaphore(value: 0)
+        Thread {
+            holder.withLock { $0 = Result { try journal.appendAndWait(AppendRequest(events: [event("held")])) } }
+            holderDone.signal()
+        }.start()
+        #expect(reached.wait(timeout: .now() + 30) == .success, "the blocking append never committed")
+
+        let queued = Mutex<[Result<AppendResult, JournalError>]>([])
+        let queuedDone = DispatchSemaphore(value: 0)
+        for k in 0..<5 {
+            try journal.enqueueAppend(AppendRequest(events: [event("queued", data: #"{"k":\#(k)}"#)])) { result in
+                queued.withLock { $0.append(result) }
+                queuedDone.signal()
+            }
+        }
+        let closed = DispatchSemaphore(value: 0)
+        Thread { journal.close(); closed.signal() }.start()
+        usleep(100_000)
+        #expect(closed.wait(timeout: .now()) == .timedOut, "close() returned while the role was held and appends were queued")
+        let late = Mutex<Result<AppendResult, JournalError>?>(nil)
+        try journal.enqueueAppend(AppendRequest(events: [event("late")])) { result in late.withLock { $0 = result } }
+
+        proceed.signal()
+        #expect(holderDone.wait(timeout: .now() + 30) == .success)
+        #expect(closed.wait(timeout: .now() + 30) == .success, "close() never returned")
+        for _ in 0..<5 { #expect(queuedDone.wait(timeout: .now() + 5) == .success) }
+        #expect((try? holder.withLock { $0 }?.get()) != nil, "the blocking append failed")
+        let results = queued.withLock { $0 }
+        #expect(results.count == 5 && results.allSatisfy { (try? $0.get()) != nil }, "\(results)")
+        #expect(late.withLock { $0 }.map { if case .failure(.closed) = $0 { true } else { false } } == true, "\(String(describing: late.withLock { $0 }))")
+
+        let reopened = try Journal.open(directory: dir.path, options: testOptions())
+        defer { reopened.close() }
+        #expect(try reopened.readAll(from: 0, limit: 100).map(\.stream) == ["held"] + Array(repeating: "queued", count: 5))
+    }
+
     /// An append's completion runs on the writer thread; closing the journal there would wait for
     /// that thread to stop. It stops the process with a message instead of hanging it.
     @Test func closingInsideACompletionOnTheWriterThreadStopsWithAMessageInsteadOfHanging() async {
