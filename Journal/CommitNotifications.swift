@@ -9,6 +9,10 @@ final class CommitNotifier: @unchecked Sendable {
     private var end: UInt64
     private var closed = false
 
+    /// Tests only: runs in `wait` after the wait's id is taken and before it is registered, to
+    /// widen the window in which its timer could fire first.
+    var beforeRegistering: (@Sendable () -> Void)?
+
     init(end: UInt64) { self.end = end }
 
     /// Called by the writer after each commit, outside the journal lock.
@@ -32,6 +36,10 @@ final class CommitNotifier: @unchecked Sendable {
     }
 
     /// True once the journal holds an event at `position` or later; false on timeout or close.
+    ///
+    /// The timer starts only once the wait is registered: a timer that fired before would find
+    /// nothing to expire, and the wait would then sleep until the next commit (on a quiet
+    /// journal, indefinitely: no heartbeat, no check for shutdown or a vanished client).
     func wait(beyond position: UInt64, timeout: Duration) async -> Bool {
         let id: Int? = lock.withLock {
             if end > position || closed { return nil }
@@ -39,19 +47,25 @@ final class CommitNotifier: @unchecked Sendable {
             return nextID
         }
         guard let id else { return lock.withLock { end > position } }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.expire(id)
-        }
+        beforeRegistering?()
+        var timer: Task<Void, Never>?
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let resumeNow: Bool = lock.withLock {
                 if end > position || closed { return true }
                 waiters[id] = (position, continuation)
                 return false
             }
-            if resumeNow { continuation.resume(returning: lock.withLock { end > position }) }
+            if resumeNow {
+                continuation.resume(returning: lock.withLock { end > position })
+                return
+            }
+            timer = Task {
+                // Cancelled when the wait ended first: nothing to expire.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                self.expire(id)
+            }
         }
-        timer.cancel()
+        timer?.cancel()
         return result
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Journal
 
@@ -163,6 +164,28 @@ import Testing
         try await Task.sleep(for: .milliseconds(50))
         _ = try await j.append(AppendRequest(events: [event("b")]))
         #expect(await woke)
+    }
+
+    /// The timer of a wait may fire before the wait is registered (a timeout of a few
+    /// microseconds, a preempted thread): the wait must still end, not sleep until the next commit.
+    @Test func waitsWithTinyTimeoutsAllEndOnAQuietJournal() async throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        defer { j.close() }
+        // Each wait pauses between taking its id and registering, long past its timeout.
+        j.notifier.beforeRegistering = { usleep(200) }
+        let waits = 500
+        let ended = Mutex(0)
+        // Unstructured, so that a wait that never ends fails this test instead of hanging it; the
+        // test polls with sleeps, never blocking a thread the timers need.
+        Task.detached {
+            for k in 0..<waits {
+                _ = await j.waitForEvents(beyond: 0, timeout: .nanoseconds(k % 50))
+                ended.withLock { $0 += 1 }
+            }
+        }
+        for _ in 0..<600 where ended.withLock({ $0 }) < waits { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(ended.withLock { $0 } == waits, "\(ended.withLock { $0 }) of \(waits) waits ended; the next one never woke")
     }
 
     @Test func aWaiterTimesOutWhenNothingIsAppended() async throws {
