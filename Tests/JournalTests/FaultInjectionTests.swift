@@ -79,6 +79,27 @@ import Testing
         #expect(try reopened.append([event("a")]).firstPosition == reopened.endPosition - 1)
     }
 
+    /// A writer killed between its write and its fdatasync leaves a frame that reopening reads
+    /// back, perhaps from the page cache alone. A retry of that append is answered "committed"
+    /// without writing anything, so opening must have made the frame durable first.
+    @Test func reopeningSyncsTheFramesItFindsBeforeAnsweringARetryForThem() throws {
+        // The first writer's syncs do nothing, as if it were killed before each one returned.
+        let unsynced = Faults()
+        var first = options(unsynced)
+        first.systemCalls.fdatasync = { _ in 0 }
+        let id = UUID()
+        do {
+            let j = try Journal.open(directory: dir.path, options: first)
+            try j.append([event("a", id: id)])
+        }
+        let faults = Faults()
+        let reopened = try Journal.open(directory: dir.path, options: options(faults))
+        defer { reopened.close() }
+        let retry = try reopened.appendAndWait(AppendRequest(events: [event("a", id: id)]))
+        #expect(retry.wasAlreadyCommitted)
+        #expect(faults.lock.withLock { faults.syncs } >= 1, "the retry was answered from a frame that was never synced")
+    }
+
     @Test func relaxedDurabilitySkipsThePerFrameSync() throws {
         let faults = Faults()
         var o = options(faults)
