@@ -128,7 +128,11 @@ public enum JournalVerifier {
                         cursor.seek(to: later)
                         continue scan
                     }
-                    if isLast {
+                    if case .invalid(_, .badCompression, _) = step {
+                        // Its CRC held: written whole, so no torn write made it (the writer refuses
+                        // to open on it rather than cut it), wherever it is.
+                        finding(.badCompression, offset, position, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
+                    } else if isLast {
                         report.notes.append("\(name): \(size - offset) bytes at byte \(offset) after the last sound frame (\(reason)): a torn or in-progress write that was never acknowledged; the writer truncates it on open")
                     } else {
                         // A whole frame or block that fails its checks is that damage, not a cut.

@@ -88,6 +88,14 @@ import Testing
             return damage.kind == .badCompression && damage.offset == UInt64(last)
         }
         #expect(try read(path) == bytes, "the frame was not cut as a torn tail")
+        // Verification and readers say the same: damage, not the end of a write in progress.
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(!report.isClean)
+        #expect(report.findings.contains { $0.kind == .badCompression && $0.offset == UInt64(last) }, "\(report.findings) \(report.notes)")
+        #expect { try JournalReader(directory: dir.path).read() } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badCompression && damage.offset == UInt64(last)
+        }
     }
 
     /// A sealed segment of stream "s" and others, with its index; returns the index path.
