@@ -78,6 +78,27 @@ import Glibc
         #expect(try readEvents(second, count: 20).events.map { $0["position"] as? Int } == Array(60..<80))
     }
 
+    /// A shutdown while a subscriber is not reading is noticed at once, not after the stall
+    /// timeout: the subscriber is sent `shuttingDown` and given the grace period to read it, so
+    /// the server exits after the grace period even though the client never reads again.
+    @Test func aShutdownReachesASubscriberThatIsNotReadingBeforeItsStallTimeout() throws {
+        let server = try RunningServer("stalled-shutdown", extra: ["--subscriber-stall-timeout", "30", "--subscriber-grace-period", "1"])
+        defer { server.stop() }
+        let total = 6000
+        try appendNotes(server, 0..<total, padding: 300)
+        let slow = try server.client()
+        var small: Int32 = 4096
+        setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        try slow.sendRaw(Array("GET /subscribe?from=0 HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        sleep(1)  // not reading, ever: the server's writes stall
+        let started = Date()
+        let outcome = server.stop(timeout: 60)
+        let took = Date().timeIntervalSince(started)
+        #expect(!outcome.timedOut && !outcome.signaled && outcome.status == 0, "\(outcome)")
+        #expect(took < 10, "the shutdown took \(took) s: it waited for the 30 s stall timeout")
+        withExtendedLifetime(slow) {}
+    }
+
     /// A subscriber that stops reading fills its socket; the server keeps at most a bounded buffer,
     /// disconnects it with `tooSlow` and the position to resume from, and the resume is exact.
     @Test func aSlowSubscriberIsDisconnectedWithAResumePositionAndLosesNothing() throws {

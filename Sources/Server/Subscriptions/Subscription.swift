@@ -39,15 +39,36 @@ struct Subscription {
                 return .shuttingDown(resumeFrom: next)
             }
             if !channel.isActive { return .clientGone }
-            if !channel.isWritable {
+            guard let writable = await isWritableOnItsLoop() else { return .clientGone }
+            if !writable {
                 channel.flush()
-                do {
-                    try await wait(for: last, upTo: configuration.subscriberStallTimeout)
-                } catch is StallTimeout {
+                // Waited in slices, so that a shutdown is noticed while the client does not read.
+                let stalledSince = ContinuousClock.now
+                var stall: End? = nil
+                while stall == nil {
+                    let left = configuration.subscriberStallTimeout - (ContinuousClock.now - stalledSince)
+                    do {
+                        try await wait(for: last, upTo: max(.zero, min(left, .milliseconds(250))))
+                        break
+                    } catch is StallTimeout {
+                        if isDraining() {
+                            stall = .shuttingDown(resumeFrom: next)
+                        } else if left <= .milliseconds(250) {
+                            stall = .tooSlow(resumeFrom: next)
+                        }
+                    } catch {
+                        return .clientGone
+                    }
+                }
+                switch stall {
+                case .tooSlow?:
                     await finish(#"{"error":"tooSlow","message":"this subscriber did not read for \#(configuration.subscriberStallTimeout) and was disconnected; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                     return .tooSlow(resumeFrom: next)
-                } catch {
-                    return .clientGone
+                case .shuttingDown?:
+                    await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
+                    return .shuttingDown(resumeFrom: next)
+                default:
+                    break
                 }
             }
             var chunk: [UInt8] = []
@@ -60,6 +81,8 @@ struct Subscription {
                     return chunk.count < Self.chunkBytes
                 }
             } catch {
+                // The events read before the failure are counted in `next`: they go out first.
+                if !chunk.isEmpty { _ = send(ResponseBytes.streamPiece(chunk, version: version, allocator: allocator), flush: false) }
                 await finish(#"{"error":"journalUnavailable","message":"reading the journal failed; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                 return .journalClosed(resumeFrom: next)
             }
@@ -80,6 +103,17 @@ struct Subscription {
             // Wake at least every 250 ms to notice shutdown and a vanished client.
             _ = await journal.waitForEvents(beyond: next, timeout: min(untilHeartbeat, .milliseconds(250)))
         }
+    }
+
+    /// The channel's writability once the writes sent so far have reached its outbound buffer.
+    /// They are sent from this task, off the event loop, so each is queued as a task of the loop:
+    /// `isWritable` read here would not count them yet, and a fast reader of the journal would
+    /// run ahead of the watermark by whatever the loop has not yet processed. The loop runs its
+    /// tasks in order, so asking it answers after them (and suspends this task each chunk).
+    /// Nil when the loop no longer takes tasks (the server is stopping).
+    private func isWritableOnItsLoop() async -> Bool? {
+        let channel = self.channel
+        return try? await channel.eventLoop.submit { channel.isWritable }.get()
     }
 
     /// Waits for `write` to reach the socket, at most `timeout`; a timeout throws `StallTimeout`.
