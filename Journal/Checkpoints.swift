@@ -272,8 +272,15 @@ extension Journal {
             let byTime = options.checkpointInterval.map { now - schedule.lastTime >= Int64($0 * 1_000_000) } ?? false
             guard byCount || byTime else { return }
         }
-        // A signature over events that a crash could still take away would accuse an honest journal.
-        if options.durability == .relaxed, !closing { try? openFile.syncData() }
+        // A signature over events that a crash could still take away would accuse an honest
+        // journal: no signature without the sync, and a failed sync stops the writer, as in
+        // durable mode (the kernel may have dropped the pages; only recovery can tell).
+        if options.durability == .relaxed, !closing {
+            do { try openFile.syncData() } catch {
+                poison(.writerFailed(reason: "fdatasync failed on \(openName) before the checkpoint at position \(position): \(error)"))
+                return
+            }
+        }
         let root = merkle.frontier(through: position).root
         let checkpoint = schedule.signer.sign(journalID: journalID, position: position, chainHash: chainHash, merkleRoot: root,
                                               signedAtMicros: now, lastRecordedAtMicros: position == 0 ? Int64.min : lastRecordedAt)

@@ -36,7 +36,10 @@ final class JournalWriter: @unchecked Sendable {
             commit(batch)
         }
         if journal.options.durability == .relaxed, journal.lock.withLock({ journal.failure == nil }) {
-            try? journal.openFile.syncData()
+            // The last checkpoint is signed below only if this holds.
+            do { try journal.openFile.syncData() } catch {
+                journal.poison(.writerFailed(reason: "fdatasync failed on \(journal.openName) while closing: \(error)"))
+            }
         }
         journal.writeCheckpointIfDue(closing: true)
         stopped.signal()

@@ -100,6 +100,27 @@ import Testing
         #expect(faults.lock.withLock { faults.syncs } >= 1, "the retry was answered from a frame that was never synced")
     }
 
+    /// With relaxed durability a checkpoint is signed only after a sync: when that sync fails,
+    /// nothing is signed (not even when closing) and the writer stops, as in durable mode.
+    @Test func aFailedSyncBeforeARelaxedCheckpointSignsNothingAndStopsTheWriter() throws {
+        let faults = Faults()
+        var o = options(faults)
+        o.durability = .relaxed
+        o.checkpointSigner = CheckpointSigner()
+        o.checkpointEvery = 5
+        let j = try Journal.open(directory: dir.path, options: o)
+        for k in 0..<4 { try j.append([event("a", data: #"{"k":\#(k)}"#)]) }
+        faults.lock.withLock { faults.failSyncWith = EIO }
+        try j.append([event("a")])  // the fifth event: a checkpoint is due, and its sync fails
+        #expect { try j.append([event("a")]) } throws: { error in
+            if case JournalError.writerFailed(let reason) = error { return reason.contains("before the checkpoint") }
+            return false
+        }
+        j.close()
+        let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/checkpoints")) ?? []
+        #expect(checkpoints.filter { !$0.hasSuffix(".tmp") }.isEmpty, "signed without a sync: \(checkpoints)")
+    }
+
     @Test func relaxedDurabilitySkipsThePerFrameSync() throws {
         let faults = Faults()
         var o = options(faults)
