@@ -115,9 +115,12 @@ public enum Auditor {
         for f in outcome.findings { sink.add(f) }
         report.checkpointsVerified = outcome.verified
         report.signedThrough = outcome.signedThrough
-        if let signed = outcome.signedThrough, signed < verification.eventCount {
+        // A checkpoint at position 0 (signed by a writer that opened an empty journal and closed)
+        // covers no event: kept alone, it must not stand for the signature of the whole log.
+        let coversAnEvent = (outcome.signedThrough ?? 0) > 0
+        if let signed = outcome.signedThrough, coversAnEvent, signed < verification.eventCount {
             report.notes.append("\(verification.eventCount - signed) events after position \(signed) are not covered by a signed checkpoint yet")
-        } else if outcome.signedThrough == nil, verification.eventCount > 0 {
+        } else if !coversAnEvent, verification.eventCount > 0 {
             if options.publicKey != nil, options.requireSignedCheckpoint {
                 // Deleting every checkpoint must not turn a rewritten log into a clean audit.
                 sink.add(AuditFinding(file: "checkpoints/", offset: nil, position: nil, eventID: nil, rule: AuditCheck.noSignedCheckpoint,

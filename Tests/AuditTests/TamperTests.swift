@@ -255,6 +255,23 @@ struct TamperTests {
         #expect(!report.isClean)
     }
 
+    /// A writer that opens an empty journal and closes signs position 0. Kept alone, with every
+    /// later checkpoint deleted, it covers no event and must not make the log count as signed.
+    @Test("a checkpoint at position 0 kept alone is no signature of the log")
+    func onlyTheEmptyJournalsCheckpointKept() throws {
+        let dir = TemporaryDirectory("only-zero")
+        let options = auditOptions(segmentSize: 6_000, every: 10)
+        try Journal.open(directory: dir.path, options: options).close()
+        let zero = try #require(dir.checkpointNames.first)
+        #expect(dir.checkpoint(zero).position == 0)
+        _ = try History.write(slots: 4, into: dir.path, options: options)
+        #expect(dir.checkpointNames.count > 2)
+        for name in dir.checkpointNames where name != zero { try FileManager.default.removeItem(atPath: dir.file("checkpoints/" + name)) }
+        let report = try Self.audit(dir, rules: false)
+        #expect(Self.rules(report) == ["checkpoint.none"], "\(report.findings) \(report.notes)")
+        #expect(!report.isClean)
+    }
+
     @Test("past the listing limit, the first finding of every other rule is still listed")
     func listingLimitKeepsEveryRule() throws {
         var sink = FindingSink(limit: 2)
