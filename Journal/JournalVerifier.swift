@@ -236,6 +236,11 @@ public enum JournalVerifier {
         if index.eventCount != UInt64(events.count) { finding("records \(index.eventCount) events, the segment holds \(events.count)") }
         if index.chainHash != chain { finding("records a different final chain hash than the segment's") }
         if index.merkle != merkle { finding("records a Merkle frontier that does not match the events") }
+        // The writer takes its clock floor from here on open: a later time would stamp every new
+        // event with it, and a signed checkpoint would then cover the forged times.
+        if index.lastRecordedAt != lastRecordedAt {
+            finding("records \(index.lastRecordedAt) as the last recorded time (µs), but the segment's last event was recorded at \(lastRecordedAt)")
+        }
         if index.frameCount != frames.count { finding("records \(index.frameCount) frames, the segment holds \(frames.count)"); return }
         for (i, f) in frames.enumerated() where index.frameEntry(i) != (f.position, f.offset) {
             finding("frame \(i) is recorded at position \(index.frameEntry(i).firstPosition), byte \(index.frameEntry(i).offset); the segment has it at position \(f.position), byte \(f.offset)")

@@ -120,6 +120,22 @@ import Testing
         try write(bytes, path)
     }
 
+    /// The writer takes its clock floor from the last sealed index: an index claiming a later
+    /// last time (its checksum made right again) would have every new event stamped with it, so
+    /// verification reports it.
+    @Test func anIndexWhoseLastRecordedTimeWasMovedIsReportedByVerification() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+        var bytes = try read(index)
+        let recorded = bytes.getInteger(at: 88, as: Int64.self)
+        withUnsafeBytes(of: (recorded + 7_200_000_000).littleEndian) { for (i, b) in $0.enumerated() { bytes[88 + i] = b } }
+        resealIndex(&bytes)
+        try write(bytes, index)
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.findings.contains { $0.kind == .badIndex && $0.detail.contains("last recorded time") }, "\(report.findings)")
+    }
+
     @Test func anIndexWhoseStreamVersionsOverflowIsDamageNotATrap() throws {
         let dir = TemporaryDirectory()
         let index = try sealedJournal(dir)
