@@ -244,7 +244,7 @@ public actor RegistreServer {
 
     private func makeConnectionServices(commands: CommandService) -> ConnectionServices {
         let appends = AppendService(journal: journal, store: store, metrics: metrics, clock: configuration.businessClock,
-                                    rules: .standard, attempts: configuration.commandAttempts)
+                                    rules: .standard, attempts: configuration.commandAttempts, rejectedAttempts: rejectedAttempts)
         let journal = self.journal, tracker = self.tracker, metrics = self.metrics
         let router = Router(
             journal: journal, metrics: metrics, appends: appends, commands: CommandEndpoints(service: commands),

@@ -14,13 +14,16 @@ import Testing
         let service: AppendService
         let start = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 / 3600).rounded(.down) + 48) * 3600)
 
+        /// The evidence buffer `service` counts refused bookings in.
+        let rejected = RejectedAttempts()
+
         init(clock: (@Sendable () -> Int64)? = nil) throws {
             var options = JournalOptions()
             options.log = { _ in }
             if let clock { options.clock = clock }
             journal = try Journal.open(directory: directory, options: options)
             service = AppendService(journal: journal, store: AggregateStore(journal: journal), metrics: ServerMetrics(),
-                                    clock: BusinessClock(), rules: .standard, attempts: 4)
+                                    clock: BusinessClock(), rules: .standard, attempts: 4, rejectedAttempts: rejected)
         }
 
         deinit {
@@ -81,6 +84,11 @@ import Testing
         #expect(second.body["rule"] as? String == "slot.capacityExceeded")
         #expect(second.body["eventIndex"] as? Int == 0)
         #expect(h.journal.endPosition == 3)
+        // Refused through /append as through /commands/book: on the record as evidence.
+        let evidence = h.rejected.drain(endedBefore: nil)
+        #expect(evidence.map(\.rule) == [.slotCapacityExceeded], "\(evidence)")
+        #expect(evidence.map(\.count) == [1])
+        #expect(evidence.map(\.fingerprint.description) == [String(repeating: "f", count: 64)])
     }
 
     @Test func oneIdentityCannotHoldTwoActiveAppointmentsForOneMotif() async throws {

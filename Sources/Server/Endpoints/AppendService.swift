@@ -16,6 +16,9 @@ struct AppendService: Sendable {
     let clock: BusinessClock
     let rules: RuleParameters
     let attempts: Int
+    /// Where a booking refused by a rule is counted as evidence, as `/commands/book` counts it:
+    /// a front end that books through `/append` must not leave its refused attempts off the record.
+    var rejectedAttempts: RejectedAttempts? = nil
 
     /// Whether `id` is of UUID version 8 with the RFC 9562 variant, as derived ids are.
     static func isDerived(_ id: UUID) -> Bool {
@@ -162,6 +165,9 @@ struct AppendService: Sendable {
             guard let d = decoded[i], var state = folded[d.stream] else { continue }
             do { try state.aggregate.check(d.event, rules: rules) } catch {
                 metrics.countRejection(rule: error.rule.rawValue)
+                if case .appointmentBooked(let booking) = d.event {
+                    _ = rejectedAttempts?.record(booking.fingerprint, rule: error.rule, at: Date())
+                }
                 return done(AppendOutcome.rejection(error, eventIndex: i))
             }
             state.aggregate.apply(d.event)
