@@ -236,6 +236,19 @@ struct AppointmentRuleTests {
         #expect(desk.journal.replay().violations == [])
     }
 
+    @Test("an attendance whose identity check failed is refused without its mismatch event in the same append")
+    func failedCheckWithoutItsEvidence() throws {
+        var desk = try Desk()
+        try desk.book(0xA1, for: 1)
+        let plan = try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(66), at: Sample.slotStart.addingTimeInterval(120))
+        #expect(validateAppend(plan.envelopes) == [], "the check-in command's own append passes")
+        let alone = validateAppend(Array(plan.envelopes.prefix(1)))
+        #expect(alone.map(\.rule) == ["evidence.mismatchMissing"], "\(alone)")
+        #expect(alone.first?.eventIndex == 0)
+        let matched = try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(1), at: Sample.slotStart.addingTimeInterval(120))
+        #expect(validateAppend(matched.envelopes) == [], "a matched identity needs no mismatch event")
+    }
+
     @Test("a mismatch event without a failed identity check breaks a rule")
     func mismatchWithoutFailedCheck() throws {
         var desk = try Desk()

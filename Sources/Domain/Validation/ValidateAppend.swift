@@ -22,6 +22,7 @@ public func validateAppend(_ events: [(stream: String, type: String, data: [UInt
         }
     }
     problems.append(contentsOf: missingHomeProblems(placed))
+    problems.append(contentsOf: missingMismatchProblems(placed))
     // In event order, each event's problems in the order they were found.
     return problems.enumerated().sorted { ($0.element.eventIndex, $0.offset) < ($1.element.eventIndex, $1.offset) }.map(\.element)
 }
@@ -51,6 +52,27 @@ public func missingHomeProblems(_ placed: [(index: Int, stream: StreamName, even
         problems.append(ValidationProblem(
             eventIndex: index, field: "stream", rule: .missingHome,
             message: "a \(event.typeName) is appended to all of \(homes.map(\.description).joined(separator: ", ")) in one append; this one is missing from \(missing.map(\.description).joined(separator: " and "))"
+        ))
+    }
+    return problems
+}
+
+/// An attendance whose identity check failed is the evidence of a resold slot only with its
+/// `IdentityMismatchAtCounter`, which names the identity presented: the check-in command writes
+/// both in one append, and an append carrying the attendance alone is refused, so that a peer
+/// allowed to record attendances cannot leave that evidence out.
+func missingMismatchProblems(_ placed: [(index: Int, stream: StreamName, event: DomainEvent)]) -> [ValidationProblem] {
+    var problems: [ValidationProblem] = []
+    for (index, stream, event) in placed {
+        guard case .appointmentAttended(let attendance) = event, !attendance.identityMatched else { continue }
+        let paired = placed.contains { other in
+            guard other.stream == stream, case .identityMismatchAtCounter(let mismatch) = other.event else { return false }
+            return mismatch.appointmentId == attendance.appointmentId
+        }
+        if paired { continue }
+        problems.append(ValidationProblem(
+            eventIndex: index, field: "identityMatched", rule: .mismatchMissing,
+            message: "an AppointmentAttended whose identity check failed is appended with its IdentityMismatchAtCounter (the identity presented) for appointment \(attendance.appointmentId.canonicalString), in the same stream and append"
         ))
     }
     return problems

@@ -53,4 +53,6 @@ public enum ValidationRule: String, Sendable, CaseIterable {
     case wrongStreamKind = "stream.wrongKind"
     case streamIdMismatch = "stream.idMismatch"
     case missingHome = "stream.missingHome"
+    /// An attendance whose identity check failed, without its `IdentityMismatchAtCounter`.
+    case mismatchMissing = "evidence.mismatchMissing"
 }
