@@ -47,6 +47,21 @@ import Testing
         #expect(attempts.drain(endedBefore: nil).count == 8 && !attempts.isFull)
     }
 
+    /// One event carries at most a million attempts (the catalogue's bound): a minute with more
+    /// takes several events, whose counts add up to every attempt.
+    @Test func moreThanAMillionAttemptsInAMinuteAreWrittenWholeAcrossSeveralEvents() {
+        let attempts = RejectedAttempts()
+        let t = Date(timeIntervalSince1970: 1_725_354_000)
+        attempts.restore([BookingAttemptsRejected(fingerprint: a, minute: t, rule: .slotCapacityExceeded, count: 1, occurredAt: t)])
+        attempts.restore([BookingAttemptsRejected(fingerprint: a, minute: t, rule: .slotCapacityExceeded, count: 2_500_000, occurredAt: t)])
+        let written = attempts.drain(endedBefore: nil)
+        #expect(written.map(\.count) == [1_000_000, 1_000_000, 500_001])
+        #expect(written.allSatisfy { $0.fingerprint == a && $0.minute == t && $0.rule == .slotCapacityExceeded })
+        #expect(written.allSatisfy { e in (try? DomainEvent.decode(type: BookingAttemptsRejected.typeName,
+                                                                  data: DomainEvent.bookingAttemptsRejected(e).encodedData(), eventIndex: 0)) != nil },
+                "each event is one the catalogue accepts")
+    }
+
     @Test func evidenceThatCouldNotBeWrittenIsKeptForTheNextFlush() {
         let attempts = RejectedAttempts()
         let t = Date(timeIntervalSince1970: 1_725_354_000)

@@ -61,11 +61,18 @@ final class RejectedAttempts: @unchecked Sendable {
         }
         return taken
             .sorted { ($0.0.minute, $0.0.fingerprint, $0.0.rule.rawValue) < ($1.0.minute, $1.0.fingerprint, $1.0.rule.rawValue) }
-            .map { key, value in
-                BookingAttemptsRejected(fingerprint: key.fingerprint, minute: key.minute, rule: key.rule,
-                                        count: min(value.count, 1_000_000), occurredAt: value.last)
+            .flatMap { key, value in
+                // An event holds at most `maximumCount` (the catalogue's bound); more attempts in
+                // one minute take several events, whose counts add up, rather than being cut off.
+                stride(from: 0, to: value.count, by: Self.maximumCount).map { done in
+                    BookingAttemptsRejected(fingerprint: key.fingerprint, minute: key.minute, rule: key.rule,
+                                            count: min(value.count - done, Self.maximumCount), occurredAt: value.last)
+                }
             }
     }
+
+    /// The largest `count` one `BookingAttemptsRejected` may carry.
+    static let maximumCount = 1_000_000
 
     /// Puts evidence back after a failed write, so it is tried again at the next flush.
     func restore(_ evidence: [BookingAttemptsRejected]) {
