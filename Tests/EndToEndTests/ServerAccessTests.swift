@@ -33,6 +33,17 @@ import Glibc
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
+    /// A grant for one dossier step within the `dossier-` prefix does not let a peer run the
+    /// others: each is refused before the rules could tell it the dossier's state.
+    @Test func aDossierStepOutsideThePeersTypesIsRefusedBeforeTheRulesSpeak() throws {
+        let server = try server("dossier-steps", access: #"{"version":1,"grants":[{"uid":\#(uid),"role":"appender","eventTypes":["DossierSubmitted"],"streamPrefixes":["dossier-"]}]}"#)
+        defer { server.stop() }
+        let decide = try server.request("POST", "/commands/dossier/decide", json: #"{"dossierId":"\#(Fixture.newID())","outcome":"granted"}"#)
+        #expect(decide.status == 403 && (decide.json["message"] as? String)?.contains("DecisionRecorded") == true, "\(decide)")
+        let withdraw = try server.request("POST", "/commands/dossier/withdraw", json: #"{"dossierId":"\#(Fixture.newID())"}"#)
+        #expect(withdraw.status == 403, "\(withdraw)")
+    }
+
     @Test func aBookingSiteMayAppendAppointmentsButNotDossierDecisionsNorRead() throws {
         let server = try server("booking", access: """
         {"version":1,"grants":[{"uid":\(uid),"role":"appender","eventTypes":["SlotPublished","AppointmentBooked"],"streamPrefixes":["slot-","applicant-"]}]}
@@ -55,6 +66,10 @@ import Glibc
         // attempt is kept as evidence in the fingerprint's name.
         let cancel = try server.request("POST", "/commands/cancel", json: #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(Fixture.hash(12))","appointmentId":"\#(Fixture.newID())"}"#)
         #expect(cancel.status == 403, "\(cancel)")
+        // Nor record attendances, nor advance a dossier its prefix does not cover: refused before
+        // the rules could say whether the appointment exists (a 422 would tell a reader's secret).
+        let checkIn = try server.request("POST", "/commands/check-in", json: #"{"identityKey":"\#(Fixture.hash(12))","appointmentId":"\#(Fixture.newID())","presentedIdentityKey":"\#(Fixture.hash(12))"}"#)
+        #expect(checkIn.status == 403 && (checkIn.json["message"] as? String)?.contains("AppointmentAttended") == true, "\(checkIn)")
         for path in ["/events", "/streams/slot-grenoble-\(slot)", "/subscribe", "/projections/slots", "/metrics"] {
             let r = try server.request("GET", path)
             #expect(r.status == 403, "\(path): \(r)")

@@ -362,7 +362,7 @@ import Testing
         let journal = h.journal, bobsFingerprint = Fingerprint(hex: bob)!
         let key = CommandService.RetryKey(events: [(UUID(uuidString: ids.slot)!, slotStream.description), (UUID(uuidString: ids.applicant)!, applicant.description)])
         let response: ServerResponse = await withCheckedContinuation { continuation in
-            endpoints.service.run("book", at: Date(), permissions: .everything, writes: [(slotStream, nil), (applicant, nil)], evidenceFrom: bobsFingerprint,
+            endpoints.service.run("book", at: Date(), permissions: .everything, writes: [(slotStream, [AppointmentBooked.typeName]), (applicant, [AppointmentBooked.typeName])], evidenceFrom: bobsFingerprint,
                                   retry: key, resume: .inPlace, done: { continuation.resume(returning: $0) }) { a in
                 _ = try journal.appendAndWait(AppendRequest(events: first.map { line in
                     let json = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
@@ -425,7 +425,7 @@ import Testing
         }
         let bobsBooking = h.booked(slot, identity: bob)
         let response: ServerResponse = await withCheckedContinuation { continuation in
-            service.run("cancel", at: Date(), permissions: .everything, writes: [(slotStream, nil), (applicant, nil)],
+            service.run("cancel", at: Date(), permissions: .everything, writes: [(slotStream, [AppointmentCancelledByApplicant.typeName]), (applicant, [AppointmentCancelledByApplicant.typeName])],
                         retry: CommandService.RetryKey(command: command), resume: resume, done: { continuation.resume(returning: $0) }) { a in
                 let plan = try Decide.cancelByApplicant(UUID(uuidString: appointment)!, of: a.applicant(IdentityKey(hex: alice)!),
                                                         in: a.slot(.grenoble, UUID(uuidString: slot)!), at: Date())
@@ -550,7 +550,7 @@ import Testing
         let command = CommandKey(id: UUID(), fieldsDigest: String(repeating: "d", count: 64))
         let journal = h.journal
         let response: ServerResponse = await withCheckedContinuation { continuation in
-            service.run("dossier/submit", at: Date(), permissions: .everything, writes: [(.dossier(dossier), nil)],
+            service.run("dossier/submit", at: Date(), permissions: .everything, writes: [(.dossier(dossier), [DossierSubmitted.typeName])],
                         retry: CommandService.RetryKey(command: command), resume: .inPlace, done: { continuation.resume(returning: $0) }) { a in
                 let plan = try Decide.submit(a.dossier(dossier), for: IdentityKey(hex: alice)!, category: .student, kind: .first, channel: .online,
                                              at: .grenoble, on: Date())

@@ -18,6 +18,30 @@ public enum DossierStep: Sendable, Equatable {
     case reachImplicitRejectionDeadline
 }
 
+extension DossierStep {
+    /// The type of the event the step records, known before any state is read: a command checks
+    /// that its peer may append it before deciding, so that a peer without the grant learns
+    /// nothing from the rules' verdicts.
+    public var eventTypeName: String {
+        switch self {
+        case .requestDocuments: DocumentsRequested.typeName
+        case .receiveDocuments: DocumentsReceived.typeName
+        case .declareComplete: DossierDeclaredComplete.typeName
+        case .issueProvisionalPermit: ProvisionalPermitIssued.typeName
+        case .captureBiometrics: BiometricsCaptured.typeName
+        case .requestConsultation: ConsultationRequested.typeName
+        case .answerConsultation: ConsultationAnswered.typeName
+        case .decide: DecisionRecorded.typeName
+        case .orderProduction: PermitProductionOrdered.typeName
+        case .makeAvailable: PermitAvailable.typeName
+        case .handOver: PermitHandedOver.typeName
+        case .withdraw: DossierWithdrawn.typeName
+        case .closeForNoFollowUp: DossierClosedForNoFollowUp.typeName
+        case .reachImplicitRejectionDeadline: ImplicitRejectionDeadlineReached.typeName
+        }
+    }
+}
+
 extension Decide {
     /// Opens a dossier's stream.
     public static func submit(

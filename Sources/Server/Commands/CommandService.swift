@@ -51,7 +51,7 @@ struct CommandService: Sendable {
         let name: String
         let time: Date
         let permissions: Permissions
-        let writes: [(stream: StreamName, types: Set<String>?)]
+        let writes: [(stream: StreamName, types: Set<String>)]
         let fingerprint: Fingerprint?
         let key: RetryKey
         let extra: @Sendable (inout JSONBuilder) -> Void
@@ -64,8 +64,8 @@ struct CommandService: Sendable {
     /// calls `done` exactly once. Decisions run on the calling thread and, after a conflict, at
     /// `resume`; the append waits for its group commit without holding a thread.
     /// `evidenceFrom` names the client fingerprint whose refused attempts are kept as evidence.
-    /// `writes` names the streams the command will append to and, when the input already says
-    /// it, the event types: a peer without a grant for them is refused before any state is read,
+    /// `writes` names the streams the command will append to and the event types it records
+    /// there (the input says which): a peer without a grant for them is refused before any state is read,
     /// so it learns nothing from the rules' verdicts and leaves no evidence in anyone's name.
     /// (The events decided are checked again, exactly, before they are appended.)
     /// `retry` says how the same command sent again is recognised (`retryAnswer`): before the
@@ -74,7 +74,7 @@ struct CommandService: Sendable {
     /// more when the journal answers that the ids are in. A retry found gets the original result;
     /// the rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
-    func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>?)],
+    func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>)],
              evidenceFrom fingerprint: Fingerprint? = nil, retry: RetryKey = RetryKey(),
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,

@@ -115,7 +115,7 @@ struct CommandEndpoints: Sendable {
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
         let command = f.commandKey()
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
-        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), [AppointmentAttended.typeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
@@ -136,7 +136,7 @@ struct CommandEndpoints: Sendable {
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
             guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
-            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), [DossierSubmitted.typeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -170,7 +170,7 @@ struct CommandEndpoints: Sendable {
         default: parsed = .reachImplicitRejectionDeadline
         }
         guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
-        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), nil)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), [parsed.eventTypeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }
