@@ -14,6 +14,7 @@ import Glibc
         let scratch = ScratchDirectory(label)
         let path = scratch.file("access.json")
         try access.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)  // whatever the umask: the server refuses an access file others may write
         return try RunningServer(label, extra: ["--access", path], scratch: scratch)
     }
 
@@ -119,8 +120,14 @@ import Glibc
     @Test func aBrokenAccessFileStopsTheServerFromStarting() throws {
         let scratch = ScratchDirectory("badaccess")
         try #"{"grants":[{"uid":1,"role":"root"}]}"#.write(toFile: scratch.file("a.json"), atomically: true, encoding: .utf8)
+        chmod(scratch.file("a.json"), 0o600)
         let outcome = try registre(["serve", "--journal", scratch.file("j"), "--socket", "/tmp/rs-bad-\(UUID().uuidString.prefix(6)).sock", "--access", scratch.file("a.json")], timeout: 30)
         #expect(outcome.exited(2), "\(outcome)")
         #expect(outcome.err.contains("\"role\" must be one of"))
+        // A sound file that others may write is refused too, and says how to fix it.
+        try #"{"version":1,"grants":[]}"#.write(toFile: scratch.file("b.json"), atomically: true, encoding: .utf8)
+        chmod(scratch.file("b.json"), 0o666)
+        let open = try registre(["serve", "--journal", scratch.file("j"), "--socket", "/tmp/rs-bad-\(UUID().uuidString.prefix(6)).sock", "--access", scratch.file("b.json")], timeout: 30)
+        #expect(open.exited(2) && open.err.contains("chmod go-w"), "\(open)")
     }
 }

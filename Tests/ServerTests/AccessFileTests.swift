@@ -61,6 +61,7 @@ import Testing
         (#"{"grants":[],"extra":1}"#, "unknown field \"extra\""),
         (#"[1,2]"#, "expected a JSON object"),
         (#"{"grants":["#, "not valid JSON"),
+        (#"{"grants":[{"uid":1,"role":"reader","role":"admin"}]}"#, "duplicate key"),
     ])
     func everyMistakeInTheFileIsRefusedWithItsPlace(json: String, expected: String) {
         do throws(AccessFile.Problem) {
@@ -69,6 +70,28 @@ import Testing
         } catch {
             #expect(error.description.contains(expected), "\(error.description)")
             #expect(error.description.hasPrefix("test.json"))
+        }
+    }
+
+    @Test func anAccessFileOthersMayWriteOrThatAnotherUserOwnsIsRefused() throws {
+        let path = NSTemporaryDirectory() + "registre-access-\(UUID().uuidString.prefix(8)).json"
+        defer { unlink(path) }
+        try #"{"version":1,"grants":[]}"#.write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o644)
+        #expect(AccessFile.ownershipProblem(path) == nil)
+        #expect(throws: Never.self) { try AccessFile.load(path: path) }
+        for mode: mode_t in [0o664, 0o646, 0o666] {
+            chmod(path, mode)
+            #expect(AccessFile.ownershipProblem(path)?.contains("writable by its group or by others") == true, "mode \(String(mode, radix: 8))")
+            #expect { try AccessFile.load(path: path) } throws: { ($0 as? AccessFile.Problem)?.message.contains("chmod go-w") == true }
+        }
+        chmod(path, 0o644)
+        // Owned by someone who is neither root nor the server's user.
+        if getuid() == 0 {
+            #expect(chown(path, 12_345, 12_345) == 0)
+            #expect(AccessFile.ownershipProblem(path)?.contains("neither root nor the server's user") == true)
+        } else {
+            #expect(AccessFile.ownershipProblem(path, serverUID: getuid() + 1)?.contains("neither root nor the server's user") == true)
         }
     }
 

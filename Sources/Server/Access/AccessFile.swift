@@ -18,12 +18,33 @@ public enum AccessFile {
         guard let bytes = SmallFile.contents(atPath: path, limit: 1 << 20) else {
             throw Problem(message: "cannot read the access file \(path): it is missing, unreadable, not a regular file, or over 1 MiB")
         }
+        if let problem = ownershipProblem(path) { throw Problem(message: "\(path): \(problem)") }
         return try parse(bytes, origin: path)
+    }
+
+    /// Whoever may write the access file may grant themselves any role, so it must be owned by
+    /// root or by the server's own user and writable by no one else (as sshd's StrictModes asks
+    /// of authorized_keys).
+    static func ownershipProblem(_ path: String, serverUID: uid_t = getuid()) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot stat it (errno \(errno))" }
+        if info.st_uid != 0 && info.st_uid != serverUID {
+            return "it is owned by uid \(info.st_uid), neither root nor the server's user (uid \(serverUID)): whoever owns it may grant any role"
+        }
+        if info.st_mode & 0o022 != 0 {
+            return "it is writable by its group or by others (mode \(String(info.st_mode & 0o777, radix: 8))): whoever may write it may grant any role; chmod go-w it"
+        }
+        return nil
     }
 
     /// Parses the file's bytes; user and group names are resolved now, once.
     public static func parse(_ bytes: [UInt8], origin: String,
                              resolveUser: (String) -> UInt32? = systemUserID, resolveGroup: (String) -> UInt32? = systemGroupID) throws(Problem) -> AccessPolicy {
+        // Strict first: a key given twice (`"role":"reader","role":"admin"`) would otherwise be
+        // read as one of its values, silently.
+        do { try JSONValidation.validateObject(bytes) } catch {
+            throw Problem(message: "\(origin): not valid JSON (\(error.description))")
+        }
         let root: Any
         do { root = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
             throw Problem(message: "\(origin): not valid JSON")
