@@ -56,14 +56,14 @@ import Testing
             return (s.uuidString.lowercased(), p.uuidString.lowercased())
         }
 
-        func append(_ events: [String], expected: String = "{}") async throws -> (status: UInt, body: [String: Any]) {
+        func append(_ events: [String], expected: String = "{}", permissions: Permissions = .everything) async throws -> (status: UInt, body: [String: Any]) {
             let body = Array(#"{"events":[\#(events.joined(separator: ","))],"expectedVersions":\#(expected)}"#.utf8)
             let parsed: AppendBody
             switch AppendBody.parse(body) {
             case .success(let b): parsed = b
             case .failure(let problems): return (400, ["problems": problems.map(\.field)])
             }
-            let r = await service.append(parsed, permissions: .everything)
+            let r = await service.append(parsed, permissions: permissions)
             return (r.status.code, (try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
         }
     }
@@ -89,6 +89,24 @@ import Testing
         #expect(evidence.map(\.rule) == [.slotCapacityExceeded], "\(evidence)")
         #expect(evidence.map(\.count) == [1])
         #expect(evidence.map(\.fingerprint.description) == [String(repeating: "f", count: 64)])
+    }
+
+    /// An id committed in another stream is a conflict; the answer names that stream only to a
+    /// peer that may read it (a booking's id is derived from its appointment id, so the name would
+    /// tell an appender without read whose appointment it is).
+    @Test func aConflictOnAnIdNamesItsOtherStreamOnlyToAPeerThatMayRead() async throws {
+        let h = try Harness()
+        let id = UUID().uuidString.lowercased()
+        #expect(try await h.append([#"{"stream":"ops-secret-holder","type":"Noted","id":"\#(id)","data":{}}"#]).status == 200)
+        let probe = [#"{"stream":"ops-probe","type":"Noted","id":"\#(id)","data":{}}"#]
+        let appender = Permissions(canRead: false, appendScopes: [AppendScope()])
+        let blind = try await h.append(probe, permissions: appender)
+        #expect(blind.status == 409, "\(blind.body)")
+        let blindMessage = blind.body["message"] as? String ?? ""
+        #expect(!blindMessage.contains("ops-secret-holder") && blindMessage.contains("another stream"), "\(blindMessage)")
+        let reader = try await h.append(probe, permissions: .everything)
+        #expect(reader.status == 409)
+        #expect((reader.body["message"] as? String)?.contains("ops-secret-holder") == true, "\(reader.body)")
     }
 
     @Test func oneIdentityCannotHoldTwoActiveAppointmentsForOneMotif() async throws {

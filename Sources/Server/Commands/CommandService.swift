@@ -152,7 +152,7 @@ struct CommandService: Sendable {
                     self.attempt(attempt + 1, run)
                 }
             case .failure(let error):
-                run.done(AppendOutcome.journalError(error, in: request))
+                run.done(AppendOutcome.journalError(error, in: request, peerMayRead: run.permissions.canRead))
             }
         }
     }

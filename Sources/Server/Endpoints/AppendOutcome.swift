@@ -87,14 +87,20 @@ enum AppendOutcome {
 
     /// `journalError(_:)`, except that a booking whose derived id the journal holds in another
     /// stream is called what it is: the appointment id is booked already, elsewhere.
-    static func journalError(_ error: JournalError, in request: AppendRequest) -> ServerResponse {
+    ///
+    /// For a peer that may not read (`peerMayRead` false), the stream the id is committed in is
+    /// not named: ids can be guessed or derived (a booking's from its appointment id), and the
+    /// answer would tell the peer whose appointment it is.
+    static func journalError(_ error: JournalError, in request: AppendRequest, peerMayRead: Bool = true) -> ServerResponse {
         // Only a mismatch says that the id is committed in another stream; a partial duplicate
         // may be the client's own booking sent again with other events.
-        guard case .idempotencyMismatch(let id, _, _) = error,
-              let index = request.events.firstIndex(where: { $0.type == AppointmentBooked.typeName && $0.id == id })
-        else { return journalError(error) }
+        guard case .idempotencyMismatch(let id, _, let requested) = error else { return journalError(error) }
+        let detail = peerMayRead ? error.description : "event \(id.uuidString) is already committed in another stream, not in '\(requested)'"
+        guard let index = request.events.firstIndex(where: { $0.type == AppointmentBooked.typeName && $0.id == id }) else {
+            return .error(.conflict, "idempotencyConflict", detail)
+        }
         return .error(.conflict, "appointmentIdReused",
-                      "this appointment id is already booked for another slot or applicant (\(error.description)); an appointment id is booked once: use a new one") { b in
+                      "this appointment id is already booked for another slot or applicant (\(detail)); an appointment id is booked once: use a new one") { b in
             b.field("eventIndex", index)
         }
     }

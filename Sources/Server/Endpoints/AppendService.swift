@@ -19,6 +19,9 @@ struct AppendService: Sendable {
     /// Where a booking refused by a rule is counted as evidence, as `/commands/book` counts it:
     /// a front end that books through `/append` must not leave its refused attempts off the record.
     var rejectedAttempts: RejectedAttempts? = nil
+    /// False while serving a peer that may not read: a conflict then does not name the stream
+    /// another event with the same id is in (a booking's derived id would name its applicant).
+    var peerMayRead = true
 
     /// Whether `id` is of UUID version 8 with the RFC 9562 variant, as derived ids are.
     static func isDerived(_ id: UUID) -> Bool {
@@ -39,6 +42,11 @@ struct AppendService: Sendable {
     /// when it is refused, or at `resume` once the journal has committed (or refused) it.
     func append(_ body: AppendBody, permissions: Permissions, resume: ResumePoint,
                 done: @escaping @Sendable (ServerResponse) -> Void) {
+        if peerMayRead && !permissions.canRead {
+            var forPeer = self
+            forPeer.peerMayRead = false
+            return forPeer.append(body, permissions: permissions, resume: resume, done: done)
+        }
         for (index, e) in body.events.enumerated() {
             if let reason = permissions.appendRefusal(stream: e.stream, type: e.type) {
                 return done(.error(.forbidden, "forbidden", reason) { $0.field("eventIndex", index) })
@@ -199,7 +207,7 @@ struct AppendService: Sendable {
                     judge(body, decoded: decoded, guarded: guarded, attempt: attempt + 1, resume: resume, done: done)
                 }
             case .failure(let error):
-                done(AppendOutcome.journalError(error, in: request))
+                done(AppendOutcome.journalError(error, in: request, peerMayRead: peerMayRead))
             }
         }
     }
@@ -214,7 +222,7 @@ struct AppendService: Sendable {
                 done(AppendOutcome.success(result))
             case .failure(let error):
                 if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
-                done(AppendOutcome.journalError(error, in: request))
+                done(AppendOutcome.journalError(error, in: request, peerMayRead: peerMayRead))
             }
         }
     }
