@@ -35,7 +35,7 @@ struct Subscription {
         var lastWrite = ContinuousClock.now
         while true {
             if isDraining() {
-                await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
+                await finishForShutdown(resumeFrom: next, version: version)
                 return .shuttingDown(resumeFrom: next)
             }
             if !channel.isActive { return .clientGone }
@@ -65,7 +65,7 @@ struct Subscription {
                     await finish(#"{"error":"tooSlow","message":"this subscriber did not read for \#(configuration.subscriberStallTimeout) and was disconnected; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
                     return .tooSlow(resumeFrom: next)
                 case .shuttingDown?:
-                    await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
+                    await finishForShutdown(resumeFrom: next, version: version)
                     return .shuttingDown(resumeFrom: next)
                 default:
                     break
@@ -131,6 +131,10 @@ struct Subscription {
         }
         guard let completed else { throw StallTimeout() }
         try completed.get()
+    }
+
+    private func finishForShutdown(resumeFrom next: UInt64, version: HTTPVersion) async {
+        await finish(#"{"error":"shuttingDown","message":"the server is shutting down; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
     }
 
     /// Queues the last line and the end of the stream, and gives the client the grace period to
