@@ -125,29 +125,26 @@ public final class Journal: @unchecked Sendable {
                 onEvent: { view in table.addEvent(view) })
             id = result.header.journalID
             fileSize = result.validEnd
-            // What the scan read may be only in the page cache: frames a killed writer wrote but
-            // never synced. They are about to be answered for (a retry of their ids is told it
-            // was committed, a checkpoint may be signed over them, readers see them), so they are
-            // made durable first, with the directory entry of the segment.
             switch result.tail {
             case .clean:
-                try file.syncData()
-                try FileDescriptor.syncDirectory(paths.path)
+                break
             case .preallocated:
                 fileSize = try file.size()
-                try file.syncData()
-                try FileDescriptor.syncDirectory(paths.path)
             case .torn(let offset, let reason):
                 // The preallocated zeros after a torn write go too: frames resume at `offset`, and
                 // the next frame preallocates again.
                 let size = try file.size()
                 try file.truncate(to: offset)
-                try file.syncData()
-                try FileDescriptor.syncDirectory(paths.path)
                 let t = RecoveryReport.Truncation(file: openName, offset: offset, bytesRemoved: size - offset, firstPosition: result.nextPosition, reason: reason)
                 report.truncations.append(t)
                 options.log("recovery: \(t)")
             }
+            // What the scan read may be only in the page cache: frames a killed writer wrote but
+            // never synced. They are about to be answered for (a retry of their ids is told it
+            // was committed, a checkpoint may be signed over them, readers see them), so they are
+            // made durable first, with a truncation just made and the segment's directory entry.
+            try file.syncData()
+            try FileDescriptor.syncDirectory(paths.path)
             frontier = merkle
             position = result.nextPosition
             chain = result.chainHash
