@@ -276,10 +276,7 @@ extension Journal {
         // journal: no signature without the sync, and a failed sync stops the writer, as in
         // durable mode (the kernel may have dropped the pages; only recovery can tell).
         if options.durability == .relaxed, !closing {
-            do { try openFile.syncData() } catch {
-                poison(.writerFailed(reason: "fdatasync failed on \(openName) before the checkpoint at position \(position): \(error)"))
-                return
-            }
+            do { try syncOpenSegmentOrStop("before the checkpoint at position \(position)") } catch { return }
         }
         let root = merkle.frontier(through: position).root
         let checkpoint = schedule.signer.sign(journalID: journalID, position: position, chainHash: chainHash, merkleRoot: root,

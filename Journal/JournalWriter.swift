@@ -37,9 +37,7 @@ final class JournalWriter: @unchecked Sendable {
         }
         if journal.options.durability == .relaxed, journal.lock.withLock({ journal.failure == nil }) {
             // The last checkpoint is signed below only if this holds.
-            do { try journal.openFile.syncData() } catch {
-                journal.poison(.writerFailed(reason: "fdatasync failed on \(journal.openName) while closing: \(error)"))
-            }
+            try? journal.syncOpenSegmentOrStop("while closing")
         }
         journal.writeCheckpointIfDue(closing: true)
         stopped.signal()
@@ -274,14 +272,7 @@ final class JournalWriter: @unchecked Sendable {
         }
         let end = offset + UInt64(frame.count)
         if end > journal.openFileSize { journal.openFileSize = preallocate(after: end, in: file) }
-        if journal.options.durability == .durable {
-            do { try file.syncData() } catch {
-                // After a failed fdatasync the kernel may have dropped the pages: the file's state
-                // is unknown until recovery reads it back, so stop here (PostgreSQL's fsyncgate lesson).
-                journal.poison(.writerFailed(reason: "fdatasync failed on \(journal.openName): \(error)"))
-                throw error
-            }
-        }
+        if journal.options.durability == .durable { try journal.syncOpenSegmentOrStop() }
         let writeAndSync = ContinuousClock.now - started
         journal.lock.withLock {
             journal.openTable.addFrame(firstPosition: firstPosition, offset: offset)
@@ -390,6 +381,16 @@ final class JournalWriter: @unchecked Sendable {
 }
 
 extension Journal {
+    /// fdatasync of the open segment. After a failed one the kernel may have dropped the pages:
+    /// the file's state is unknown until recovery reads it back, so the writer stops here
+    /// (PostgreSQL's fsyncgate lesson) and the error is rethrown.
+    func syncOpenSegmentOrStop(_ context: String? = nil) throws {
+        do { try openFile.syncData() } catch {
+            poison(.writerFailed(reason: "fdatasync failed on \(openName)\(context.map { " " + $0 } ?? ""): \(error)"))
+            throw error
+        }
+    }
+
     func poison(_ error: JournalError) {
         lock.withLock { if failure == nil { failure = error } }
         options.log("journal writer stopped: \(error)")
