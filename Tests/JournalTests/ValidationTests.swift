@@ -24,6 +24,24 @@ import Testing
         #expect(j.endPosition == 0)
     }
 
+    /// The byte check tests each byte against a two-word bit set without branching on which
+    /// word; every ASCII character is tried in the middle of a name, and a non-ASCII one.
+    @Test func streamIDsAndTypesAdmitExactlyTheirDocumentedCharacters() {
+        let limits = JournalLimits()
+        let letters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        for scalar in (0 as UInt8)..<128 {
+            let c = Character(UnicodeScalar(scalar))
+            let name = "a1" + String(c) + "Z9-" + String(repeating: "x", count: Int(scalar) % 17)
+            let streamOK = letters.contains(c) || "-_.:@+=".contains(c)
+            let typeOK = letters.contains(c) || "-_.:".contains(c)
+            #expect((limits.streamIDProblem(name) == nil) == streamOK, "stream id with byte \(scalar)")
+            #expect((limits.typeProblem(name) == nil) == typeOK, "type with byte \(scalar)")
+            if !streamOK { #expect(limits.streamIDProblem(name)?.contains("is not allowed") == true) }
+        }
+        #expect(limits.streamIDProblem("dossier-é1")?.contains("0xC3") == true)
+        #expect(limits.typeProblem("Booked\u{7F}")?.contains("0x7F") == true)
+    }
+
     @Test(arguments: [#"[1]"#, #"{"a":1"#, #"{"a":1}x"#, #"{"a":1,"a":2}"#, "", #"{"a":"\ud800"}"#, "null"])
     func invalidDataIsRefusedAndNamesTheEventAndField(data: String) throws {
         let j = try Journal.open(directory: dir.path, options: testOptions())
