@@ -42,6 +42,10 @@ final class FrameCursor {
     /// after them; `findSoundFrame` stops once it passes `searchWorkPerByte` times the file.
     private var unsoundBytes: UInt64 = 0
     static let searchWorkPerByte: UInt64 = 8
+    /// Whether the step read last was a whole frame or block whose CRC held, sound or not: an
+    /// `.invalid` one was written whole, so it is damage wherever it is, and a torn-tail search
+    /// that meets it must stop there (FORMAT.md, section 5).
+    private(set) var lastChecksumHeld = false
 
     /// `chunkSize` is how much to read ahead: large for scans, small for a single-frame lookup.
     init(file: FileDescriptor, from offset: UInt64, limit: UInt64, maximumPayload: Int, chunkSize: Int = 4 << 20) {
@@ -86,6 +90,7 @@ final class FrameCursor {
     }
 
     private func readNext() throws -> Step {
+        lastChecksumHeld = false
         if nextBlockFrame < blockFrames.count {
             let (header, range) = blockFrames[nextBlockFrame]
             nextBlockFrame += 1
@@ -124,6 +129,7 @@ final class FrameCursor {
             if let reason = Self.checksumMismatch(raw, at: s, total: total) {
                 return .invalid(offset: frameOffset, kind: .badChecksum, reason: reason)
             }
+            lastChecksumHeld = true
             switch header.codec {
             case .none:
                 guard header.storedLength == header.payloadLength else {
@@ -181,6 +187,7 @@ final class FrameCursor {
             if let reason = Self.checksumMismatch(raw, at: s, total: total) {
                 return .invalid(offset: blockAt, kind: .badChecksum, reason: "block " + reason)
             }
+            lastChecksumHeld = true
             // Decoded (or copied), then walked frame by frame and record by record.
             examinedBytes &+= UInt64(header.contentLength)
             switch header.codec {
@@ -293,8 +300,9 @@ final class FrameCursor {
         return true
     }
 
-    /// Looks for any sound frame starting after `offset`: if there is one, the bad bytes before
-    /// it are damage in the middle of the log, not a torn tail.
+    /// Looks for any frame or block written whole after `offset` (its CRC holds, whether or not
+    /// it then decodes): if there is one, the bad bytes before it are damage in the middle of the
+    /// log, not a torn tail.
     ///
     /// Each `RGFR` or `RGBK` is a candidate, and checking one costs what its header claims (up to
     /// a whole frame or block read, checksummed and decoded), so a file can make every few bytes
@@ -354,8 +362,12 @@ final class FrameCursor {
             let step = try next()
             // A sound frame found here is read again by the caller: that counts as search too.
             if case .frame = step { unsoundBytes &+= offset &- at }
+            let checksummed = lastChecksumHeld
             seek(to: saved)
             if case .frame = step { return at }
+            // A frame or block whose CRC holds but whose content does not decode was written
+            // whole too: what lies before it cannot be the tail of an interrupted write.
+            if case .invalid = step, checksummed { return at }
             candidate = at + 1
         }
         return nil

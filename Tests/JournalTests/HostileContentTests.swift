@@ -98,6 +98,46 @@ import Testing
         }
     }
 
+    /// A frame whose CRC fails, then only a frame whose CRC holds but which does not decode: the
+    /// second was written whole, so the first is damage in the middle of the log, not a torn tail
+    /// that recovery may cut (and take the checksummed frame with it).
+    @Test func badBytesBeforeAChecksummedButUndecodableFrameAreDamageNotATornTail() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try fill(j, count: 20)
+            try j.append((0..<5).map { event("last", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
+            j.close()
+        }
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        var offsets: [Int] = []
+        var at = JournalFormat.segmentHeaderSize
+        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
+            offsets.append(at)
+            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
+        }
+        try #require(offsets.count >= 3)
+        let last = offsets[offsets.count - 1], before = offsets[offsets.count - 2]
+        #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
+        for k in 0..<4 { bytes[last + 64 + k] ^= 0x5A }
+        resealFrame(&bytes, at: last)
+        bytes[before + 64 + 2] ^= 0xFF
+        try write(bytes, path)
+
+        #expect { try Journal.open(directory: dir.path, options: testOptions()) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badChecksum && damage.offset == UInt64(before)
+        }
+        #expect(try read(path) == bytes, "nothing was cut as a torn tail")
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.findings.contains { $0.kind == .badChecksum && $0.offset == UInt64(before) }, "\(report.findings) \(report.notes)")
+        #expect { try JournalReader(directory: dir.path).read() } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.offset == UInt64(before)
+        }
+    }
+
     /// A sealed segment of stream "s" and others, with its index; returns the index path.
     private func sealedJournal(_ dir: TemporaryDirectory) throws -> String {
         let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
