@@ -34,8 +34,8 @@ import Testing
         func iso(_ d: Date) -> String { UTCTime.string(d) }
         var now: String { iso(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))) }
 
-        func publish(_ slot: String, capacity: Int) -> String {
-            #"{"stream":"slot-grenoble-\#(slot)","type":"SlotPublished","data":{"schemaVersion":1,"slotId":"\#(slot)","site":"grenoble","motif":"filing","category":"student","start":"\#(iso(start))","durationMinutes":15,"counter":"guichet 1","capacity":\#(capacity),"releaseId":"\#(UUID().uuidString.lowercased())","occurredAt":"\#(now)"}}"#
+        func publish(_ slot: String, capacity: Int, start: Date? = nil) -> String {
+            #"{"stream":"slot-grenoble-\#(slot)","type":"SlotPublished","data":{"schemaVersion":1,"slotId":"\#(slot)","site":"grenoble","motif":"filing","category":"student","start":"\#(iso(start ?? self.start))","durationMinutes":15,"counter":"guichet 1","capacity":\#(capacity),"releaseId":"\#(UUID().uuidString.lowercased())","occurredAt":"\#(now)"}}"#
         }
 
         /// `id` and `applicantID`: the ids sent with the slot's and the applicant's copies (none when nil).
@@ -225,6 +225,60 @@ import Testing
         _ = try await h.append([h.publish(other, capacity: 1)])
         let reused = await book(String(repeating: "c", count: 64), appointment: appointment, in: other)
         #expect(reused.status == 409 && reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
+    }
+
+    /// Whole seconds from now, as the tests date commands.
+    private func secondsFromNow(_ seconds: TimeInterval) -> Date {
+        Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + seconds).rounded(.down))
+    }
+
+    /// Within the business clock's tolerance a client dates its own command; the time rules must
+    /// hold on the server's clock as well, or a cancellation dated a minute back passes a cut-off
+    /// that has passed, through a command or a raw event alike.
+    @Test func aCancellationDatedBeforeACutOffThatHasPassedIsRefused() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased()
+        // The applicant's cut-off (24 h before the start) passed 30 s ago.
+        _ = try await h.append([h.publish(slot, capacity: 1, start: secondsFromNow(24 * 3600 - 30))])
+        let (endpoints, _) = commands(h)
+        let booked = await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)","appointmentId":"\#(appointment)"}"#)
+        #expect(booked.status == 200, "\(booked.body)")
+        let minuteAgo = h.iso(secondsFromNow(-60))
+        let cancel = await send(endpoints, ["cancel"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","occurredAt":"\#(minuteAgo)"}"#)
+        #expect(cancel.status == 422 && cancel.body["rule"] as? String == "appointment.cancellationCutOffPassed", "\(cancel.body)")
+        let data = #"{"schemaVersion":1,"appointmentId":"\#(appointment)","identityKey":"\#(alice)","site":"grenoble","slotId":"\#(slot)","occurredAt":"\#(minuteAgo)"}"#
+        let raw = try await h.append([#"{"stream":"slot-grenoble-\#(slot)","type":"AppointmentCancelledByApplicant","data":\#(data)}"#,
+                                      #"{"stream":"applicant-\#(alice)","type":"AppointmentCancelledByApplicant","data":\#(data)}"#])
+        #expect(raw.status == 422 && raw.body["rule"] as? String == "appointment.cancellationCutOffPassed", "\(raw.body)")
+    }
+
+    /// The same for a slot that has started (a booking dated a minute back) and for the one active
+    /// appointment per motif (a booking dated past the start of the applicant's current one); a
+    /// command whose rules hold at both times is taken, dated as its client said.
+    @Test func bookingsAreJudgedOnTheServersClockAsWellAsOnTheirOwnTime() async throws {
+        let h = try Harness()
+        let (endpoints, _) = commands(h)
+        func book(_ slot: String, _ identity: String, at time: Date?) async -> (status: UInt, body: [String: Any]) {
+            let dated = time.map { #","occurredAt":"\#(h.iso($0))""# } ?? ""
+            return await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(identity)","fingerprint":"\#(bob)"\#(dated)}"#)
+        }
+        let started = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(started, capacity: 1, start: secondsFromNow(-30))])
+        let late = await book(started, alice, at: secondsFromNow(-60))
+        #expect(late.status == 422 && late.body["rule"] as? String == "slot.alreadyStarted", "\(late.body)")
+
+        let soon = UUID().uuidString.lowercased(), later = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(soon, capacity: 1, start: secondsFromNow(90)), h.publish(later, capacity: 1)])
+        #expect(await book(soon, alice, at: nil).status == 200)
+        let second = await book(later, alice, at: secondsFromNow(100))
+        #expect(second.status == 422 && second.body["rule"] as? String == "applicant.oneActiveAppointmentPerMotif", "\(second.body)")
+
+        let dated = secondsFromNow(-60)
+        let other = String(repeating: "c", count: 64)
+        let taken = await book(later, other, at: dated)
+        #expect(taken.status == 200, "\(taken.body)")
+        let stored = try h.journal.readStream("applicant-\(other)")
+        #expect(stored.count == 1 && String(decoding: stored[0].data, as: UTF8.self).contains(h.iso(dated)), "the event keeps the client's time")
     }
 
     /// The command endpoints over the harness's journal, and the evidence buffer they fill.

@@ -109,6 +109,43 @@ public enum DomainEvent: Sendable, Hashable {
         }
     }
 
+    /// The same event at another business time: the server judges a live write's time rules
+    /// on its own clock as well as on the time the client gave (a cancellation dated a minute
+    /// earlier must not pass a cut-off that has passed).
+    public func retimed(to time: Date) -> DomainEvent {
+        switch self {
+        case .slotPublished(var event): event.occurredAt = time; return .slotPublished(event)
+        case .slotWithdrawn(var event): event.occurredAt = time; return .slotWithdrawn(event)
+        case .appointmentBooked(var event): event.occurredAt = time; return .appointmentBooked(event)
+        case .appointmentRescheduled(var event): event.occurredAt = time; return .appointmentRescheduled(event)
+        case .appointmentCancelledByApplicant(var event): event.occurredAt = time; return .appointmentCancelledByApplicant(event)
+        case .appointmentCancelledByService(var event): event.occurredAt = time; return .appointmentCancelledByService(event)
+        case .appointmentReinstated(var event): event.occurredAt = time; return .appointmentReinstated(event)
+        case .appointmentAttended(var event): event.occurredAt = time; return .appointmentAttended(event)
+        case .appointmentNoShow(var event): event.occurredAt = time; return .appointmentNoShow(event)
+        case .identityMismatchAtCounter(var event): event.occurredAt = time; return .identityMismatchAtCounter(event)
+        case .dossierSubmitted(var event): event.occurredAt = time; return .dossierSubmitted(event)
+        case .documentsRequested(var event): event.occurredAt = time; return .documentsRequested(event)
+        case .documentsReceived(var event): event.occurredAt = time; return .documentsReceived(event)
+        case .dossierDeclaredComplete(var event): event.occurredAt = time; return .dossierDeclaredComplete(event)
+        case .provisionalPermitIssued(var event): event.occurredAt = time; return .provisionalPermitIssued(event)
+        case .biometricsCaptured(var event): event.occurredAt = time; return .biometricsCaptured(event)
+        case .consultationRequested(var event): event.occurredAt = time; return .consultationRequested(event)
+        case .consultationAnswered(var event): event.occurredAt = time; return .consultationAnswered(event)
+        case .decisionRecorded(var event): event.occurredAt = time; return .decisionRecorded(event)
+        case .permitProductionOrdered(var event): event.occurredAt = time; return .permitProductionOrdered(event)
+        case .permitAvailable(var event): event.occurredAt = time; return .permitAvailable(event)
+        case .permitHandedOver(var event): event.occurredAt = time; return .permitHandedOver(event)
+        case .dossierWithdrawn(var event): event.occurredAt = time; return .dossierWithdrawn(event)
+        case .dossierClosedForNoFollowUp(var event): event.occurredAt = time; return .dossierClosedForNoFollowUp(event)
+        case .implicitRejectionDeadlineReached(var event): event.occurredAt = time; return .implicitRejectionDeadlineReached(event)
+        case .bookingAttemptsRejected(var event): event.occurredAt = time; return .bookingAttemptsRejected(event)
+        case .rateLimitTriggered(var event): event.occurredAt = time; return .rateLimitTriggered(event)
+        case .duplicateBookingDetected(var event): event.occurredAt = time; return .duplicateBookingDetected(event)
+        case .bookingFlagged(var event): event.occurredAt = time; return .bookingFlagged(event)
+        }
+    }
+
     var payload: any EventPayload {
         switch self {
         case .slotPublished(let event): event

@@ -14,6 +14,18 @@ public struct BusinessClock: Sendable, Equatable {
         self.maximumSkew = maximumSkew
     }
 
+    /// The instant at which a live write's time rules must hold as well as at its `occurredAt`,
+    /// or nil. Within the tolerance a client still picks the time its rules are judged on: a
+    /// cancellation dated a minute back would pass a cut-off that has passed, a booking dated a
+    /// minute ahead would find the applicant's appointment of this minute no longer active. So a
+    /// server also judges them at its own clock, unless it accepts any time (a past history is
+    /// being loaded, `maximumSkew` infinite) or the two are the same instant (within a
+    /// millisecond, as when the server filled the time in).
+    public func alsoJudgedAt(occurredAt: Date, serverNow: Date) -> Date? {
+        guard maximumSkew.isFinite, abs(occurredAt.timeIntervalSince(serverNow)) > 0.001 else { return nil }
+        return serverNow
+    }
+
     /// Throws when `occurredAt` is more than `maximumSkew` away from `serverNow`, either way.
     public func check(occurredAt: Date, serverNow: Date) throws(Rejection) {
         let skew = occurredAt.timeIntervalSince(serverNow)

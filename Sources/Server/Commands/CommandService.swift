@@ -99,6 +99,7 @@ struct CommandService: Sendable {
         let plan: PlannedAppend
         do {
             plan = try run.decide(Aggregates(store: store))
+            try judgeOnServerClock(plan, givenTime: run.time)
         } catch let rejection as Rejection {
             // The first send may have committed since the retry key was looked up, and the
             // rule refuse its events: then this is its retry, not a refused attempt.
@@ -250,6 +251,21 @@ struct CommandService: Sendable {
 
     private static func shown(_ metadata: [UInt8]) -> String {
         String(decoding: metadata.prefix(200), as: UTF8.self)
+    }
+
+    /// The time rules (a cut-off, a slot's start, one active appointment) judged again on the
+    /// server's clock when the client dated the command (`BusinessClock.alsoJudgedAt`): each
+    /// planned event, retimed, must pass its stream's rules too, on the state the decision saw.
+    private func judgeOnServerClock(_ plan: PlannedAppend, givenTime: Date) throws {
+        guard let serverTime = clock.alsoJudgedAt(occurredAt: givenTime, serverNow: Date()) else { return }
+        var states: [StreamName: Aggregate] = [:]
+        for e in plan.events {
+            guard let name = StreamName(parsing: e.stream), name.kind != .fingerprint else { continue }
+            var state = try states[name] ?? store.load(name).aggregate
+            try state.check(e.event.retimed(to: serverTime), rules: rules)
+            state.apply(e.event)
+            states[name] = state
+        }
     }
 
     private func refuse(_ rejection: Rejection, fingerprint: Fingerprint?, at time: Date) -> ServerResponse {

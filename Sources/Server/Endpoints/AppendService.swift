@@ -169,9 +169,16 @@ struct AppendService: Sendable {
         for (stream, state) in folded {
             expectations[stream.description] = state.version.map { ExpectedVersion.exact($0) } ?? .noStream
         }
+        let now = Date()
         for i in body.events.indices {
             guard let d = decoded[i], var state = folded[d.stream] else { continue }
-            do { try state.aggregate.check(d.event, rules: rules) } catch {
+            do {
+                try state.aggregate.check(d.event, rules: rules)
+                // Judged on the server's clock as well (`BusinessClock.alsoJudgedAt`).
+                if let serverTime = clock.alsoJudgedAt(occurredAt: d.event.occurredAt, serverNow: now) {
+                    try state.aggregate.check(d.event.retimed(to: serverTime), rules: rules)
+                }
+            } catch {
                 metrics.countRejection(rule: error.rule.rawValue)
                 if case .appointmentBooked(let booking) = d.event {
                     _ = rejectedAttempts?.record(booking.fingerprint, rule: error.rule, at: Date())
