@@ -166,7 +166,7 @@ struct AppointmentRuleTests {
         var desk = try Desk(capacity: 1)
         try desk.book(0xA1, for: 1)
         #expect(rejection { try Decide.reinstate(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, at: desk.now) } == .appointmentNotCancelled)
-        try desk.journal.append(try Decide.cancelByService(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, because: .fraud, at: desk.now))
+        try desk.journal.append(try Decide.cancelByApplicant(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, at: desk.now))
         try desk.book(0xA2, for: 2)
         #expect(rejection { try Decide.reinstate(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, at: desk.now) } == .slotCapacityExceeded)
         try desk.journal.append(try Decide.cancelByApplicant(Sample.uuid(0xA2), of: desk.applicant(2), in: desk.slot, at: desk.now))
@@ -174,6 +174,15 @@ struct AppointmentRuleTests {
         try desk.journal.append(try Decide.reinstate(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, at: desk.now))
         #expect(desk.slot.holders == [Sample.uuid(0xA1)])
         #expect(desk.applicant(1).appointments[Sample.uuid(0xA1)]?.status == .booked)
+    }
+
+    @Test("a cancellation by the service is final: a booking cancelled for fraud does not come back", arguments: [ServiceCancellationReason.fraud, .duplicate, .slotWithdrawn])
+    func serviceCancellationsAreNotReinstated(reason: ServiceCancellationReason) throws {
+        var desk = try Desk(capacity: 1)
+        try desk.book(0xA1, for: 1)
+        try desk.journal.append(try Decide.cancelByService(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, because: reason, at: desk.now))
+        #expect(desk.slot.holders.isEmpty, "the place is free")
+        #expect(rejection { try Decide.reinstate(Sample.uuid(0xA1), of: desk.applicant(1), in: desk.slot, at: desk.now) } == .serviceCancellationIsFinal)
     }
 
     @Test("reinstatement still respects one active appointment per motif")

@@ -128,6 +128,9 @@ public struct ApplicantState: Sendable, Equatable {
             guard appointment.status.isCancelled else {
                 throw Rejection(.appointmentNotCancelled, "appointment \(reinstated.appointmentId.canonicalString) is not cancelled, so it cannot be reinstated")
             }
+            if case .cancelledByService(let reason) = appointment.status {
+                throw Rejection(.serviceCancellationIsFinal, "appointment \(reinstated.appointmentId.canonicalString) was cancelled by the service (\(reason.rawValue)); only an applicant's own cancellation is reinstated")
+            }
             try requireNoOtherActive(appointment.motif, at: reinstated.occurredAt, except: reinstated.appointmentId)
         case .appointmentAttended(let attendance):
             let appointment = try requireBooked(attendance.appointmentId, inSlot: attendance.slotId)

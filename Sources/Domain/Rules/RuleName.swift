@@ -19,6 +19,10 @@ public enum RuleName: String, ClosedSet {
     case appointmentUnknown = "appointment.unknown"
     case appointmentNotActive = "appointment.notActive"
     case appointmentNotCancelled = "appointment.notCancelled"
+    /// The service's cancellations (fraud, a duplicate, a withdrawn slot) are not undone by a
+    /// reinstatement: a bot's booking cancelled for fraud must not come back through the
+    /// booking site. The service books again if it was wrong.
+    case serviceCancellationIsFinal = "appointment.serviceCancellationIsFinal"
     case cancellationCutOffPassed = "appointment.cancellationCutOffPassed"
     case appointmentNotStartedYet = "appointment.notStartedYet"
     case rescheduleChangesMotif = "appointment.rescheduleChangesMotif"
