@@ -141,7 +141,11 @@ extension Journal {
         }
     }
 
-    func committedLastVersion(of stream: String) throws -> UInt64? {
+    /// The last version of a stream, or nil when it has no events; throws when a sealed segment
+    /// cannot be read to confirm it. For deciding on a stream's state: a stream that cannot be
+    /// read is not a stream that does not exist (`lastVersion(of:)` returns nil for both, and
+    /// stops the writer).
+    public func committedLastVersion(of stream: String) throws -> UInt64? {
         let (inOpen, segments): (UInt64?, [SealedSegment]) = lock.withLock { (openTable.lastVersion(of: stream), sealed) }
         if let v = inOpen { return v }
         for s in segments.reversed() {

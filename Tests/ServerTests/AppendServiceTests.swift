@@ -281,6 +281,58 @@ import Testing
         #expect(stored.count == 1 && String(decoding: stored[0].data, as: UTF8.self).contains(h.iso(dated)), "the event keeps the client's time")
     }
 
+    /// A reason belongs to the service's cancellation; sent without `"by":"service"` it would be
+    /// dropped and the cancellation written as the applicant's.
+    @Test func aCancellationWithAReasonButNotByTheServiceIsRefusedByName() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased(), appointment = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 1)])
+        let (endpoints, _) = commands(h)
+        let booked = await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)","appointmentId":"\#(appointment)"}"#)
+        #expect(booked.status == 200, "\(booked.body)")
+        let end = h.journal.endPosition
+        let cancel = await send(endpoints, ["cancel"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","appointmentId":"\#(appointment)","reason":"fraud"}"#)
+        let problems = cancel.body["problems"] as? [[String: Any]] ?? []
+        #expect(cancel.status == 400 && problems.contains { $0["field"] as? String == "reason" }, "\(cancel.body)")
+        #expect(h.journal.endPosition == end, "nothing written")
+    }
+
+    /// A slot whose sealed segment cannot be read is not a slot that was never published: the
+    /// booking gets 503, and no refused attempt is counted against its client.
+    @Test func aStreamThatCannotBeReadIsAnErrorNotAnEmptyStream() async throws {
+        let directory = NSTemporaryDirectory() + "registre-unreadable-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = JournalOptions()
+        options.log = { _ in }
+        options.segmentSizeLimit = 2_000
+        options.packing = nil
+        options.sealedSegmentCheck = .never
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        do {
+            let j = try Journal.open(directory: directory, options: options)
+            let line = try JSONSerialization.jsonObject(with: Data(h.publish(slot, capacity: 1).utf8)) as! [String: Any]
+            _ = try j.appendAndWait(AppendRequest(events: [ProposedEvent(stream: line["stream"] as! String, type: "SlotPublished",
+                                                                      data: Array(try JSONSerialization.data(withJSONObject: line["data"]!)))]))
+            while j.segmentCount < 2 { _ = try j.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "filler", type: "Filler", data: Array(#"{"x":1}"#.utf8))])) }
+            j.close()
+        }
+        let first = directory + "/" + (try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.sorted()[0])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: first)))
+        bytes[128 + 64 + 4] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: first))
+
+        let journal = try Journal.open(directory: directory, options: options)
+        defer { journal.close() }
+        let rejected = RejectedAttempts()
+        let endpoints = CommandEndpoints(service: CommandService(
+            journal: journal, store: AggregateStore(journal: journal), metrics: ServerMetrics(), clock: BusinessClock(),
+            rules: .standard, attempts: 4, rejectedAttempts: rejected, logger: Logger(label: "test")))
+        let booked = await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)"}"#)
+        #expect(booked.status == 503 && booked.body["error"] as? String == "journalUnavailable", "\(booked.body)")
+        #expect(rejected.pendingAttempts == 0, "no refused attempt counted")
+    }
+
     /// The command endpoints over the harness's journal, and the evidence buffer they fill.
     func commands(_ h: Harness) -> (endpoints: CommandEndpoints, rejected: RejectedAttempts) {
         let rejected = RejectedAttempts()

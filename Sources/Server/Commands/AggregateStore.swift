@@ -66,7 +66,9 @@ final class AggregateStore: @unchecked Sendable {
     /// The aggregate of `stream` as of its last committed event.
     func load(_ stream: StreamName) throws -> Folded {
         let name = stream.description
-        let current = journal.lastVersion(of: name)
+        // Unreadable is not empty: a slot whose segment cannot be read would be refused as "not
+        // published" and counted against the client as a refused attempt; it is an error (503).
+        let current = try journal.committedLastVersion(of: name)
         // A stream that does not exist is folded from nothing, and not worth a cache entry.
         guard let current else { return Folded(aggregate: Aggregate(empty: stream), version: nil) }
         let cached = lock.withLock { cache[name] }

@@ -85,6 +85,11 @@ struct CommandEndpoints: Sendable {
         if by != "applicant" && by != "service" {
             return answer.done(RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "by", rule: "closedSet", message: "\"by\" must be \"applicant\" or \"service\"")]))
         }
+        // A reason is the service's: without `"by":"service"` the cancellation would be written
+        // as the applicant's, its reason (fraud, say) dropped and the booking reinstatable.
+        if by != "service", reason != nil {
+            return answer.done(RequestProblem.response(f.problems + [RequestProblem(eventIndex: nil, field: "reason", rule: "reasonWithoutService", message: "a reason is given only with \"by\": \"service\"; an applicant's cancellation has none")]))
+        }
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let cancelled: Set = [by == "service" ? AppointmentCancelledByService.typeName : AppointmentCancelledByApplicant.typeName]
         return service.run("cancel", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
