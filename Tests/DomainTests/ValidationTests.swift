@@ -70,6 +70,11 @@ struct ValidationTests {
     func fractionalSeconds() {
         #expect(problems(slotData(["occurredAt": #""2024-09-03T09:00:00.250Z""#])) == [])
         #expect(UTCTime.string(UTCTime.parse("2024-09-03T09:00:00.250Z")!) == "2024-09-03T09:00:00.250Z")
+        // Years outside 0000...9999 come from arithmetic on imported times (a cut-off a day
+        // before a slot of 0000-01-01): written with a sign or more digits, never a trap.
+        #expect(UTCTime.string(UTCTime.parse("0000-01-01T12:00:00Z")!.addingTimeInterval(-86_400)) == "-0001-12-31T12:00:00Z")
+        #expect(UTCTime.string(UTCTime.adding(months: 4, to: UTCTime.parse("9999-12-01T00:00:00Z")!)) == "10000-04-01T00:00:00Z")
+        #expect(UTCTime.string(UTCTime.parse("0007-03-04T05:06:07.008Z")!) == "0007-03-04T05:06:07.008Z")
     }
 
     @Test("malformed UUIDs are refused, uppercase included")

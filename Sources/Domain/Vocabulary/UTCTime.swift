@@ -59,13 +59,22 @@ public enum UTCTime {
         let secondOfDay = ((seconds % 86_400) + 86_400) % 86_400
         let days = (seconds - secondOfDay) / 86_400
         let (year, month, day) = civilFromDays(days)
+        /// At least `width` digits; more when the value needs them, with a sign when negative
+        /// (a year outside 0000...9999 comes from arithmetic on imported times, such as a cut-off
+        /// a day before a slot of 0000-01-01, and is written as ISO 8601's expanded years are).
         func put(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            let v = value.magnitude
+            var divisor: UInt = 1
+            var digits = 1
+            while digits < width || v / divisor >= 10 {
+                divisor *= 10
+                digits += 1
+            }
+            var rest = v
             while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(v / divisor))
-                v %= divisor
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
                 divisor /= 10
             }
         }
