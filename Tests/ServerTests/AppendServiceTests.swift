@@ -225,6 +225,13 @@ import Testing
         _ = try await h.append([h.publish(other, capacity: 1)])
         let reused = await book(String(repeating: "c", count: 64), appointment: appointment, in: other)
         #expect(reused.status == 409 && reused.body["error"] as? String == "appointmentIdReused", "\(reused.body)")
+        #expect(rejected.pendingAttempts == 2, "one slot sold twice leaves evidence")
+        // The same through /append: a raw booking of a used appointment id in a third slot.
+        let third = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(third, capacity: 1)])
+        let raw = try await h.append(h.booked(third, identity: String(repeating: "e", count: 64), appointment: appointment))
+        #expect(raw.status == 409 && raw.body["error"] as? String == "appointmentIdReused", "\(raw.body)")
+        #expect(h.rejected.pendingAttempts == 1, "\(h.rejected.pendingAttempts)")
     }
 
     /// Whole seconds from now, as the tests date commands.
@@ -790,6 +797,7 @@ import Testing
         let late = try await h.append(h.booked(slot, identity: alice, occurredAt: "2020-01-01T00:00:00Z"))
         #expect(late.status == 422)
         #expect(late.body["rule"] as? String == "clock.businessTimeTooFar")
+        #expect(h.rejected.pendingAttempts == 1, "a booking refused for its time is a refused attempt too")
     }
 
     @Test func domainValidationProblemsCarryTheirIndexInTheWholeAppend() async throws {

@@ -153,6 +153,9 @@ struct CommandService: Sendable {
                     self.attempt(attempt + 1, run)
                 }
             case .failure(let error):
+                if let fingerprint = run.fingerprint, AppendOutcome.reusedBooking(error, in: request) != nil {
+                    rejectedAttempts.record(fingerprint, rule: .appointmentIdReused, at: Date())
+                }
                 run.done(AppendOutcome.journalError(error, in: request, peerMayRead: run.permissions.canRead))
             }
         }

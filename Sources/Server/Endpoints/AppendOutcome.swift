@@ -92,17 +92,24 @@ enum AppendOutcome {
     /// not named: ids can be guessed or derived (a booking's from its appointment id), and the
     /// answer would tell the peer whose appointment it is.
     static func journalError(_ error: JournalError, in request: AppendRequest, peerMayRead: Bool = true) -> ServerResponse {
-        // Only a mismatch says that the id is committed in another stream; a partial duplicate
-        // may be the client's own booking sent again with other events.
         guard case .idempotencyMismatch(let id, _, let requested) = error else { return journalError(error) }
         let detail = peerMayRead ? error.description : "event \(id.uuidString) is already committed in another stream, not in '\(requested)'"
-        guard let index = request.events.firstIndex(where: { $0.type == AppointmentBooked.typeName && $0.id == id }) else {
+        guard let index = reusedBooking(error, in: request) else {
             return .error(.conflict, "idempotencyConflict", detail)
         }
         return .error(.conflict, "appointmentIdReused",
                       "this appointment id is already booked for another slot or applicant (\(detail)); an appointment id is booked once: use a new one") { b in
             b.field("eventIndex", index)
         }
+    }
+
+    /// The index of the booking in `request` whose appointment id the journal found booked in
+    /// another stream (`appointment.idReused`), or nil. Only a mismatch says that the id is
+    /// committed in another stream; a partial duplicate may be the client's own booking sent
+    /// again with other events.
+    static func reusedBooking(_ error: JournalError, in request: AppendRequest) -> Int? {
+        guard case .idempotencyMismatch(let id, _, _) = error else { return nil }
+        return request.events.firstIndex { $0.type == AppointmentBooked.typeName && $0.id == id }
     }
 
     /// Maps every journal error to its status; the message is the journal's own description.

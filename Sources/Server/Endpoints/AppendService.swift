@@ -132,6 +132,9 @@ struct AppendService: Sendable {
             guard let d = decoded[i] else { continue }
             do { try clock.check(occurredAt: d.event.occurredAt, serverNow: Date()) } catch {
                 metrics.countRejection(rule: error.rule.rawValue)
+                if case .appointmentBooked(let booking) = d.event {
+                    _ = rejectedAttempts?.record(booking.fingerprint, rule: error.rule, at: Date())
+                }
                 return done(AppendOutcome.rejection(error, eventIndex: i))
             }
         }
@@ -214,6 +217,7 @@ struct AppendService: Sendable {
                     judge(body, decoded: decoded, guarded: guarded, attempt: attempt + 1, resume: resume, done: done)
                 }
             case .failure(let error):
+                recordReusedBooking(error, in: request)
                 done(AppendOutcome.journalError(error, in: request, peerMayRead: peerMayRead))
             }
         }
@@ -229,9 +233,19 @@ struct AppendService: Sendable {
                 done(AppendOutcome.success(result))
             case .failure(let error):
                 if case .wrongExpectedVersion = error { metrics.versionConflicts.increment() }
+                recordReusedBooking(error, in: request)
                 done(AppendOutcome.journalError(error, in: request, peerMayRead: peerMayRead))
             }
         }
+    }
+
+    /// A booking refused because its appointment id is booked for another slot or applicant is
+    /// a refused attempt like any other: one slot sold to several people shows up here.
+    private func recordReusedBooking(_ error: JournalError, in request: AppendRequest) {
+        guard let rejectedAttempts, let i = AppendOutcome.reusedBooking(error, in: request),
+              case .appointmentBooked(let booking)? = try? DomainEvent.decode(type: request.events[i].type, data: request.events[i].data, eventIndex: i)
+        else { return }
+        _ = rejectedAttempts.record(booking.fingerprint, rule: .appointmentIdReused, at: Date())
     }
 
     func recordSuccess(_ result: AppendResult, events: Int, since started: ContinuousClock.Instant) {
