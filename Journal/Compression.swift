@@ -40,6 +40,11 @@ final class ZstdDecompressor {
 
     /// Decompresses into `output`, which must hold exactly `expectedSize` bytes afterwards.
     func decompress(_ source: UnsafeRawBufferPointer, expectedSize: Int, into output: inout [UInt8]) throws(Failure) {
+        // FORMAT.md: exactly one zstd frame. libzstd would also take several back to back, or a
+        // skippable frame first; a reader in another language, following the format, might not.
+        let frameSize = ZSTD_findFrameCompressedSize(source.baseAddress, source.count)
+        if ZSTD_isError(frameSize) != 0 { throw .corrupt(String(cString: ZSTD_getErrorName(frameSize))) }
+        if frameSize != source.count { throw .corrupt("not exactly one zstd frame: the first ends at byte \(frameSize) of \(source.count)") }
         if output.count < expectedSize { output = [UInt8](repeating: 0, count: expectedSize) }
         let n = output.withUnsafeMutableBytes { out in
             ZSTD_decompressDCtx(context, out.baseAddress, expectedSize, source.baseAddress, source.count)

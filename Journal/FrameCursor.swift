@@ -130,6 +130,11 @@ final class FrameCursor {
                 return .invalid(offset: frameOffset, kind: .badChecksum, reason: reason)
             }
             lastChecksumHeld = true
+            guard header.eventCount >= 1 else {
+                // Written whole, so not a torn write; but no writer makes an empty frame, and one
+                // would move the chain head without an event.
+                return .invalid(offset: frameOffset, kind: .badFrameHeader, reason: "frame of no events (event count 0)")
+            }
             switch header.codec {
             case .none:
                 guard header.storedLength == header.payloadLength else {

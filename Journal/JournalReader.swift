@@ -53,9 +53,9 @@ public final class JournalReader {
                 switch try cursor.next() {
                 case .end:
                     break frames
-                case .invalid(let offset, .badCompression, let reason):
+                case .invalid(let offset, let kind, let reason) where cursor.lastChecksumHeld:
                     // Its CRC held, so it was written whole: never a write in progress.
-                    throw JournalError.corrupt(JournalDamage(kind: .badCompression, file: name, offset: offset, position: next,
+                    throw JournalError.corrupt(JournalDamage(kind: kind, file: name, offset: offset, position: next,
                                                              detail: "\(reason); the frame's checksum is sound, so this is damage, not a torn tail"))
                 case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
                     // The tail of the live segment may be a write in progress; a later segment

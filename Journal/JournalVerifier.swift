@@ -107,6 +107,8 @@ public enum JournalVerifier {
             let cursor = FrameCursor(file: file, from: UInt64(JournalFormat.segmentHeaderSize), limit: size, maximumPayload: maximumPayload)
             scan: while true {
                 let step = try cursor.next()
+                // Read now: the search for a later frame below reads other candidates.
+                let checksummed = cursor.lastChecksumHeld
                 switch step {
                 case .end:
                     break scan
@@ -128,10 +130,10 @@ public enum JournalVerifier {
                         cursor.seek(to: later)
                         continue scan
                     }
-                    if case .invalid(_, .badCompression, _) = step {
+                    if case .invalid(_, let kind, _) = step, checksummed {
                         // Its CRC held: written whole, so no torn write made it (the writer refuses
                         // to open on it rather than cut it), wherever it is.
-                        finding(.badCompression, offset, position, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
+                        finding(kind, offset, position, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
                     } else if isLast {
                         report.notes.append("\(name): \(size - offset) bytes at byte \(offset) after the last sound frame (\(reason)): a torn or in-progress write that was never acknowledged; the writer truncates it on open")
                     } else {

@@ -76,10 +76,10 @@ struct SegmentScanner {
             switch step {
             case .end:
                 return result
-            case .invalid(let offset, .badCompression, let reason):
+            case .invalid(let offset, let kind, let reason) where cursor.lastChecksumHeld:
                 // The frame's CRC held: these bytes were written whole, so no torn write made
                 // them, and cutting them could drop an acknowledged frame.
-                throw damage(.badCompression, offset, result.nextPosition, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
+                throw damage(kind, offset, result.nextPosition, "\(reason); the frame's checksum is sound, so this is damage, not a torn tail")
             case .incomplete(let offset, let reason), .invalid(let offset, _, let reason):
                 if tailMayBePreallocated, try cursor.onlyZeros(from: offset) {
                     result.tail = .preallocated(offset: offset)

@@ -138,6 +138,76 @@ import Testing
         }
     }
 
+    /// The offsets of a segment's frames, walked from its header.
+    private func frameOffsets(_ bytes: [UInt8]) -> [Int] {
+        var offsets: [Int] = []
+        var at = JournalFormat.segmentHeaderSize
+        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
+            offsets.append(at)
+            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
+        }
+        return offsets
+    }
+
+    /// A frame of no events, checksummed and chained after the last one: no writer makes it, and
+    /// it would move the chain head without an event, so it is damage (not a torn tail to cut).
+    @Test func aChecksummedFrameOfNoEventsIsDamage() throws {
+        let dir = TemporaryDirectory()
+        let end: UInt64
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try fill(j, count: 10)
+            end = j.endPosition
+            j.close()
+        }
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        let last = try #require(frameOffsets(bytes).last)
+        let at = last + 64 + Int(bytes.getInteger(at: last + 4, as: UInt32.self))
+        let previous = Digest32(bytes: Array(bytes[(last + 28)..<(last + 60)]))
+        let chain = FrameHeader.chainHash(previous: previous, firstPosition: end, eventCount: 0, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        var frame = FrameHeader(storedLength: 0, payloadLength: 0, codec: .none, firstPosition: end, eventCount: 0, chainHash: chain).encodedWithoutChecksum()
+        withUnsafeBytes(of: CRC32C.checksum(frame).littleEndian) { frame.append(contentsOf: $0) }
+        if bytes.count < at + 64 { bytes += [UInt8](repeating: 0, count: at + 64 - bytes.count) }
+        bytes.replaceSubrange(at..<(at + 64), with: frame)
+        try write(bytes, path)
+
+        #expect { try Journal.open(directory: dir.path, options: testOptions()) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.offset == UInt64(at)
+        }
+        #expect(try read(path) == bytes, "nothing was cut")
+        let report = try JournalVerifier.verify(directory: dir.path)
+        #expect(report.findings.contains { $0.offset == UInt64(at) }, "\(report.findings) \(report.notes)")
+    }
+
+    /// A zstd payload must be exactly one zstd frame (FORMAT.md): libzstd would skip a skippable
+    /// frame put in front of it, a reader in another language need not.
+    @Test func aPayloadOfMoreThanOneZstdFrameIsDamage() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let j = try Journal.open(directory: dir.path, options: testOptions())
+            try j.append((0..<5).map { event("s", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
+            j.close()
+        }
+        let path = dir.file(dir.segmentFiles()[0])
+        var bytes = try read(path)
+        let last = try #require(frameOffsets(bytes).last)
+        #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
+        let stored = Int(bytes.getInteger(at: last + 4, as: UInt32.self))
+        // A skippable frame of no content (magic 0x184D2A50, length 0) before the zstd frame.
+        bytes.insert(contentsOf: [0x50, 0x2A, 0x4D, 0x18, 0, 0, 0, 0], at: last + 64)
+        withUnsafeBytes(of: UInt32(stored + 8).littleEndian) { for (i, b) in $0.enumerated() { bytes[last + 4 + i] = b } }
+        resealFrame(&bytes, at: last)
+        try write(bytes, path)
+
+        #expect { try Journal.open(directory: dir.path, options: testOptions()) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badCompression && damage.offset == UInt64(last)
+        }
+        #expect(try read(path) == bytes, "nothing was cut")
+    }
+
     /// A sealed segment of stream "s" and others, with its index; returns the index path.
     private func sealedJournal(_ dir: TemporaryDirectory) throws -> String {
         let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
