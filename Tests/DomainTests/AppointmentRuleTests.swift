@@ -245,6 +245,28 @@ struct AppointmentRuleTests {
         #expect(desk.journal.replay().violations == [])
     }
 
+    @Test("a slot sold to several people: every impostor at the counter is recorded, and the holder is still checked in")
+    func severalPeopleAtTheCounter() throws {
+        var desk = try Desk()
+        try desk.book(0xA1, for: 1)
+        let at = Sample.slotStart.addingTimeInterval(120)
+        try desk.journal.append(try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(66), at: at))
+        let second = try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(67), at: at.addingTimeInterval(60))
+        #expect(second.events.map(\.event.typeName) == ["IdentityMismatchAtCounter"], "the second buyer is evidence too")
+        try desk.journal.append(second)
+        let holder = try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(1), at: at.addingTimeInterval(120))
+        #expect(holder.events.map(\.event.typeName) == ["AppointmentAttended"])
+        try desk.journal.append(holder)
+        let appointment = desk.applicant(1).appointments[Sample.uuid(0xA1)]
+        #expect(appointment?.wasGenuinelyUsed == true)
+        #expect(rejection { try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(1), at: at.addingTimeInterval(180)) } == .appointmentNotActive,
+                "the holder is checked in once")
+        let third = try Decide.checkIn(Sample.uuid(0xA1), of: desk.applicant(1), presenting: Sample.identity(68), at: at.addingTimeInterval(240))
+        #expect(third.events.map(\.event.typeName) == ["IdentityMismatchAtCounter"], "and an impostor after the holder as well")
+        try desk.journal.append(third)
+        #expect(desk.journal.replay().violations == [])
+    }
+
     @Test("an attendance whose identity check failed is refused without its mismatch event in the same append")
     func failedCheckWithoutItsEvidence() throws {
         var desk = try Desk()

@@ -133,15 +133,23 @@ public struct ApplicantState: Sendable, Equatable {
             }
             try requireNoOtherActive(appointment.motif, at: reinstated.occurredAt, except: reinstated.appointmentId)
         case .appointmentAttended(let attendance):
-            let appointment = try requireBooked(attendance.appointmentId, inSlot: attendance.slotId)
+            let appointment = try requireKnown(attendance.appointmentId, inSlot: attendance.slotId)
+            // The holder may still come after someone else presented the booking (a slot sold to
+            // several people): an impostor must not use the appointment up.
+            let holderAfterImpostor = appointment.status == .attended(identityMatched: false) && attendance.identityMatched
+            guard appointment.status == .booked || holderAfterImpostor else {
+                throw Rejection(.appointmentNotActive, "appointment \(attendance.appointmentId.canonicalString) is no longer booked (\(appointment.status))")
+            }
             try requireStarted(appointment, at: attendance.occurredAt)
         case .appointmentNoShow(let noShow):
             let appointment = try requireBooked(noShow.appointmentId, inSlot: noShow.slotId)
             try requireStarted(appointment, at: noShow.occurredAt)
         case .identityMismatchAtCounter(let mismatch):
             let appointment = try requireKnown(mismatch.appointmentId, inSlot: mismatch.slotId)
-            guard appointment.status == .attended(identityMatched: false), !appointment.mismatchRecorded else {
-                throw Rejection(.mismatchWithoutFailedCheck, "an identity mismatch must follow an attendance whose identity check failed, once; appointment \(mismatch.appointmentId.canonicalString) has none")
+            // Every identity presented for a booking that is not its holder's is evidence, however
+            // many people bought the slot; each follows an attendance at the counter.
+            guard case .attended = appointment.status, mismatch.presentedIdentityKey != identityKey else {
+                throw Rejection(.mismatchWithoutFailedCheck, "an identity mismatch must follow an attendance at the counter and name another identity than the holder's; appointment \(mismatch.appointmentId.canonicalString) has none")
             }
         default:
             break

@@ -113,7 +113,9 @@ extension Decide {
 
     /// Records the applicant at the counter, after the start. When the identity presented is not
     /// the one booked, an `IdentityMismatchAtCounter` follows in the same append, so the evidence
-    /// of a resold slot can never be missing.
+    /// of a resold slot can never be missing. A slot sold to several people brings several to
+    /// the counter: each further mismatch is recorded on its own, and the holder, if they come
+    /// after an impostor, is still checked in.
     public static func checkIn(
         _ appointmentId: UUID,
         of applicant: ApplicantState,
@@ -124,6 +126,14 @@ extension Decide {
             throw Rejection(.appointmentUnknown, "this applicant has no appointment \(appointmentId.canonicalString)")
         }
         let matched = presented == applicant.identityKey
+        if case .attended = appointment.status, !matched {
+            let mismatch = DomainEvent.identityMismatchAtCounter(IdentityMismatchAtCounter(
+                appointmentId: appointmentId, identityKey: applicant.identityKey, site: appointment.site, slotId: appointment.slotId,
+                presentedIdentityKey: presented, occurredAt: time
+            ))
+            try applicant.check(mismatch)
+            return try plan([(applicant.stream, applicant.expectedVersion, mismatch)])
+        }
         let attendance = DomainEvent.appointmentAttended(AppointmentAttended(
             appointmentId: appointmentId, identityKey: applicant.identityKey, site: appointment.site, slotId: appointment.slotId,
             identityMatched: matched, occurredAt: time

@@ -120,7 +120,9 @@ struct CommandEndpoints: Sendable {
         let presented = f.identityKey("presentedIdentityKey"), time = f.date("occurredAt", required: false) ?? Date()
         let command = f.commandKey()
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
-        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), [AppointmentAttended.typeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+        // Someone else's identity is recorded as a mismatch (after the first, on its own).
+        let recorded: Set = presented == identity ? [AppointmentAttended.typeName] : [AppointmentAttended.typeName, IdentityMismatchAtCounter.typeName]
+        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), recorded)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
