@@ -22,7 +22,9 @@ enum CheckpointFile {
     static let endMagic = Array("RGPRJEND".utf8)
     /// 2: the backlog is kept by week (`CalendarTable`); a version-1 state does not decode into it.
     /// 3: a copy in an append is recognised by its data too (`ProjectionSet.CopyKey`).
-    static let version: UInt32 = 3
+    /// 4: the copies of the append being read are counted per stream (`ProjectionSet.CopyCount`):
+    ///    a version-3 state's copy keys do not decode into them.
+    static let version: UInt32 = 4
     static let headerSize = 16
     static let stepSize = 58
     static let trailerSize = 72

@@ -398,7 +398,7 @@ struct CheckpointConsistencyTests {
         ]
         var set = ProjectionSet()
         for (n, (event, endsAppend)) in events.enumerated() {
-            try set.apply(event, id: Sample.uuid(0x1_0000 + n), position: UInt64(n), recordedAtMicros: Int64(n) * 1_000_000, endsAppend: endsAppend)
+            try set.apply(event, stream: "stream-\(n)", id: Sample.uuid(0x1_0000 + n), position: UInt64(n), recordedAtMicros: Int64(n) * 1_000_000, endsAppend: endsAppend)
             #expect(set.firstInconsistency() == nil, "after event \(n)")
         }
         try set.apply(RecordedEvent(position: UInt64(events.count), stream: "x", version: 0, id: Sample.uuid(0xEE), type: "Probe", recordedAtMicros: 0,
