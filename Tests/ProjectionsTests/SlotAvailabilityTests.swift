@@ -107,6 +107,23 @@ struct SlotAvailabilityTests {
         #expect(set.eventCounts()["AppointmentRescheduled"] == 6)
     }
 
+    @Test("withdrawing the only slot of a release with free places exhausts the release when its other places are all booked")
+    func withdrawalExhaustsRelease() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let full = Sample.uuid(0x91), empty = Sample.uuid(0x92), release = Sample.uuid(0x93)
+        h.record(try Decide.publish(Sample.publication(full, start: t0 + 86_400 * 7, capacity: 1, release: release, at: t0), onto: h.slot(full)))
+        h.record(try Decide.publish(Sample.publication(empty, start: t0 + 86_400 * 8, capacity: 2, release: release, at: t0), onto: h.slot(empty)))
+        h.record(try Decide.book(Sample.uuid(0x94), in: h.slot(full), for: h.applicant(Sample.identity(9)), from: Sample.fingerprint(9), at: t0 + 5))
+        h.record(try Decide.withdraw(h.slot(empty), because: .staffShortage, at: t0 + 60))
+        let dir = TemporaryDirectory("withdrawal-exhausts")
+        try h.write(to: dir.path)
+        let summary = try #require(try ProjectionRebuild.rebuild(journal: dir.path).releases().first)
+        #expect(summary.places == 1 && summary.placesBooked == 1)
+        #expect(summary.exhaustedAt == t0 + 60)
+        #expect(summary.secondsToExhaustion == 60)
+    }
+
     /// Byte-identical events in one append are different events, each written to two streams: a
     /// cancellation, a reinstatement and a second cancellation at the same instant leave the
     /// appointment cancelled, whichever way the events are folded.
