@@ -23,8 +23,16 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     public private(set) var delayStatistics = DelayStatistics()
     public private(set) var abuseSignals: AbuseSignals
     public private(set) var appointments = AppointmentLedger()
-    /// Events seen per catalogue type (copies included), and of types outside the catalogue.
+    /// Events seen of types outside the catalogue, by name: at most `maximumForeignTypeNames`
+    /// names, and the events of any further name under `otherForeignTypes`. `registre import`
+    /// does not check types against the catalogue, so a journal could hold a new name per event;
+    /// the state must not grow by one entry per name. The total stays exact.
     var foreignTypes: [String: UInt64] = [:]
+    static let maximumForeignTypeNames = 1_000
+    /// Not a name the journal accepts for a type (letters, digits and - _ . : only), so no type is
+    /// counted under it by its own name.
+    public static let otherForeignTypes = "(other types)"
+    /// Events seen per catalogue type (copies included).
     var kindCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
     var anomalyTable: [AnomalyKind: Anomaly] = [:]
     /// The records of copied kinds in the append being read: how many times each stream held each event.
@@ -153,7 +161,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                                 recordedAtMicros: Int64, endsAppend: Bool, reader: FactReader) throws(ProjectionError) -> FoldedStep? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         guard let kind else {
-            foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
+            countForeign(String(decoding: type, as: UTF8.self))
             note(.foreignEventType, position: position, id: id)
             advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
             return nil
@@ -182,6 +190,17 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         guard view.position == position else { return }
         note(.undecodableEvent, position: view.position, id: view.id)
         advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
+    }
+
+    /// Counts an event of a type outside the catalogue under its name while fewer than
+    /// `maximumForeignTypeNames` are named, else under `otherForeignTypes`.
+    private mutating func countForeign(_ name: String) {
+        let named = foreignTypes.count - (foreignTypes[Self.otherForeignTypes] == nil ? 0 : 1)
+        if foreignTypes[name] != nil || named < Self.maximumForeignTypeNames {
+            foreignTypes[name, default: 0] += 1
+        } else {
+            foreignTypes[Self.otherForeignTypes, default: 0] += 1
+        }
     }
 
     private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
@@ -392,7 +411,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     /// What the journal said that its own rules forbid, or that the projections could not place.
     public func anomalies() -> [Anomaly] { anomalyTable.values.sorted { $0.firstPosition < $1.firstPosition } }
 
-    /// Events folded per type name (each copy of a multi-stream event counts).
+    /// Events folded per type name (each copy of a multi-stream event counts). Types outside the
+    /// catalogue past the first 1,000 names are counted together under `otherForeignTypes`.
     public func eventCounts() -> [String: UInt64] {
         var out = foreignTypes
         for kind in EventKind.allCases where kindCounts[Int(kind.rawValue)] > 0 { out[kind.typeName] = kindCounts[Int(kind.rawValue)] }

@@ -91,6 +91,10 @@ extension ProjectionSet {
                 return "its anomaly \(kind.rawValue) counts \(anomaly.count) from position \(anomaly.firstPosition), after \(position) events"
             }
         }
+        let named = foreignTypes.count - (foreignTypes[Self.otherForeignTypes] == nil ? 0 : 1)
+        guard named <= Self.maximumForeignTypeNames else {
+            return "it names \(named) types outside the catalogue; at most \(Self.maximumForeignTypeNames) are named"
+        }
         // Every event folded is counted once: by its type, as a foreign type, or as undecodable.
         var total = UInt64(anomalyTable[.undecodableEvent]?.count ?? 0)
         var overflow = false

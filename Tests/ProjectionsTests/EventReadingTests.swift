@@ -138,6 +138,24 @@ struct EventReadingTests {
         #expect(set.anomalies().map(\.kind) == [.foreignEventType])
     }
 
+    @Test("past 1,000 names, events of types outside the catalogue are counted under one bucket, and the total stays exact")
+    func foreignTypeNamesAreCapped() throws {
+        var set = ProjectionSet()
+        let names = (0..<1_005).map { "Probe.\($0)" } + ["Probe.0", "Probe.0", "Probe.0", "Probe.1004", "Probe.1004"]
+        for (n, name) in names.enumerated() { try set.apply(recorded(name, "{}", position: UInt64(n))) }
+        let counts = set.eventCounts()
+        #expect(counts.count == ProjectionSet.maximumForeignTypeNames + 1)
+        #expect(counts["Probe.0"] == 4 && counts["Probe.999"] == 1 && counts["Probe.1000"] == nil)
+        #expect(counts[ProjectionSet.otherForeignTypes] == 5 + 2)
+        #expect(counts.values.reduce(0, +) == set.position)
+        #expect(set.firstInconsistency() == nil)
+        // A state naming more is refused when it is loaded.
+        var forged = set
+        forged.foreignTypes["Probe.1000"] = 1
+        forged.foreignTypes[ProjectionSet.otherForeignTypes]! -= 1
+        #expect(forged.firstInconsistency() == "it names 1001 types outside the catalogue; at most 1000 are named")
+    }
+
     @Test("times are read to the millisecond as the catalogue rounds them")
     func millisecondTimes() {
         func millis(_ text: String) -> Int64? {
