@@ -129,6 +129,28 @@ struct EventReadingTests {
         }
     }
 
+    /// The live server folds the new events into its one set in place (`JournalProjections`),
+    /// which is right only if a refused event changes nothing, inside an append too.
+    @Test("an event apply refuses, unreadable or out of order, leaves the whole set as it was, in the middle of an append too")
+    func refusedEventsChangeNothing() throws {
+        let dir = TemporaryDirectory("refused-events")
+        let events = try combinedHistory().write(to: dir.path)
+        let cut = try #require(events.firstIndex { $0.type == "AppointmentBooked" && !$0.endsAppend }) + 1
+        var set = ProjectionSet()
+        for event in events.prefix(cut) { try set.apply(event) }
+        #expect(!set.copiesInAppend.isEmpty)
+        let before = set
+        let unreadable = RecordedEvent(position: UInt64(cut), stream: events[cut].stream, version: 0, id: Sample.uuid(0xEE), type: events[cut].type,
+                                       recordedAtMicros: events[cut].recordedAtMicros, metadata: Array("{}".utf8), data: Array(#"{"x":1}"#.utf8),
+                                       endsAppend: events[cut].endsAppend)
+        #expect(throws: ProjectionError.self) { try set.apply(unreadable) }
+        #expect(set == before)
+        #expect(throws: ProjectionError.outOfOrder(expected: UInt64(cut), got: UInt64(cut + 1))) { try set.apply(events[cut + 1]) }
+        #expect(set == before)
+        try set.apply(events[cut])
+        #expect(set.position == UInt64(cut + 1))
+    }
+
     @Test("events of types outside the catalogue are counted, not folded")
     func foreignTypes() throws {
         var set = ProjectionSet()
