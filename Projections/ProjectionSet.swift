@@ -10,8 +10,9 @@ import Journal
 /// the number of slots, releases, appointments, dossiers and client fingerprints, never with the
 /// number of events (see docs/PROJECTIONS.md for the bytes per entity).
 ///
-/// Events written to several streams in one append (a booking is in the slot's stream and in the
-/// applicant's) are counted once per append.
+/// An event written to several streams in one append (a booking is in the slot's stream and in
+/// the applicant's) is folded once; two events with the same bytes in one append are each folded
+/// (`CopyCount`).
 public struct ProjectionSet: Sendable, Codable, Equatable {
     /// The next position to apply: every event before it has been folded.
     public private(set) var position: UInt64 = 0
@@ -22,25 +23,53 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     public private(set) var delayStatistics = DelayStatistics()
     public private(set) var abuseSignals: AbuseSignals
     public private(set) var appointments = AppointmentLedger()
-    /// Events seen per catalogue type (copies included), and of types outside the catalogue.
+    /// Events seen of types outside the catalogue, by name: at most `maximumForeignTypeNames`
+    /// names, and the events of any further name under `otherForeignTypes`. `registre import`
+    /// does not check types against the catalogue, so a journal could hold a new name per event;
+    /// the state must not grow by one entry per name. The total stays exact.
     var foreignTypes: [String: UInt64] = [:]
+    static let maximumForeignTypeNames = 1_000
+    /// Not a name the journal accepts for a type (letters, digits and - _ . : only), so no type is
+    /// counted under it by its own name.
+    public static let otherForeignTypes = "(other types)"
+    /// Events seen per catalogue type (copies included).
     var kindCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
     var anomalyTable: [AnomalyKind: Anomaly] = [:]
-    /// Appointment events already counted in the append being read.
-    var copiesInAppend: [CopyKey] = []
+    /// The records of copied kinds in the append being read: how many times each stream held each event.
+    var copiesInAppend: [CopyCount] = []
 
-    /// A copy is the same type with the same data bytes (`CopyDetector`): the digest of the
-    /// bytes keeps two different events about one appointment in one append (two reschedules,
-    /// or a cancellation, a reinstatement and a second cancellation) from being taken for copies.
+    /// An event about an appointment, as its records are compared within an append: its type and
+    /// a digest of its data bytes (which hold the appointment id and the time).
     struct CopyKey: Hashable, Sendable, Codable {
         var kind: UInt8
-        var appointment: UUID
         var data: UInt64
     }
 
-    /// A 64-bit digest of the data bytes, eight at a time (the fold's hot path): stable across
-    /// processes, since checkpoints keep these keys. Not a defence against crafted collisions,
-    /// which would only make the projections count a crafted event as a copy.
+    /// How many records of one event one stream has held so far in the append being read.
+    ///
+    /// The decisions write an event about an appointment to several streams (the slot's and the
+    /// applicant's; a reschedule to both slots' too): those copies are one event and are folded
+    /// once. But two events with identical bytes in one append (a cancellation, a reinstatement
+    /// and a second cancellation at the same instant; reschedules s1 → s2 → s1 → s2) are
+    /// different events and are each folded. A stream never holds two copies of one event, so
+    /// the n-th record of an event in a stream is its n-th occurrence: it is folded when no
+    /// stream has yet held the event n times, and is a copy otherwise.
+    struct CopyCount: Equatable, Sendable, Codable {
+        var key: CopyKey
+        /// `ProjectionSet.digest` of the stream name's bytes.
+        var stream: UInt64
+        var count: UInt32
+    }
+
+    /// A 64-bit digest of data or stream-name bytes, eight at a time (the fold's hot path): stable
+    /// across processes, since checkpoints keep these keys. Not a defence against crafted
+    /// collisions, which would only make the projections count a crafted event as a copy of
+    /// another, or a crafted copy as a second event.
+    static func digest(_ string: String) -> UInt64 {
+        var string = string
+        return string.withUTF8 { digest(UnsafeRawBufferPointer($0)) }
+    }
+
     static func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(bytes.count)
         var i = 0
@@ -65,31 +94,38 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     /// Folds one event read from the journal. Returns the dossier step it made, if it was a dossier event.
     @discardableResult
     public mutating func apply(_ view: EventView) throws(ProjectionError) -> DossierHistoryEntry? {
-        try apply(type: view.typeBytes, data: view.dataBytes, id: view.id, position: view.position,
+        try apply(type: view.typeBytes, data: view.dataBytes, stream: view.streamBytes, id: view.id, position: view.position,
                   recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)?.entry
     }
 
     @discardableResult
     public mutating func apply(_ event: RecordedEvent) throws(ProjectionError) -> DossierHistoryEntry? {
-        var type = event.type
+        var type = event.type, stream = event.stream
         let result: Result<DossierHistoryEntry?, ProjectionError> = type.withUTF8 { typeBytes in
-            event.data.withUnsafeBytes { data in
-                do throws(ProjectionError) {
-                    return .success(try apply(type: UnsafeRawBufferPointer(typeBytes), data: data, id: event.id, position: event.position,
-                                              recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)?.entry)
-                } catch { return .failure(error) }
+            stream.withUTF8 { streamBytes in
+                event.data.withUnsafeBytes { data in
+                    do throws(ProjectionError) {
+                        return .success(try apply(type: UnsafeRawBufferPointer(typeBytes), data: data, stream: UnsafeRawBufferPointer(streamBytes),
+                                                  id: event.id, position: event.position, recordedAtMicros: event.recordedAtMicros,
+                                                  endsAppend: event.endsAppend)?.entry)
+                    } catch { return .failure(error) }
+                }
             }
         }
         return try result.get()
     }
 
-    /// Folds an event the caller already decoded (a server that just committed it).
+    /// Folds an event the caller already decoded (a server that just committed it). `stream` is
+    /// the stream it was written to: the copies of one event in the other streams of its append
+    /// are recognised by it (`CopyCount`).
     @discardableResult
-    public mutating func apply(_ event: DomainEvent, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
+    public mutating func apply(_ event: DomainEvent, stream: String, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> DossierHistoryEntry? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         let kind = EventKind.allCases.first { $0.typeName == event.typeName }!
-        let digest = kind.isCopiedAcrossStreams ? event.encodedData().withUnsafeBytes { Self.digest($0) } : 0
-        return fold(kind, Fact(event), data: digest, id: id, position: position, recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)?.entry
+        let copied = kind.isCopiedAcrossStreams
+        let digest = copied ? event.encodedData().withUnsafeBytes { Self.digest($0) } : 0
+        return fold(kind, Fact(event), data: digest, stream: copied ? Self.digest(stream) : 0, id: id, position: position,
+                    recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)?.entry
     }
 
     /// The offline rebuild's `apply`: the second copy of an event written to two streams in one
@@ -97,31 +133,35 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     mutating func apply(_ view: EventView, copies: inout CopyDetector, reader: FactReader) throws(ProjectionError) -> FoldedStep? {
         let type = view.typeBytes, data = view.dataBytes
         let kind = reader.kind(named: type)
-        if let kind, view.position == position, copies.isCopy(kind, data) {
+        // The same bytes as the record before it: the same event, or a repeat of it in this stream.
+        if let kind, view.position == position, copies.isCopy(kind, data),
+           case let key = CopyKey(kind: kind.rawValue, data: Self.digest(data)), case let stream = Self.digest(view.streamBytes),
+           isCopy(key, stream: stream) {
+            _ = countRecord(key, stream: stream)
             kindCounts[Int(kind.rawValue)] += 1
             advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
             copies.remember(kind, data, endsAppend: view.endsAppend)
             return nil
         }
-        let step = try apply(kind: kind, type: type, data: data, id: view.id, position: view.position,
+        let step = try apply(kind: kind, type: type, data: data, stream: view.streamBytes, id: view.id, position: view.position,
                              recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend, reader: reader)
         copies.remember(kind, data, endsAppend: view.endsAppend)
         return step
     }
 
-    mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
+    mutating func apply(type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, stream: UnsafeRawBufferPointer, id: UUID, position: UInt64,
                         recordedAtMicros: Int64, endsAppend: Bool) throws(ProjectionError) -> FoldedStep? {
         let reader = FactReader()
-        return try apply(kind: reader.kind(named: type), type: type, data: data, id: id, position: position,
+        return try apply(kind: reader.kind(named: type), type: type, data: data, stream: stream, id: id, position: position,
                          recordedAtMicros: recordedAtMicros, endsAppend: endsAppend, reader: reader)
     }
 
-    /// `kind` is `reader.kind(named: type)`.
-    private mutating func apply(kind: EventKind?, type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, id: UUID, position: UInt64,
+    /// `kind` is `reader.kind(named: type)`; `stream` the name of the stream the record is in.
+    private mutating func apply(kind: EventKind?, type: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, stream: UnsafeRawBufferPointer, id: UUID, position: UInt64,
                                 recordedAtMicros: Int64, endsAppend: Bool, reader: FactReader) throws(ProjectionError) -> FoldedStep? {
         guard position == self.position else { throw .outOfOrder(expected: self.position, got: position) }
         guard let kind else {
-            foreignTypes[String(decoding: type, as: UTF8.self), default: 0] += 1
+            countForeign(String(decoding: type, as: UTF8.self))
             note(.foreignEventType, position: position, id: id)
             advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
             return nil
@@ -137,7 +177,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
                 throw .invalidEvent(position: position, eventId: id, type: kind.typeName, problem: error.description)
             }
         }
-        return fold(kind, fact, data: kind.isCopiedAcrossStreams ? Self.digest(data) : 0, id: id, position: position,
+        let copied = kind.isCopiedAcrossStreams
+        return fold(kind, fact, data: copied ? Self.digest(data) : 0, stream: copied ? Self.digest(stream) : 0, id: id, position: position,
                     recordedAtMicros: recordedAtMicros, endsAppend: endsAppend)
     }
 
@@ -151,20 +192,59 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         advance(recordedAtMicros: view.recordedAtMicros, endsAppend: view.endsAppend)
     }
 
+    /// Counts an event of a type outside the catalogue under its name while fewer than
+    /// `maximumForeignTypeNames` are named, else under `otherForeignTypes`.
+    private mutating func countForeign(_ name: String) {
+        let named = foreignTypes.count - (foreignTypes[Self.otherForeignTypes] == nil ? 0 : 1)
+        if foreignTypes[name] != nil || named < Self.maximumForeignTypeNames {
+            foreignTypes[name, default: 0] += 1
+        } else {
+            foreignTypes[Self.otherForeignTypes, default: 0] += 1
+        }
+    }
+
     private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
         position += 1
         lastRecordedAtMicros = recordedAtMicros
         if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll(keepingCapacity: true) }
     }
 
-    private mutating func fold(_ kind: EventKind, _ fact: Fact, data: UInt64, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
+    /// Whether a record of `key` in `stream` is a copy of an occurrence already folded in this
+    /// append: another stream has held the event more times than this one (`CopyCount`).
+    private func isCopy(_ key: CopyKey, stream: UInt64) -> Bool {
+        let (mostHeld, mine) = copyCounts(key, stream: stream)
+        return (mine.map { copiesInAppend[$0].count } ?? 0) < mostHeld
+    }
+
+    /// Counts a record of `key` in `stream`; returns whether it was a copy (see `isCopy`).
+    private mutating func countRecord(_ key: CopyKey, stream: UInt64) -> Bool {
+        let (mostHeld, mine) = copyCounts(key, stream: stream)
+        let held: UInt32
+        if let mine {
+            held = copiesInAppend[mine].count
+            copiesInAppend[mine].count += 1
+        } else {
+            held = 0
+            copiesInAppend.append(CopyCount(key: key, stream: stream, count: 1))
+        }
+        return held < mostHeld
+    }
+
+    /// The most records of `key` one stream of this append has held (the occurrences folded),
+    /// and the entry of `stream` for it, if any. Linear in the append, which is a handful of records.
+    private func copyCounts(_ key: CopyKey, stream: UInt64) -> (mostHeld: UInt32, entry: Int?) {
+        var most: UInt32 = 0, mine: Int? = nil
+        for i in copiesInAppend.indices where copiesInAppend[i].key == key {
+            most = max(most, copiesInAppend[i].count)
+            if copiesInAppend[i].stream == stream { mine = i }
+        }
+        return (most, mine)
+    }
+
+    private mutating func fold(_ kind: EventKind, _ fact: Fact, data: UInt64, stream: UInt64, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
         defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }
         kindCounts[Int(kind.rawValue)] += 1
-        if kind.isCopiedAcrossStreams, let appointment = fact.appointmentId {
-            let key = CopyKey(kind: kind.rawValue, appointment: appointment, data: data)
-            if copiesInAppend.contains(key) { return nil }
-            copiesInAppend.append(key)
-        }
+        if kind.isCopiedAcrossStreams, countRecord(CopyKey(kind: kind.rawValue, data: data), stream: stream) { return nil }
         switch fact {
         case .slotPublished(let ref, let motif, let category, let start, let capacity, let release, let at):
             if slotAvailability.publish(ref, motif: motif, category: category, start: start, capacity: capacity, release: release, at: at, position: position) == nil {
@@ -331,7 +411,8 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     /// What the journal said that its own rules forbid, or that the projections could not place.
     public func anomalies() -> [Anomaly] { anomalyTable.values.sorted { $0.firstPosition < $1.firstPosition } }
 
-    /// Events folded per type name (each copy of a multi-stream event counts).
+    /// Events folded per type name (each copy of a multi-stream event counts). Types outside the
+    /// catalogue past the first 1,000 names are counted together under `otherForeignTypes`.
     public func eventCounts() -> [String: UInt64] {
         var out = foreignTypes
         for kind in EventKind.allCases where kindCounts[Int(kind.rawValue)] > 0 { out[kind.typeName] = kindCounts[Int(kind.rawValue)] }

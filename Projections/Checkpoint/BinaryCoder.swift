@@ -68,7 +68,7 @@ extension Array: BinaryDecodableCollection where Element: Decodable {
     static func readBinary(_ reader: BinaryReader) throws -> Self {
         let n = try reader.count()
         var out: [Element] = []
-        out.reserveCapacity(n)
+        out.reserveCapacity(reader.reservation(for: n, of: Element.self))
         for _ in 0..<n { out.append(try reader.read(Element.self)) }
         return out
     }
@@ -84,7 +84,7 @@ extension Set: BinaryEncodableCollection where Element: Encodable {
 extension Set: BinaryDecodableCollection where Element: Decodable {
     static func readBinary(_ reader: BinaryReader) throws -> Self {
         let n = try reader.count()
-        var out = Set<Element>(minimumCapacity: n)
+        var out = Set<Element>(minimumCapacity: reader.reservation(for: n, of: Element.self))
         for _ in 0..<n { out.insert(try reader.read(Element.self)) }
         return out
     }
@@ -103,7 +103,7 @@ extension Dictionary: BinaryEncodableCollection where Key: Encodable, Value: Enc
 extension Dictionary: BinaryDecodableCollection where Key: Decodable, Value: Decodable {
     static func readBinary(_ reader: BinaryReader) throws -> Self {
         let n = try reader.count()
-        var out = Dictionary(minimumCapacity: n)
+        var out = Dictionary(minimumCapacity: reader.reservation(for: n, of: (Key, Value).self))
         for _ in 0..<n {
             let key = try reader.read(Key.self)
             out[key] = try reader.read(Value.self)
@@ -309,6 +309,17 @@ struct BinaryReader: Decoder {
         }
         return Int(n)
     }
+
+    /// Elements to reserve room for before decoding a collection of `n`: at most the bytes left
+    /// and at most `maximumReservedBytes` of them. A forged count is refused when the data runs
+    /// out, rather than by asking the allocator for terabytes up front (which traps); a genuine
+    /// large collection grows past the reservation as its elements are decoded, each of which
+    /// takes bytes of the data.
+    func reservation<Element>(for n: Int, of: Element.Type) -> Int {
+        min(n, source.remaining, Self.maximumReservedBytes / max(1, MemoryLayout<Element>.stride))
+    }
+
+    static let maximumReservedBytes = 16 << 20
 
     func read<T: Decodable>(_ type: T.Type) throws -> T {
         if type == UUID.self {

@@ -22,7 +22,9 @@ enum CheckpointFile {
     static let endMagic = Array("RGPRJEND".utf8)
     /// 2: the backlog is kept by week (`CalendarTable`); a version-1 state does not decode into it.
     /// 3: a copy in an append is recognised by its data too (`ProjectionSet.CopyKey`).
-    static let version: UInt32 = 3
+    /// 4: the copies of the append being read are counted per stream (`ProjectionSet.CopyCount`):
+    ///    a version-3 state's copy keys do not decode into them.
+    static let version: UInt32 = 4
     static let headerSize = 16
     static let stepSize = 58
     static let trailerSize = 72
@@ -48,12 +50,29 @@ enum CheckpointFile {
         withUnsafeBytes(of: step.recordedAtMicros.littleEndian) { out.append(contentsOf: $0) }
     }
 
-    static func decodeStep(_ b: UnsafeRawBufferPointer) -> DossierHistoryEntry? {
-        guard b.count == stepSize, let kind = EventKind(rawValue: b[40]), Int(b[41]) < statuses.count else { return nil }
-        return DossierHistoryEntry(dossierId: uuid(b, 0), position: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
-                                   eventId: uuid(b, 24), type: kind.typeName, statusAfter: statuses[Int(b[41])],
-                                   occurredAt: Millis.date(Int64(littleEndian: b.loadUnaligned(fromByteOffset: 42, as: Int64.self))),
-                                   recordedAtMicros: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 50, as: Int64.self)))
+    /// Why a saved step is not one the fold could have written.
+    struct UnreadableStep: Error, Equatable {
+        var reason: String
+    }
+
+    /// The step in `b`, checked for what its fields alone can say: its event kind is a dossier
+    /// event's, its status one the catalogue has, and its occurred-at time one the catalogue can
+    /// spell (anything else would trap turning it into a date, or into a day in the export). Its
+    /// order and commit time are checked against the others' by `CheckpointReader.forEachStep`.
+    static func decodeStep(_ b: UnsafeRawBufferPointer) -> Result<DossierHistoryEntry, UnreadableStep> {
+        guard b.count == stepSize else { return .failure(UnreadableStep(reason: "it holds \(b.count) bytes, not \(stepSize)")) }
+        guard let kind = EventKind(rawValue: b[40]), kind.isDossierEvent else {
+            return .failure(UnreadableStep(reason: "its event kind \(b[40]) is not a dossier event's"))
+        }
+        guard Int(b[41]) < statuses.count else { return .failure(UnreadableStep(reason: "its status \(b[41]) is not a dossier status")) }
+        let occurredAt = Int64(littleEndian: b.loadUnaligned(fromByteOffset: 42, as: Int64.self))
+        guard BusinessTime.contains(occurredAt) else {
+            return .failure(UnreadableStep(reason: "its occurred-at time (\(occurredAt) ms) is not a time the catalogue can spell"))
+        }
+        return .success(DossierHistoryEntry(dossierId: uuid(b, 0), position: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                                            eventId: uuid(b, 24), type: kind.typeName, statusAfter: statuses[Int(b[41])],
+                                            occurredAt: Millis.date(occurredAt),
+                                            recordedAtMicros: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 50, as: Int64.self))))
     }
 
     static func uuid(_ b: UnsafeRawBufferPointer, _ at: Int) -> UUID {

@@ -164,34 +164,44 @@ final class CheckpointReader {
     /// Every dossier step saved, in journal order.
     ///
     /// Each must be a step of a dossier of the state, after the one before it and before the
-    /// state's position, and each dossier's steps must end where the state says it stands;
-    /// otherwise this throws, after `body` saw the steps before the contradiction (the export
-    /// that streams them then discards its output).
+    /// state's position, committed no earlier than the one before it and no later than the
+    /// state's last event, with times the catalogue can spell; each dossier's steps must end
+    /// where the state says it stands; otherwise this throws, after `body` saw the steps before
+    /// the contradiction (the export that streams them then discards its output).
     func forEachStep(_ body: (DossierHistoryEntry) throws -> Void) throws {
         let total = Int(trailer.steps) * CheckpointFile.stepSize
         let perChunk = (1 << 20) / CheckpointFile.stepSize * CheckpointFile.stepSize
         let board = set.dossierBoard
+        let lastRecordedAt = set.lastRecordedAtMicros ?? .min
         var seen = [Int32](repeating: 0, count: board.dossiers.count)
-        var previous: UInt64? = nil
-        func contradiction(_ why: String) -> ProjectionError {
-            .checkpoint("\(path) is damaged or not a checkpoint of `registre project`: its dossier steps contradict its state: \(why); delete it to rebuild from zero")
+        var previous: (position: UInt64, recordedAtMicros: Int64)? = nil
+        func damaged(_ why: String) -> ProjectionError {
+            .checkpoint("\(path) is damaged or not a checkpoint of `registre project`: \(why); delete it to rebuild from zero")
         }
+        func contradiction(_ why: String) -> ProjectionError { damaged("its dossier steps contradict its state: \(why)") }
         var offset = 0
         while offset < total {
             let chunk = try Self.read(fd, at: CheckpointFile.headerSize + offset, count: min(perChunk, total - offset), path: path)
             try chunk.withUnsafeBytes { raw in
                 var i = 0
                 while i < raw.count {
-                    guard let step = CheckpointFile.decodeStep(UnsafeRawBufferPointer(rebasing: raw[i..<(i + CheckpointFile.stepSize)])) else {
-                        throw ProjectionError.checkpoint("\(path) holds an unreadable dossier step at byte \(CheckpointFile.headerSize + offset + i)")
+                    let step: DossierHistoryEntry
+                    switch CheckpointFile.decodeStep(UnsafeRawBufferPointer(rebasing: raw[i..<(i + CheckpointFile.stepSize)])) {
+                    case .success(let decoded): step = decoded
+                    case .failure(let unreadable):
+                        throw damaged("its dossier step at byte \(CheckpointFile.headerSize + offset + i) is unreadable: \(unreadable.reason)")
                     }
                     guard let d = board.dossierIndex(of: step.dossierId).map(Int.init) else {
                         throw contradiction("the step at position \(step.position) is of dossier \(step.dossierId.uuidString.lowercased()), which it does not hold")
                     }
-                    guard previous.map({ step.position > $0 }) ?? true, step.position < trailer.position else {
+                    guard previous.map({ step.position > $0.position }) ?? true, step.position < trailer.position else {
                         throw contradiction("the step at position \(step.position) is not after the one before it and before position \(trailer.position)")
                     }
-                    previous = step.position
+                    // The journal's commit clock never goes back along the log.
+                    guard previous.map({ step.recordedAtMicros >= $0.recordedAtMicros }) ?? true, step.recordedAtMicros <= lastRecordedAt else {
+                        throw contradiction("the step at position \(step.position) was committed at \(step.recordedAtMicros) µs, before the step before it or after the last event folded (\(lastRecordedAt) µs)")
+                    }
+                    previous = (step.position, step.recordedAtMicros)
                     seen[d] += 1
                     let dossier = board.dossiers[d]
                     if seen[d] == dossier.steps, step.position != dossier.lastPosition || step.statusAfter != dossier.status {

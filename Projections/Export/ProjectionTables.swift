@@ -97,10 +97,10 @@ public enum ProjectionTables {
 
     public static let delays = TableSchema(name: "delays", row: "one delay measure over one group", columns: [
         Column("measure", .text, "complete-to-available, complete-to-decision or booking-to-appointment"),
-        Column("grouping", .text, "overall, category or category-site-month: which of the next three columns are set"),
+        Column("grouping", .text, "overall, category, category-month or category-site-month: which of the next three columns are set"),
         Column("category", .text, "category; empty for overall"),
         Column("site", .text, "site; set only for category-site-month"),
-        Column("month", .text, "month of completion (of booking for booking-to-appointment); set only for category-site-month"),
+        Column("month", .text, "month of completion (of booking for booking-to-appointment); set for category-month and category-site-month"),
         Column("count", .integer, "samples"),
         Column("mean_days", .real, "mean, in days"),
         Column("median_days", .real, "median, in days"),

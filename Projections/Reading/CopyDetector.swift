@@ -5,11 +5,13 @@ import Foundation
 ///
 /// The decisions write a booking, a cancellation, a reinstatement or a reschedule to the slot's
 /// stream and to the applicant's in one append: two records with the same type and the same data
-/// bytes. The fold counts the second and skips it (`ProjectionSet.copiesInAppend`), so parsing it
+/// bytes. The fold counts the second and skips it (`ProjectionSet.CopyCount`), so parsing it
 /// is wasted work. Its bytes are compared with those of the record just before it in the same
-/// append, which was read in full and strictly; only an exact match is taken as a copy, and
+/// append, which was read in full and strictly; only an exact match is a candidate, and the fold
+/// then skips it only if its stream makes it a copy rather than a second event with the same
+/// bytes (the same stream again, or a stream that already held the event as often as any other);
 /// anything else is read as usual. A copy therefore gets exactly the treatment a full read would
-/// give it: same type, same bytes, same facts, same appointment already counted in this append.
+/// give it: same type, same bytes, same facts, same event already folded in this append.
 struct CopyDetector {
     /// The data bytes of the last record, when it was of a copied type and its append goes on.
     private var previous: [UInt8] = []

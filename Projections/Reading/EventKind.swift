@@ -55,6 +55,11 @@ enum EventKind: UInt8, CaseIterable, Sendable {
         }
     }
 
+    /// Events of a dossier's stream: each one folded makes a step of its dossier's history.
+    var isDossierEvent: Bool {
+        (EventKind.dossierSubmitted.rawValue...EventKind.implicitRejectionDeadlineReached.rawValue).contains(rawValue)
+    }
+
     /// The kind whose type name is exactly `bytes`; `nil` for a type outside the catalogue.
     static func named(_ bytes: UnsafeRawBufferPointer) -> EventKind? {
         CatalogueTables.shared.pointer.pointee.kinds.kind(named: bytes)

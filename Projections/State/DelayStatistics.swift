@@ -17,6 +17,9 @@ public enum DelayGrouping: String, Sendable, Codable, CaseIterable {
     case overall
     /// One row per measure and category.
     case category
+    /// One row per measure, category and month, every site together: its median is that of all
+    /// the month's samples (the sites' medians, even weighted by their counts, do not make one).
+    case categoryMonth = "category-month"
     /// One row per measure, category, site and month; the month is that of completion (of the
     /// booking, for `booking-to-appointment`).
     case categorySiteMonth = "category-site-month"
@@ -77,6 +80,7 @@ public struct DelayStatistics: Sendable, Codable, Equatable {
             let group: DelayRow.Group = switch grouping {
             case .overall: .init(measure: key.measure)
             case .category: .init(measure: key.measure, category: key.category)
+            case .categoryMonth: .init(measure: key.measure, category: key.category, month: key.month)
             case .categorySiteMonth: .init(measure: key.measure, category: key.category, site: key.site, month: key.month)
             }
             groups[group, default: []].append(contentsOf: values)

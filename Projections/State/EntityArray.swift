@@ -198,7 +198,7 @@ extension EntityArray: BinaryDecodableCollection where Element: Decodable {
     static func readBinary(_ reader: BinaryReader) throws -> Self {
         let n = try reader.count()
         var out = EntityArray()
-        out.reserveCapacity(n)
+        out.reserveCapacity(reader.reservation(for: n, of: Element.self))
         for _ in 0..<n { out.append(try reader.read(Element.self)) }
         return out
     }

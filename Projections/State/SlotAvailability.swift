@@ -105,7 +105,10 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
         let i = Int(index)
         guard slots[i].withdrawnAt == nil else { return }
         slots[i].withdrawnAt = at
-        releases[Int(slots[i].release)].places -= slots[i].capacity
+        let r = Int(slots[i].release)
+        releases[r].places -= slots[i].capacity
+        // Withdrawing a slot with free places can leave every remaining place of the release booked.
+        noteExhaustion(of: r, at: at)
     }
 
     /// A place taken (booking, reinstatement, reschedule into the slot).
@@ -115,6 +118,12 @@ public struct SlotAvailability: Sendable, Codable, Equatable {
         let r = Int(slots[i].release)
         releases[r].booked += 1
         if isNewBooking { releases[r].bookings += 1 }
+        noteExhaustion(of: r, at: at)
+    }
+
+    /// A release runs out the first time every place of its slots not withdrawn is booked,
+    /// whether a place was taken or a slot with free places withdrawn.
+    private mutating func noteExhaustion(of r: Int, at: Int64) {
         if releases[r].exhaustedAt == nil, releases[r].places > 0, releases[r].booked >= releases[r].places {
             releases[r].exhaustedAt = at
         }

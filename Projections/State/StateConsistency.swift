@@ -91,6 +91,10 @@ extension ProjectionSet {
                 return "its anomaly \(kind.rawValue) counts \(anomaly.count) from position \(anomaly.firstPosition), after \(position) events"
             }
         }
+        let named = foreignTypes.count - (foreignTypes[Self.otherForeignTypes] == nil ? 0 : 1)
+        guard named <= Self.maximumForeignTypeNames else {
+            return "it names \(named) types outside the catalogue; at most \(Self.maximumForeignTypeNames) are named"
+        }
         // Every event folded is counted once: by its type, as a foreign type, or as undecodable.
         var total = UInt64(anomalyTable[.undecodableEvent]?.count ?? 0)
         var overflow = false
@@ -102,13 +106,25 @@ extension ProjectionSet {
         guard !overflow, total == position else {
             return "its counts of events by type add up to \(overflow ? "more than 2^64" : String(total)), but it folded \(position) events"
         }
-        for key in copiesInAppend {
-            guard let kind = EventKind(rawValue: key.kind), kind.isCopiedAcrossStreams else {
-                return "it remembers a copy of an event of kind \(key.kind), which is never copied"
+        for entry in copiesInAppend {
+            guard let kind = EventKind(rawValue: entry.key.kind), kind.isCopiedAcrossStreams else {
+                return "it remembers a copy of an event of kind \(entry.key.kind), which is never copied"
             }
+            guard entry.count >= 1, UInt64(entry.count) <= position else {
+                return "it remembers \(entry.count) records of one event in one stream, after \(position) events"
+            }
+        }
+        if let repeated = firstRepeat(in: copiesInAppend, key: { CopyStream(key: $0.key, stream: $0.stream) }) {
+            return "it remembers the records of one event in one stream twice (entry \(repeated) of the append's copies)"
         }
         return nil
     }
+}
+
+/// An event and a stream, as `copiesInAppend` holds at most one count for each.
+private struct CopyStream: Hashable {
+    var key: ProjectionSet.CopyKey
+    var stream: UInt64
 }
 
 /// The business times the catalogue can spell: four-digit years, 0000-01-01T00:00:00Z up to

@@ -159,14 +159,15 @@ struct DemoCommand: ParsableCommand {
         return numbers.count > 1 && months.contains(" to ") ? "\(Int(first * 30.4))–\(Int(numbers[1] * 30.4))" : "\(Int(first * 30.4))"
     }
 
+    /// The median of every complete → available delay of each category and month, all sites
+    /// together: from the pooled samples (`.categoryMonth`), not from the sites' medians.
     static func delaysPerMonth(_ p: ProjectionSet) -> [(category: String, months: [(month: String, medianDays: Double)])] {
-        var series: [String: [String: (Double, Int)]] = [:]
-        for row in p.delays(groupBy: .categorySiteMonth) where row.measure == .completeToAvailable {
+        var series: [String: [(month: String, medianDays: Double)]] = [:]
+        for row in p.delays(groupBy: .categoryMonth) where row.measure == .completeToAvailable {
             guard let c = row.category, let m = row.month else { continue }
-            let (sum, n) = series[c.rawValue, default: [:]][m] ?? (0, 0)
-            series[c.rawValue, default: [:]][m] = (sum + row.medianDays * Double(row.count), n + row.count)
+            series[c.rawValue, default: []].append((month: m, medianDays: row.medianDays))
         }
-        return series.sorted { $0.key < $1.key }.map { (category: $0.key, months: $0.value.sorted { $0.key < $1.key }.map { (month: $0.key, medianDays: $0.value.0 / Double(max(1, $0.value.1))) }) }
+        return series.sorted { $0.key < $1.key }.map { (category: $0.key, months: $0.value.sorted { $0.month < $1.month }) }
     }
 }
 

@@ -240,12 +240,29 @@ struct CheckpointConsistencyTests {
         swapped.replaceSubrange(row(2), with: f.parts.steps[row(1)])
         var lastStatus = f.parts.steps
         lastStatus[row(rows - 1).lowerBound + 41] ^= 1
+        // A step's occurred-at time (bytes 42..<50) and commit time (50..<58), and its event kind (byte 40).
+        func altered(_ k: Int, at field: Int, _ value: Int64) -> [UInt8] {
+            var steps = f.parts.steps
+            steps.replaceSubrange(row(k).lowerBound + field..<row(k).lowerBound + field + 8, with: withUnsafeBytes(of: value.littleEndian) { Array($0) })
+            return steps
+        }
+        let recordedAt = { (k: Int) in f.parts.steps[row(k)].withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 50, as: Int64.self)) } }
+        var bookingStep = f.parts.steps
+        bookingStep[row(1).lowerBound + 40] = EventKind.appointmentBooked.rawValue
         let cases: [(String, [UInt8]?, [UInt8], String)] = [
             ("a commit time one second earlier", nil, lastTime, "its state says the event at position \(f.cut - 1) was committed at"),
             ("one step fewer than the dossiers count", Array(f.parts.steps.dropLast(size)), state, "it holds \(rows - 1) dossier steps, but its dossiers count \(rows)"),
             ("a step of a dossier it does not hold", strangerStep, state, "its dossier steps contradict its state: the step at position"),
             ("two steps out of order", swapped, state, "is not after the one before it"),
             ("the last step in another state than the dossier's", lastStatus, state, "its dossier steps contradict its state: dossier"),
+            ("a step that occurred at Int64.min ms", altered(1, at: 42, .min), state,
+             "its dossier step at byte \(CheckpointFile.headerSize + size) is unreadable: its occurred-at time (\(Int64.min) ms) is not a time the catalogue can spell"),
+            ("a step that occurred at 2e17 ms", altered(1, at: 42, 200_000_000_000_000_000), state,
+             "is unreadable: its occurred-at time (200000000000000000 ms) is not a time the catalogue can spell"),
+            ("a step of a booking", bookingStep, state, "is unreadable: its event kind \(EventKind.appointmentBooked.rawValue) is not a dossier event's"),
+            ("a step committed before the one before it", altered(1, at: 50, recordedAt(0) - 1), state, "was committed at \(recordedAt(0) - 1) µs, before the step before it"),
+            ("a step committed after the state's last event", altered(rows - 1, at: 50, set.lastRecordedAtMicros! + 1), state,
+             "after the last event folded (\(set.lastRecordedAtMicros!) µs)"),
         ]
         for (what, steps, state, expected) in cases {
             try f.parts.write(steps: steps, state: state, to: f.checkpoint)
@@ -398,7 +415,7 @@ struct CheckpointConsistencyTests {
         ]
         var set = ProjectionSet()
         for (n, (event, endsAppend)) in events.enumerated() {
-            try set.apply(event, id: Sample.uuid(0x1_0000 + n), position: UInt64(n), recordedAtMicros: Int64(n) * 1_000_000, endsAppend: endsAppend)
+            try set.apply(event, stream: "stream-\(n)", id: Sample.uuid(0x1_0000 + n), position: UInt64(n), recordedAtMicros: Int64(n) * 1_000_000, endsAppend: endsAppend)
             #expect(set.firstInconsistency() == nil, "after event \(n)")
         }
         try set.apply(RecordedEvent(position: UInt64(events.count), stream: "x", version: 0, id: Sample.uuid(0xEE), type: "Probe", recordedAtMicros: 0,

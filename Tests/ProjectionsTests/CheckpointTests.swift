@@ -123,7 +123,7 @@ struct CheckpointTests {
         var live = ProjectionSet()
         for event in events {
             let decoded = try DomainEvent.decode(type: event.type, data: event.data, eventIndex: 0)
-            try live.apply(decoded, id: event.id, position: event.position, recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)
+            try live.apply(decoded, stream: event.stream, id: event.id, position: event.position, recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)
         }
         #expect(live == (try ProjectionRebuild.rebuild(journal: dir.path)))
         #expect(throws: ProjectionError.outOfOrder(expected: UInt64(events.count), got: 0)) { try live.apply(events[0]) }

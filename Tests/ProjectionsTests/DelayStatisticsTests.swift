@@ -42,6 +42,25 @@ struct DelayStatisticsTests {
         #expect(detailed.map { "\($0.category!.rawValue)/\($0.site!.rawValue)/\($0.month!)" } == ["student/grenoble/2024-01", "worker/vienne/2024-01"])
     }
 
+    /// The demo's "median delay by month" once weighted the sites' medians by their counts:
+    /// (10 × 3 + 50 × 1) / 4 = 20 days here, which no sample and no median is. The month's
+    /// median is that of its pooled samples, 10, 10, 50, 100: 30 days.
+    @Test("by category and month, the median is that of every site's samples together")
+    func categoryMonthPoolsTheSites() throws {
+        var stats = DelayStatistics()
+        let completed = Millis.of(Sample.time("2024-03-04T10:00:00Z")), day: Int64 = 86_400_000
+        for (site, days) in [(Site.grenoble, [10, 10, 100] as [Int64]), (.vienne, [50])] {
+            for d in days { stats.record(.completeToAvailable, category: .worker, site: site, from: completed, to: completed + d * day) }
+        }
+        let perSite = stats.delays(groupBy: .categorySiteMonth)
+        #expect(perSite.map(\.medianDays) == [10, 50])
+        let rows = stats.delays(groupBy: .categoryMonth)
+        try #require(rows.count == 1)
+        let row = rows[0]
+        #expect(row.grouping == .categoryMonth && row.category == .worker && row.site == nil && row.month == "2024-03")
+        #expect(row.count == 4 && row.medianDays == 30 && row.meanDays == 42.5)
+    }
+
     @Test("booking → appointment is measured from the booking to the slot's start")
     func bookingDelay() throws {
         let dir = TemporaryDirectory("booking-delay")

@@ -133,7 +133,7 @@ struct DossierBoardTests {
             .dossierWithdrawn(DossierWithdrawn(dossierId: Sample.uuid(1), occurredAt: Sample.time("2024-04-30T11:00:00Z"))),
         ]
         for (n, event) in events.enumerated() {
-            try set.apply(event, id: Sample.uuid(0x100 + n), position: UInt64(n), recordedAtMicros: Int64(n), endsAppend: true)
+            try set.apply(event, stream: "dossier", id: Sample.uuid(0x100 + n), position: UInt64(n), recordedAtMicros: Int64(n), endsAppend: true)
         }
         let rows = set.backlog().map { "\($0.day) \($0.category.rawValue) +\($0.submitted) -\($0.ended) open \($0.open) awaiting \($0.awaitingDecision)" }
         #expect(rows == ["2024-03-01 student +1 -0 open 1 awaiting 1",

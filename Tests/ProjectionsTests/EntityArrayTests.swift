@@ -73,6 +73,28 @@ struct EntityArrayTests {
         #expect(entities != EntityArray(values.dropLast()))
     }
 
+    /// A forged checkpoint's count may be as large as the data left, which a large file makes
+    /// terabytes of elements: room is reserved for a bounded number, so the count is refused
+    /// when the elements run out. The data here is 2^45 + 8 bytes long without being held: the
+    /// source hands out bytes that are not a valid element (a presence byte of 0xFF).
+    @Test("a collection count as large as the data left is a decoding error, not a reservation of terabytes that traps")
+    func forgedCountIsADecodingError() throws {
+        let count: UInt64 = 1 << 45
+        let window = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { window.deallocate() }
+        func forged() -> BinarySource {
+            BinarySource(length: 8 + Int(count), chunk: 64) { offset, n in
+                precondition(n <= window.count)
+                for i in 0..<n { window[i] = offset + i < 8 ? UInt8(truncatingIfNeeded: count >> (8 * UInt64(offset + i))) : 0xFF }
+                return UnsafeRawBufferPointer(rebasing: window[0..<n])
+            }
+        }
+        #expect(throws: DecodingError.self) { try BinaryCoder.decode(EntityArray<UInt64>.self, from: forged()) }
+        #expect(throws: DecodingError.self) { try BinaryCoder.decode([UInt64].self, from: forged()) }
+        #expect(throws: DecodingError.self) { try BinaryCoder.decode(Set<UInt64>.self, from: forged()) }
+        #expect(throws: DecodingError.self) { try BinaryCoder.decode([UInt64: UInt64].self, from: forged()) }
+    }
+
     @Test("an index past the size of a huge-page mapping still finds every key and no other")
     func largeIndex() {
         // 300,000 keys take 1 M buckets (8 MiB), so the last tables are mappings of their own.

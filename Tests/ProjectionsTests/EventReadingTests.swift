@@ -129,6 +129,28 @@ struct EventReadingTests {
         }
     }
 
+    /// The live server folds the new events into its one set in place (`JournalProjections`),
+    /// which is right only if a refused event changes nothing, inside an append too.
+    @Test("an event apply refuses, unreadable or out of order, leaves the whole set as it was, in the middle of an append too")
+    func refusedEventsChangeNothing() throws {
+        let dir = TemporaryDirectory("refused-events")
+        let events = try combinedHistory().write(to: dir.path)
+        let cut = try #require(events.firstIndex { $0.type == "AppointmentBooked" && !$0.endsAppend }) + 1
+        var set = ProjectionSet()
+        for event in events.prefix(cut) { try set.apply(event) }
+        #expect(!set.copiesInAppend.isEmpty)
+        let before = set
+        let unreadable = RecordedEvent(position: UInt64(cut), stream: events[cut].stream, version: 0, id: Sample.uuid(0xEE), type: events[cut].type,
+                                       recordedAtMicros: events[cut].recordedAtMicros, metadata: Array("{}".utf8), data: Array(#"{"x":1}"#.utf8),
+                                       endsAppend: events[cut].endsAppend)
+        #expect(throws: ProjectionError.self) { try set.apply(unreadable) }
+        #expect(set == before)
+        #expect(throws: ProjectionError.outOfOrder(expected: UInt64(cut), got: UInt64(cut + 1))) { try set.apply(events[cut + 1]) }
+        #expect(set == before)
+        try set.apply(events[cut])
+        #expect(set.position == UInt64(cut + 1))
+    }
+
     @Test("events of types outside the catalogue are counted, not folded")
     func foreignTypes() throws {
         var set = ProjectionSet()
@@ -136,6 +158,24 @@ struct EventReadingTests {
         #expect(set.position == 1)
         #expect(set.eventCounts() == ["Probe": 1])
         #expect(set.anomalies().map(\.kind) == [.foreignEventType])
+    }
+
+    @Test("past 1,000 names, events of types outside the catalogue are counted under one bucket, and the total stays exact")
+    func foreignTypeNamesAreCapped() throws {
+        var set = ProjectionSet()
+        let names = (0..<1_005).map { "Probe.\($0)" } + ["Probe.0", "Probe.0", "Probe.0", "Probe.1004", "Probe.1004"]
+        for (n, name) in names.enumerated() { try set.apply(recorded(name, "{}", position: UInt64(n))) }
+        let counts = set.eventCounts()
+        #expect(counts.count == ProjectionSet.maximumForeignTypeNames + 1)
+        #expect(counts["Probe.0"] == 4 && counts["Probe.999"] == 1 && counts["Probe.1000"] == nil)
+        #expect(counts[ProjectionSet.otherForeignTypes] == 5 + 2)
+        #expect(counts.values.reduce(0, +) == set.position)
+        #expect(set.firstInconsistency() == nil)
+        // A state naming more is refused when it is loaded.
+        var forged = set
+        forged.foreignTypes["Probe.1000"] = 1
+        forged.foreignTypes[ProjectionSet.otherForeignTypes]! -= 1
+        #expect(forged.firstInconsistency() == "it names 1001 types outside the catalogue; at most 1000 are named")
     }
 
     @Test("times are read to the millisecond as the catalogue rounds them")

@@ -107,6 +107,95 @@ struct SlotAvailabilityTests {
         #expect(set.eventCounts()["AppointmentRescheduled"] == 6)
     }
 
+    @Test("withdrawing the only slot of a release with free places exhausts the release when its other places are all booked")
+    func withdrawalExhaustsRelease() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let full = Sample.uuid(0x91), empty = Sample.uuid(0x92), release = Sample.uuid(0x93)
+        h.record(try Decide.publish(Sample.publication(full, start: t0 + 86_400 * 7, capacity: 1, release: release, at: t0), onto: h.slot(full)))
+        h.record(try Decide.publish(Sample.publication(empty, start: t0 + 86_400 * 8, capacity: 2, release: release, at: t0), onto: h.slot(empty)))
+        h.record(try Decide.book(Sample.uuid(0x94), in: h.slot(full), for: h.applicant(Sample.identity(9)), from: Sample.fingerprint(9), at: t0 + 5))
+        h.record(try Decide.withdraw(h.slot(empty), because: .staffShortage, at: t0 + 60))
+        let dir = TemporaryDirectory("withdrawal-exhausts")
+        try h.write(to: dir.path)
+        let summary = try #require(try ProjectionRebuild.rebuild(journal: dir.path).releases().first)
+        #expect(summary.places == 1 && summary.placesBooked == 1)
+        #expect(summary.exhaustedAt == t0 + 60)
+        #expect(summary.secondsToExhaustion == 60)
+    }
+
+    /// Byte-identical events in one append are different events, each written to two streams: a
+    /// cancellation, a reinstatement and a second cancellation at the same instant leave the
+    /// appointment cancelled, whichever way the events are folded.
+    @Test("a cancellation, a reinstatement and an identical second cancellation in one append leave the appointment cancelled")
+    func cancelReinstateCancelInOneAppend() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let slot = Sample.uuid(0x71), appointment = Sample.uuid(0x72), who = Sample.identity(7)
+        h.record(try Decide.publish(Sample.publication(slot, start: t0 + 86_400 * 7, capacity: 1, release: Sample.uuid(0x73), at: t0), onto: h.slot(slot)))
+        h.record(try Decide.book(appointment, in: h.slot(slot), for: h.applicant(who), from: Sample.fingerprint(7), at: t0 + 1))
+        var merged: [PlannedEvent] = []
+        for step in 0..<3 {
+            let plan = step == 1 ? try Decide.reinstate(appointment, of: h.applicant(who), in: h.slot(slot), at: t0 + 60)
+                                 : try Decide.cancelByApplicant(appointment, of: h.applicant(who), in: h.slot(slot), at: t0 + 60)
+            h.record(plan)
+            merged += plan.events
+        }
+        #expect(merged[0].data == merged[4].data && merged[0].stream == merged[4].stream)
+        h.plans.removeLast(3)
+        h.plans.append(PlannedAppend(events: merged, expectedVersions: [:]))
+        let dir = TemporaryDirectory("cancel-reinstate-cancel")
+        let events = try h.write(to: dir.path)
+        for set in try foldedEveryWay(events, journal: dir.path) {
+            #expect(set.slotAvailability.allSlots().map(\.booked) == [0])
+            #expect(set.fingerprint(Sample.fingerprint(7))?.cancelledByApplicant == 2)
+            #expect(set.anomalies() == [])
+            #expect(set.eventCounts()["AppointmentCancelledByApplicant"] == 4 && set.eventCounts()["AppointmentReinstated"] == 2)
+        }
+    }
+
+    @Test("reschedules s1 → s2 → s1 → s2 at one instant in one append leave the appointment in s2")
+    func reschedulesBackAndForthInOneAppend() throws {
+        let h = History()
+        let t0 = SlotScenario.t0
+        let s1 = Sample.uuid(0x81), s2 = Sample.uuid(0x82), appointment = Sample.uuid(0x83), who = Sample.identity(8)
+        for (k, slot) in [s1, s2].enumerated() {
+            h.record(try Decide.publish(Sample.publication(slot, start: t0 + Double(86_400 * (7 + k)), capacity: 1, release: Sample.uuid(0x84), at: t0), onto: h.slot(slot)))
+        }
+        h.record(try Decide.book(appointment, in: h.slot(s1), for: h.applicant(who), from: Sample.fingerprint(8), at: t0 + 1))
+        var merged: [PlannedEvent] = []
+        for (from, to) in [(s1, s2), (s2, s1), (s1, s2)] {
+            let plan = try Decide.reschedule(appointment, of: h.applicant(who), from: h.slot(from), to: h.slot(to), at: t0 + 60)
+            h.record(plan)
+            merged += plan.events
+        }
+        #expect(merged[0].data == merged[6].data)
+        h.plans.removeLast(3)
+        h.plans.append(PlannedAppend(events: merged, expectedVersions: [:]))
+        let dir = TemporaryDirectory("reschedules-back-and-forth")
+        let events = try h.write(to: dir.path)
+        for set in try foldedEveryWay(events, journal: dir.path) {
+            let booked = Dictionary(uniqueKeysWithValues: set.slotAvailability.allSlots().map { ($0.slotId, $0.booked) })
+            #expect(booked == [s1: 0, s2: 1], "\(booked)")
+            #expect(set.anomalies() == [])
+            #expect(set.eventCounts()["AppointmentRescheduled"] == 9)
+        }
+    }
+
+    /// The three ways into the fold: the offline rebuild (copies not read again), every record
+    /// read in full, and events already decoded with their streams (a live server).
+    private func foldedEveryWay(_ events: [RecordedEvent], journal: String) throws -> [ProjectionSet] {
+        var read = ProjectionSet(), decoded = ProjectionSet()
+        for event in events {
+            try read.apply(event)
+            try decoded.apply(try DomainEvent.decode(type: event.type, data: event.data, eventIndex: 0), stream: event.stream, id: event.id,
+                              position: event.position, recordedAtMicros: event.recordedAtMicros, endsAppend: event.endsAppend)
+        }
+        let rebuilt = try ProjectionRebuild.rebuild(journal: journal)
+        #expect(rebuilt == read && read == decoded)
+        return [rebuilt, read, decoded]
+    }
+
     @Test("a journal that broke the capacity rule shows the slot full and counts the anomaly")
     func overbookedJournal() throws {
         let h = History()

@@ -19,13 +19,18 @@ public actor JournalProjections: LiveProjections {
         encoder.outputFormatting = [.sortedKeys]
     }
 
+    /// Folds the events committed since the last query into `set` in place. A copy folded and
+    /// assigned back would share every table with `set` until then, so its first change to each
+    /// one would copy it whole (copy-on-write): every query after a commit would copy the tables
+    /// the new events touch, millions of entities each. In place is safe: `apply` throws only
+    /// before it changes anything (a position out of order, data it cannot read), and every
+    /// event it folds leaves the set whole at the next position; a catch-up that stops on an
+    /// error leaves the set at the last event folded, and the next query resumes from there.
     private func catchUp() throws {
-        var folded = set
-        try journal.forEachEvent(from: folded.position) { view in
-            do { _ = try folded.apply(view) } catch ProjectionError.invalidEvent { folded.skipUndecodable(view) }
+        try journal.forEachEvent(from: set.position) { view in
+            do { _ = try set.apply(view) } catch ProjectionError.invalidEvent { set.skipUndecodable(view) }
             return true
         }
-        set = folded
     }
 
     private func json(_ value: some Encodable) throws -> [UInt8] {
