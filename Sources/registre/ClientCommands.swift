@@ -203,19 +203,28 @@ final class SocketHTTPClient {
     }
 }
 
-/// What an error answer says, for a one-line message.
+/// What an error answer says, as a message of a few lines.
 func describeFailure(_ r: SocketHTTPClient.Response) -> String {
+    failureLines(r).joined(separator: "\n")
+}
+
+/// What an error answer says: a first line, then one line per problem it lists, each to be
+/// printed on its own (`printError` escapes a newline inside a line).
+func failureLines(_ r: SocketHTTPClient.Response) -> [String] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
-        return "HTTP \(r.status): \(r.text.prefix(300))"
+        return ["HTTP \(r.status): \(r.text.prefix(300))"]
     }
-    var text = "HTTP \(r.status) \(object["error"] as? String ?? "error"): \(object["message"] as? String ?? "")"
-    if let rule = object["rule"] as? String { text += " [rule \(rule)]" }
+    var first = "HTTP \(r.status) \(object["error"] as? String ?? "error"): \(object["message"] as? String ?? "")"
+    if let rule = object["rule"] as? String { first += " [rule \(rule)]" }
+    var lines = [first]
     if let problems = object["problems"] as? [[String: Any]] {
         for p in problems.prefix(20) {
-            text += "\n  event \(p["eventIndex"].map { "\($0)" } ?? "-") \(p["field"] as? String ?? ""): \(p["message"] as? String ?? "") [\(p["rule"] as? String ?? "")]"
+            let index = (p["eventIndex"] as? NSNumber)?.intValue
+            let which = index.map { "event \($0)" } ?? "event -"
+            lines.append("  \(which) \(p["field"] as? String ?? ""): \(p["message"] as? String ?? "") [\(p["rule"] as? String ?? "")]")
         }
     }
-    return text
+    return lines
 }
 
 /// `--socket PATH`, shared by the client commands.
@@ -307,7 +316,7 @@ struct AppendCommand: ParsableCommand {
             throw ExitCode(3)
         }
         guard response.status == 200 else {
-            printError(describeFailure(response))
+            failureLines(response).forEach(printError)
             throw ExitCode(1)
         }
         print(response.text)
@@ -376,7 +385,7 @@ struct ReadCommand: ParsableCommand {
                 throw ExitCode(3)
             }
             guard response.status == 200 else {
-                printError(describeFailure(response))
+                failureLines(response).forEach(printError)
                 throw ExitCode(1)
             }
             guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
