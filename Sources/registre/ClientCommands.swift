@@ -208,9 +208,9 @@ func describeFailure(_ r: SocketHTTPClient.Response) -> String {
     failureLines(r).joined(separator: "\n")
 }
 
-/// What an error answer says: a first line, then one line per problem it lists, each to be
-/// printed on its own (`printError` escapes a newline inside a line).
-func failureLines(_ r: SocketHTTPClient.Response) -> [String] {
+/// What an error answer says: a first line, then one line per problem it lists. `lineOf` names
+/// the input line of an event of the append by its index, when the append came from a file.
+func failureLines(_ r: SocketHTTPClient.Response, lineOf: (Int) -> Int? = { _ in nil }) -> [String] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
         return ["HTTP \(r.status): \(r.text.prefix(300))"]
     }
@@ -220,7 +220,7 @@ func failureLines(_ r: SocketHTTPClient.Response) -> [String] {
     if let problems = object["problems"] as? [[String: Any]] {
         for p in problems.prefix(20) {
             let index = (p["eventIndex"] as? NSNumber)?.intValue
-            let which = index.map { "event \($0)" } ?? "event -"
+            let which = index.map { k in lineOf(k).map { "line \($0) (event \(k))" } ?? "event \(k)" } ?? "event -"
             lines.append("  \(which) \(p["field"] as? String ?? ""): \(p["message"] as? String ?? "") [\(p["rule"] as? String ?? "")]")
         }
     }
@@ -246,7 +246,12 @@ struct AppendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "append",
         abstract: "Append an event given by flags, or the events of an NDJSON file, through a running server.",
-        discussion: "A file is sent in appends of up to --batch events, each atomic; a line may carry expectedVersion. Prints one result line per append."
+        discussion: """
+        A file is sent in appends of up to --batch events (fewer when they would pass the journal's 16 MiB \
+        per append), each atomic; a line may carry expectedVersion. The whole file is checked before anything \
+        is sent: a bad line is reported by number, with every other bad line, and nothing is appended. \
+        Prints one result line per append; when the server refuses one, says which lines are in the journal.
+        """
     )
 
     @OptionGroup var server: SocketLocation
@@ -275,43 +280,14 @@ struct AppendCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let file { return try append(file: file) }
         let client = try server.connect()
-        if let file {
-            let handle: FileHandle
-            if file == "-" { handle = .standardInput } else {
-                guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
-                handle = h
-            }
-            var batcher = ImportBatcher(maximumEvents: batch)
-            var n = 0
-            do {
-                try LineReader(handle).forEachLine { line in
-                    n += 1
-                    guard !line.isEmpty else { return }
-                    let parsed: ImportLine
-                    do { parsed = try ImportLine(parsing: line) } catch { throw ValidationError("\(file) line \(n): \(error)") }
-                    if !batcher.add(parsed) {
-                        try send(batcher.request, client)
-                        batcher.reset()
-                        _ = batcher.add(parsed)
-                    }
-                }
-            } catch let failure as LineReader.Failure {
-                throw ValidationError("\(file) \(failure)")
-            }
-            if !batcher.isEmpty { try send(batcher.request, client) }
-        } else {
-            let event = ProposedEvent(stream: stream!, type: type!, id: id.flatMap(UUID.init(uuidString:)),
-                                      data: Array(data!.utf8), metadata: Array((metadata ?? "{}").utf8))
-            var expectations: [String: ExpectedVersion] = [:]
-            if let e = expectedVersion.flatMap(ExpectedVersion.init(wire:)) { expectations[stream!] = e }
-            try send(AppendRequest(events: [event], expectedVersions: expectations), client)
-        }
-    }
-
-    private func send(_ request: AppendRequest, _ client: SocketHTTPClient) throws {
+        let event = ProposedEvent(stream: stream!, type: type!, id: id.flatMap(UUID.init(uuidString:)),
+                                  data: Array(data!.utf8), metadata: Array((metadata ?? "{}").utf8))
+        var expectations: [String: ExpectedVersion] = [:]
+        if let e = expectedVersion.flatMap(ExpectedVersion.init(wire:)) { expectations[stream!] = e }
         let response: SocketHTTPClient.Response
-        do { response = try client.send("POST", "/append", json: Self.body(of: request)) } catch let e as ClientError {
+        do { response = try client.send("POST", "/append", json: Self.body(of: AppendRequest(events: [event], expectedVersions: expectations))) } catch let e as ClientError {
             printError(e.description)
             throw ExitCode(3)
         }
@@ -320,6 +296,106 @@ struct AppendCommand: ParsableCommand {
             throw ExitCode(1)
         }
         print(response.text)
+    }
+
+    /// One append of a file, with the line of each of its events.
+    struct FileAppend {
+        var request: AppendRequest
+        var lines: [Int]
+        var range: String { lines.first == lines.last ? "line \(lines[0])" : "lines \(lines[0])–\(lines.last!)" }
+    }
+
+    /// Checks every line of the file, then sends its appends in order; stops at the first the
+    /// server refuses and says which lines are in the journal.
+    private func append(file: String) throws {
+        let handle: FileHandle
+        if file == "-" { handle = .standardInput } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("\(file) does not exist") }
+            guard !isDirectory.boolValue else { throw ValidationError("\(file) is a directory: name an NDJSON file, or - for standard input") }
+            guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
+            handle = h
+        }
+        let (appends, badLines) = Self.appends(of: handle, batch: batch)
+        if !badLines.isEmpty {
+            let name = file == "-" ? "standard input" : file
+            for (line, message) in badLines { printError("\(name) line \(line): \(message)") }
+            printError("nothing was sent: mend the line\(badLines.count == 1 ? "" : "s") above and append the file again")
+            throw ExitCode(1)
+        }
+        let client = try server.connect()
+        /// The last line whose append the server acknowledged.
+        var sentThrough = 0
+        func kept(after: String) -> String {
+            switch sentThrough {
+            case 0: return "no line of the file was appended before it"
+            case 1: return "line 1 of the file is in the journal" + after
+            default: return "lines 1–\(sentThrough) of the file are in the journal" + after
+            }
+        }
+        for append in appends {
+            let response: SocketHTTPClient.Response
+            do { response = try client.send("POST", "/append", json: Self.body(of: append.request)) } catch let e as ClientError {
+                printError(e.description)
+                printError("the append of \(append.range) got no answer and may or may not be in the journal; \(kept(after: "")), and nothing after \(append.range) was sent")
+                throw ExitCode(3)
+            }
+            guard response.status == 200 else {
+                failureLines(response, lineOf: { append.lines.indices.contains($0) ? append.lines[$0] : nil }).forEach(printError)
+                printError("the server refused the append of \(append.range), and nothing of it was written; \(kept(after: " and nothing after \(sentThrough == 1 ? "it" : "them")"))")
+                throw ExitCode(1)
+            }
+            print(response.text)
+            sentThrough = append.lines.last!
+        }
+    }
+
+    /// The appends the file's lines make, or the bad lines (at most 100) with what is wrong with
+    /// each. An append ends at --batch events, before it would pass the journal's bytes per
+    /// append, and where a line's expectation does not follow from the append (`ImportBatcher`).
+    static func appends(of handle: FileHandle, batch: Int) -> (appends: [FileAppend], badLines: [(Int, String)]) {
+        let limits = JournalLimits()
+        var batcher = ImportBatcher(maximumEvents: batch)
+        var lines: [Int] = []
+        var bytes = 0
+        var appends: [FileAppend] = []
+        var badLines: [(Int, String)] = []
+        func flush() {
+            guard !batcher.isEmpty else { return }
+            appends.append(FileAppend(request: batcher.request, lines: lines))
+            batcher.reset()
+            lines.removeAll()
+            bytes = 0
+        }
+        var n = 0
+        do {
+            try LineReader(handle).forEachLine { line in
+                n += 1
+                if LineReader.isBlank(line) { return }
+                let parsed: ImportLine
+                do throws(ImportLine.Problem) { parsed = try ImportLine(parsing: line, limits: limits) } catch {
+                    badLines.append((n, error.message))
+                    if badLines.count >= 100 { throw StopReading() }
+                    return
+                }
+                // After a bad line the others are still checked, but no append is built.
+                guard badLines.isEmpty else { return }
+                let size = ImportCommand.recordBytes(parsed.event)
+                if !batcher.isEmpty, bytes + size > limits.maximumAppendBytes { flush() }
+                if !batcher.add(parsed) {
+                    flush()
+                    _ = batcher.add(parsed)
+                }
+                lines.append(n)
+                bytes += size
+            }
+        } catch let failure as LineReader.Failure {
+            badLines.append((failure.line, failure.message))
+        } catch {
+            badLines.append((n, "\(error)"))
+        }
+        flush()
+        return (appends, badLines)
     }
 
     /// The wire form of an append request (README, "Wire contract").

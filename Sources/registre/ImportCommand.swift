@@ -110,16 +110,16 @@ struct ImportCommand: ParsableCommand {
             batchBytes = 0
             progress.update(UInt64(imported + skipped))
         }
-        /// Bytes the batch's records will take, counted high (64 bytes of fixed fields each), so a
-        /// batch never grows past what the journal takes in one append.
+        /// Bytes the batch's records will take (`recordBytes`), so a batch never grows past what
+        /// the journal takes in one append.
         var batchBytes = 0
-        func recordBytes(_ e: ProposedEvent) -> Int { 64 + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count }
+        let recordBytes = Self.recordBytes
 
         var lineNumber = 0
         do {
             try LineReader(input).forEachLine { line in
                 lineNumber += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+                if LineReader.isBlank(line) { return }
                 do {
                     let parsed = try ImportLine(parsing: line, limits: options.limits)
                     if stopped { return }
@@ -209,6 +209,11 @@ struct ImportCommand: ParsableCommand {
     }
 }
 
+extension ImportCommand {
+    /// Bytes an event's record takes in an append, counted high (64 bytes of fixed fields each).
+    static func recordBytes(_ e: ProposedEvent) -> Int { 64 + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count }
+}
+
 struct StopReading: Error {}
 
 /// The events of several streams (`DomainEvent.homeCount(ofType:)`) in an import batch that do
@@ -262,6 +267,11 @@ struct LineReader {
 
     let handle: FileHandle
     init(_ handle: FileHandle) { self.handle = handle }
+
+    /// A line of spaces, tabs and carriage returns only (a blank line of a CRLF file): skipped.
+    static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+    }
 
     func forEachLine(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var pending: [UInt8] = []

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `registre append --file` checks a whole file before it sends anything.
+@Suite(.serialized) struct ClientFileAndReadTests {
+    /// A CRLF file's blank line ("\r" once the newline is taken off) is skipped, as `import` does.
+    @Test func appendSkipsTheBlankLinesOfACRLFFile() throws {
+        let server = try RunningServer("append-crlf")
+        defer { server.stop() }
+        let scratch = ScratchDirectory("append-crlf-file")
+        let text = #"{"stream":"crlf","type":"Note","data":{"n":1}}"# + "\r\n\r\n  \r\n"
+            + #"{"stream":"crlf","type":"Note","data":{"n":2}}"# + "\r\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: scratch.file("events.ndjson")))
+        let outcome = try registre(["append", "--socket", server.socket, "--file", scratch.file("events.ndjson")])
+        #expect(outcome.exited(0) && outcome.stderr.isEmpty, "\(outcome)")
+        let read = try registre(["read", "--socket", server.socket, "--stream", "crlf"])
+        #expect(completeLines(read.stdout).count == 2, "\(read)")
+    }
+
+    /// A bad line is a data error: every bad line is named, nothing of the file is sent, the
+    /// status is 1 and no usage text is printed.
+    @Test func appendChecksTheWholeFileBeforeSendingAnything() throws {
+        let server = try RunningServer("append-bad-line")
+        defer { server.stop() }
+        let scratch = ScratchDirectory("append-bad-file")
+        let lines = [#"{"stream":"file-a","type":"Note","data":{"n":1}}"#,
+                     #"{"stream":"file-a","type":"Note","data":{"n":2}}"#,
+                     #"{"stream":"file-a","type":"Note","data":{"n":3},"colour":"blue"}"#,
+                     #"{"stream":"file-a","type":"Note","data":{"n":4}}"#,
+                     #"{"stream":"file a","type":"Note","data":{"n":5}}"#]
+        try writeLines(lines, to: scratch.file("events.ndjson"))
+        let outcome = try registre(["append", "--socket", server.socket, "--file", scratch.file("events.ndjson"), "--batch", "1"])
+        #expect(outcome.exited(1), "\(outcome)")
+        #expect(outcome.out.isEmpty, "an append was made: \(outcome)")
+        #expect(outcome.err.contains("line 3: unknown field 'colour'") && outcome.err.contains("line 5: invalid stream id 'file a'"), "\(outcome.err)")
+        #expect(outcome.err.contains("nothing was sent"), "\(outcome.err)")
+        #expect(!outcome.err.contains("Usage") && !outcome.err.contains("USAGE"), "a data error printed usage text: \(outcome.err)")
+        let events = try server.request("GET", "/events")
+        #expect(events.status == 200 && !events.text.contains("file-a"), "part of the file was appended: \(events.text)")
+    }
+
+    /// When the server refuses an append of a file, the lines already in the journal are named.
+    @Test func appendSaysWhichLinesAreInTheJournalWhenTheServerRefusesAnAppend() throws {
+        let server = try RunningServer("append-refused")
+        defer { server.stop() }
+        let scratch = ScratchDirectory("append-refused-file")
+        let lines = [#"{"stream":"file-b","type":"Note","data":{"n":1}}"#,
+                     "",
+                     #"{"stream":"file-b","type":"Note","data":{"n":2}}"#,
+                     #"{"stream":"file-b","type":"Note","expectedVersion":"noStream","data":{"n":3}}"#,
+                     #"{"stream":"file-b","type":"Note","data":{"n":4}}"#]
+        try writeLines(lines, to: scratch.file("events.ndjson"))
+        let outcome = try registre(["append", "--socket", server.socket, "--file", scratch.file("events.ndjson"), "--batch", "2"])
+        #expect(outcome.exited(1), "\(outcome)")
+        #expect(completeLines(outcome.stdout).count == 1, "one append (lines 1 and 3) was acknowledged: \(outcome)")
+        #expect(outcome.err.contains("the server refused the append of lines 4–5") && outcome.err.contains("lines 1–3 of the file are in the journal and nothing after them"),
+                "\(outcome.err)")
+        #expect(!outcome.err.contains("Usage") && !outcome.err.contains("USAGE"), "\(outcome.err)")
+        let read = try registre(["read", "--socket", server.socket, "--stream", "file-b"])
+        #expect(completeLines(read.stdout).count == 2, "\(read)")
+    }
+}
