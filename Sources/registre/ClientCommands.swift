@@ -464,26 +464,62 @@ struct ReadCommand: ParsableCommand {
                 failureLines(response).forEach(printError)
                 throw ExitCode(1)
             }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-                  let events = object["events"] as? [Any] else {
+            guard let page = EventPage(response.body) else {
                 printError("the server's answer is not an event list")
                 throw ExitCode(1)
             }
-            for e in events {
-                let data = (try? JSONSerialization.data(withJSONObject: e, options: [.withoutEscapingSlashes])) ?? Data()
-                out.write(Array(data) + [0x0A])
+            for e in page.events {
+                out.write(Array(response.body[e]) + [0x0A])
             }
-            printed += events.count
-            if events.isEmpty { break }
+            printed += page.events.count
+            if page.events.isEmpty { break }
             if stream != nil {
-                guard let n = object["nextFrom"] as? NSNumber else { break }
-                next = n.uint64Value
+                guard let n = page.nextFrom else { break }
+                next = n
             } else {
-                guard let n = (object["nextFrom"] as? NSNumber)?.uint64Value, let endPosition = (object["endPosition"] as? NSNumber)?.uint64Value, n < endPosition else { break }
+                guard let n = page.nextFrom, let endPosition = page.endPosition, n < endPosition else { break }
                 next = n
             }
         }
         out.flush()
+    }
+}
+
+/// A page of `GET /events` or `GET /streams/{id}`: where each event lies in the answer, so it is
+/// printed byte for byte as the server sent it (the journal's bytes of its data and metadata:
+/// key order, `1.0`, numbers no Double holds such as `1e400`), and where the next page starts.
+struct EventPage {
+    var events: [Range<Int>] = []
+    var nextFrom: UInt64?
+    var endPosition: UInt64?
+
+    private init() {}
+
+    /// Nil unless `body` is one JSON object with an `events` array of objects.
+    init?(_ body: [UInt8]) {
+        let parsed: EventPage? = body.withUnsafeBytes { bytes -> EventPage? in
+            // An event's data lies three levels below the answer's top (the answer, `events`, the
+            // event), and may nest as deep as the journal allows: one level more is to spare.
+            do throws(JSONValidation.Failure) { try JSONValidation.validateObject(bytes, maximumDepth: JSONValidation.maximumDepth + 4) } catch { return nil }
+            guard let start = bytes.firstIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
+            var page = EventPage()
+            var sawEvents = false
+            for m in JSONSlices.members(ofObject: bytes, in: start..<bytes.count) {
+                switch m.key {
+                case "events":
+                    guard bytes[m.value.lowerBound] == UInt8(ascii: "[") else { return nil }
+                    page.events = JSONSlices.elements(ofArray: bytes, in: m.value)
+                    guard page.events.allSatisfy({ bytes[$0.lowerBound] == UInt8(ascii: "{") }) else { return nil }
+                    sawEvents = true
+                case "nextFrom": page.nextFrom = UInt64(String(decoding: bytes[m.value], as: UTF8.self))
+                case "endPosition": page.endPosition = UInt64(String(decoding: bytes[m.value], as: UTF8.self))
+                default: break
+                }
+            }
+            return sawEvents ? page : nil
+        }
+        guard let parsed else { return nil }
+        self = parsed
     }
 }
 

@@ -4,7 +4,8 @@ import Testing
 import Glibc
 #endif
 
-/// `registre append --file` checks a whole file before it sends anything.
+/// `registre append --file` checks a whole file before it sends anything, and `registre read`
+/// prints events as the server sent them.
 @Suite(.serialized) struct ClientFileAndReadTests {
     /// A CRLF file's blank line ("\r" once the newline is taken off) is skipped, as `import` does.
     @Test func appendSkipsTheBlankLinesOfACRLFFile() throws {
@@ -61,5 +62,32 @@ import Glibc
         #expect(!outcome.err.contains("Usage") && !outcome.err.contains("USAGE"), "\(outcome.err)")
         let read = try registre(["read", "--socket", server.socket, "--stream", "file-b"])
         #expect(completeLines(read.stdout).count == 2, "\(read)")
+    }
+
+    /// `read` prints each event byte for byte as the journal holds it, as `replay` does: keys in
+    /// their order, `1.0` as written, and a number no Double holds.
+    @Test func readPrintsEventsExactlyAsReplayDoes() throws {
+        let scratch = ScratchDirectory("read-bytes")
+        let data = [#"{"z":1,"a":1.0,"m":{"y":true,"b":null}}"#,
+                    #"{"big":1e400,"small":-0.0,"text":"caf\u00e9 \/ \"q\""}"#,
+                    #"{ "spaced" : [ 1 , 2.50 ] }"#]
+        let lines = data.enumerated().map { #"{"stream":"bytes-\#($0.offset % 2)","type":"Note","data":\#($0.element),"metadata":{"k":2,"b":1.0}}"# }
+        try writeLines(lines, to: scratch.file("in.ndjson"))
+        let journal = scratch.file("journal")
+        let imported = try registre(["import", "--journal", journal, scratch.file("in.ndjson")])
+        #expect(imported.exited(0), "\(imported)")
+        let replay = try registre(["replay", "--journal", journal])
+        #expect(replay.exited(0) && completeLines(replay.stdout).count == 3, "\(replay)")
+        for d in data { #expect(replay.out.contains(#","data":\#(d)}"#), "replay changed \(d): \(replay.out)") }
+
+        let server = try RunningServer("read-bytes", scratch: scratch, journal: journal)
+        defer { server.stop() }
+        let all = try registre(["read", "--socket", server.socket])
+        #expect(all.exited(0) && all.stderr.isEmpty, "\(all)")
+        #expect(all.stdout == replay.stdout, "read differs from replay:\n\(all.out)\n---\n\(replay.out)")
+        let stream = try registre(["read", "--socket", server.socket, "--stream", "bytes-0"])
+        #expect(stream.exited(0), "\(stream)")
+        let replayed = completeLines(replay.stdout)
+        #expect(completeLines(stream.stdout) == [replayed[0], replayed[2]], "\(stream.out)")
     }
 }
