@@ -276,7 +276,7 @@ struct AppendCommand: ParsableCommand {
         if let expectedVersion, ExpectedVersion(wire: expectedVersion) == nil {
             throw ValidationError("--expected-version must be a number, any, noStream or streamExists")
         }
-        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000") }
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000, not \(batch)") }
     }
 
     func run() throws {
@@ -437,7 +437,7 @@ struct ReadCommand: ParsableCommand {
     @Flag(help: "With --stream: newest first.") var backwards = false
 
     func validate() throws {
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
         if backwards, stream == nil { throw ValidationError("--backwards reads a stream; give --stream") }
     }
 
@@ -538,7 +538,7 @@ struct TailCommand: ParsableCommand {
     @Flag(help: "Also print heartbeat lines.") var heartbeats = false
 
     func validate() throws {
-        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, not \(count)") }
     }
 
     func run() throws {
