@@ -6,6 +6,10 @@ import Foundation
 /// (optional); and `version`, `position`, `recordedAt`, so that `registre replay` output imports
 /// as it is. `version` V means the stream must be at V-1 before this event, which keeps versions
 /// identical in the new journal. Any other field is refused, so a typo does not vanish.
+///
+/// The stream id, the type and the event's size are checked against the journal's limits here,
+/// as each line is read, so that a bad one is named by its line before any append is made,
+/// instead of refusing the whole append that holds it.
 public struct ImportLine: Sendable, Equatable {
     public var event: ProposedEvent
     public var expectedVersion: ExpectedVersion?
@@ -17,7 +21,8 @@ public struct ImportLine: Sendable, Equatable {
 
     private static let known: Set<String> = ["stream", "type", "id", "data", "metadata", "expectedVersion", "version", "position", "recordedAt"]
 
-    public init(parsing line: UnsafeRawBufferPointer) throws(Problem) {
+    /// `limits` are those of the journal the line will be appended to.
+    public init(parsing line: UnsafeRawBufferPointer, limits: JournalLimits = JournalLimits()) throws(Problem) {
         let members: [JSONSlices.Member]
         do { members = try JSONSlices.members(ofObject: line) } catch { throw Problem(message: error.description) }
         var fields: [String: Range<Int>] = [:]
@@ -40,8 +45,14 @@ public struct ImportLine: Sendable, Equatable {
         }
         let stream = try string("stream", required: true)!
         let type = try string("type", required: true)!
+        if let problem = limits.streamIDProblem(stream) { throw Problem(message: "invalid stream id '\(stream.prefix(80))': \(problem)") }
+        if let problem = limits.typeProblem(type) { throw Problem(message: "invalid event type '\(type.prefix(80))': \(problem)") }
         guard let data = try object("data") else { throw Problem(message: "missing field 'data'") }
         let metadata = try object("metadata") ?? Array("{}".utf8)
+        let size = JournalLimits.recordBytes(stream: stream, type: type, metadata: metadata.count, data: data.count)
+        guard size <= limits.maximumEventBytes else {
+            throw Problem(message: "the event is \(size) bytes, over the limit of \(limits.maximumEventBytes) (stream, type, data and metadata)")
+        }
         var id: UUID? = nil
         if let text = try string("id", required: false) {
             guard let parsed = UUID(uuidString: text) else { throw Problem(message: "'id' is not a UUID: '\(text.prefix(60))'") }

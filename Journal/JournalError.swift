@@ -135,6 +135,11 @@ public struct JournalLimits: Sendable, Equatable {
 
     public init() {}
 
+    /// The bytes an event's record takes, which `maximumEventBytes` bounds.
+    static func recordBytes(stream: String, type: String, metadata: Int, data: Int) -> Int {
+        JournalFormat.recordFixedSize + stream.utf8.count + type.utf8.count + metadata + data
+    }
+
     /// Stream ids are printable ASCII without spaces or slashes, so they fit in URLs, file names
     /// and log lines without escaping: letters, digits and `- _ . : @ + =`.
     func streamIDProblem(_ stream: String) -> String? {

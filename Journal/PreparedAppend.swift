@@ -45,7 +45,7 @@ struct PreparedAppend: Sendable {
         for (i, e) in request.events.enumerated() {
             if let problem = limits.streamIDProblem(e.stream) { throw JournalError.invalidStreamID(eventIndex: i, stream: e.stream, reason: problem) }
             if let problem = limits.typeProblem(e.type) { throw JournalError.invalidEventType(eventIndex: i, type: e.type, reason: problem) }
-            let size = JournalFormat.recordFixedSize + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count
+            let size = JournalLimits.recordBytes(stream: e.stream, type: e.type, metadata: e.metadata.count, data: e.data.count)
             guard size <= limits.maximumEventBytes else { throw JournalError.eventTooLarge(eventIndex: i, size: size, limit: limits.maximumEventBytes) }
             total += size
             guard total <= limits.maximumAppendBytes else { throw JournalError.appendTooLarge(size: total, limit: limits.maximumAppendBytes) }

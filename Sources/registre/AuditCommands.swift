@@ -105,6 +105,7 @@ struct AuditCommand: ParsableCommand {
         if publicKey == nil, !unsigned {
             throw ValidationError("--public-key is required: the audit proves the history against the key that signs it (for a history never signed, give --unsigned)")
         }
+        guard maximumFindings >= 0 else { throw ValidationError("--maximum-findings must be 0 or more, not \(maximumFindings)") }
     }
 
     func run() throws {
@@ -113,7 +114,7 @@ struct AuditCommand: ParsableCommand {
         options.requireSignedCheckpoint = !unsigned
         if let trustedCheckpoint { options.trustedCheckpoint = (trustedCheckpoint, try loadCheckpoint(trustedCheckpoint)) }
         options.checkRules = !noRules
-        options.maximumFindings = max(0, maximumFindings)
+        options.maximumFindings = maximumFindings
         var bar: ProgressBar? = nil
         let report: AuditReport
         do {

@@ -75,6 +75,9 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--preallocation-bytes must be between 0 (none) and 1 GiB, not \(preallocationBytes)")
         }
         guard (0...19).contains(packLevel) else { throw ValidationError("--pack-level must be between 0 and 19, not \(packLevel)") }
+        // The journal stores frames uncompressed at level 0 and below: a negative level would be
+        // reported as a zstd level it never used.
+        guard (0...19).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 0 and 19, not \(compressionLevel)") }
         let known: Set<String> = ["W1", "W2", "W3", "W4", "W5", "rebuild", "audit"]
         for w in workloads.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("unknown workload '\(w)'; this build runs \(known.sorted().joined(separator: ", "))")

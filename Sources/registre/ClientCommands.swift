@@ -203,19 +203,28 @@ final class SocketHTTPClient {
     }
 }
 
-/// What an error answer says, for a one-line message.
+/// What an error answer says, as a message of a few lines.
 func describeFailure(_ r: SocketHTTPClient.Response) -> String {
+    failureLines(r).joined(separator: "\n")
+}
+
+/// What an error answer says: a first line, then one line per problem it lists. `lineOf` names
+/// the input line of an event of the append by its index, when the append came from a file.
+func failureLines(_ r: SocketHTTPClient.Response, lineOf: (Int) -> Int? = { _ in nil }) -> [String] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
-        return "HTTP \(r.status): \(r.text.prefix(300))"
+        return ["HTTP \(r.status): \(r.text.prefix(300))"]
     }
-    var text = "HTTP \(r.status) \(object["error"] as? String ?? "error"): \(object["message"] as? String ?? "")"
-    if let rule = object["rule"] as? String { text += " [rule \(rule)]" }
+    var first = "HTTP \(r.status) \(object["error"] as? String ?? "error"): \(object["message"] as? String ?? "")"
+    if let rule = object["rule"] as? String { first += " [rule \(rule)]" }
+    var lines = [first]
     if let problems = object["problems"] as? [[String: Any]] {
         for p in problems.prefix(20) {
-            text += "\n  event \(p["eventIndex"].map { "\($0)" } ?? "-") \(p["field"] as? String ?? ""): \(p["message"] as? String ?? "") [\(p["rule"] as? String ?? "")]"
+            let index = (p["eventIndex"] as? NSNumber)?.intValue
+            let which = index.map { k in lineOf(k).map { "line \($0) (event \(k))" } ?? "event \(k)" } ?? "event -"
+            lines.append("  \(which) \(p["field"] as? String ?? ""): \(p["message"] as? String ?? "") [\(p["rule"] as? String ?? "")]")
         }
     }
-    return text
+    return lines
 }
 
 /// `--socket PATH`, shared by the client commands.
@@ -237,7 +246,12 @@ struct AppendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "append",
         abstract: "Append an event given by flags, or the events of an NDJSON file, through a running server.",
-        discussion: "A file is sent in appends of up to --batch events, each atomic; a line may carry expectedVersion. Prints one result line per append."
+        discussion: """
+        A file is sent in appends of up to --batch events (fewer when they would pass the journal's 16 MiB \
+        per append), each atomic; a line may carry expectedVersion. The whole file is checked before anything \
+        is sent: a bad line is reported by number, with every other bad line, and nothing is appended. \
+        Prints one result line per append; when the server refuses one, says which lines are in the journal.
+        """
     )
 
     @OptionGroup var server: SocketLocation
@@ -262,55 +276,126 @@ struct AppendCommand: ParsableCommand {
         if let expectedVersion, ExpectedVersion(wire: expectedVersion) == nil {
             throw ValidationError("--expected-version must be a number, any, noStream or streamExists")
         }
-        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000") }
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be from 1 to 10000, not \(batch)") }
     }
 
     func run() throws {
+        if let file { return try append(file: file) }
         let client = try server.connect()
-        if let file {
-            let handle: FileHandle
-            if file == "-" { handle = .standardInput } else {
-                guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
-                handle = h
-            }
-            var batcher = ImportBatcher(maximumEvents: batch)
-            var n = 0
-            do {
-                try LineReader(handle).forEachLine { line in
-                    n += 1
-                    guard !line.isEmpty else { return }
-                    let parsed: ImportLine
-                    do { parsed = try ImportLine(parsing: line) } catch { throw ValidationError("\(file) line \(n): \(error)") }
-                    if !batcher.add(parsed) {
-                        try send(batcher.request, client)
-                        batcher.reset()
-                        _ = batcher.add(parsed)
-                    }
-                }
-            } catch let failure as LineReader.Failure {
-                throw ValidationError("\(file) \(failure)")
-            }
-            if !batcher.isEmpty { try send(batcher.request, client) }
-        } else {
-            let event = ProposedEvent(stream: stream!, type: type!, id: id.flatMap(UUID.init(uuidString:)),
-                                      data: Array(data!.utf8), metadata: Array((metadata ?? "{}").utf8))
-            var expectations: [String: ExpectedVersion] = [:]
-            if let e = expectedVersion.flatMap(ExpectedVersion.init(wire:)) { expectations[stream!] = e }
-            try send(AppendRequest(events: [event], expectedVersions: expectations), client)
-        }
-    }
-
-    private func send(_ request: AppendRequest, _ client: SocketHTTPClient) throws {
+        let event = ProposedEvent(stream: stream!, type: type!, id: id.flatMap(UUID.init(uuidString:)),
+                                  data: Array(data!.utf8), metadata: Array((metadata ?? "{}").utf8))
+        var expectations: [String: ExpectedVersion] = [:]
+        if let e = expectedVersion.flatMap(ExpectedVersion.init(wire:)) { expectations[stream!] = e }
         let response: SocketHTTPClient.Response
-        do { response = try client.send("POST", "/append", json: Self.body(of: request)) } catch let e as ClientError {
+        do { response = try client.send("POST", "/append", json: Self.body(of: AppendRequest(events: [event], expectedVersions: expectations))) } catch let e as ClientError {
             printError(e.description)
             throw ExitCode(3)
         }
         guard response.status == 200 else {
-            printError(describeFailure(response))
+            failureLines(response).forEach(printError)
             throw ExitCode(1)
         }
         print(response.text)
+    }
+
+    /// One append of a file, with the line of each of its events.
+    struct FileAppend {
+        var request: AppendRequest
+        var lines: [Int]
+        var range: String { lines.first == lines.last ? "line \(lines[0])" : "lines \(lines[0])–\(lines.last!)" }
+    }
+
+    /// Checks every line of the file, then sends its appends in order; stops at the first the
+    /// server refuses and says which lines are in the journal.
+    private func append(file: String) throws {
+        let handle: FileHandle
+        if file == "-" { handle = .standardInput } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("\(file) does not exist") }
+            guard !isDirectory.boolValue else { throw ValidationError("\(file) is a directory: name an NDJSON file, or - for standard input") }
+            guard let h = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
+            handle = h
+        }
+        let (appends, badLines) = Self.appends(of: handle, batch: batch)
+        if !badLines.isEmpty {
+            let name = file == "-" ? "standard input" : file
+            for (line, message) in badLines { printError("\(name) line \(line): \(message)") }
+            printError("nothing was sent: mend the line\(badLines.count == 1 ? "" : "s") above and append the file again")
+            throw ExitCode(1)
+        }
+        let client = try server.connect()
+        /// The last line whose append the server acknowledged.
+        var sentThrough = 0
+        func kept(after: String) -> String {
+            switch sentThrough {
+            case 0: return "no line of the file was appended before it"
+            case 1: return "line 1 of the file is in the journal" + after
+            default: return "lines 1–\(sentThrough) of the file are in the journal" + after
+            }
+        }
+        for append in appends {
+            let response: SocketHTTPClient.Response
+            do { response = try client.send("POST", "/append", json: Self.body(of: append.request)) } catch let e as ClientError {
+                printError(e.description)
+                printError("the append of \(append.range) got no answer and may or may not be in the journal; \(kept(after: "")), and nothing after \(append.range) was sent")
+                throw ExitCode(3)
+            }
+            guard response.status == 200 else {
+                failureLines(response, lineOf: { append.lines.indices.contains($0) ? append.lines[$0] : nil }).forEach(printError)
+                printError("the server refused the append of \(append.range), and nothing of it was written; \(kept(after: " and nothing after \(sentThrough == 1 ? "it" : "them")"))")
+                throw ExitCode(1)
+            }
+            print(response.text)
+            sentThrough = append.lines.last!
+        }
+    }
+
+    /// The appends the file's lines make, or the bad lines (at most 100) with what is wrong with
+    /// each. An append ends at --batch events, before it would pass the journal's bytes per
+    /// append, and where a line's expectation does not follow from the append (`ImportBatcher`).
+    static func appends(of handle: FileHandle, batch: Int) -> (appends: [FileAppend], badLines: [(Int, String)]) {
+        let limits = JournalLimits()
+        var batcher = ImportBatcher(maximumEvents: batch)
+        var lines: [Int] = []
+        var bytes = 0
+        var appends: [FileAppend] = []
+        var badLines: [(Int, String)] = []
+        func flush() {
+            guard !batcher.isEmpty else { return }
+            appends.append(FileAppend(request: batcher.request, lines: lines))
+            batcher.reset()
+            lines.removeAll()
+            bytes = 0
+        }
+        var n = 0
+        do {
+            try LineReader(handle).forEachLine { line in
+                n += 1
+                if LineReader.isBlank(line) { return }
+                let parsed: ImportLine
+                do throws(ImportLine.Problem) { parsed = try ImportLine(parsing: line, limits: limits) } catch {
+                    badLines.append((n, error.message))
+                    if badLines.count >= 100 { throw StopReading() }
+                    return
+                }
+                // After a bad line the others are still checked, but no append is built.
+                guard badLines.isEmpty else { return }
+                let size = ImportCommand.recordBytes(parsed.event)
+                if !batcher.isEmpty, bytes + size > limits.maximumAppendBytes { flush() }
+                if !batcher.add(parsed) {
+                    flush()
+                    _ = batcher.add(parsed)
+                }
+                lines.append(n)
+                bytes += size
+            }
+        } catch let failure as LineReader.Failure {
+            badLines.append((failure.line, failure.message))
+        } catch {
+            badLines.append((n, "\(error)"))
+        }
+        flush()
+        return (appends, badLines)
     }
 
     /// The wire form of an append request (README, "Wire contract").
@@ -352,7 +437,7 @@ struct ReadCommand: ParsableCommand {
     @Flag(help: "With --stream: newest first.") var backwards = false
 
     func validate() throws {
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
         if backwards, stream == nil { throw ValidationError("--backwards reads a stream; give --stream") }
     }
 
@@ -376,29 +461,65 @@ struct ReadCommand: ParsableCommand {
                 throw ExitCode(3)
             }
             guard response.status == 200 else {
-                printError(describeFailure(response))
+                failureLines(response).forEach(printError)
                 throw ExitCode(1)
             }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-                  let events = object["events"] as? [Any] else {
+            guard let page = EventPage(response.body) else {
                 printError("the server's answer is not an event list")
                 throw ExitCode(1)
             }
-            for e in events {
-                let data = (try? JSONSerialization.data(withJSONObject: e, options: [.withoutEscapingSlashes])) ?? Data()
-                out.write(Array(data) + [0x0A])
+            for e in page.events {
+                out.write(Array(response.body[e]) + [0x0A])
             }
-            printed += events.count
-            if events.isEmpty { break }
+            printed += page.events.count
+            if page.events.isEmpty { break }
             if stream != nil {
-                guard let n = object["nextFrom"] as? NSNumber else { break }
-                next = n.uint64Value
+                guard let n = page.nextFrom else { break }
+                next = n
             } else {
-                guard let n = (object["nextFrom"] as? NSNumber)?.uint64Value, let endPosition = (object["endPosition"] as? NSNumber)?.uint64Value, n < endPosition else { break }
+                guard let n = page.nextFrom, let endPosition = page.endPosition, n < endPosition else { break }
                 next = n
             }
         }
         out.flush()
+    }
+}
+
+/// A page of `GET /events` or `GET /streams/{id}`: where each event lies in the answer, so it is
+/// printed byte for byte as the server sent it (the journal's bytes of its data and metadata:
+/// key order, `1.0`, numbers no Double holds such as `1e400`), and where the next page starts.
+struct EventPage {
+    var events: [Range<Int>] = []
+    var nextFrom: UInt64?
+    var endPosition: UInt64?
+
+    private init() {}
+
+    /// Nil unless `body` is one JSON object with an `events` array of objects.
+    init?(_ body: [UInt8]) {
+        let parsed: EventPage? = body.withUnsafeBytes { bytes -> EventPage? in
+            // An event's data lies three levels below the answer's top (the answer, `events`, the
+            // event), and may nest as deep as the journal allows: one level more is to spare.
+            do throws(JSONValidation.Failure) { try JSONValidation.validateObject(bytes, maximumDepth: JSONValidation.maximumDepth + 4) } catch { return nil }
+            guard let start = bytes.firstIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
+            var page = EventPage()
+            var sawEvents = false
+            for m in JSONSlices.members(ofObject: bytes, in: start..<bytes.count) {
+                switch m.key {
+                case "events":
+                    guard bytes[m.value.lowerBound] == UInt8(ascii: "[") else { return nil }
+                    page.events = JSONSlices.elements(ofArray: bytes, in: m.value)
+                    guard page.events.allSatisfy({ bytes[$0.lowerBound] == UInt8(ascii: "{") }) else { return nil }
+                    sawEvents = true
+                case "nextFrom": page.nextFrom = UInt64(String(decoding: bytes[m.value], as: UTF8.self))
+                case "endPosition": page.endPosition = UInt64(String(decoding: bytes[m.value], as: UTF8.self))
+                default: break
+                }
+            }
+            return sawEvents ? page : nil
+        }
+        guard let parsed else { return nil }
+        self = parsed
     }
 }
 
@@ -417,7 +538,7 @@ struct TailCommand: ParsableCommand {
     @Flag(help: "Also print heartbeat lines.") var heartbeats = false
 
     func validate() throws {
-        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, not \(count)") }
     }
 
     func run() throws {

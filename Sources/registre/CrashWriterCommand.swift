@@ -20,6 +20,13 @@ struct CrashWriterCommand: AsyncParsableCommand {
     @Option(help: "Segment size limit in bytes, small to make seals happen under test.")
     var segmentSize: Int = 64 << 20
 
+    func validate() throws {
+        // Negative counts would trap in the ranges below, and a negative size in the writer.
+        guard tasks >= 1 else { throw ValidationError("--tasks must be at least 1, not \(tasks)") }
+        guard appends >= 1 else { throw ValidationError("--appends must be at least 1, not \(appends)") }
+        guard segmentSize >= 1 else { throw ValidationError("--segment-size must be at least 1 byte, not \(segmentSize)") }
+    }
+
     func run() async throws {
         var options = JournalOptions()
         options.segmentSizeLimit = segmentSize

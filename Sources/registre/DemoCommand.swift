@@ -32,7 +32,7 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
         guard scale > 0, scale <= 20 else { throw ValidationError("--scale must be in (0, 20], not \(scale)") }
-        guard (1...500).contains(applicants) else { throw ValidationError("--applicants must be between 1 and 500") }
+        guard (1...500).contains(applicants) else { throw ValidationError("--applicants must be between 1 and 500, not \(applicants)") }
         // The demo writes a journal, keys, a log and tables: into an existing journal it would
         // append a whole year that cannot be taken out again, and it would replace a key.
         if let directory {

@@ -81,6 +81,8 @@ struct ImportCommand: ParsableCommand {
         var batcher = ImportBatcher(maximumEvents: options.limits.maximumEventsPerAppend)
         var copies = OpenCopies()
         var batchFirstLine = 1, batchLastLine = 0
+        /// The line number of each event of the batch, so a refusal about one event names its line.
+        var batchLines: [Int] = []
         /// The last line whose batch is in the journal: where a run after a stop resumes.
         var committedThroughLine = 0
         var imported = 0, skipped = 0
@@ -88,32 +90,38 @@ struct ImportCommand: ParsableCommand {
         var stopped = false
 
         func flush() throws {
-            guard !batcher.isEmpty, !stopped else { batcher.reset(); copies.reset(); return }
+            guard !batcher.isEmpty, !stopped else { batcher.reset(); batchLines.removeAll(); copies.reset(); return }
             do {
                 let result = try journal.appendAndWait(batcher.request)
                 if result.wasAlreadyCommitted { skipped += batcher.events.count } else { imported += batcher.events.count }
                 committedThroughLine = batchLastLine
             } catch {
-                badLines.append((batchFirstLine, "the batch starting here was refused: \(error)"))
+                let located = Self.locate(error, events: batcher.events, lines: batchLines)
+                if !located.isEmpty {
+                    badLines += located
+                } else {
+                    badLines.append((batchFirstLine, "the batch starting here was refused: \(error)"))
+                }
                 stopped = true
             }
             batcher.reset()
+            batchLines.removeAll(keepingCapacity: true)
             copies.reset()
             batchBytes = 0
             progress.update(UInt64(imported + skipped))
         }
-        /// Bytes the batch's records will take, counted high (64 bytes of fixed fields each), so a
-        /// batch never grows past what the journal takes in one append.
+        /// Bytes the batch's records will take (`recordBytes`), so a batch never grows past what
+        /// the journal takes in one append.
         var batchBytes = 0
-        func recordBytes(_ e: ProposedEvent) -> Int { 64 + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count }
+        let recordBytes = Self.recordBytes
 
         var lineNumber = 0
         do {
             try LineReader(input).forEachLine { line in
                 lineNumber += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+                if LineReader.isBlank(line) { return }
                 do {
-                    let parsed = try ImportLine(parsing: line)
+                    let parsed = try ImportLine(parsing: line, limits: options.limits)
                     if stopped { return }
                     // Past --batch the batch waits for a copy's twins, but not for ever: copies the
                     // input never completes (a replay of slot streams only) must not hold it open.
@@ -125,6 +133,7 @@ struct ImportCommand: ParsableCommand {
                         batchFirstLine = lineNumber
                         _ = batcher.add(parsed)
                     }
+                    batchLines.append(lineNumber)
                     copies.add(parsed.event)
                     batchBytes += recordBytes(parsed.event)
                     batchLastLine = lineNumber
@@ -132,6 +141,7 @@ struct ImportCommand: ParsableCommand {
                     badLines.append((lineNumber, problem.message))
                     stopped = true
                     batcher.reset()
+                    batchLines.removeAll(keepingCapacity: true)
                     copies.reset()
                 }
                 if badLines.count >= 100 { throw StopReading() }
@@ -156,6 +166,52 @@ struct ImportCommand: ParsableCommand {
             throw ExitCode(1)
         }
     }
+
+    /// The lines a journal refusal of a batch is about, when it is about events (or streams'
+    /// expectations, which the batch's first line of each stream carries), with what is wrong
+    /// with each; empty when it is about the batch as a whole. `lines[k]` is the line of the
+    /// batch's event k.
+    static func locate(_ error: any Error, events: [ProposedEvent], lines: [Int]) -> [(Int, String)] {
+        guard let error = error as? JournalError, lines.count == events.count else { return [] }
+        return locate(error, events: events, lines: lines).map { [$0] } ?? conflicts(error, events: events, lines: lines)
+    }
+
+    private static func conflicts(_ error: JournalError, events: [ProposedEvent], lines: [Int]) -> [(Int, String)] {
+        guard case .wrongExpectedVersion(let conflicts) = error else { return [] }
+        var located: [(Int, String)] = []
+        for conflict in conflicts {
+            guard let k = events.firstIndex(where: { $0.stream == conflict.stream }) else { return [] }
+            located.append((lines[k], "\(conflict) (the journal refused this line, and nothing of its batch was written)"))
+        }
+        return located.sorted { $0.0 < $1.0 }
+    }
+
+    private static func locate(_ error: JournalError, events: [ProposedEvent], lines: [Int]) -> (Int, String)? {
+        func line(_ k: Int) -> Int? { lines.indices.contains(k) ? lines[k] : nil }
+        let refused = "the journal refused this line, and nothing of its batch was written"
+        switch error {
+        case .invalidStreamID(let k, let stream, let reason):
+            return line(k).map { ($0, "invalid stream id '\(stream.prefix(80))': \(reason) (\(refused))") }
+        case .invalidEventType(let k, let type, let reason):
+            return line(k).map { ($0, "invalid event type '\(type.prefix(80))': \(reason) (\(refused))") }
+        case .invalidJSON(let k, let field, let failure):
+            return line(k).map { ($0, "'\(field)' is not a valid JSON object: \(failure) (\(refused))") }
+        case .eventTooLarge(let k, let size, let limit):
+            return line(k).map { ($0, "the event is \(size) bytes, over the limit of \(limit) (\(refused))") }
+        case .duplicateEventInAppend(let id):
+            // The second line with the id is the one that repeats it.
+            let holding = events.indices.filter { events[$0].id == id }
+            guard holding.count >= 2, let first = line(holding[0]), let second = line(holding[1]) else { return nil }
+            return (second, "event id \(id.uuidString.lowercased()) is already on line \(first) of the same batch (\(refused))")
+        default:
+            return nil
+        }
+    }
+}
+
+extension ImportCommand {
+    /// Bytes an event's record takes in an append, counted high (64 bytes of fixed fields each).
+    static func recordBytes(_ e: ProposedEvent) -> Int { 64 + e.stream.utf8.count + e.type.utf8.count + e.metadata.count + e.data.count }
 }
 
 struct StopReading: Error {}
@@ -211,6 +267,11 @@ struct LineReader {
 
     let handle: FileHandle
     init(_ handle: FileHandle) { self.handle = handle }
+
+    /// A line of spaces, tabs and carriage returns only (a blank line of a CRLF file): skipped.
+    static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+    }
 
     func forEachLine(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var pending: [UInt8] = []

@@ -77,16 +77,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !socket.isEmpty else { throw ValidationError("--socket needs a path") }
-        if let tcpPort, !(1...65535).contains(tcpPort) { throw ValidationError("--tcp-port must be from 1 to 65535") }
+        if let tcpPort, !(1...65535).contains(tcpPort) { throw ValidationError("--tcp-port must be from 1 to 65535, not \(tcpPort)") }
         for (name, value) in [("--idle-timeout", idleTimeout), ("--request-timeout", requestTimeout), ("--heartbeat", heartbeat),
                               ("--subscriber-stall-timeout", subscriberStallTimeout), ("--subscriber-grace-period", subscriberGracePeriod)] {
-            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400") }
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be a number of seconds above 0 and at most 86400, not \(value)") }
         }
         // A body is gathered in one buffer, whose capacity NIO caps at 4 GiB; and no append the
         // journal takes (64 MiB at most) needs more than a fraction of the upper bound.
-        guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1024 to 1073741824 (1 GiB)") }
-        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000") }
-        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
+        guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1024 to 1073741824 (1 GiB), not \(maxBodyBytes)") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000, not \(maxConnections)") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64, not \(threads)") }
         guard maximumSkew != nil else {
             throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
         }

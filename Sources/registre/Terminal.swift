@@ -42,8 +42,33 @@ final class StandardOutput {
     }
 }
 
+/// Writes one line to standard error. Messages carry text from the input (stream ids, file
+/// names, a server's answer), so control characters are written as escapes such as `\u{1B}`:
+/// an escape sequence in an import line must not drive the terminal, and a newline in it must
+/// not start a line that looks like another message.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("registre: " + message + "\n").utf8))
+    FileHandle.standardError.write(Data(("registre: " + terminalSafe(message) + "\n").utf8))
+}
+
+/// `text` with every control character (C0, DEL and C1, which some terminals also obey) written
+/// as `\u{XX}`, and nothing else changed.
+func terminalSafe(_ text: String) -> String {
+    // C1 characters are U+0080-U+009F, two bytes in UTF-8 whose first is 0xC2.
+    guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }) else { return text }
+    var out = ""
+    out.reserveCapacity(text.utf8.count + 16)
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            out += "\\u{" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2) + "}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal.

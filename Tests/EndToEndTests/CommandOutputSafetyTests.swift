@@ -120,6 +120,26 @@ import Testing
         #expect(outcome.err.contains("line 2:") && outcome.err.contains("longer than 16 MiB"), "\(outcome)")
         #expect(outcome.err.contains("no line was imported"), "line 1 was in the batch the stop left unwritten: \(outcome)")
     }
+
+    /// Control characters of an import line reach stderr as escapes: an escape sequence in a
+    /// stream id does not drive the terminal, and a newline in one does not start a line.
+    @Test func controlCharactersOfTheInputAreEscapedInErrorMessages() throws {
+        let scratch = ScratchDirectory("import-control")
+        let lines = [#"{"stream":"a\u001b[31mRED","type":"T","data":{}}"#,
+                     #"{"stream":"b\nregistre: all good\u0007\u007f\u009b","type":"T","data":{}}"#]
+        try writeLines(lines, to: scratch.file("in.ndjson"))
+        let outcome = try registre(["import", "--journal", scratch.file("j"), scratch.file("in.ndjson")])
+        #expect(outcome.exited(1), "\(outcome)")
+        let bytes = Array(outcome.stderr)
+        #expect(bytes.last == 0x0A)
+        #expect(!bytes.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "a control character reached stderr: \(outcome.err.debugDescription)")
+        #expect(!outcome.err.unicodeScalars.contains { (0x80...0x9F).contains($0.value) }, "a C1 control reached stderr: \(outcome.err.debugDescription)")
+        // Every line is one of the command's own: the two bad lines and the stop.
+        let errorLines = outcome.err.split(separator: "\n")
+        #expect(errorLines.count == 3 && errorLines.allSatisfy { $0.hasPrefix("registre: ") }, "\(outcome.err.debugDescription)")
+        #expect(outcome.err.contains(#"line 1: invalid stream id 'a\u{1B}[31mRED'"#), "\(outcome.err.debugDescription)")
+        #expect(outcome.err.contains(#"'b\u{0A}registre: all good\u{07}\u{7F}\u{9B}'"#), "\(outcome.err.debugDescription)")
+    }
 }
 
 /// `LineReader.maximumLineBytes` of the CLI (16 MiB), which the tests cannot import.

@@ -58,6 +58,26 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         #expect(outcome.err.contains(option), "\(arguments): \(outcome.err)")
     }
 
+    /// A negative or out-of-range number is refused before anything runs, naming the option and
+    /// the value, instead of being clamped, ignored or left to trap.
+    @Test(arguments: [
+        (["audit", "--journal", "/tmp/registre-no-such-journal", "--unsigned", "--maximum-findings=-5"], "--maximum-findings must be 0 or more, not -5"),
+        // An unknown workload too, so that without the check the command stops at that one and
+        // runs no benchmark.
+        (["bench", "--compression-level=-3", "--workloads", "W0"], "--compression-level must be between 0 and 19, not -3"),
+        (["bench", "--compression-level", "40", "--workloads", "W0"], "--compression-level must be between 0 and 19, not 40"),
+        (["crash-writer", "--journal", "JOURNAL", "--tasks=-1"], "--tasks must be at least 1, not -1"),
+        (["crash-writer", "--journal", "JOURNAL", "--appends=-2"], "--appends must be at least 1, not -2"),
+        (["append", "--socket", "/tmp/registre-no-such-server.sock", "--file", "-", "--batch", "0"], "--batch must be from 1 to 10000, not 0"),
+    ])
+    func numericOptionsOutOfRangeAreRefusedByNameAndValue(arguments: [String], message: String) throws {
+        let scratch = ScratchDirectory("numeric-option")
+        let outcome = try registre(arguments.map { $0 == "JOURNAL" ? scratch.file("j") : $0 }, timeout: 60)
+        #expect(outcome.exited(64), "\(arguments): \(outcome)")
+        #expect(outcome.err.contains(message), "\(arguments): \(outcome.err)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("j")), "\(arguments) opened a journal")
+    }
+
     @Test func verifyExitsTwoWhenTheJournalCannotBeRead() throws {
         let scratch = ScratchDirectory("verify-missing")
         let missing = scratch.file("no-such-journal")

@@ -129,6 +129,70 @@ func writeLines(_ lines: [String], to path: String) throws {
         #expect(events.map(\.id) == good.prefix(20).map(\.id), "the journal holds \(events.count) events")
     }
 
+    /// Stream ids, types and sizes are checked as each line is read: with blank lines between the
+    /// events, a bad stream on line 9 is named as line 9, not as the first line of its batch, and
+    /// every such line is reported, also before a later line of another kind of problem.
+    @Test func badStreamsTypesAndSizesAreReportedByTheirOwnLineNumberAndNothingOfTheirBatchIsWritten() throws {
+        let scratch = ScratchDirectory("badnames")
+        let good = Self.generatedLines(12)
+        // Events on odd lines, blank lines (one of them a CRLF file's "\r") on even ones.
+        var text: [String] = []
+        for (k, line) in good.enumerated() { text += [line.ndjson, k == 1 ? "\r" : ""] }
+        let oversize = String(repeating: "x", count: (1 << 20) + 10)
+        let bad: [Int: (String, String)] = [
+            9: (#"{"stream":"slot grenoble","type":"T","data":{"a":1}}"#, "invalid stream id 'slot grenoble'"),
+            13: (#"{"stream":"s-1","type":"Note/Added","data":{"a":1}}"#, "invalid event type 'Note/Added'"),
+            15: (#"{"stream":"s-1","type":"T","data":{"pad":"\#(oversize)"}}"#, "over the limit of 1048576"),
+            17: (#"{"stream":"","type":"T","data":{"a":1}}"#, "invalid stream id '': it is empty"),
+            19: (#"{"stream":"s-1","type":"T","data":{"a":1},"colour":"blue"}"#, "unknown field 'colour'"),
+        ]
+        for (line, (content, _)) in bad { text[line - 1] = content }
+        let input = scratch.file("in.ndjson")
+        try writeLines(text, to: input)
+
+        let outcome = try registre(["import", "--journal", scratch.file("j"), "--batch", "3", input])
+        #expect(outcome.exited(1), "\(outcome)")
+        let reported = outcome.err.matches(of: /line (\d+):/).compactMap { Int($0.1) }
+        #expect(Set(reported) == Set(bad.keys), "lines reported: \(reported), expected \(bad.keys.sorted())\n\(outcome.err)")
+        for (line, (_, reason)) in bad {
+            let message = outcome.err.split(separator: "\n").first { $0.contains("line \(line):") } ?? ""
+            #expect(message.contains(reason), "line \(line) is not reported as \(reason): \(message)")
+        }
+        #expect(!outcome.err.contains("batch starting here"), "\(outcome.err)")
+        // Lines 1, 3, 5 are the first batch, written before line 9 was read; the second batch
+        // (lines 7, 9, 11) holds the bad line and nothing of it is written.
+        #expect(outcome.err.contains("stopped at line 9: lines 1–5 are in the journal and nothing after them") && outcome.err.contains("from line 6"),
+                "\(outcome.err)")
+        #expect(try allEvents(scratch.file("j")).map(\.id) == good.prefix(3).map(\.id))
+    }
+
+    /// What only the journal can refuse (an id twice in one batch, an expectation the journal
+    /// does not meet) names the line it is about, not the first line of the batch.
+    @Test func aBatchTheJournalRefusesIsReportedAtTheLineItIsAbout() throws {
+        let scratch = ScratchDirectory("refusedline")
+        let good = Self.generatedLines(6)
+        var text: [String] = []
+        for line in good { text += [line.ndjson, ""] }
+        // Line 9 repeats line 7's id in the same batch (lines 7, 9, 11).
+        text[8] = GeneratedLine(stream: "s-dup", type: "T", id: good[3].id, data: #"{"a":1}"#).ndjson
+        let input = scratch.file("dup.ndjson")
+        try writeLines(text, to: input)
+        let duplicate = try registre(["import", "--journal", scratch.file("j"), "--batch", "3", input])
+        #expect(duplicate.exited(1), "\(duplicate)")
+        #expect(duplicate.err.contains("line 9: event id \(good[3].id.uuidString.lowercased()) is already on line 7"), "\(duplicate.err)")
+        #expect(duplicate.err.contains("lines 1–5 are in the journal"), "\(duplicate.err)")
+        #expect(try allEvents(scratch.file("j")).count == 3)
+
+        // Line 11 expects a stream the journal does not hold to be at version 4.
+        text = good.flatMap { [$0.ndjson, ""] }
+        text[10] = #"{"stream":"s-new","type":"T","expectedVersion":4,"data":{}}"#
+        try writeLines(text, to: input)
+        let conflict = try registre(["import", "--journal", scratch.file("k"), "--batch", "3", input])
+        #expect(conflict.exited(1), "\(conflict)")
+        #expect(conflict.err.contains("line 11: stream 's-new' was expected at version 4 but does not exist"), "\(conflict.err)")
+        #expect(try allEvents(scratch.file("k")).count == 3)
+    }
+
     @Test func importUnderAFileSizeLimitFailsWithNoSpaceKeepsWholeBatchesAndResumesWhenRerun() throws {
         let scratch = ScratchDirectory("diskfull")
         // Random hex data, so compression cannot make the 1.3 MB of NDJSON fit in the limit.
