@@ -115,6 +115,12 @@ struct ImportCommand: ParsableCommand {
         var batchBytes = 0
         let recordBytes = Self.recordBytes
 
+        /// Past --batch a batch waits for a copy's twins, but not for ever: copies the input never
+        /// completes (a replay of slot streams only) must not hold it open.
+        func batchIsComplete() -> Bool {
+            batcher.events.count >= batch && (copies.open == 0 || batcher.events.count >= batch + Self.twinAllowance)
+        }
+
         var lineNumber = 0
         do {
             try LineReader(input).forEachLine { line in
@@ -123,9 +129,7 @@ struct ImportCommand: ParsableCommand {
                 do {
                     let parsed = try ImportLine(parsing: line, limits: options.limits)
                     if stopped { return }
-                    // Past --batch the batch waits for a copy's twins, but not for ever: copies the
-                    // input never completes (a replay of slot streams only) must not hold it open.
-                    if batcher.events.count >= batch, copies.open == 0 || batcher.events.count >= batch + Self.twinAllowance { try flush() }
+                    if batchIsComplete() { try flush() }
                     if !batcher.isEmpty, batchBytes + recordBytes(parsed.event) > options.limits.maximumAppendBytes { try flush() }
                     if batcher.isEmpty { batchFirstLine = lineNumber }
                     if !batcher.add(parsed) {
@@ -138,6 +142,9 @@ struct ImportCommand: ParsableCommand {
                     batchBytes += recordBytes(parsed.event)
                     batchLastLine = lineNumber
                 } catch let problem as ImportLine.Problem {
+                    // A batch already complete is not the bad line's: it goes in, as it would
+                    // have had this line been good (the stop is before the bad line's batch).
+                    if !stopped, batchIsComplete() { try flush() }
                     badLines.append((lineNumber, problem.message))
                     stopped = true
                     batcher.reset()
@@ -147,6 +154,7 @@ struct ImportCommand: ParsableCommand {
                 if badLines.count >= 100 { throw StopReading() }
             }
         } catch let error as LineReader.Failure {
+            if !stopped, batchIsComplete() { try flush() }
             badLines.append((error.line, error.message))
             stopped = true
         }

@@ -98,6 +98,22 @@ func writeLines(_ lines: [String], to path: String) throws {
         #expect(replayLines.first?.contains(#""recordedAt":""#) == true && a.first?.contains("recordedAt") == false)
     }
 
+    /// A bad line that would start a new batch stops the import after the complete batch before
+    /// it: that batch is not the bad line's, and is written as it would have been.
+    @Test func aBadLineOpeningANewBatchKeepsTheCompleteBatchBeforeIt() throws {
+        let scratch = ScratchDirectory("badfirst")
+        let good = Self.generatedLines(40)
+        var text = good.map(\.ndjson)
+        text[30] = #"{"stream":"s-1","type":"T","data":{"a":1},"colour":"blue"}"#
+        let input = scratch.file("in.ndjson")
+        try writeLines(text, to: input)
+        let outcome = try registre(["import", "--journal", scratch.file("j"), "--batch", "10", input])
+        #expect(outcome.exited(1), "\(outcome)")
+        #expect(outcome.err.contains("stopped at line 31: lines 1–30 are in the journal and nothing after them") && outcome.err.contains("from line 31"),
+                "\(outcome.err)")
+        #expect(try allEvents(scratch.file("j")).map(\.id) == good.prefix(30).map(\.id))
+    }
+
     @Test func aBadLineStopsTheImportBeforeItsBatchAndEveryBadLineIsReportedByNumber() throws {
         let scratch = ScratchDirectory("badlines")
         let good = Self.generatedLines(100)
