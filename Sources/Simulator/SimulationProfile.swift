@@ -60,7 +60,8 @@ public struct SimulationProfile: Sendable, Equatable {
     /// Places published beyond the demand the service expects.
     public var supplyMargin: Double
 
-    /// Bot storms: the share of releases they hit, the share of places they take, and their resale.
+    /// Bot storms: the share of releases they hit, the share of the places still free that they
+    /// take (all of them in 2024: a stormed release ran out within seconds), and their resale.
     public var stormShare: Double
     /// Months (1-12) the bots are active: the 2024 attacks ran from spring into the autumn (a
     /// complaint was filed in July, the press release of 31 October still reports them).
@@ -152,7 +153,7 @@ public struct SimulationProfile: Sendable, Equatable {
             slotWithdrawalRate: 0.003,
             releaseDays: [3, 6], seasonReleaseDays: [4], releaseHour: 9,
             studentSeasonMonths: [9, 10, 11], bookingHorizonDays: 21, supplyMargin: 0.1,
-            stormShare: 0.18, stormMonths: Set(3...11), botTakeShare: 0.6...0.9, botFingerprintsPerStorm: 2...5, botFingerprintPool: 12,
+            stormShare: 0.18, stormMonths: Set(3...11), botTakeShare: 1.0...1.0, botFingerprintsPerStorm: 2...5, botFingerprintPool: 12,
             botFates: [.resoldByRebooking: 0.4, .resoldAsIs: 0.35, .unsold: 0.15, .cancelledForFraud: 0.10]
         )
     }

@@ -8,21 +8,21 @@ import Simulator
 
     /// Releases where fingerprints that booked several places in the first minute (a person books
     /// one) took more than half the places: the storms, seen from the events alone.
-    private func stormReleases() -> [(release: UUID, fingerprints: [Fingerprint], share: Double, seconds: Double)] {
+    private func stormReleases() -> [(release: UUID, fingerprints: [Fingerprint], share: Double, seconds: Double, firstMinute: Int, places: Int)] {
         var byRelease: [UUID: [HistoryFacts.Booking]] = [:]
         for booking in facts.bookings {
             guard let release = facts.releaseOfSlot[booking.slotId], let time = facts.releaseTime[release],
                   booking.occurredAt.timeIntervalSince(time) < 60 else { continue }
             byRelease[release, default: []].append(booking)
         }
-        var storms: [(UUID, [Fingerprint], Double, Double)] = []
+        var storms: [(UUID, [Fingerprint], Double, Double, Int, Int)] = []
         for (release, bookings) in byRelease {
             let perFingerprint = Dictionary(grouping: bookings, by: \.fingerprint).filter { $0.value.count >= 3 }
             let taken = perFingerprint.values.reduce(0) { $0 + $1.count }
             let share = Double(taken) / Double(facts.placesOfRelease[release] ?? 1)
             guard share > 0.5 else { continue }
             let last = perFingerprint.values.joined().map { $0.occurredAt.timeIntervalSince(facts.releaseTime[release]!) }.max() ?? 0
-            storms.append((release, Array(perFingerprint.keys), share, last))
+            storms.append((release, Array(perFingerprint.keys), share, last, bookings.count, facts.placesOfRelease[release] ?? 0))
         }
         return storms
     }
@@ -34,6 +34,16 @@ import Simulator
         for storm in storms {
             #expect(storm.fingerprints.count <= 5, "\(storm.fingerprints.count) fingerprints")
             #expect(storm.seconds < 15, "the bots of release \(storm.release) took \(storm.seconds) s")
+        }
+    }
+
+    /// domain.md: in 2024 the releases were all taken within about a minute. A stormed release is
+    /// taken whole, genuine applicants and bots together, in its first minute.
+    @Test func aStormedReleaseRunsOutWithinAMinute() {
+        let storms = stormReleases()
+        #expect(!storms.isEmpty)
+        for storm in storms {
+            #expect(storm.firstMinute >= storm.places, "release \(storm.release): \(storm.firstMinute) of \(storm.places) places booked in its first minute")
         }
     }
 
