@@ -36,7 +36,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     var kindCounts = [UInt64](repeating: 0, count: EventKind.allCases.count)
     var anomalyTable: [AnomalyKind: Anomaly] = [:]
     /// The records of copied kinds in the append being read: how many times each stream held each event.
-    var copiesInAppend: [CopyCount] = []
+    var copiesInAppend = CopiesInAppend()
 
     /// An event about an appointment, as its records are compared within an append: its type and
     /// a digest of its data bytes (which hold the appointment id and the time).
@@ -206,40 +206,12 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
     private mutating func advance(recordedAtMicros: Int64, endsAppend: Bool) {
         position += 1
         lastRecordedAtMicros = recordedAtMicros
-        if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll(keepingCapacity: true) }
+        if endsAppend, !copiesInAppend.isEmpty { copiesInAppend.removeAll() }
     }
 
-    /// Whether a record of `key` in `stream` is a copy of an occurrence already folded in this
-    /// append: another stream has held the event more times than this one (`CopyCount`).
-    private func isCopy(_ key: CopyKey, stream: UInt64) -> Bool {
-        let (mostHeld, mine) = copyCounts(key, stream: stream)
-        return (mine.map { copiesInAppend[$0].count } ?? 0) < mostHeld
-    }
+    private func isCopy(_ key: CopyKey, stream: UInt64) -> Bool { copiesInAppend.isCopy(key, stream: stream) }
 
-    /// Counts a record of `key` in `stream`; returns whether it was a copy (see `isCopy`).
-    private mutating func countRecord(_ key: CopyKey, stream: UInt64) -> Bool {
-        let (mostHeld, mine) = copyCounts(key, stream: stream)
-        let held: UInt32
-        if let mine {
-            held = copiesInAppend[mine].count
-            copiesInAppend[mine].count += 1
-        } else {
-            held = 0
-            copiesInAppend.append(CopyCount(key: key, stream: stream, count: 1))
-        }
-        return held < mostHeld
-    }
-
-    /// The most records of `key` one stream of this append has held (the occurrences folded),
-    /// and the entry of `stream` for it, if any. Linear in the append, which is a handful of records.
-    private func copyCounts(_ key: CopyKey, stream: UInt64) -> (mostHeld: UInt32, entry: Int?) {
-        var most: UInt32 = 0, mine: Int? = nil
-        for i in copiesInAppend.indices where copiesInAppend[i].key == key {
-            most = max(most, copiesInAppend[i].count)
-            if copiesInAppend[i].stream == stream { mine = i }
-        }
-        return (most, mine)
-    }
+    private mutating func countRecord(_ key: CopyKey, stream: UInt64) -> Bool { copiesInAppend.count(key, stream: stream) }
 
     private mutating func fold(_ kind: EventKind, _ fact: Fact, data: UInt64, stream: UInt64, id: UUID, position: UInt64, recordedAtMicros: Int64, endsAppend: Bool) -> FoldedStep? {
         defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }

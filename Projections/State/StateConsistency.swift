@@ -106,7 +106,7 @@ extension ProjectionSet {
         guard !overflow, total == position else {
             return "its counts of events by type add up to \(overflow ? "more than 2^64" : String(total)), but it folded \(position) events"
         }
-        for entry in copiesInAppend {
+        for entry in copiesInAppend.entries {
             guard let kind = EventKind(rawValue: entry.key.kind), kind.isCopiedAcrossStreams else {
                 return "it remembers a copy of an event of kind \(entry.key.kind), which is never copied"
             }
@@ -114,7 +114,7 @@ extension ProjectionSet {
                 return "it remembers \(entry.count) records of one event in one stream, after \(position) events"
             }
         }
-        if let repeated = firstRepeat(in: copiesInAppend, key: { CopyStream(key: $0.key, stream: $0.stream) }) {
+        if let repeated = firstRepeat(in: copiesInAppend.entries, key: { CopyStream(key: $0.key, stream: $0.stream) }) {
             return "it remembers the records of one event in one stream twice (entry \(repeated) of the append's copies)"
         }
         return nil
