@@ -4,7 +4,8 @@ import Foundation
 ///
 /// An event as read:
 /// `{"position":N,"stream":"…","version":V,"id":"uuid","type":"…","recordedAt":"ISO-8601","metadata":{…},"data":{…}}`.
-/// Data and metadata are copied byte for byte, as stored; nothing is re-serialised.
+/// Data and metadata are copied byte for byte, as stored; nothing is re-serialised, except that
+/// line breaks between their tokens are left out, so that an event is always one line of NDJSON.
 public enum WireFormat {
     /// Appends one event as a JSON object (no newline) to `out`.
     public static func appendJSON(of e: EventView, to out: inout [UInt8]) {
@@ -42,10 +43,22 @@ public enum WireFormat {
         out.append(contentsOf: #","recordedAt":""#.utf8)
         appendTimestamp(micros: recordedAtMicros, to: &out)
         out.append(contentsOf: #"","metadata":"#.utf8)
-        out.append(contentsOf: metadata)
+        appendOnOneLine(metadata, to: &out)
         out.append(contentsOf: #","data":"#.utf8)
-        out.append(contentsOf: data)
+        appendOnOneLine(data, to: &out)
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// Stored JSON, without its line breaks. A client may send `{\n "a": 1\n}`, and the journal
+    /// keeps it as sent; but a reader of NDJSON splits lines. Valid JSON has no raw CR or LF inside
+    /// a string (they are escaped), and no two tokens that need whitespace between them, so
+    /// leaving both bytes out changes no value.
+    static func appendOnOneLine(_ json: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        guard json.count > 0, memchr(json.baseAddress!, 0x0A, json.count) != nil || memchr(json.baseAddress!, 0x0D, json.count) != nil else {
+            out.append(contentsOf: json)
+            return
+        }
+        for b in json where b != 0x0A && b != 0x0D { out.append(b) }
     }
 
     @inline(__always) static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {

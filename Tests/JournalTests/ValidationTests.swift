@@ -276,3 +276,27 @@ import Testing
         }
     }
 }
+
+/// An event is one line of NDJSON however its client spaced its JSON: line breaks between tokens
+/// are left out of the wire form, and nothing else changes.
+@Suite struct WireFormatLineTests {
+    @Test func dataAndMetadataWithLineBreaksPrintOnOneLineWithTheSameValues() throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        let data = "{\n  \"a\": 1,\r\n  \"b\": \"x y\",\n  \"c\": [1,\n2]\n}"
+        try j.append([ProposedEvent(stream: "s", type: "T", data: Array(data.utf8), metadata: Array("{\"m\":\r\n true}".utf8))])
+        j.close()
+        let events = try JournalReader(directory: dir.path).read()
+        #expect(events[0].data == Array(data.utf8), "the journal keeps the bytes as sent")
+        let line = WireFormat.json(of: events[0])
+        #expect(!line.contains(0x0A) && !line.contains(0x0D))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+        let fields = try #require(object["data"] as? [String: Any])
+        #expect(fields["a"] as? Int == 1 && fields["b"] as? String == "x y" && fields["c"] as? [Int] == [1, 2])
+        #expect((object["metadata"] as? [String: Any])?["m"] as? Bool == true)
+        // Without line breaks the bytes are the stored ones.
+        var plain: [UInt8] = []
+        Array(#"{"a": 1}"#.utf8).withUnsafeBytes { WireFormat.appendOnOneLine($0, to: &plain) }
+        #expect(plain == Array(#"{"a": 1}"#.utf8))
+    }
+}
