@@ -408,7 +408,8 @@ final class SegmentIndex: @unchecked Sendable {
     }
 
     /// The run of the stream whose index hash is `hash`, as plain numbers; like
-    /// `run(ofStream:confirmedBy:)`, a run counts only when `isStream` accepts its first position.
+    /// `run(ofStream:confirmedBy:)`, a run counts only when `isStream` accepts one of its
+    /// positions, here its first (the verifier's way; the readers' confirms the last).
     func runLocation(ofStreamHashed hash: UInt64, confirmedBy isStream: (UInt64) -> Bool) -> RunLocation? {
         let b = file.bytes
         let (lo, hi) = range(of: hash, bucket: Self.bucket(of: hash, bits: streamBits), fanoutAt: streamFanoutAt, count: streamCount) {
@@ -452,7 +453,7 @@ final class SegmentIndex: @unchecked Sendable {
     }
 
     /// The run of `stream` in this segment. The index keeps no names, only hashes, so a run whose
-    /// hash matches is the stream's only if `isStream` says so of its first position: the caller
+    /// hash matches is the stream's only if `isStream` says so of its last position: the caller
     /// reads that event's stream id (a crafted stream id can share another's hash).
     func run(ofStream stream: String, confirmedBy isStream: (UInt64) -> Bool) -> StreamRun? {
         let hash = IndexHash.hash(stream)

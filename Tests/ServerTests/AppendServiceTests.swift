@@ -338,6 +338,14 @@ import Testing
         let booked = await send(endpoints, ["book"], #"{"site":"grenoble","slotId":"\#(slot)","identityKey":"\#(alice)","fingerprint":"\#(bob)"}"#)
         #expect(booked.status == 503 && booked.body["error"] as? String == "journalUnavailable", "\(booked.body)")
         #expect(rejected.pendingAttempts == 0, "no refused attempt counted")
+        // `/append` expecting a version of that stream: the same error, not "it does not exist".
+        let service = AppendService(journal: journal, store: AggregateStore(journal: journal), metrics: ServerMetrics(),
+                                    clock: BusinessClock(), rules: .standard, attempts: 4)
+        let body = Array(#"{"events":[{"stream":"slot-grenoble-\#(slot)","type":"T","data":{}}],"expectedVersions":{"slot-grenoble-\#(slot)":0}}"#.utf8)
+        guard case .success(let parsed) = AppendBody.parse(body) else { Issue.record("the body does not parse"); return }
+        let response = await service.append(parsed, permissions: .everything)
+        let answer = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        #expect(response.status.code == 503 && answer["error"] as? String == "journalUnavailable", "\(answer)")
     }
 
     /// The command endpoints over the harness's journal, and the evidence buffer they fill.

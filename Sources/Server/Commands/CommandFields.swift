@@ -31,6 +31,9 @@ struct CommandFields {
 
     var isValid: Bool { problems.isEmpty }
 
+    /// Whether the body has the field at all.
+    func has(_ key: String) -> Bool { fields[key] != nil }
+
     /// The client's name for this command (`commandId`) with the digest of what the command
     /// says, or nil without one. `occurredAt` is left out of the digest: a client that stamps
     /// each send with the time it sends is still retrying the same command.

@@ -50,6 +50,8 @@ struct CommandService: Sendable {
     private struct Invocation: Sendable {
         let name: String
         let time: Date
+        /// Whether the client gave `time` (else the server filled it in, and it is its clock).
+        let clientDated: Bool
         let permissions: Permissions
         let writes: [(stream: StreamName, types: Set<String>)]
         let fingerprint: Fingerprint?
@@ -74,7 +76,7 @@ struct CommandService: Sendable {
     /// more when the journal answers that the ids are in. A retry found gets the original result;
     /// the rules, which would now refuse the very events that are in, are not asked again, so a
     /// client retrying after a timeout is not recorded as a refused attempt.
-    func run(_ name: String, at time: Date, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>)],
+    func run(_ name: String, at time: Date, clientDated: Bool = true, permissions: Permissions, writes: [(stream: StreamName, types: Set<String>)],
              evidenceFrom fingerprint: Fingerprint? = nil, retry: RetryKey = RetryKey(),
              extra: @escaping @Sendable (inout JSONBuilder) -> Void = { _ in }, resume: ResumePoint,
              done: @escaping @Sendable (ServerResponse) -> Void,
@@ -84,7 +86,7 @@ struct CommandService: Sendable {
                 return done(.error(.forbidden, "forbidden", reason))
             }
         }
-        let run = Invocation(name: name, time: time, permissions: permissions, writes: writes, fingerprint: fingerprint, key: retry,
+        let run = Invocation(name: name, time: time, clientDated: clientDated, permissions: permissions, writes: writes, fingerprint: fingerprint, key: retry,
                              extra: extra, resume: resume, done: done, decide: decide)
         if let answer = retryAnswer(run) { return done(answer) }
         do { try clock.check(occurredAt: time, serverNow: Date()) } catch {
@@ -99,7 +101,7 @@ struct CommandService: Sendable {
         let plan: PlannedAppend
         do {
             plan = try run.decide(Aggregates(store: store))
-            try judgeOnServerClock(plan, givenTime: run.time)
+            if run.clientDated { try judgeOnServerClock(plan, givenTime: run.time) }
         } catch let rejection as Rejection {
             // The first send may have committed since the retry key was looked up, and the
             // rule refuse its events: then this is its retry, not a refused attempt.
@@ -258,7 +260,8 @@ struct CommandService: Sendable {
 
     /// The time rules (a cut-off, a slot's start, one active appointment) judged again on the
     /// server's clock when the client dated the command (`BusinessClock.alsoJudgedAt`): each
-    /// planned event, retimed, must pass its stream's rules too, on the state the decision saw.
+    /// planned event, retimed, must pass its stream's rules too, on the streams' state as loaded
+    /// now (the append still expects the versions the decision saw).
     private func judgeOnServerClock(_ plan: PlannedAppend, givenTime: Date) throws {
         guard let serverTime = clock.alsoJudgedAt(occurredAt: givenTime, serverNow: Date()) else { return }
         var states: [StreamName: Aggregate] = [:]

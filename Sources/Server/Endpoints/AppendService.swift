@@ -81,9 +81,15 @@ struct AppendService: Sendable {
 
         // A stale expectation is answered before any decoding: under a booking race most
         // attempts are late, and telling them so should cost a lookup, not a parse.
-        let stale = body.expectations.compactMap { name, expected -> VersionConflict? in
-            let current = journal.lastVersion(of: name)
-            return expected.isSatisfied(by: current) ? nil : VersionConflict(stream: name, expected: expected, actual: current)
+        // A stream that cannot be read is an error (503), not a stream that does not exist.
+        let stale: [VersionConflict]
+        do {
+            stale = try body.expectations.compactMap { name, expected -> VersionConflict? in
+                let current = try journal.committedLastVersion(of: name)
+                return expected.isSatisfied(by: current) ? nil : VersionConflict(stream: name, expected: expected, actual: current)
+            }
+        } catch {
+            return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
         }
         if !stale.isEmpty {
             metrics.versionConflicts.increment()
@@ -160,7 +166,14 @@ struct AppendService: Sendable {
         // The client's own expectations, judged on what is committed now.
         var conflicts: [VersionConflict] = []
         for (name, expected) in body.expectations {
-            let current = StreamName(parsing: name).flatMap { folded[$0] }.map(\.version) ?? journal.lastVersion(of: name)
+            let current: UInt64?
+            if let state = StreamName(parsing: name).flatMap({ folded[$0] }) {
+                current = state.version
+            } else {
+                do { current = try journal.committedLastVersion(of: name) } catch {
+                    return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
+                }
+            }
             if !expected.isSatisfied(by: current) { conflicts.append(VersionConflict(stream: name, expected: expected, actual: current)) }
         }
         if !conflicts.isEmpty {

@@ -69,7 +69,7 @@ struct CommandEndpoints: Sendable {
             streams.compactMap { stream in AppointmentBooked.eventID(appointmentId: id, in: stream).map { (id: $0, stream: stream.description) } }
         } ?? []
         let key = CommandService.RetryKey(events: retry, command: command, eventsFollowCommand: command != nil)
-        return service.run("book", at: time, permissions: permissions,
+        return service.run("book", at: time, clientDated: f.has("occurredAt"), permissions: permissions,
                            writes: streams.map { ($0, booked) }, evidenceFrom: fingerprint, retry: key,
                            extra: { $0.field("appointmentId", appointmentId.uuidString.lowercased()) }, resume: answer.resume, done: answer.done) { a in
             try Decide.book(appointmentId, in: a.slot(site, slotId), for: a.applicant(identity), from: fingerprint, at: time)
@@ -92,7 +92,7 @@ struct CommandEndpoints: Sendable {
         }
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let cancelled: Set = [by == "service" ? AppointmentCancelledByService.typeName : AppointmentCancelledByApplicant.typeName]
-        return service.run("cancel", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
+        return service.run("cancel", at: time, clientDated: f.has("occurredAt"), permissions: permissions, writes: [(.slot(site: site, slotId: slotId), cancelled), (.applicant(identity), cancelled)],
                            retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             if by == "service", let reason {
                 return try Decide.cancelByService(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), because: reason, at: time)
@@ -108,7 +108,7 @@ struct CommandEndpoints: Sendable {
         let command = f.commandKey()
         guard f.isValid, let site, let slotId, let identity, let appointmentId else { return answer.done(invalid(f)) }
         let reinstated: Set = [AppointmentReinstated.typeName]
-        return service.run("reinstate", at: time, permissions: permissions, writes: [(.slot(site: site, slotId: slotId), reinstated), (.applicant(identity), reinstated)],
+        return service.run("reinstate", at: time, clientDated: f.has("occurredAt"), permissions: permissions, writes: [(.slot(site: site, slotId: slotId), reinstated), (.applicant(identity), reinstated)],
                            retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.reinstate(appointmentId, of: a.applicant(identity), in: a.slot(site, slotId), at: time)
         }
@@ -122,7 +122,7 @@ struct CommandEndpoints: Sendable {
         guard f.isValid, let identity, let appointmentId, let presented else { return answer.done(invalid(f)) }
         // Someone else's identity is recorded as a mismatch (after the first, on its own).
         let recorded: Set = presented == identity ? [AppointmentAttended.typeName] : [AppointmentAttended.typeName, IdentityMismatchAtCounter.typeName]
-        return service.run("check-in", at: time, permissions: permissions, writes: [(.applicant(identity), recorded)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+        return service.run("check-in", at: time, clientDated: f.has("occurredAt"), permissions: permissions, writes: [(.applicant(identity), recorded)], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.checkIn(appointmentId, of: a.applicant(identity), presenting: presented, at: time)
         }
     }
@@ -143,7 +143,7 @@ struct CommandEndpoints: Sendable {
             let kind = f.member("kind", of: DossierKind.self), channel = f.member("channel", of: FilingChannel.self)
             let site = f.member("site", of: Site.self)
             guard f.isValid, let dossierId, let identity, let category, let kind, let channel, let site else { return answer.done(invalid(f)) }
-            return service.run("dossier/submit", at: time, permissions: permissions, writes: [(.dossier(dossierId), [DossierSubmitted.typeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+            return service.run("dossier/submit", at: time, clientDated: f.has("occurredAt"), permissions: permissions, writes: [(.dossier(dossierId), [DossierSubmitted.typeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
                 try Decide.submit(a.dossier(dossierId), for: identity, category: category, kind: kind, channel: channel, at: site, on: time)
             }
         }
@@ -177,7 +177,7 @@ struct CommandEndpoints: Sendable {
         default: parsed = .reachImplicitRejectionDeadline
         }
         guard f.isValid, let dossierId, let parsed else { return answer.done(invalid(f)) }
-        return service.run("dossier/\(step)", at: time, permissions: permissions, writes: [(.dossier(dossierId), [parsed.eventTypeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
+        return service.run("dossier/\(step)", at: time, clientDated: f.has("occurredAt"), permissions: permissions, writes: [(.dossier(dossierId), [parsed.eventTypeName])], retry: CommandService.RetryKey(command: command), resume: answer.resume, done: answer.done) { a in
             try Decide.advance(a.dossier(dossierId), by: parsed, at: time, rules: service.rules)
         }
     }
