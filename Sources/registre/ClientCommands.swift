@@ -261,7 +261,7 @@ struct AppendCommand: ParsableCommand {
     @Option(help: "Event metadata, a JSON object.") var metadata: String?
     @Option(help: "Event id (a UUID), so that a retry is idempotent.") var id: String?
     @Option(help: "Expected version of the stream: a number, any, noStream or streamExists.") var expectedVersion: String?
-    @Option(help: ArgumentHelp("NDJSON file of events (the `registre import` format); - for standard input.", valueName: "FILE")) var file: String?
+    @Option(help: ArgumentHelp("NDJSON file of events (the `registre import` format); - for standard input. It is read whole and checked before anything is sent, so it is held in memory: `registre import` is the tool for bulk loads.", valueName: "FILE")) var file: String?
     @Option(help: "Events per append when sending a file.") var batch: Int = 1000
 
     func validate() throws {
