@@ -160,7 +160,9 @@ public struct SimulationProfile: Sendable, Equatable {
 
     /// Checks the figures a caller can set from the command line.
     public func validate() throws(SimulationError) {
-        guard scale > 0, scale <= 10_000, scale.isFinite else { throw .invalidProfile("scale must be greater than 0 and at most 10000; \(scale) is not") }
+        // Memory follows what is in flight, about 21 MB per unit of scale (docs/SIMULATOR.md): 100
+        // (France is about 63 Isères) stays near 2 GB; 10,000 passed validation and died of memory.
+        guard scale > 0, scale <= 100, scale.isFinite else { throw .invalidProfile("scale must be greater than 0 and at most 100; \(scale) is not") }
         guard (1...100).contains(years) else { throw .invalidProfile("years must be between 1 and 100; \(years) is not") }
         guard releaseHour >= 0, releaseHour < 24 else { throw .invalidProfile("the release hour must be in 0...23") }
         guard !releaseDays.isEmpty else { throw .invalidProfile("at least one release day a week is needed") }

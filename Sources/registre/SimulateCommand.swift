@@ -48,7 +48,7 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         guard profile == "isere-2024" else { throw ValidationError("unknown --profile \(profile); the only profile is isere-2024") }
-        guard scale > 0, scale <= 10_000, scale.isFinite else { throw ValidationError("--scale must be greater than 0 and at most 10000, not \(scale)") }
+        guard scale > 0, scale <= 100, scale.isFinite else { throw ValidationError("--scale must be greater than 0 and at most 100 (France is about 63 Isères; memory grows with it), not \(scale)") }
         guard (1...100).contains(years) else { throw ValidationError("--years must be between 1 and 100, not \(years)") }
         guard (1...10_000).contains(appendsPerRequest) else { throw ValidationError("--appends-per-request must be between 1 and 10000, not \(appendsPerRequest)") }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }

@@ -69,6 +69,8 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         (["crash-writer", "--journal", "JOURNAL", "--tasks=-1"], "--tasks must be at least 1, not -1"),
         (["crash-writer", "--journal", "JOURNAL", "--appends=-2"], "--appends must be at least 1, not -2"),
         (["append", "--socket", "/tmp/registre-no-such-server.sock", "--file", "-", "--batch", "0"], "--batch must be from 1 to 10000, not 0"),
+        // Memory grows with the scale: 10,000 was accepted and died of memory.
+        (["simulate", "--journal", "JOURNAL", "--scale", "10000"], "--scale must be greater than 0 and at most 100"),
     ])
     func numericOptionsOutOfRangeAreRefusedByNameAndValue(arguments: [String], message: String) throws {
         let scratch = ScratchDirectory("numeric-option")
