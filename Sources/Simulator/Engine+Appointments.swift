@@ -33,12 +33,22 @@ extension SimulationEngine {
 
     /// The earliest slot of the pool with a free place starting after `earliest`, without taking it.
     func takeFreeSlot(_ pool: Int, startingAfter earliest: Double, excluding excluded: Int? = nil) -> Int? {
+        // Entries no caller can use any more (full, withdrawn, or starting within the hour every
+        // booking needs) leave the heap; those only this caller cannot use (a reschedule wants a
+        // day ahead, and not the applicant's own slot) are set aside and put back, so they stay
+        // for the others.
+        var setAside: [(start: Double, slot: Int)] = []
+        defer { for e in setAside { pools[pool].free.push(start: e.start, slot: e.slot) } }
         while let top = pools[pool].free.first {
-            guard let entry = slots[top.slot], entry.start > earliest, entry.placesForThePublic > 0, !entry.state.isWithdrawn else {
+            guard let entry = slots[top.slot], entry.start > now + Self.hour, entry.placesForThePublic > 0, !entry.state.isWithdrawn else {
                 pools[pool].free.popFirst()
                 continue
             }
-            if top.slot == excluded { return nil }
+            if entry.start <= earliest || top.slot == excluded {
+                setAside.append(top)
+                pools[pool].free.popFirst()
+                continue
+            }
             return top.slot
         }
         return nil
@@ -211,6 +221,9 @@ extension SimulationEngine {
     /// Cancels a slot's bookings for the service, then withdraws it (a counter closed for the day).
     func withdrawSlot(_ ref: Int) {
         guard var entry = slots[ref], entry.reserved == 0, entry.start > now else { return }
+        // The places the pool counts as free are those before the holders' cancellations: theirs
+        // were never given back to it.
+        let freeBefore = max(0, entry.placesForThePublic)
         for holding in entry.holders {
             switch holding.holder {
             case .person(let personRef):
@@ -241,7 +254,7 @@ extension SimulationEngine {
             return
         }
         entry.state.apply(plan.events[0].event)
-        pools[entry.pool].freePlaces -= max(0, entry.placesForThePublic)
+        pools[entry.pool].freePlaces -= freeBefore
         slots[ref] = nil
     }
 

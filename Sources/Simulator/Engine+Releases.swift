@@ -47,6 +47,16 @@ extension SimulationEngine {
     /// sees, then lets the waiting applicants (and, on a storm, the bots) at them.
     func release() {
         tally.releases += 1
+        #if DEBUG
+        // The pools' free places are the sum of their live slots' (what sizes the release below);
+        // a leak in that bookkeeping would publish too few or too many. Checked in debug builds,
+        // which the simulator's tests run.
+        var counted = [Int](repeating: 0, count: pools.count)
+        for entry in slots.values { counted[entry.pool] += max(0, entry.placesForThePublic) }
+        for i in pools.indices {
+            precondition(pools[i].freePlaces == counted[i], "pool \(i) counts \(pools[i].freePlaces) free places, its slots make \(counted[i])")
+        }
+        #endif
         let elapsedDays = lastReleaseTime.map { max(0.5, (now - $0) / ParisTime.day) } ?? 3.5
         for index in pools.indices {
             let observed = Double(pools[index].needsSinceRelease) / elapsedDays
