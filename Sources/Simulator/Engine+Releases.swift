@@ -151,6 +151,9 @@ extension SimulationEngine {
 
     /// The release that would follow the simulated period, planned on the demand left at its end.
     func plannedNextRelease() -> PlannedRelease? {
+        // Sized on who is really waiting, as `release()` does: the lists also hold people who
+        // booked since the last release, and repeats (the history is over, so this changes nothing in it).
+        for index in pools.indices { compactWaiting(index) }
         var copy = random
         var day = ParisTime.dayStart(Date(timeIntervalSince1970: max(now, endTime))).timeIntervalSince1970
         for _ in 0..<14 {
