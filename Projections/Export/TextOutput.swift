@@ -30,13 +30,40 @@ final class TextSink: ExportSink {
         return writer
     }
 
+    /// Renames the tables into place, `run_info` last: it is the set's commit marker. A run that
+    /// replaces an earlier output in the same directory first removes the old `run_info`, so a
+    /// crash between two renames leaves a directory without one (some tables new, some old),
+    /// which readers are told to treat as incomplete (docs/PROJECTIONS.md). Every rename is
+    /// checked before the first is made, so an output that cannot be replaced (a directory in a
+    /// table's place) fails with the earlier output untouched.
     func publish() throws -> [String] {
+        let marker = written.filter { $0.final.hasSuffix("/" + ProjectionTables.runInfo.name + "." + format.rawValue) }
+        let tables = written.filter { file in !marker.contains { $0.final == file.final } }
         for file in written {
+            var st = stat()
+            if lstat(file.final, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+                throw ProjectionError.output(path: file.final, reason: "it exists and is not a regular file, so it cannot be replaced; nothing was replaced")
+            }
+        }
+        for file in marker where unlink(file.final) != 0 && errno != ENOENT {
+            throw ProjectionError.output(path: file.final, reason: "the previous run's marker could not be removed (\(String(cString: strerror(errno)))); nothing was replaced")
+        }
+        for file in tables + marker {
+            if file.final == marker.first?.final { try syncDirectory() }
             guard rename(file.partial, file.final) == 0 else {
                 throw ProjectionError.output(path: file.final, reason: String(cString: strerror(errno)))
             }
         }
+        try syncDirectory()
         return written.map(\.final)
+    }
+
+    /// The renames are durable once the directory is.
+    private func syncDirectory() throws {
+        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProjectionError.output(path: directory, reason: String(cString: strerror(errno))) }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw ProjectionError.output(path: directory, reason: String(cString: strerror(errno))) }
     }
 
     func discard() {

@@ -113,6 +113,29 @@ struct OutputTests {
         #expect(json["flag_evidence"]?.count == 14) // 5 + 3 + 5 + 1
     }
 
+    @Test("an export over an earlier one that cannot be replaced whole replaces none of it; a replacement ends with its run_info", arguments: [OutputFormat.json, .csv])
+    func replacingAnExportIsAllOrNothing(format: OutputFormat) throws {
+        let journal = TemporaryDirectory("replace")
+        try combinedHistory().write(to: journal.path)
+        let out = TemporaryDirectory("replace-out")
+        // The earlier export folded part of the journal, so every table of a later one differs.
+        _ = try ProjectionRebuild.export(journal: journal.path, to: out.path, format: format, limit: .beforePosition(20))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        let before = try files.map { try Data(contentsOf: URL(fileURLWithPath: out.path + "/" + $0)) }
+        // A directory where one table goes: that table cannot be replaced, so none is.
+        let blocked = out.path + "/suspicion_flags." + format.rawValue
+        try FileManager.default.removeItem(atPath: blocked)
+        try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)
+        #expect(throws: ProjectionError.self) { _ = try ProjectionRebuild.export(journal: journal.path, to: out.path, format: format) }
+        for (file, bytes) in zip(files, before) where out.path + "/" + file != blocked {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: out.path + "/" + file)) == bytes, "\(file) was replaced")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).allSatisfy { !$0.hasSuffix(".partial") })
+        try FileManager.default.removeItem(atPath: blocked)
+        _ = try ProjectionRebuild.export(journal: journal.path, to: out.path, format: format)
+        #expect(FileManager.default.fileExists(atPath: out.path + "/run_info." + format.rawValue))
+    }
+
     @Test("a damaged sealed segment stops the rebuild, naming the file, and writes nothing")
     func damagedJournal() throws {
         let journal = TemporaryDirectory("damaged")
