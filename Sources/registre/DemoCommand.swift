@@ -128,7 +128,7 @@ struct DemoCommand: ParsableCommand {
         try report.html().write(toFile: htmlPath, atomically: true, encoding: .utf8)
         print("\nReport: \(htmlPath)")
         print("Finished in \(String(format: "%.0f", Date().timeIntervalSince(started))) s. Explore: registre replay --journal \(journalPath) --format table | head")
-        if audit.findingTotal != 0 || storm.overbooked { throw ExitCode(1) }
+        if audit.findingTotal != 0 || storm.broken { throw ExitCode(1) }
     }
 
     private func step(_ text: String) { print("==> " + text) }
