@@ -67,7 +67,8 @@ struct DemoCommand: ParsableCommand {
         options.durability = .relaxed
         options.checkpointSigner = signer
         let journal = try Journal.open(directory: journalPath, options: options)
-        let simulator = try Simulator(profile: .isere2024(scale: scale, years: 1, seed: seed))
+        let profile = SimulationProfile.isere2024(scale: scale, years: 1, seed: seed)
+        let simulator = try Simulator(profile: profile)
         let bar = ProgressBar("simulate", total: 100)
         let summary = try simulator.run(into: JournalSink(journal: journal)) { bar.update(UInt64($0.fractionDone * 100), unit: "%") }
         bar.finish()
@@ -108,7 +109,8 @@ struct DemoCommand: ParsableCommand {
         // 6. The report.
         step("6/6 report")
         var report = DemoReport(directory: journalPath, eventCount: projections.position)
-        report.appointmentsPerMonth = Self.appointmentsPerMonth(projections)
+        report.simulatedMonths = "\(DemoFigures.month(profile.start)) to \(DemoFigures.month(profile.end.addingTimeInterval(-1)))"
+        report.appointmentsPerMonth = DemoFigures.appointmentsPerMonth(projections.slotDays(), from: profile.start, to: profile.end)
         report.delays = Self.delays(projections)
         report.delaysPerMonth = Self.delaysPerMonth(projections)
         // Fastest-exhausted first: that is where the bots were; the rest newest first.
@@ -138,12 +140,6 @@ struct DemoCommand: ParsableCommand {
     }
 
     private func step(_ text: String) { print("==> " + text) }
-
-    static func appointmentsPerMonth(_ p: ProjectionSet) -> [DemoReport.MonthCount] {
-        var months: [String: Int] = [:]
-        for day in p.slotDays() { months[String(day.day.prefix(7)), default: 0] += day.placesBooked }
-        return months.sorted { $0.key < $1.key }.map { .init(month: $0.key, count: $0.value) }
-    }
 
     static let pressRelease: [String: String] = [
         "worker": "2.5 months (professional immigration)",

@@ -12,6 +12,8 @@ struct DemoReport {
 
     var directory: String
     var eventCount: UInt64
+    /// `YYYY-MM to YYYY-MM`.
+    var simulatedMonths = ""
     var appointmentsPerMonth: [MonthCount] = []
     var delays: [DelayRow] = []
     var delaysPerMonth: [(category: String, months: [(month: String, medianDays: Double)])] = []
@@ -37,7 +39,7 @@ struct DemoReport {
 
     func text() -> String {
         var out = ""
-        out += section("Appointments per month")
+        out += section("Appointments per month, simulated \(simulatedMonths) (the live storm is below)")
         let peak = max(1, appointmentsPerMonth.map(\.count).max() ?? 1)
         for m in appointmentsPerMonth {
             out += "  \(m.month)  \(pad(String(m.count), 6, right: true))  \(String(repeating: "█", count: m.count * 40 / peak))\n"
@@ -92,7 +94,7 @@ struct DemoReport {
         <h1>Registre: a simulated year of the Isère prefecture</h1>
         <p class="muted">Journal <code>\(escape(directory))</code>, \(eventCount) events. \(steps.map(escape).joined(separator: " · "))</p>
         <h2>Audit verdict</h2><p class="\(auditClean ? "ok" : "bad")">\(escape(auditVerdict))</p>
-        <h2>Appointments per month</h2>\(barChart(appointmentsPerMonth.map { ($0.month, Double($0.count)) }, unit: ""))
+        <h2>Appointments per month, simulated \(escape(simulatedMonths))</h2>\(barChart(appointmentsPerMonth.map { ($0.month, Double($0.count)) }, unit: ""))
         <h2>Delay from complete file to permit available</h2>
         <table><tr><th>category</th><th>dossiers</th><th>median (days)</th><th>p90 (days)</th><th>press release</th></tr>
         \(delays.map { "<tr><td>\(escape($0.category))</td><td class=n>\($0.count)</td><td class=n>\(String(format: "%.0f", $0.medianDays))</td><td class=n>\(String(format: "%.0f", $0.p90Days))</td><td>\(escape($0.pressRelease))</td></tr>" }.joined())
