@@ -158,6 +158,13 @@ let package = Package(
             path: "Tests/ServerTests",
             swiftSettings: strictSettings
         ),
+        // The `registre` executable's own logic (the demo's figures), imported as a module.
+        .testTarget(
+            name: "RegistreTests",
+            dependencies: ["registre", "Projections", "Domain"],
+            path: "Tests/RegistreTests",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Journal"],

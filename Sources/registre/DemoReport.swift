@@ -4,7 +4,9 @@ import Foundation
 /// rendered twice: as text for the terminal and as a standalone HTML page with inline SVG.
 struct DemoReport {
     struct MonthCount { var month: String; var count: Int }
-    struct DelayRow { var category: String; var count: Int; var medianDays: Double; var p90Days: Double; var pressRelease: String }
+    /// `count` dossiers of the cohort whose permit became available; `stillOpen` others of it
+    /// were still open without one when the history ended.
+    struct DelayRow { var category: String; var count: Int; var medianDays: Double; var p90Days: Double; var stillOpen: Int; var pressRelease: String }
     struct Release { var id: String; var slots: Int; var secondsToExhaustion: Double?; var fingerprints: Int }
     struct Suspect { var fingerprint: String; var score: Double; var flags: [Flag] }
     struct Flag { var rule: String; var detail: String; var evidence: [String] }
@@ -12,7 +14,11 @@ struct DemoReport {
 
     var directory: String
     var eventCount: UInt64
+    /// `YYYY-MM to YYYY-MM`.
+    var simulatedMonths = ""
     var appointmentsPerMonth: [MonthCount] = []
+    /// Which dossiers `delays` and `delaysPerMonth` describe.
+    var delayCohort = ""
     var delays: [DelayRow] = []
     var delaysPerMonth: [(category: String, months: [(month: String, medianDays: Double)])] = []
     var releases: [Release] = []
@@ -37,16 +43,18 @@ struct DemoReport {
 
     func text() -> String {
         var out = ""
-        out += section("Appointments per month")
+        out += section("Appointments per month, simulated \(simulatedMonths) (the live storm is below)")
         let peak = max(1, appointmentsPerMonth.map(\.count).max() ?? 1)
         for m in appointmentsPerMonth {
             out += "  \(m.month)  \(pad(String(m.count), 6, right: true))  \(String(repeating: "█", count: m.count * 40 / peak))\n"
         }
         out += section("Delay from complete file to permit available, per category (days)")
-        out += "  \(pad("category", 14)) \(pad("dossiers", 9, right: true)) \(pad("median", 8, right: true)) \(pad("p90", 8, right: true))   press release (Isère, 2024)\n"
+        out += "  \(delayCohort)\n"
+        out += "  \(pad("category", 14)) \(pad("dossiers", 9, right: true)) \(pad("median", 8, right: true)) \(pad("p90", 8, right: true)) \(pad("open", 6, right: true))   press release (Isère, 2024)\n"
         for d in delays {
-            out += "  \(pad(d.category, 14)) \(pad(String(d.count), 9, right: true)) \(pad(String(format: "%.0f", d.medianDays), 8, right: true)) \(pad(String(format: "%.0f", d.p90Days), 8, right: true))   \(d.pressRelease)\n"
+            out += "  \(pad(d.category, 14)) \(pad(String(d.count), 9, right: true)) \(pad(String(format: "%.0f", d.medianDays), 8, right: true)) \(pad(String(format: "%.0f", d.p90Days), 8, right: true)) \(pad(String(d.stillOpen), 6, right: true))   \(d.pressRelease)\n"
         }
+        out += "  (open: dossiers of the cohort still waiting for their permit when the history ends)\n"
         out += section("Slot releases: time until the last slot was taken, fastest first")
         for r in releases.prefix(12) {
             let exhausted = pad(r.secondsToExhaustion.map(Self.readableDuration) ?? "not exhausted", 14, right: true)
@@ -89,13 +97,14 @@ struct DemoReport {
         .ok{color:#16703a;font-weight:600}.bad{color:#b3261e;font-weight:600}.muted{color:#667}
         svg text{font:11px system-ui,sans-serif;fill:#334}
         </style></head><body>
-        <h1>Registre: a simulated year of the Isère prefecture</h1>
+        <h1>Registre: two simulated years of the Isère prefecture</h1>
         <p class="muted">Journal <code>\(escape(directory))</code>, \(eventCount) events. \(steps.map(escape).joined(separator: " · "))</p>
         <h2>Audit verdict</h2><p class="\(auditClean ? "ok" : "bad")">\(escape(auditVerdict))</p>
-        <h2>Appointments per month</h2>\(barChart(appointmentsPerMonth.map { ($0.month, Double($0.count)) }, unit: ""))
+        <h2>Appointments per month, simulated \(escape(simulatedMonths))</h2>\(barChart(appointmentsPerMonth.map { ($0.month, Double($0.count)) }, unit: ""))
         <h2>Delay from complete file to permit available</h2>
-        <table><tr><th>category</th><th>dossiers</th><th>median (days)</th><th>p90 (days)</th><th>press release</th></tr>
-        \(delays.map { "<tr><td>\(escape($0.category))</td><td class=n>\($0.count)</td><td class=n>\(String(format: "%.0f", $0.medianDays))</td><td class=n>\(String(format: "%.0f", $0.p90Days))</td><td>\(escape($0.pressRelease))</td></tr>" }.joined())
+        <p>\(escape(delayCohort)).</p>
+        <table><tr><th>category</th><th>dossiers</th><th>median (days)</th><th>p90 (days)</th><th>still open at the end</th><th>press release</th></tr>
+        \(delays.map { "<tr><td>\(escape($0.category))</td><td class=n>\($0.count)</td><td class=n>\(String(format: "%.0f", $0.medianDays))</td><td class=n>\(String(format: "%.0f", $0.p90Days))</td><td class=n>\($0.stillOpen)</td><td>\(escape($0.pressRelease))</td></tr>" }.joined())
         </table>
         \(lineChart())
         <h2>Live bot storm: bookings per second after the release</h2>

@@ -8,7 +8,17 @@ struct LiveStorm {
     struct Outcome {
         var perSecond: [DemoReport.StormSecond]
         var summary: String
-        var overbooked: Bool
+        var tally: StormTally
+        /// A slot holds more bookings than places, or an identity was given two appointments
+        /// for one motif: what the domain's rules exist to prevent.
+        var broken: Bool { !tally.overbookedSlots.isEmpty || tally.identitiesWithTwoAppointments > 0 }
+    }
+
+    /// What the server answered one booking attempt.
+    enum Answer: Equatable {
+        case booked
+        case refused(rule: String)
+        case failed(String)
     }
 
     let socket: String
@@ -18,10 +28,8 @@ struct LiveStorm {
 
     private final class Log: @unchecked Sendable {
         let lock = NSLock()
-        var bookings: [(seconds: Double, bot: Bool, slot: UUID)] = []
-        var refused: [String: Int] = [:]
-        var attempts = 0
-        var failures: [String] = []
+        var tally: StormTally
+        init(_ tally: StormTally) { self.tally = tally }
     }
 
     func run() throws -> Outcome {
@@ -31,29 +39,30 @@ struct LiveStorm {
         guard published.status == 200 else { throw StormFailure(message: "publishing the release failed: HTTP \(published.status) \(published.bodyText.prefix(300))") }
         publisher.disconnect()
 
-        let slots = release.publications.map { (site: $0.site, slotId: $0.slotId, capacity: $0.capacity) }
-        let capacity = slots.reduce(0) { $0 + $1.capacity }
+        let slots = release.publications.map { StormSlot(site: $0.site, slotId: $0.slotId, motif: $0.motif, capacity: $0.capacity) }
         var generator = SeededGenerator(seed: seed ^ 0xD3_3D)
         let bots = release.botFingerprints.isEmpty ? (0..<3).map { _ in generator.hex(64) } : release.botFingerprints.map(\.description)
-        let log = Log()
+        let log = Log(StormTally(slots: slots, botFingerprints: bots.count, applicants: applicants))
         let start = Date()
         let group = DispatchGroup()
 
-        @Sendable func book(_ client: UnixHTTPClient, slot: (site: Site, slotId: UUID, capacity: Int), identity: String, fingerprint: String, bot: Bool) {
+        /// One attempt, recorded with its answer, which it returns: each thread learns its own
+        /// outcome from the server, not from what the other threads have logged meanwhile.
+        @Sendable func book(_ client: UnixHTTPClient, slot: StormSlot, identity: String, fingerprint: String, bot: Bool) -> Answer {
             let body = #"{"site":"\#(slot.site.rawValue)","slotId":"\#(slot.slotId.uuidString.lowercased())","identityKey":"\#(identity)","fingerprint":"\#(fingerprint)"}"#
-            let response = try? client.send(method: "POST", path: "/commands/book", body: Array(body.utf8))
-            log.lock.withLock {
-                log.attempts += 1
-                guard let response else { log.failures.append("no answer"); return }
-                if response.status == 200 {
-                    log.bookings.append((Date().timeIntervalSince(start), bot, slot.slotId))
-                } else if response.status == 422 || response.status == 409 {
-                    let rule = Self.rule(in: response.bodyText) ?? "HTTP \(response.status)"
-                    log.refused[rule, default: 0] += 1
-                } else {
-                    log.failures.append("HTTP \(response.status): \(response.bodyText.prefix(120))")
+            let answer: Answer
+            if let response = try? client.send(method: "POST", path: "/commands/book", body: Array(body.utf8)) {
+                switch response.status {
+                case 200: answer = .booked
+                case 409, 422: answer = .refused(rule: Self.rule(in: response.bodyText) ?? "HTTP \(response.status)")
+                default: answer = .failed("HTTP \(response.status): \(response.bodyText.prefix(120))")
                 }
+            } else {
+                answer = .failed("no answer")
             }
+            let seconds = Date().timeIntervalSince(start)
+            log.lock.withLock { log.tally.record(answer, seconds: seconds, slot: slot, identity: identity, bot: bot) }
+            return answer
         }
 
         // Bots: a few fingerprints, a fresh identity key for every slot, as fast as the socket goes.
@@ -64,12 +73,13 @@ struct LiveStorm {
             group.enter()
             Thread.detachNewThread {
                 let client = UnixHTTPClient(socketPath: socket)
-                for (slot, identity) in zip(order, identities) { book(client, slot: slot, identity: identity, fingerprint: fingerprint, bot: true) }
+                for (slot, identity) in zip(order, identities) { _ = book(client, slot: slot, identity: identity, fingerprint: fingerprint, bot: true) }
                 client.disconnect()
                 group.leave()
             }
         }
-        // Genuine applicants: one identity and device each, a human reaction time, a few tries.
+        // Genuine applicants: one identity and device each, a human reaction time, a few tries,
+        // stopping at the first place the server grants them.
         for a in 0..<applicants {
             var rng = SeededGenerator(seed: seed &+ 100_000 &+ UInt64(a))
             let delay = 0.15 + Double(rng.next() % 1_500) / 1_000
@@ -79,36 +89,30 @@ struct LiveStorm {
             Thread.detachNewThread {
                 Thread.sleep(forTimeInterval: delay)
                 let client = UnixHTTPClient(socketPath: socket)
-                for slot in choices {
-                    let before = log.lock.withLock { log.bookings.count }
-                    book(client, slot: slot, identity: identity, fingerprint: fingerprint, bot: false)
-                    let booked = log.lock.withLock { log.bookings.count > before && log.bookings.last?.slot == slot.slotId && log.bookings.last?.bot == false }
-                    if booked { break }
-                    Thread.sleep(forTimeInterval: 0.2)
-                }
+                Self.tryInTurn(choices, book: { book(client, slot: $0, identity: identity, fingerprint: fingerprint, bot: false) },
+                               pause: { Thread.sleep(forTimeInterval: 0.2) })
                 client.disconnect()
                 group.leave()
             }
         }
         guard group.wait(timeout: .now() + 90) == .success else { throw StormFailure(message: "the storm did not finish within 90 s") }
 
-        let (bookings, refused, attempts, failures) = log.lock.withLock { (log.bookings, log.refused, log.attempts, log.failures) }
-        if !failures.isEmpty { throw StormFailure(message: "\(failures.count) requests failed, first: \(failures[0])") }
-        var perSlot: [UUID: Int] = [:]
-        for b in bookings { perSlot[b.slot, default: 0] += 1 }
-        let overbooked = slots.contains { (perSlot[$0.slotId] ?? 0) > $0.capacity }
-        let seconds = Int((bookings.map(\.seconds).max() ?? 0).rounded(.up)) + 1
-        var perSecond = (0..<max(1, min(seconds, 60))).map { DemoReport.StormSecond(second: $0, bots: 0, genuine: 0) }
-        for b in bookings where Int(b.seconds) < perSecond.count {
-            if b.bot { perSecond[Int(b.seconds)].bots += 1 } else { perSecond[Int(b.seconds)].genuine += 1 }
+        let tally = log.lock.withLock { log.tally }
+        if !tally.failures.isEmpty { throw StormFailure(message: "\(tally.failures.count) requests failed, first: \(tally.failures[0])") }
+        return Outcome(perSecond: tally.perSecond(), summary: tally.summary, tally: tally)
+    }
+
+    /// A genuine applicant's tries: each of `choices` in turn until the server grants one, with
+    /// a pause after each refusal. Returns the attempts made.
+    @discardableResult
+    static func tryInTurn(_ choices: [StormSlot], book: (StormSlot) -> Answer, pause: () -> Void) -> Int {
+        var attempts = 0
+        for slot in choices {
+            attempts += 1
+            if book(slot) == .booked { break }
+            pause()
         }
-        let botWins = bookings.filter(\.bot).count
-        let lastBot = bookings.filter(\.bot).map(\.seconds).max() ?? 0
-        let refusedText = refused.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let summary = "\(capacity) places in \(slots.count) slots; \(bots.count) bot fingerprints took \(botWins) of them within \(String(format: "%.2f", lastBot)) s, "
-            + "\(applicants) genuine applicants got \(bookings.count - botWins); \(attempts) attempts, refused by rule: \(refusedText.isEmpty ? "none" : refusedText); "
-            + (overbooked ? "OVERBOOKED" : "no slot overbooked, no identity with two active appointments")
-        return Outcome(perSecond: perSecond, summary: summary, overbooked: overbooked)
+        return attempts
     }
 
     private static func rule(in body: String) -> String? {

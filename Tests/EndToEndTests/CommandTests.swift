@@ -121,21 +121,74 @@ func writeJournal(_ directory: String, count: Int, segmentSize: Int = 4000, perA
         #expect(completeLines(outcome.stdout).count == 1 && jsonObject(Array(outcome.out.utf8.dropLast())) != nil, "\(outcome.out.prefix(500))")
     }
 
+    /// The demo at a twentieth of the Isère volume, with its own profile and seed: every step
+    /// runs, and the report tells the story with figures, which are read back and checked.
     @Test func aShortenedDemoRunsEveryStepAndItsReportHoldsTheStory() throws {
         let scratch = ScratchDirectory("demo")
         let outcome = try registre(["demo", "--scale", "0.05", "--applicants", "8", "--directory", scratch.path], timeout: 300)
         #expect(outcome.exited(0), "\(outcome)")
+        let out = outcome.out
         for heading in ["== Appointments per month", "== Delay from complete file to permit available", "== Slot releases",
                         "== Live bot storm through the socket", "== Most suspicious client fingerprints", "== Audit"] {
-            #expect(outcome.out.contains(heading), "missing \(heading)")
+            #expect(out.contains(heading), "missing \(heading)")
         }
-        #expect(outcome.out.contains("CLEAN:"), "the audit of a simulated history must be clean: \(outcome.out)")
-        #expect(outcome.out.contains("no slot overbooked"), "\(outcome.out)")
-        #expect(outcome.out.contains("2.5 months"), "the press release's figures stand beside the delays")
+        let report = DemoOutput(out)
+
+        // The simulation: nothing the domain refused.
+        #expect(out.contains(" 0 decisions refused by the domain"), "\(out.prefix(1500))")
+
+        // Appointments per month: the simulated months only, not the live release dated now.
+        let months = report.section("Appointments per month").compactMap { $0.firstMatch(of: /^  (\d{4}-\d{2}) +\d/).map { String($0.1) } }
+        #expect(months.count >= 20 && months.allSatisfy { $0 >= "2024-01" && $0 <= "2025-12" }, "\(months)")
+
+        // Delays of the first year's dossiers, followed to the end of the second: the press
+        // release's 7.5 months (228 days) for family cases and 3.5 (106 days) for students.
+        let delays = report.section("Delay from complete file to permit available")
+        #expect(delays.first == "  dossiers completed 2024-01 to 2024-12, followed until 2025-12-31", "\(delays)")
+        for (category, target) in [("family", 228.0), ("student", 106.0)] {
+            let row = delays.lazy.compactMap { $0.firstMatch(of: /^  (\w+) +(\d+) +(\d+) +(\d+) +(\d+) {3}\S/) }.first { $0.1 == category }
+            guard let row, let count = Int(row.2), let median = Double(row.3), let open = Int(row.5) else { Issue.record("no \(category) row in \(delays)"); continue }
+            #expect(count > 100, "\(category): \(count) dossiers")
+            #expect(abs(median - target) / target < 0.15, "\(category): median \(median) days, press release \(target)")
+            // The cohort had time to finish: a history that ended while most family files were
+            // still running (124 of 180 in one simulated year) kept only the fast ones.
+            #expect(open * 20 <= count, "\(category): \(open) dossiers still open beside \(count) with a permit")
+        }
+        #expect(out.contains("2.5 months"), "the press release's figures stand beside the delays")
+
+        // The live storm: the bots took most of the release, genuine applicants few places, and
+        // the server kept every rule.
+        let storm = try #require(report.section("Live bot storm through the socket").first)
+        let figures = try #require(storm.firstMatch(of: /(\d+) places in \d+ slots; \d+ bot fingerprints took (\d+) of them within [\d.]+ s, genuine applicants took (\d+) \((\d+) of (\d+) applicants got a place\)/), "\(storm)")
+        let places = Int(figures.1)!, bots = Int(figures.2)!, genuine = Int(figures.3)!, applicants = Int(figures.4)!
+        #expect(places > 0 && bots * 2 > places && genuine * 4 <= places, "\(storm)")
+        #expect(applicants == genuine && Int(figures.5) == 8, "each applicant stops at their first place: \(storm)")
+        #expect(storm.hasSuffix("no slot overbooked, no identity given two appointments for one motif"), "\(storm)")
+
+        // At least one fingerprint flagged, with a rule and evidence.
+        let suspects = report.section("Most suspicious client fingerprints")
+        #expect(suspects.contains { $0.contains("…  score ") }, "\(suspects)")
+        #expect(suspects.contains { $0.hasPrefix("      ") && $0.contains("observed, threshold") && $0.contains("(evidence: ") }, "\(suspects)")
+
+        #expect(report.section("Audit").first?.hasPrefix("  CLEAN: ") == true, "the audit of a simulated history must be clean: \(report.section("Audit"))")
+
         let html = try String(contentsOfFile: scratch.path + "/report.html", encoding: .utf8)
         #expect(html.contains("<svg"), "charts are inline SVG")
         #expect(html.contains("Audit verdict") && html.contains("Abuse ranking") && html.contains("bookings per second"))
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("src="), "the report loads nothing from the network")
+    }
+}
+
+/// The demo's terminal report, by section (`== Title` up to the next one).
+struct DemoOutput {
+    let lines: [String]
+    init(_ text: String) { lines = text.components(separatedBy: "\n") }
+
+    /// The lines of the first section whose title starts with `title`, heading excluded.
+    func section(_ title: String) -> [String] {
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("== " + title) }) else { return [] }
+        let rest = lines[(start + 1)...]
+        return Array(rest.prefix { !$0.hasPrefix("== ") && !$0.isEmpty })
     }
 }
 
