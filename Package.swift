@@ -73,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "Simulator",
-            dependencies: ["Journal", "Domain"],
+            dependencies: ["Journal", "Domain", "Projections"],
             path: "Sources/Simulator",
             swiftSettings: strictSettings
         ),
@@ -142,7 +142,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "Journal", "Domain"],
+            dependencies: ["Simulator", "Journal", "Domain", "Projections"],
             path: "Tests/SimulatorTests",
             swiftSettings: strictSettings
         ),
@@ -156,13 +156,6 @@ let package = Package(
             name: "ServerTests",
             dependencies: ["Server", "Journal", "Domain", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Tests/ServerTests",
-            swiftSettings: strictSettings
-        ),
-        // The `registre` executable's own logic (the demo's figures), imported as a module.
-        .testTarget(
-            name: "RegistreTests",
-            dependencies: ["registre", "Projections", "Domain"],
-            path: "Tests/RegistreTests",
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,16 +1,15 @@
 import Foundation
+import Simulator
 
 /// Everything the demo shows, gathered from the projections, the live storm and the audit, then
 /// rendered twice: as text for the terminal and as a standalone HTML page with inline SVG.
 struct DemoReport {
-    struct MonthCount { var month: String; var count: Int }
-    /// `count` dossiers of the cohort whose permit became available; `stillOpen` others of it
-    /// were still open without one when the history ended.
-    struct DelayRow { var category: String; var count: Int; var medianDays: Double; var p90Days: Double; var stillOpen: Int; var pressRelease: String }
+    typealias MonthCount = DemoFigures.MonthCount
+    typealias DelayRow = DemoFigures.DelayRow
     struct Release { var id: String; var slots: Int; var secondsToExhaustion: Double?; var fingerprints: Int }
     struct Suspect { var fingerprint: String; var score: Double; var flags: [Flag] }
     struct Flag { var rule: String; var detail: String; var evidence: [String] }
-    struct StormSecond { var second: Int; var bots: Int; var genuine: Int }
+    typealias StormSecond = StormTally.Second
 
     var directory: String
     var eventCount: UInt64

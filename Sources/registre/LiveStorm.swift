@@ -6,7 +6,7 @@ import Simulator
 /// applicants race for it with `POST /commands/book`, each on its own connection and thread.
 struct LiveStorm {
     struct Outcome {
-        var perSecond: [DemoReport.StormSecond]
+        var perSecond: [StormTally.Second]
         var summary: String
         var tally: StormTally
         /// A slot holds more bookings than places, or an identity was given two appointments
@@ -14,12 +14,7 @@ struct LiveStorm {
         var broken: Bool { !tally.overbookedSlots.isEmpty || tally.identitiesWithTwoAppointments > 0 }
     }
 
-    /// What the server answered one booking attempt.
-    enum Answer: Equatable {
-        case booked
-        case refused(rule: String)
-        case failed(String)
-    }
+    typealias Answer = StormAnswer
 
     let socket: String
     let release: PlannedRelease
@@ -89,7 +84,7 @@ struct LiveStorm {
             Thread.detachNewThread {
                 Thread.sleep(forTimeInterval: delay)
                 let client = UnixHTTPClient(socketPath: socket)
-                Self.tryInTurn(choices, book: { book(client, slot: $0, identity: identity, fingerprint: fingerprint, bot: false) },
+                StormTally.tryInTurn(choices, book: { book(client, slot: $0, identity: identity, fingerprint: fingerprint, bot: false) },
                                pause: { Thread.sleep(forTimeInterval: 0.2) })
                 client.disconnect()
                 group.leave()
@@ -100,19 +95,6 @@ struct LiveStorm {
         let tally = log.lock.withLock { log.tally }
         if !tally.failures.isEmpty { throw StormFailure(message: "\(tally.failures.count) requests failed, first: \(tally.failures[0])") }
         return Outcome(perSecond: tally.perSecond(), summary: tally.summary, tally: tally)
-    }
-
-    /// A genuine applicant's tries: each of `choices` in turn until the server grants one, with
-    /// a pause after each refusal. Returns the attempts made.
-    @discardableResult
-    static func tryInTurn(_ choices: [StormSlot], book: (StormSlot) -> Answer, pause: () -> Void) -> Int {
-        var attempts = 0
-        for slot in choices {
-            attempts += 1
-            if book(slot) == .booked { break }
-            pause()
-        }
-        return attempts
     }
 
     private static func rule(in body: String) -> String? {

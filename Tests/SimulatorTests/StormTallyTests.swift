@@ -1,7 +1,7 @@
 import Domain
 import Foundation
 import Testing
-@testable import registre
+@testable import Simulator
 
 @Suite struct StormTallyTests {
     let a = StormSlot(site: .grenoble, slotId: UUID(), motif: .filing, capacity: 2)
@@ -46,8 +46,8 @@ import Testing
 
     @Test func anApplicantStopsAtTheFirstPlaceTheServerGrantsThem() {
         var asked: [UUID] = [], pauses = 0
-        let answers: [UUID: LiveStorm.Answer] = [a.slotId: .refused(rule: "slot.capacityExceeded"), b.slotId: .booked, c.slotId: .booked]
-        let attempts = LiveStorm.tryInTurn([a, b, c], book: { asked.append($0.slotId); return answers[$0.slotId]! }, pause: { pauses += 1 })
+        let answers: [UUID: StormAnswer] = [a.slotId: .refused(rule: "slot.capacityExceeded"), b.slotId: .booked, c.slotId: .booked]
+        let attempts = StormTally.tryInTurn([a, b, c], book: { asked.append($0.slotId); return answers[$0.slotId]! }, pause: { pauses += 1 })
         #expect(attempts == 2 && asked == [a.slotId, b.slotId] && pauses == 1)
     }
 }

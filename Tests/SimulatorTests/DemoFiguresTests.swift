@@ -2,9 +2,9 @@ import Domain
 import Foundation
 import Testing
 @testable import Projections
-@testable import registre
+@testable import Simulator
 
-private func utc(_ text: String) -> Date { UTCTime.parse(text)! }
+
 
 private func dossier(_ category: Domain.Category, site: Site = .grenoble, status: DossierStatus, completed: String?, availableAfterDays days: Double? = nil) -> DossierSummary {
     let completedAt = completed.map(utc)

@@ -10,31 +10,51 @@ import Projections
 /// keep only their fast files). The demo simulates two years and reports the dossiers completed
 /// in the first, each followed for at least a year: a family file takes 7.5 months at the median
 /// and about 11 at the 90th percentile.
-struct DelayCohort: Equatable {
+public struct DelayCohort: Equatable, Sendable {
     /// First completion at or after this time…
-    var from: Date
+    public var from: Date
     /// …and before this one.
-    var to: Date
+    public var to: Date
     /// The end of the history (exclusive).
-    var followedUntil: Date
+    public var followedUntil: Date
 
     /// The first `months` of a history from `start` to `end`.
-    static func first(_ months: Int, from start: Date, historyEnd end: Date) -> DelayCohort {
+    public static func first(_ months: Int, from start: Date, historyEnd end: Date) -> DelayCohort {
         DelayCohort(from: start, to: UTCTime.adding(months: months, to: start), followedUntil: end)
     }
 
-    var firstMonth: String { DemoFigures.month(from) }
-    var lastMonth: String { DemoFigures.month(to.addingTimeInterval(-1)) }
-    var label: String {
+    public var firstMonth: String { DemoFigures.month(from) }
+    public var lastMonth: String { DemoFigures.month(to.addingTimeInterval(-1)) }
+    public var label: String {
         "dossiers completed \(firstMonth) to \(lastMonth), followed until \(UTCTime.string(followedUntil.addingTimeInterval(-1)).prefix(10))"
     }
 
-    func contains(_ date: Date) -> Bool { date >= from && date < to }
+    public func contains(_ date: Date) -> Bool { date >= from && date < to }
 }
 
-enum DemoFigures {
+/// The figures `registre demo` prints from its history and projections. Here, below the command
+/// line tool (which nothing imports), so that they are tested as any module is.
+public enum DemoFigures {
+    /// Places booked in one month.
+    public struct MonthCount: Equatable, Sendable {
+        public var month: String
+        public var count: Int
+        public init(month: String, count: Int) { self.month = month; self.count = count }
+    }
+
+    /// `count` dossiers of the cohort whose permit became available; `stillOpen` others of it
+    /// were still open without one when the history ended.
+    public struct DelayRow: Equatable, Sendable {
+        public var category: String
+        public var count: Int
+        public var medianDays: Double
+        public var p90Days: Double
+        public var stillOpen: Int
+        public var pressRelease: String
+    }
+
     /// `YYYY-MM`, UTC, as the projections' months.
-    static func month(_ date: Date) -> String { String(UTCTime.string(date).prefix(7)) }
+    public static func month(_ date: Date) -> String { String(UTCTime.string(date).prefix(7)) }
 
     static let pressRelease: [String: String] = [
         "worker": "2.5 months (professional immigration)",
@@ -45,8 +65,8 @@ enum DemoFigures {
     /// Complete → available per category over the cohort, and the median per category and month
     /// of completion. Each median is that of the group's own samples (none is a mean of medians);
     /// dossiers of the cohort still open without a permit at the end are counted beside them.
-    static func delays(_ dossiers: [DossierSummary], cohort: DelayCohort)
-        -> (rows: [DemoReport.DelayRow], perMonth: [(category: String, months: [(month: String, medianDays: Double)])]) {
+    public static func delays(_ dossiers: [DossierSummary], cohort: DelayCohort)
+        -> (rows: [DelayRow], perMonth: [(category: String, months: [(month: String, medianDays: Double)])]) {
         var samples: [Domain.Category: [Double]] = [:]
         var monthly: [Domain.Category: [String: [Double]]] = [:]
         var open: [Domain.Category: Int] = [:]
@@ -62,7 +82,7 @@ enum DemoFigures {
         }
         let rows = Set(samples.keys).union(open.keys).map { category in
             let days = (samples[category] ?? []).sorted()
-            return DemoReport.DelayRow(
+            return DelayRow(
                 category: category.rawValue, count: days.count, medianDays: Percentile.of(sorted: days, 0.5), p90Days: Percentile.of(sorted: days, 0.9),
                 stillOpen: open[category] ?? 0,
                 pressRelease: pressRelease[category.rawValue].map { "\($0) ≈ \(Self.days($0)) days" } ?? "–")
@@ -82,7 +102,7 @@ enum DemoFigures {
     /// Places booked per month of the appointment, within the simulated months only: the live
     /// storm's release is dated now, months or years after the simulated history, and has its
     /// own section of the report.
-    static func appointmentsPerMonth(_ days: [SlotDay], from start: Date, to end: Date) -> [DemoReport.MonthCount] {
+    public static func appointmentsPerMonth(_ days: [SlotDay], from start: Date, to end: Date) -> [MonthCount] {
         let first = month(start), last = month(end.addingTimeInterval(-1))
         var months: [String: Int] = [:]
         for day in days {
@@ -96,7 +116,7 @@ enum DemoFigures {
     /// The line that fails the demo when the simulation asked the domain for decisions it
     /// refused (a simulator bug: the history then lacks what those decisions would have written),
     /// as `registre simulate` fails; `nil` when there were none.
-    static func refusalFailure(refused: Int, first: String?) -> String? {
+    public static func refusalFailure(refused: Int, first: String?) -> String? {
         guard refused > 0 else { return nil }
         return "the simulation made \(refused) decisions the domain refused (a simulator bug, nothing was written for them); first: \(first ?? "?")"
     }
