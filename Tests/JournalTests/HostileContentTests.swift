@@ -70,12 +70,7 @@ import Testing
         }
         let path = dir.file(dir.segmentFiles()[0])
         var bytes = try read(path)
-        var offsets: [Int] = []
-        var at = JournalFormat.segmentHeaderSize
-        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
-            offsets.append(at)
-            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
-        }
+        let offsets = frameOffsets(bytes)
         let last = try #require(offsets.last)
         #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
         // The zstd frame's magic number: nothing decodes it any more.
@@ -111,12 +106,7 @@ import Testing
         }
         let path = dir.file(dir.segmentFiles()[0])
         var bytes = try read(path)
-        var offsets: [Int] = []
-        var at = JournalFormat.segmentHeaderSize
-        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
-            offsets.append(at)
-            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
-        }
+        let offsets = frameOffsets(bytes)
         try #require(offsets.count >= 3)
         let last = offsets[offsets.count - 1], before = offsets[offsets.count - 2]
         #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
