@@ -61,16 +61,8 @@ import Testing
     }
 
     @Test func aChecksummedFrameThatDoesNotDecompressIsDamageAndNothingIsCut() throws {
-        let dir = TemporaryDirectory()
-        do {
-            let j = try Journal.open(directory: dir.path, options: testOptions())
-            try fill(j, count: 20)
-            try j.append((0..<5).map { event("last", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
-            j.close()
-        }
-        let path = dir.file(dir.segmentFiles()[0])
-        var bytes = try read(path)
-        let offsets = frameOffsets(bytes)
+        let (dir, path, original, offsets) = try journalEndingInACompressedFrame()
+        var bytes = original
         let last = try #require(offsets.last)
         #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
         // The zstd frame's magic number: nothing decodes it any more.
@@ -97,16 +89,8 @@ import Testing
     /// second was written whole, so the first is damage in the middle of the log, not a torn tail
     /// that recovery may cut (and take the checksummed frame with it).
     @Test func badBytesBeforeAChecksummedButUndecodableFrameAreDamageNotATornTail() throws {
-        let dir = TemporaryDirectory()
-        do {
-            let j = try Journal.open(directory: dir.path, options: testOptions())
-            try fill(j, count: 20)
-            try j.append((0..<5).map { event("last", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
-            j.close()
-        }
-        let path = dir.file(dir.segmentFiles()[0])
-        var bytes = try read(path)
-        let offsets = frameOffsets(bytes)
+        let (dir, path, original, offsets) = try journalEndingInACompressedFrame()
+        var bytes = original
         try #require(offsets.count >= 3)
         let last = offsets[offsets.count - 1], before = offsets[offsets.count - 2]
         #expect(bytes[last + 12] == FrameHeader.Codec.zstd.rawValue)
@@ -126,6 +110,19 @@ import Testing
             guard case JournalError.corrupt(let damage) = error else { return false }
             return damage.offset == UInt64(before)
         }
+    }
+
+    /// A journal of 20 small events then an append that zstd compresses, closed: its directory,
+    /// its segment's path and bytes, and the offsets of its frames.
+    private func journalEndingInACompressedFrame() throws -> (dir: TemporaryDirectory, path: String, bytes: [UInt8], offsets: [Int]) {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        try fill(j, count: 20)
+        try j.append((0..<5).map { event("last", data: #"{"i":\#($0),"text":"\#(String(repeating: "abc", count: 200))"}"#) })
+        j.close()
+        let path = dir.file(dir.segmentFiles()[0])
+        let bytes = try read(path)
+        return (dir, path, bytes, frameOffsets(bytes))
     }
 
     /// The offsets of a segment's frames, walked from its header.
