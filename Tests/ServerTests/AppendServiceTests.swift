@@ -164,6 +164,37 @@ import Testing
         #expect(answer.contains(slot.uuidString.lowercased()) && answer.contains(#""booked":1"#), "\(answer)")
     }
 
+    /// A booking that loses the race for its streams every time it is decided is a refused
+    /// attempt too (`slot.contended`): a bot losing races by the thousand stays on the record.
+    @Test func aBookingThatKeepsLosingTheRaceIsRecordedAsARefusedAttempt() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        _ = try await h.append([h.publish(slot, capacity: 5)])
+        let rejected = RejectedAttempts()
+        let commands = CommandService(journal: h.journal, store: AggregateStore(journal: h.journal), metrics: ServerMetrics(), clock: BusinessClock(),
+                                      rules: .standard, attempts: 1, rejectedAttempts: rejected, logger: Logger(label: "test"))
+        let identity = IdentityKey(hex: alice)!, fingerprint = Fingerprint(hex: bob)!
+        let slotId = UUID(uuidString: slot)!
+        let journal = h.journal
+        let rival = h.booked(slot, identity: String(repeating: "c", count: 64))
+        let response: ServerResponse = await withCheckedContinuation { continuation in
+            commands.run("book", at: Date(), permissions: .everything, writes: [], evidenceFrom: fingerprint, resume: .inPlace,
+                         done: { continuation.resume(returning: $0) }) { a in
+                let plan = try Decide.book(UUID(), in: a.slot(.grenoble, slotId), for: a.applicant(identity), from: fingerprint, at: Date())
+                // Someone else books in the slot between this decision and its append.
+                _ = try journal.appendAndWait(AppendRequest(events: rival.map { line in
+                    let json = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                    return ProposedEvent(stream: json["stream"] as! String, type: "AppointmentBooked",
+                                         data: Array(try! JSONSerialization.data(withJSONObject: json["data"]!)))
+                }))
+                return plan
+            }
+        }
+        #expect(response.status.code == 409, "\(String(decoding: response.body, as: UTF8.self))")
+        let evidence = rejected.drain(endedBefore: nil)
+        #expect(evidence.map(\.rule) == [.slotContended] && evidence.first?.fingerprint == fingerprint, "\(evidence)")
+    }
+
     @Test func aRetryWithTheSameIdsAnswersTheOriginalResult() async throws {
         let h = try Harness()
         let slot = UUID().uuidString.lowercased()

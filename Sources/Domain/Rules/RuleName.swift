@@ -9,6 +9,10 @@ public enum RuleName: String, ClosedSet {
     case slotAlreadyStarted = "slot.alreadyStarted"
     case slotHasActiveBookings = "slot.hasActiveBookings"
     case slotDetailsMismatch = "slot.detailsMismatch"
+    /// Not a rule the state breaks: a booking that lost the race for its streams more times
+    /// than the server decides again. Recorded as a refused attempt, because a bot hammering a
+    /// release loses races by the thousand, and every attempt is on the record.
+    case slotContended = "slot.contended"
 
     // Applicants and their appointments
     case oneActiveAppointmentPerMotif = "applicant.oneActiveAppointmentPerMotif"

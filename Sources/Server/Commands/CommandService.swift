@@ -150,6 +150,7 @@ struct CommandService: Sendable {
             case .failure(.wrongExpectedVersion(let conflicts)):
                 metrics.versionConflicts.increment()
                 if attempt >= attempts {
+                    if let fingerprint = run.fingerprint { rejectedAttempts.record(fingerprint, rule: .slotContended, at: Date()) }
                     run.done(AppendOutcome.conflict(conflicts, message: "the aggregates kept changing during \(attempts) attempts; retry"))
                 } else {
                     self.attempt(attempt + 1, run)

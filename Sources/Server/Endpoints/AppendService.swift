@@ -224,6 +224,7 @@ struct AppendService: Sendable {
                 }
                 if !visible.isEmpty || attempt >= attempts {
                     metrics.versionConflicts.increment()
+                    if visible.isEmpty { recordContendedBookings(decoded) }
                     done(AppendOutcome.conflict(visible.isEmpty ? conflicts : visible,
                                                 message: visible.isEmpty ? "the streams kept moving during \(attempts) attempts; retry" : nil))
                 } else {
@@ -249,6 +250,17 @@ struct AppendService: Sendable {
                 recordReusedBooking(error, in: request)
                 done(AppendOutcome.journalError(error, in: request, peerMayRead: peerMayRead))
             }
+        }
+    }
+
+    /// Bookings that lost the race for their streams every time the server judged them again
+    /// (`slot.contended`), once per booking.
+    private func recordContendedBookings(_ decoded: [Int: (stream: StreamName, event: DomainEvent)]) {
+        guard let rejectedAttempts else { return }
+        var seen = Set<UUID>()
+        for (_, d) in decoded.sorted(by: { $0.key < $1.key }) {
+            guard case .appointmentBooked(let booking) = d.event, seen.insert(booking.appointmentId).inserted else { continue }
+            _ = rejectedAttempts.record(booking.fingerprint, rule: .slotContended, at: Date())
         }
     }
 
