@@ -217,7 +217,7 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
         defer { advance(recordedAtMicros: recordedAtMicros, endsAppend: endsAppend) }
         kindCounts[Int(kind.rawValue)] += 1
         if kind.isCopiedAcrossStreams, countRecord(CopyKey(kind: kind.rawValue, data: data), stream: stream) { return nil }
-        switch fact {
+        folding: switch fact {
         case .slotPublished(let ref, let motif, let category, let start, let capacity, let release, let at):
             if slotAvailability.publish(ref, motif: motif, category: category, start: start, capacity: capacity, release: release, at: at, position: position) == nil {
                 note(.slotPublishedTwice, position: position, id: id)
@@ -259,6 +259,14 @@ public struct ProjectionSet: Sendable, Codable, Equatable {
             if slot >= 0 { take(slot, at: at, isNewBooking: false, position: position, id: id) }
         case .attended(let appointment, _, _), .noShow(let appointment, _):
             guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }
+            // Only an appointment holding its place is attended or missed (the holder may come
+            // after an impostor: attended again). A cancelled one's place was given back, so
+            // its slot's places booked are exactly the appointments holding one (a checkpoint
+            // is checked against that).
+            switch appointments.appointments[a].status {
+            case .active, .attended: break
+            case .cancelled, .noShow: note(.appointmentNotActive, position: position, id: id); break folding
+            }
             if case .attended = fact { appointments.appointments[a].status = .attended } else { appointments.appointments[a].status = .noShow }
         case .identityMismatch(let appointment, _):
             guard let a = appointments.recentPosition(of: appointment).map(Int.init) else { note(.unknownAppointment, position: position, id: id); break }

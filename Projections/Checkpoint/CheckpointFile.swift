@@ -24,7 +24,10 @@ enum CheckpointFile {
     /// 3: a copy in an append is recognised by its data too (`ProjectionSet.CopyKey`).
     /// 4: the copies of the append being read are counted per stream (`ProjectionSet.CopyCount`):
     ///    a version-3 state's copy keys do not decode into them.
-    static let version: UInt32 = 4
+    /// 5: an attendance or no-show of an appointment that holds no place is an anomaly, not a
+    ///    status, so a slot's places booked are exactly its appointments holding one, which
+    ///    loading checks; a version-4 state may not pass that check.
+    static let version: UInt32 = 5
     static let headerSize = 16
     static let stepSize = 58
     static let trailerSize = 72

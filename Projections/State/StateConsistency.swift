@@ -27,17 +27,19 @@ extension ProjectionSet {
         var holders = [Int](repeating: 0, count: slots.count)
         var perClient = [(bookings: Int, sniped: Int, churned: Int, mismatches: Int)](repeating: (0, 0, 0, 0), count: clients.count)
         for a in ledger {
-            if a.slot >= 0 { holders[Int(a.slot)] += 1 }
+            if a.slot >= 0, a.status != .cancelled { holders[Int(a.slot)] += 1 }
             let c = Int(a.client)
             perClient[c].bookings += 1
             if a.sniped { perClient[c].sniped += 1 }
             if a.churnEvent != nil { perClient[c].churned += 1 }
             if a.mismatchEvent != nil { perClient[c].mismatches += 1 }
         }
-        // An appointment holds at most one place of its slot: a slot's places booked cannot
-        // exceed the appointments that name it.
-        for (i, slot) in slots.enumerated() where slot.booked < 0 || Int(slot.booked) > holders[i] {
-            return "slot \(i) has \(slot.booked) places booked, but \(holders[i]) appointments name it"
+        // An appointment not cancelled holds one place of its slot, and only those do (the fold
+        // takes a place for a booking, a reinstatement or a move, and gives it back for a
+        // cancellation or a move away): a slot's places booked are exactly those appointments,
+        // so a forged state cannot show a held place as free.
+        for (i, slot) in slots.enumerated() where Int(slot.booked) != holders[i] {
+            return "slot \(i) has \(slot.booked) places booked, but \(holders[i]) appointments hold one"
         }
         for (c, client) in clients.enumerated() {
             let counted = perClient[c]

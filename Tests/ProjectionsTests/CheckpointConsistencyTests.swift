@@ -160,6 +160,12 @@ struct CheckpointConsistencyTests {
                            s.slots[0].booked += 5
                            s.releases[Int(s.slots[0].release)].booked += 5
                        }),
+            // The review's case: a held place shown as free, the release agreeing.
+            Alteration(description: "a slot holding fewer places than its appointments hold (its release agreeing)", expected: "slot 0 has",
+                       state: slots { s in
+                           s.slots[0].booked -= 1
+                           s.releases[Int(s.slots[0].release)].booked -= 1
+                       }),
             Alteration(description: "a dossier count that is not the dossiers'", expected: "the dossier counts hold",
                        state: board { $0.countByGroup.update(at: 0) { $0 += 1 } }),
             Alteration(description: "a backlog change on a day past the year 9999 (its day number overflows)",
