@@ -181,6 +181,12 @@ public struct CheckpointSigner: Sendable {
     /// The 32-byte seed; kept raw because swift-crypto's key types are not Sendable.
     public let rawRepresentation: [UInt8]
     public let publicKey: CheckpointPublicKey
+    /// A directory outside every journal where this key keeps, per journal id, the last
+    /// checkpoint it signed (`<journal id>.ckpt`). A writer opening a journal with this key signs
+    /// nothing until the journal extends that checkpoint: someone who rewrites a journal and
+    /// deletes its checkpoints must not get the key to sign the rewrite. `init(file:)` puts it
+    /// next to the key file (`KEY.signed`); nil keeps no record.
+    public var signedRecord: String?
 
     /// A new random key pair.
     public init() {
@@ -193,6 +199,7 @@ public struct CheckpointSigner: Sendable {
         }
         rawRepresentation = raw
         publicKey = try! CheckpointPublicKey(rawRepresentation: [UInt8](key.publicKey.rawRepresentation))
+        signedRecord = nil
     }
 
     /// Reads a private key file, refusing one that others can read: a leaked key lets anyone
@@ -205,6 +212,7 @@ public struct CheckpointSigner: Sendable {
         }
         let raw = try KeyFile.read(path: path, header: Self.header)
         do { try self.init(rawRepresentation: raw) } catch { throw .badKeyFile(path: path, reason: "not an Ed25519 private key") }
+        signedRecord = path + ".signed"
     }
 
     public var fileContents: String { KeyFile.contents(header: Self.header, raw: rawRepresentation) }
@@ -249,6 +257,8 @@ final class CheckpointSchedule: @unchecked Sendable {
     let signer: CheckpointSigner
     var lastPosition: UInt64
     var lastTime: Int64
+    /// Whether the journal was found to extend the last checkpoint this key signed for it.
+    var recordChecked = false
 
     init(signer: CheckpointSigner, position: UInt64, now: Int64) {
         self.signer = signer
@@ -260,6 +270,7 @@ final class CheckpointSchedule: @unchecked Sendable {
 extension Journal {
     /// Called by the writer thread after each commit, and with `closing` when it stops.
     func writeCheckpointIfDue(closing: Bool) {
+        checkSignedRecordOnce()
         guard let schedule = checkpoints, lock.withLock({ failure == nil }) else { return }
         let position = nextPosition
         let now = options.clock()
@@ -285,9 +296,75 @@ extension Journal {
             try Self.writeCheckpoint(checkpoint, paths: paths)
             schedule.lastPosition = position
             schedule.lastTime = now
+            if let record = schedule.signer.signedRecord {
+                do { try Self.recordSigned(checkpoint, in: record) } catch {
+                    options.log("keeping the record of what the key signed in \(record) failed: a writer opening a rewritten journal would not notice (\(error))")
+                }
+            }
         } catch {
             options.log("writing the checkpoint at position \(position) failed (appends go on; the next one is tried after the next commit): \(error)")
         }
+    }
+
+    /// Before the first commit or checkpoint of a writer with a signing key: a journal that does
+    /// not extend what the key last signed for it stops the writer, so that nothing is appended
+    /// to it and the key signs nothing over it. Writer thread (or the holder of its role) only.
+    func checkSignedRecordOnce() {
+        guard let schedule = checkpoints, !schedule.recordChecked else { return }
+        schedule.recordChecked = true
+        if let problem = signedRecordProblem(schedule.signer) { poison(.writerFailed(reason: problem)) }
+    }
+
+    /// What stops this key from signing here, or nil: the journal must hold the last checkpoint
+    /// the key signed for it (`CheckpointSigner.signedRecord`), with the same chain hash at its
+    /// position. A record that cannot be read also stops it: signing blind is what it guards.
+    func signedRecordProblem(_ signer: CheckpointSigner) -> String? {
+        guard let record = signer.signedRecord else { return nil }
+        let path = record + "/" + journalID.uuidString.lowercased() + ".ckpt"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let last: Checkpoint
+        do { last = try Checkpoint(contentsOfFile: path) } catch {
+            return "the record of the last checkpoint this key signed for the journal (\(path)) cannot be read (\(error)); no checkpoint is signed until it is mended or, after an audit, removed"
+        }
+        guard last.journalID == journalID, last.isSigned(by: signer.publicKey) else {
+            return "the record \(path) is not a checkpoint of this journal signed by this key; no checkpoint is signed until it is mended or, after an audit, removed"
+        }
+        let end = lock.withLock { nextPosition }
+        guard last.position <= end else {
+            return "this key signed the journal through position \(last.position) (\(path)), but it holds \(end) events: it was rolled back; the writer stopped and signs nothing (audit it)"
+        }
+        let held: Digest32?
+        do { held = try chainHash(endingAt: last.position) } catch {
+            return "the frame ending at position \(last.position), which this key signed, cannot be read (\(error)); the writer stopped and signs nothing"
+        }
+        guard held == last.chainHash else {
+            return "this key signed the journal through position \(last.position) with chain hash \(last.chainHash.hex.prefix(16))…, but the journal now has \(held.map { String($0.hex.prefix(16)) + "…" } ?? "no frame ending there"): its history was rewritten; the writer stopped and signs nothing (audit it)"
+        }
+        return nil
+    }
+
+    /// The chain hash after the frame that ends at `position` (zero for position 0), or nil when
+    /// no frame ends there.
+    func chainHash(endingAt position: UInt64) throws -> Digest32? {
+        if position == 0 { return .zero }
+        let (end, current) = lock.withLock { (nextPosition, chainHash) }
+        if position == end { return current }
+        return try frameHeader(containing: position - 1).flatMap { $0.firstPosition + UInt64($0.eventCount) == position ? $0.chainHash : nil }
+    }
+
+    /// Keeps `checkpoint` as the last one the key signed for its journal: temp + fsync + rename.
+    static func recordSigned(_ checkpoint: Checkpoint, in directory: String) throws {
+        if !FileManager.default.fileExists(atPath: directory) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileDescriptor.syncDirectory((directory as NSString).deletingLastPathComponent)
+        }
+        let final = directory + "/" + checkpoint.journalID.uuidString.lowercased() + ".ckpt"
+        let temporary = final + ".tmp"
+        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        try file.writeAll(checkpoint.encoded(), at: 0)
+        try file.syncData()
+        guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
+        try FileDescriptor.syncDirectory(directory)
     }
 
     /// temp + fsync + rename + fsync of the directory: a crash leaves the old file set or the new one.

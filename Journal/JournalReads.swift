@@ -36,6 +36,14 @@ extension Journal {
         }
     }
 
+    /// The header of the committed frame holding `position`, or nil past the end.
+    func frameHeader(containing position: UInt64) throws -> FrameHeader? {
+        guard let location = locateFrame(containing: position) else { return nil }
+        var found: FrameHeader? = nil
+        try withFrame(at: location) { header, _ in found = header }
+        return found
+    }
+
     /// Decodes the frame holding `location.position` and hands it to `body`. A frame in a block
     /// of a packed segment comes from the block cache, or goes into it with its block.
     private func withFrame(at location: FrameLocation, _ body: (FrameHeader, UnsafeRawBufferPointer) throws -> Void) throws {

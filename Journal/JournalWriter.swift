@@ -46,6 +46,7 @@ final class JournalWriter: @unchecked Sendable {
     /// Processes one batch as the holder of the writer's role (`AppendQueue.take` or
     /// `claimIfIdle`), on whichever thread holds it, and gives the role back.
     func commit(_ batch: [AppendQueue.Item]) {
+        journal.checkSignedRecordOnce()
         process(batch)
         journal.writeCheckpointIfDue(closing: false)
         journal.queue.finished()

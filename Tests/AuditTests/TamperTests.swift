@@ -156,6 +156,48 @@ struct TamperTests {
         #expect(!report.isClean)
     }
 
+    /// The writer's own guard: a journal rewritten and stripped of its checkpoints does not get
+    /// the key to sign the rewrite when a writer opens it again (the key keeps, outside the
+    /// journal, the last checkpoint it signed for it); an honest reopening signs as before.
+    @Test("a key does not sign a rewritten history whose checkpoints were deleted, and signs an honest one")
+    func aKeyDoesNotSignARewrite() throws {
+        let record = TemporaryDirectory("signed-record")
+        var signer = testSigner
+        signer.signedRecord = record.path + "/key.signed"
+        var options = auditOptions(segmentSize: 6_000, every: 10)
+        options.checkpointSigner = signer
+        let dir = TemporaryDirectory("rewrite-unsigned")
+        let end = try History.write(slots: 4, into: dir.path, options: options)
+        let journalID = try Forger.journalIDOf(JournalDirectory(path: dir.path))
+        let recorded = try Checkpoint(contentsOfFile: signer.signedRecord! + "/" + journalID.uuidString.lowercased() + ".ckpt")
+        #expect(recorded.position == end, "the record holds the last checkpoint signed")
+
+        // Honest: reopened, appended to, closed: signed, and the record follows.
+        do {
+            let j = try Journal.open(directory: dir.path, options: options)
+            _ = try j.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "honest", type: "T", data: Array(#"{"a":1}"#.utf8))]))
+            j.close()
+        }
+        #expect(dir.checkpointNames.last.map { dir.checkpoint($0).position } == end + 1)
+
+        // Rewritten (one event's metadata), every checkpoint deleted, reopened with the key.
+        var events = try JournalReader(directory: dir.path).read()
+        events[5].metadata = Array(#"{"source":"rewritten"}"#.utf8)
+        try Forger.rewrite(dir.path, events: events)
+        try FileManager.default.removeItem(atPath: dir.path + "/checkpoints")
+        let rewrittenEnd = try JournalReader(directory: dir.path).read().count
+        let j = try Journal.open(directory: dir.path, options: options)
+        #expect {
+            try j.appendAndWait(AppendRequest(events: [ProposedEvent(stream: "after", type: "T", data: Array(#"{"a":2}"#.utf8))]))
+        } throws: { error in
+            guard case JournalError.writerFailed(let reason) = error else { return false }
+            return reason.contains("rewritten")
+        }
+        j.close()
+        #expect(dir.checkpointNames.isEmpty, "nothing signed over the rewrite: \(dir.checkpointNames)")
+        #expect(try JournalReader(directory: dir.path).read().count == rewrittenEnd, "nothing appended to it either")
+    }
+
     @Test("an event inserted, its chain hash recomputed, is caught by the signatures")
     func insertedEvent() throws {
         let (dir, _) = try Self.original("insert")

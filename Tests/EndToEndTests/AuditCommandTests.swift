@@ -429,7 +429,17 @@ func truncateJournal(_ directory: String, at position: UInt64) throws {
             tail.append(i == cut ? line.replacingOccurrences(of: #""id":"[^"]*""#, with: #""id":"\#(UUID().uuidString.lowercased())""#, options: .regularExpression) : String(line))
         }
         try writeLines(tail, to: scratch.file("tail.ndjson"))
-        let imported = try registre(["import", "--journal", rewritten, "--batch", "100", "--signing-key", history.privateKey,
+        // The key file keeps a record of what it signed: it refuses to sign the rolled-back copy,
+        // and nothing goes into it.
+        let refused = try registre(["import", "--journal", rewritten, "--batch", "100", "--signing-key", history.privateKey,
+                                    "--checkpoint-every", "500", scratch.file("tail.ndjson")], timeout: 300)
+        #expect(!refused.exited(0) && (refused.out + refused.err).contains("rolled back"), "\(refused)")
+        #expect(try allEvents(rewritten).count == cut, "nothing was imported into the rolled-back copy")
+        // The key holder signs with a copy of the key that has no record: the proofs must catch it.
+        let copiedKey = scratch.file("copied.key")
+        try FileManager.default.copyItem(atPath: history.privateKey, toPath: copiedKey)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copiedKey)
+        let imported = try registre(["import", "--journal", rewritten, "--batch", "100", "--signing-key", copiedKey,
                                      "--checkpoint-every", "500", scratch.file("tail.ndjson")], timeout: 300)
         #expect(imported.exited(0), "\(imported)")
         let resigned = rewritten + "/checkpoints/" + Checkpoint.fileName(position: UInt64(history.events))
