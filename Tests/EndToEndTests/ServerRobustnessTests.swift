@@ -90,6 +90,71 @@ import Glibc
         return (head, body)
     }
 
+    /// Resident memory of a process, in bytes (Linux).
+    private static func residentBytes(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
+    /// A client that sends requests and never reads the answers: once its answers pass the write
+    /// high-water mark the server stops reading from it, so the client's sends block instead of
+    /// the server buffering answers without end.
+    @Test func aClientThatNeverReadsIsNotAnsweredIntoUnboundedMemory() throws {
+        let server = try RunningServer("unread")
+        defer { server.stop() }
+        let before = Self.residentBytes(server.child.pid)
+        let flood = try server.client()
+        var small: Int32 = 4096
+        setsockopt(flood.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(flood.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let chunk = Array(String(repeating: "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", count: 4096).utf8)
+        var sent = 0, blocked = false
+        let started = Date()
+        while sent < 200 << 20, Date().timeIntervalSince(started) < 15 {
+            let n = chunk.withUnsafeBytes { Glibc.send(flood.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 {  // the send timed out: the server stopped reading
+                blocked = true
+                break
+            }
+            sent += n
+        }
+        #expect(blocked, "the server went on reading (\(sent >> 20) MiB of requests whose answers nobody read)")
+        #expect(sent < 64 << 20, "the server went on reading \(sent) bytes of requests whose answers nobody read")
+        let grown = Self.residentBytes(server.child.pid) - before
+        #expect(grown < 256 << 20, "the server grew by \(grown >> 20) MiB")
+        #expect(try server.request("GET", "/health").status == 200, "other clients are served")
+    }
+
+    /// A last answer (the connection closes after it) that the client never reads holds its
+    /// connection no longer than the idle timeout: it cannot keep every connection slot taken.
+    @Test func anUnreadLastAnswerFreesItsConnectionAfterTheIdleTimeout() throws {
+        let server = try RunningServer("unread-last", extra: ["--idle-timeout", "1", "--request-timeout", "1", "--max-connections", "3"])
+        defer { server.stop() }
+        // About 5 MB of events, so that their answer cannot all go into the sockets' buffers.
+        let padding = String(repeating: "p", count: 10_000)
+        for k in 0..<10 {
+            let events = (0..<50).map { i in #"{"stream":"big-\#(k)","type":"Loaded","data":{"i":\#(i),"padding":"\#(padding)"}}"# }
+            #expect(try server.request("POST", "/append", json: #"{"events":[\#(events.joined(separator: ","))]}"#).status == 200)
+        }
+        var holders: [TestHTTPClient] = []
+        for _ in 0..<2 {
+            let c = try server.client()
+            var small: Int32 = 4096
+            setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            try c.sendRaw(Array("GET /events?limit=10000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            holders.append(c)
+        }
+        sleep(3)
+        // Two slots were pinned by the unread answers; the third and the fourth connection both
+        // get in only if those were closed.
+        let third = try server.client(), fourth = try server.client()
+        #expect(try third.send("GET", "/health").status == 200)
+        #expect(try fourth.send("GET", "/health").status == 200, "the unread answers still hold their connections")
+        withExtendedLifetime(holders) {}
+    }
+
     /// A large body that comes in pieces is under the request timeout from its head on, not the
     /// idle timeout of the connection: a bulk append whose body takes longer than the idle timeout
     /// to arrive is answered.

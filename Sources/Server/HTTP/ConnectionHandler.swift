@@ -190,7 +190,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         deferFlush = true
         switch state {
         case .idle, .receiving:
-            if pending.isEmpty { serve(incoming, context: context) } else { pending.append(.request(incoming)) }
+            if pending.isEmpty && context.channel.isWritable { serve(incoming, context: context) } else { pending.append(.request(incoming)) }
         case .responding:
             pending.append(.request(incoming))
         case .closing, .streaming, .closed:
@@ -227,10 +227,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Reading goes on while the connection is answered, unless something already waits: then
-    /// the client has sent ahead, and its next bytes are read once the waiting parts are served.
+    /// Reading goes on while the connection is answered, unless something already waits (the
+    /// client has sent ahead, and its next bytes are read once the waiting parts are served), or
+    /// the answers are not being read: past the write high-water mark, reading stops until the
+    /// client takes its answers, so a client that sends and never reads cannot make the server
+    /// buffer answers without end.
     func read(context: ChannelHandlerContext) {
-        if pending.isEmpty { context.read() } else { readWithheld = true }
+        if pending.isEmpty && context.channel.isWritable { context.read() } else { readWithheld = true }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { servePending(context: context) }
+        context.fireChannelWritabilityChanged()
     }
 
     /// Serves the parts that waited, in order, until one of them starts a request that must
@@ -241,6 +249,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let flushed = deferFlush
         deferFlush = true
         serving: while let next = pending.first {
+            // Answers pile up unread: the rest waits until the client reads (`channelWritabilityChanged`).
+            guard context.channel.isWritable else { break serving }
             switch state {
             case .idle, .receiving: break
             case .responding: break serving
@@ -260,7 +270,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             unflushed = false
             context.flush()
         }
-        if pending.isEmpty && readWithheld {
+        if pending.isEmpty && readWithheld && context.channel.isWritable {
             readWithheld = false
             context.read()
         }
@@ -414,6 +424,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                                            allocator: context.channel.allocator)
         if close {
             let channel = context.channel
+            if let slot { tracker.set(slot, .writingLast(until: .now + configuration.idleTimeout)) }
             context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in channel.close(promise: nil) }
         } else if deferFlush {
             context.write(wrapOutboundOut(bytes), promise: nil)

@@ -13,6 +13,10 @@ final class ConnectionTracker: @unchecked Sendable {
         case receiving(until: ContinuousClock.Instant)
         /// Working on a response; the server's own pace.
         case responding
+        /// Writing the connection's last answer, after which it closes: bounded by the idle
+        /// timeout, so a client that never reads it cannot hold the connection (and the
+        /// server's shutdown) for ever.
+        case writingLast(until: ContinuousClock.Instant)
         /// A subscription, which watches its own writes.
         case streaming
     }
@@ -112,7 +116,7 @@ final class ConnectionTracker: @unchecked Sendable {
         let late: [any Channel] = lock.withLock {
             entries.values.compactMap { e in
                 switch e.phase {
-                case .waiting(let until), .receiving(let until): until < now ? e.channel : nil
+                case .waiting(let until), .receiving(let until), .writingLast(let until): until < now ? e.channel : nil
                 case .responding, .streaming: nil
                 }
             }
