@@ -62,6 +62,10 @@ import Testing
         (#"[1,2]"#, "expected a JSON object"),
         (#"{"grants":["#, "not valid JSON"),
         (#"{"grants":[{"uid":1,"role":"reader","role":"admin"}]}"#, "duplicate key"),
+        // JSON booleans bridge to 0 and 1: false must not grant uid 0 (root) a role.
+        (#"{"grants":[{"uid":false,"role":"admin"}]}"#, "\"uid\" must be a whole number"),
+        (#"{"grants":[{"gid":true,"role":"auditor"}]}"#, "\"gid\" must be a whole number"),
+        (#"{"version":true,"grants":[]}"#, "\"version\" must be 1"),
     ])
     func everyMistakeInTheFileIsRefusedWithItsPlace(json: String, expected: String) {
         do throws(AccessFile.Problem) {

@@ -53,7 +53,7 @@ public enum AccessFile {
         for key in object.keys where key != "grants" && key != "version" {
             throw Problem(message: "\(origin): unknown field \"\(key)\" (expected \"version\" and \"grants\")")
         }
-        if let version = object["version"], (version as? Int) != 1 {
+        if let version = object["version"], isBoolean(version) || (version as? Int) != 1 {
             throw Problem(message: "\(origin): \"version\" must be 1")
         }
         guard let list = object["grants"] as? [Any] else { throw Problem(message: "\(origin): \"grants\" must be an array") }
@@ -108,8 +108,14 @@ public enum AccessFile {
         return AccessPolicy(grants: grants, origin: "access file \(origin) (\(grants.count) grants)")
     }
 
+    /// The class JSONSerialization gives `true` and `false`: they also bridge to NSNumber (as 1
+    /// and 0), so `"uid": false` would otherwise read as uid 0.
+    private static let booleanType = ObjectIdentifier(type(of: try! JSONSerialization.jsonObject(with: Data("true".utf8), options: .fragmentsAllowed)))
+
+    private static func isBoolean(_ value: Any) -> Bool { ObjectIdentifier(type(of: value)) == booleanType }
+
     private static func wholeNumber(_ value: Any?) -> UInt32? {
-        guard let number = value as? NSNumber else { return nil }
+        guard let value, !isBoolean(value), let number = value as? NSNumber else { return nil }
         let double = number.doubleValue
         guard double >= 0, double <= Double(UInt32.max), double.rounded() == double else { return nil }
         return UInt32(double)
