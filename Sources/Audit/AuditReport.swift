@@ -14,6 +14,12 @@ public struct AuditReport: Sendable, Codable {
     /// Checkpoints whose signature verified and that agree with the log.
     public var checkpointsVerified = 0
     public var checkpointsFound = 0
+    /// Whether signatures were checked (a public key was given). Without one (`--unsigned`) no
+    /// checkpoint counts as verified and nothing as signed: anyone who rewrites a log can write
+    /// checkpoints that agree with it.
+    public var signaturesChecked = true
+    /// Checkpoints that agree with the log, their signatures checked or not.
+    public var checkpointsMatching = 0
     /// The highest position a verified signature covers; events after it are not signed yet.
     public var signedThrough: UInt64?
     public var trustedCheckpointPosition: UInt64?

@@ -113,8 +113,10 @@ public enum Auditor {
         for f in ledger.duplicates(reader: try? JournalReader(directory: directory)) { sink.add(f) }
         let outcome = targets.judge(journalID: verification.journalID, end: verification.eventCount)
         for f in outcome.findings { sink.add(f) }
-        report.checkpointsVerified = outcome.verified
-        report.signedThrough = outcome.signedThrough
+        report.signaturesChecked = options.publicKey != nil
+        report.checkpointsMatching = outcome.verified
+        report.checkpointsVerified = report.signaturesChecked ? outcome.verified : 0
+        report.signedThrough = report.signaturesChecked ? outcome.signedThrough : nil
         // A checkpoint at position 0 (signed by a writer that opened an empty journal and closed)
         // covers no event: kept alone, it must not stand for the signature of the whole log.
         let coversAnEvent = (outcome.signedThrough ?? 0) > 0

@@ -143,8 +143,14 @@ struct AuditCommand: ParsableCommand {
         print("journal \(r.journalID?.uuidString.lowercased() ?? "?"): \(r.segments) segments, \(r.frames) frames, \(r.events) events, \(r.bytes) bytes")
         print("chain head \(r.chainHash)")
         print("merkle root \(r.merkleRoot)")
-        print("checkpoints: \(r.checkpointsVerified) of \(r.checkpointsFound) verified\(r.signedThrough.map { ", signed through position \($0)" } ?? "")")
-        if let t = r.trustedCheckpointPosition { print("trusted checkpoint at position \(t): \(r.findingCounts.keys.contains { $0.hasPrefix("trusted.") } ? "NOT extended" : "extended")") }
+        if r.signaturesChecked {
+            print("checkpoints: \(r.checkpointsVerified) of \(r.checkpointsFound) verified\(r.signedThrough.map { ", signed through position \($0)" } ?? "")")
+        } else {
+            print("checkpoints: \(r.checkpointsMatching) of \(r.checkpointsFound) match the log; signatures NOT checked (--unsigned): this proves nothing against a rewrite")
+        }
+        if let t = r.trustedCheckpointPosition {
+            print("trusted checkpoint at position \(t): \(r.findingCounts.keys.contains { $0.hasPrefix("trusted.") } ? "NOT extended" : "extended")\(r.signaturesChecked ? "" : " (its signature NOT checked)")")
+        }
         print("rules: \(r.eventsRuleChecked) events replayed")
         print(String(format: "%.2f s, %.0f events/s", r.seconds, r.eventsPerSecond))
         if r.isClean {

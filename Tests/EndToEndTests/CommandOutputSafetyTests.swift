@@ -222,4 +222,17 @@ enum LineReaderLimit { static let bytes = 16 << 20 }
         #expect(neither.exited(64), "\(neither)")
         #expect(neither.err.contains("--unsigned"), "\(neither)")
     }
+
+    /// Without a key no checkpoint is "verified" and nothing "signed": anyone who rewrites a log
+    /// can write checkpoints that agree with it. They are reported as matching, signatures unchecked.
+    @Test func checkpointsAuditedWithoutAKeyAreNotCalledVerified() throws {
+        let history = try SignedHistory.get()
+        let text = try registre(["audit", "--journal", history.journal, "--unsigned", "--no-rules"])
+        #expect(text.exited(0), "\(text)")
+        #expect(text.out.contains("signatures NOT checked") && !text.out.contains("verified"), "\(text.out)")
+        let json = try registre(["audit", "--journal", history.journal, "--unsigned", "--no-rules", "--json"])
+        let report = try #require(jsonObject(json.stdout))
+        #expect(report["checkpointsVerified"] as? Int == 0 && report["signedThrough"] == nil, "\(report)")
+        #expect(report["checkpointsMatching"] as? Int == history.checkpointFiles.count && report["signaturesChecked"] as? Bool == false, "\(report)")
+    }
 }
