@@ -155,6 +155,28 @@ import Glibc
         withExtendedLifetime(holders) {}
     }
 
+    /// Reads stop at about 16 MiB of answer whatever the limit asked, and say where to go on:
+    /// events may be 1 MiB each, and a limit of 10,000 would be built whole in memory.
+    @Test func readsStopAtTheirByteBudgetAndSayWhereToGoOn() throws {
+        let server = try RunningServer("read-budget")
+        defer { server.stop() }
+        let padding = String(repeating: "p", count: 900_000)
+        for k in 0..<2 {
+            let events = (0..<15).map { i in #"{"stream":"big","type":"Loaded","data":{"i":\#(k * 15 + i),"padding":"\#(padding)"}}"# }
+            let appended = try server.request("POST", "/append", json: #"{"events":[\#(events.joined(separator: ","))]}"#)
+            #expect(appended.status == 200, "\(appended.text.prefix(200))")
+        }
+        for target in ["/events?limit=10000", "/streams/big?limit=10000"] {
+            let answer = try server.request("GET", target)
+            #expect(answer.status == 200)
+            #expect(answer.body.count < (16 << 20) + (1 << 20), "\(target): \(answer.body.count) bytes")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
+            let events = object["events"] as? [Any] ?? []
+            #expect(events.count > 0 && events.count < 30, "\(target): \(events.count) events")
+            #expect(object["nextFrom"] as? Int == events.count, "\(target): nextFrom \(object["nextFrom"] ?? "nil") after \(events.count) events")
+        }
+    }
+
     /// A large body that comes in pieces is under the request timeout from its head on, not the
     /// idle timeout of the connection: a bulk append whose body takes longer than the idle timeout
     /// to arrive is answered.

@@ -6,6 +6,10 @@ struct ReadEndpoints: Sendable {
     let journal: Journal
 
     static let maximumLimit: UInt64 = 10_000
+    /// An answer stops after the event that takes it past this many bytes (`nextFrom` says where
+    /// to go on): events may be up to 1 MiB each, and ten thousand of them would be built whole in
+    /// memory for one request of a few bytes.
+    static let answerBudgetBytes = 16 << 20
 
     func stream(_ id: String, query: [String: String]) -> ServerResponse {
         var q = QueryParameters(query, allowed: ["from", "limit", "direction"])
@@ -16,15 +20,39 @@ struct ReadEndpoints: Sendable {
         guard let last = journal.lastVersion(of: id) else {
             return .error(.notFound, "streamNotFound", "stream '\(id.prefix(200))' has no events")
         }
-        let events: [RecordedEvent]
-        do { events = try journal.readStream(id, from: from, direction: direction, limit: Int(limit)) } catch {
+        // Read a page at a time, so that the byte budget also bounds what is read.
+        var lines: [[UInt8]] = []
+        var bytes = 0
+        var tail: RecordedEvent? = nil
+        var cursor = from
+        do {
+            reading: while lines.count < Int(limit), bytes < Self.answerBudgetBytes {
+                let requested = min(100, Int(limit) - lines.count)
+                let page = try journal.readStream(id, from: cursor, direction: direction, limit: requested)
+                for e in page {
+                    let line = WireFormat.json(of: e)
+                    lines.append(line)
+                    bytes += line.count
+                    tail = e
+                    if bytes >= Self.answerBudgetBytes { break reading }
+                }
+                // A short page is the end of the stream.
+                guard let t = tail, page.count == requested else { break }
+                switch direction {
+                case .forwards: cursor = t.version + 1
+                case .backwards:
+                    guard t.version > 0 else { break reading }
+                    cursor = t.version - 1
+                }
+            }
+        } catch {
             return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
         }
-        var b = JSONBuilder(capacity: 512 * events.count + 128)
+        var b = JSONBuilder(capacity: bytes + 128)
         b.field("stream", id)
         b.field("lastVersion", last)
-        b.arrayField("events", events.map { WireFormat.json(of: $0) })
-        if let tail = events.last {
+        b.arrayField("events", lines)
+        if let tail {
             switch direction {
             case .forwards where tail.version < last: b.field("nextFrom", tail.version + 1)
             case .backwards where tail.version > 0: b.field("nextFrom", tail.version - 1)
@@ -43,13 +71,15 @@ struct ReadEndpoints: Sendable {
         guard q.isValid else { return q.response }
         var lines: [[UInt8]] = []
         var next = from
+        var bytes = 0
         do {
             try journal.forEachEvent(from: from) { view in
                 var line: [UInt8] = []
                 WireFormat.appendJSON(of: view, to: &line)
+                bytes += line.count
                 lines.append(line)
                 next = view.position + 1
-                return lines.count < limit
+                return lines.count < limit && bytes < Self.answerBudgetBytes
             }
         } catch {
             return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
