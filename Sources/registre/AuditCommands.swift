@@ -234,14 +234,16 @@ struct VerifyConsistencyCommand: ParsableCommand {
         abstract: "Prove that a later checkpoint extends an earlier one (RFC 6962 consistency proof), or check such a proof offline.",
         discussion: """
         With --journal, --old and --new: computes the proof from the journal, checks it, and writes it with --out. \
-        With --proof: checks a proof file with the public key alone. Exit status: 0 holds, 1 does not hold, 2 unusable input.
+        With --proof: checks a proof file with the public key alone; add --old with the checkpoint you kept, so that the proof \
+        must start from it (otherwise it only shows that the two checkpoints inside the file agree with each other). \
+        Exit status: 0 holds, 1 does not hold, 2 unusable input.
         """
     )
 
     @Option(help: ArgumentHelp("The journal directory.", valueName: "DIR"))
     var journal: String?
 
-    @Option(help: ArgumentHelp("The earlier checkpoint file.", valueName: "CKPT"))
+    @Option(help: ArgumentHelp("The earlier checkpoint file (with --proof: the checkpoint you kept, which the proof must start from).", valueName: "CKPT"))
     var old: String?
 
     @Option(help: ArgumentHelp("The later checkpoint file.", valueName: "CKPT"))
@@ -260,8 +262,8 @@ struct VerifyConsistencyCommand: ParsableCommand {
         if proof == nil, journal == nil || old == nil || new == nil {
             throw ValidationError("give --journal, --old and --new to compute a proof, or --proof to check one")
         }
-        if proof != nil, journal != nil || old != nil || new != nil {
-            throw ValidationError("--proof checks a proof file on its own; do not combine it with --journal, --old or --new")
+        if proof != nil, journal != nil || new != nil {
+            throw ValidationError("--proof checks a proof file without the journal; do not combine it with --journal or --new (--old names the checkpoint you kept)")
         }
         if let out, let journal { try OutputPaths.refuseInside(journal: journal, out, flag: "--out") }
     }
@@ -293,8 +295,22 @@ struct VerifyConsistencyCommand: ParsableCommand {
             print("consistency does NOT hold: \(error)")
             throw ExitCode(1)
         }
+        if proof != nil {
+            if let old {
+                // The key holder can sign any pair: only the checkpoint the auditor kept ties the
+                // proof to the history the auditor saw.
+                let kept = try loadCheckpoint(old)
+                guard kept.encoded() == consistency.old.encoded() else {
+                    print("consistency does NOT hold: the proof starts from another checkpoint than the one kept in \(old) (position \(consistency.old.position), Merkle root \(consistency.old.merkleRoot.hex.prefix(16))…, against position \(kept.position), Merkle root \(kept.merkleRoot.hex.prefix(16))…)")
+                    throw ExitCode(1)
+                }
+            } else {
+                print("note: without --old (the checkpoint you kept) this shows only that the two checkpoints in the file agree with each other")
+            }
+        }
         if let out { try emit(consistency.json(), to: out) }
         print("consistent: the checkpoint of \(consistency.new.position) events extends the one of \(consistency.old.position) events (\(consistency.proof.count) proof hashes)")
+        print("journal \(consistency.new.journalID.uuidString.lowercased()); old: Merkle root \(consistency.old.merkleRoot.hex), signed at \(WireFormat.timestamp(micros: consistency.old.signedAtMicros)); new: Merkle root \(consistency.new.merkleRoot.hex), signed at \(WireFormat.timestamp(micros: consistency.new.signedAtMicros))")
     }
 }
 

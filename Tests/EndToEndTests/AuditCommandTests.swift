@@ -391,6 +391,12 @@ func truncateJournal(_ directory: String, at position: UInt64) throws {
         // Offline: the proof file and the public key, no journal.
         let offline = try registre(["verify-consistency", "--proof", proofFile, "--public-key", history.publicKey])
         #expect(offline.exited(0), "\(offline)")
+        #expect(offline.out.contains("without --old"), "\(offline.out)")
+        // Tied to the checkpoint the auditor kept: the one the proof starts from holds; another does not.
+        let pinned = try registre(["verify-consistency", "--proof", proofFile, "--old", old, "--public-key", history.publicKey])
+        #expect(pinned.exited(0) && pinned.out.contains("journal "), "\(pinned)")
+        let otherKept = try registre(["verify-consistency", "--proof", proofFile, "--old", checkpoints[1], "--public-key", history.publicKey])
+        #expect(otherKept.exited(1) && otherKept.out.contains("another checkpoint than the one kept"), "\(otherKept)")
         // Every pair in order holds, including a checkpoint with itself.
         for (i, a) in checkpoints.enumerated() {
             for b in checkpoints[i...] {
