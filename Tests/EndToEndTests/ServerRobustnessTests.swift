@@ -177,6 +177,21 @@ import Glibc
         }
     }
 
+    /// A client that asks to be told before it sends its body (`Expect: 100-continue`, as curl
+    /// does past 1 KiB) hears `100 Continue` at once, then the final answer.
+    @Test func aClientExpectingContinueIsToldToSendItsBody() throws {
+        let server = try RunningServer("continue")
+        defer { server.stop() }
+        let events = (0..<20).map { #"{"stream":"s","type":"T","data":{"i":\#($0),"padding":"\#(String(repeating: "p", count: 100))"}}"# }
+        let body = Array(#"{"events":[\#(events.joined(separator: ","))]}"#.utf8)
+        let client = try TestHTTPClient(path: server.socket, receiveTimeout: 0.5)
+        try client.sendRaw(Array("POST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n".utf8))
+        let interim = try client.readHead()
+        #expect(interim.status == 100, "\(interim)")
+        try client.sendRaw(body)
+        #expect(try client.readResponse().status == 200)
+    }
+
     /// A large body that comes in pieces is under the request timeout from its head on, not the
     /// idle timeout of the connection: a bulk append whose body takes longer than the idle timeout
     /// to arrive is answered.

@@ -296,6 +296,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 refuseTooLarge(declared, head: head, started: started, context: context)
                 return
             }
+            // RFC 9110 §10.1.1: a client that waits to be told before it sends its body (curl
+            // does past 1 KiB, and waited a second for nothing) is told now; a body too large was
+            // refused above with its final status instead.
+            if head.version.major == 1, head.version.minor >= 1,
+               nioHead.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                var interim = context.channel.allocator.buffer(capacity: 25)
+                interim.writeString("HTTP/1.1 100 Continue\r\n\r\n")
+                context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
+            }
             state = .receiving(head: head, body: context.channel.allocator.buffer(capacity: min(max(head.contentLength ?? 0, 0), 1 << 20)), started: started)
         case .part(.body(var chunk)):
             guard case .receiving(let head, var body, let started) = state else { return }
