@@ -120,6 +120,21 @@ import Testing
         _ = try channel.finish()
     }
 
+    /// A head sent a byte at a time is decoded once its blank line has come, not again at every
+    /// byte from its start (which cost CPU in the square of its length).
+    @Test func aHeadArrivingAByteAtATimeIsDecodedOnceItsEndHasCome() throws {
+        let decoder = PlainRequestDecoder(maximumHeaderBytes: 64 << 10, maximumBodyBytes: 1 << 20) { [] }
+        let collector = Collector()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([decoder, collector])
+        let lines = (0..<60).map { "X-Filler-\($0): " + String(repeating: "v", count: 40) + "\r\n" }.joined()
+        let text = "GET /health HTTP/1.1\r\n" + lines + "\r\nGET /metrics HTTP/1.1\r\n\r\n"
+        for byte in Array(text.utf8) { try channel.writeInbound(ByteBuffer(bytes: [byte])) }
+        #expect(collector.requests.map(\.head.uri) == ["/health", "/metrics"])
+        #expect(decoder.headDecodes <= 6, "decoded \(decoder.headDecodes) times for \(text.utf8.count) bytes")
+        _ = try? channel.finish()
+    }
+
     @Test func aHeadDeclaringAHugeBodyReservesAtMostOneMebibyteUntilTheBytesCome() throws {
         let decoder = PlainRequestDecoder(maximumHeaderBytes: 8 << 10, maximumBodyBytes: 64 << 20) { [] }
         let channel = EmbeddedChannel()

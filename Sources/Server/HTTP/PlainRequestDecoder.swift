@@ -77,6 +77,13 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
     private(set) var unread: ByteBuffer?
     /// NIO's decoder has the connection: bytes pass through.
     private var handedOver = false
+    /// Bytes at the start of `unread` already searched for the end of a head: a head that comes
+    /// in pieces is decoded again only once its blank line may have come. Decoding it from its
+    /// start at every read cost CPU in the square of its length (a second of CPU for a 31 KB head
+    /// sent a byte at a time).
+    private var headSearched = 0
+    /// Times a head was decoded (tests).
+    private(set) var headDecodes = 0
 
     init(maximumHeaderBytes: Int, maximumBodyBytes: Int, fullDecoder: @escaping () -> [any ChannelHandler]) {
         self.maximumHeaderBytes = maximumHeaderBytes
@@ -95,6 +102,15 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
             earlier.writeBuffer(&bytes)
             bytes = earlier
         }
+        if awaited == nil, headSearched > 0, bytes.readableBytes <= maximumHeaderBytes {
+            let from = max(0, headSearched - 3)
+            if !bytes.withUnsafeReadableBytes({ Self.mayHoldHeadEnd($0, from: from) }) {
+                headSearched = bytes.readableBytes
+                unread = bytes
+                return
+            }
+        }
+        headSearched = 0
         while bytes.readableBytes > 0 {
             let outcome: Outcome
             if let awaited {
@@ -105,6 +121,7 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
                 self.awaited = nil
                 outcome = .request(awaited.head, headLength: awaited.headLength, bodyLength: awaited.bodyLength)
             } else {
+                headDecodes += 1
                 outcome = bytes.withUnsafeReadableBytes { Self.decode($0, maximumHeaderBytes: maximumHeaderBytes, maximumBodyBytes: maximumBodyBytes) }
             }
             switch outcome {
@@ -120,6 +137,7 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
                     start.writeBuffer(&bytes)
                     bytes = start
                 }
+                headSearched = bytes.readableBytes
                 unread = bytes
                 return
             case .bodyIncomplete(let head, let headLength, let bodyLength):
@@ -173,6 +191,17 @@ final class PlainRequestDecoder: ChannelInboundHandler, RemovableChannelHandler 
     /// The request at the start of `raw`, judged line by line: a line that is complete and not
     /// plain hands the connection over at once, so bytes that are not HTTP are answered as soon
     /// as they arrive, not when a limit is reached.
+    /// Whether `raw` from `from` on holds a line feed followed by an empty line (LF LF or LF CR
+    /// LF): where a head, plain or not, can end.
+    static func mayHoldHeadEnd(_ raw: UnsafeRawBufferPointer, from: Int) -> Bool {
+        var i = from
+        while i + 1 < raw.count {
+            if raw[i] == 0x0A, raw[i + 1] == 0x0A || (raw[i + 1] == 0x0D && i + 2 < raw.count && raw[i + 2] == 0x0A) { return true }
+            i += 1
+        }
+        return false
+    }
+
     static func decode(_ raw: UnsafeRawBufferPointer, maximumHeaderBytes: Int, maximumBodyBytes: Int) -> Outcome {
         let n = raw.count
         var head = RequestHead(method: .GET, uri: "", version: .http1_1, isKeepAlive: true, contentType: nil, contentLength: nil)
