@@ -77,7 +77,6 @@ public enum Auditor {
         do {
             verification = try JournalVerifier.verify(directory: directory, progress: { progress($0, totalBytes) }) { frame in
                 let end = frame.firstPosition + UInt64(frame.eventCount)
-                targets.reached(frameFrom: frame.firstPosition, to: end, chainHash: frame.chainHash, merkle: frame.merkle)
                 ledger.beginFrame(firstPosition: frame.firstPosition, file: frame.file, offset: frame.offset)
                 frame.forEachEvent { view in
                     ledger.add(view.record)
@@ -90,6 +89,7 @@ public enum Auditor {
                         lastTimePosition = view.position
                     }
                 }
+                targets.reached(frameFrom: frame.firstPosition, to: end, chainHash: frame.chainHash, merkle: frame.merkle, lastRecordedAt: lastTime)
                 if let rules, frame.recordsDecoded {
                     rules.submit(file: frame.file, offset: frame.offset, payload: frame.payload, streams: frame.streamNumbers)
                 }

@@ -14,8 +14,9 @@ struct CheckpointTargets {
     private var targets: [Target] = []
     private var sorted: [UInt64] = []
     private var cursor = 0
-    /// Chain hash and Merkle root of the log at each target position it reached on a frame end.
-    private var observed: [UInt64: (chain: Digest32, root: Digest32)] = [0: (.zero, MerkleHash.empty)]
+    /// Chain hash, Merkle root and last recorded-at time of the log at each target position it
+    /// reached on a frame end.
+    private var observed: [UInt64: (chain: Digest32, root: Digest32, lastRecordedAt: Int64)] = [0: (.zero, MerkleHash.empty, .min)]
     private var insideFrame: [UInt64: (first: UInt64, end: UInt64)] = [:]
 
     mutating func add(_ t: Target) {
@@ -23,11 +24,12 @@ struct CheckpointTargets {
         sorted = Array(Set(targets.map(\.checkpoint.position))).sorted()
     }
 
-    mutating func reached(frameFrom first: UInt64, to end: UInt64, chainHash: Digest32, merkle: MerkleFrontier) {
+    /// `lastRecordedAt`: the latest recorded-at time of the log through the frame's end.
+    mutating func reached(frameFrom first: UInt64, to end: UInt64, chainHash: Digest32, merkle: MerkleFrontier, lastRecordedAt: Int64) {
         while cursor < sorted.count, sorted[cursor] <= end {
             let p = sorted[cursor]
             if p == end {
-                observed[p] = (chainHash, merkle.root)
+                observed[p] = (chainHash, merkle.root, lastRecordedAt)
             } else if p > first {
                 insideFrame[p] = (first, end)
             }
@@ -75,6 +77,11 @@ struct CheckpointTargets {
             var problems: [String] = []
             if seen.root != c.merkleRoot { problems.append("its Merkle root there is \(seen.root.hex.prefix(16))…, the signed one \(c.merkleRoot.hex.prefix(16))…") }
             if seen.chain != c.chainHash { problems.append("its chain hash there is \(seen.chain.hex.prefix(16))…, the signed one \(c.chainHash.hex.prefix(16))…") }
+            // The writer signs the time of the last event it covers: a signed time that is not
+            // the log's is a backdated or forged statement about when the history was written.
+            if problems.isEmpty, seen.lastRecordedAt != c.lastRecordedAtMicros {
+                problems.append("its last event was recorded at \(WireFormat.timestamp(micros: seen.lastRecordedAt)), the signed time says \(WireFormat.timestamp(micros: c.lastRecordedAtMicros))")
+            }
             if problems.isEmpty {
                 agreeing.append(p)
                 if !t.trusted {

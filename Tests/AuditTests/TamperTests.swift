@@ -156,6 +156,22 @@ struct TamperTests {
         #expect(!report.isClean)
     }
 
+    /// A checkpoint re-signed by the key holder with another time for its last event (backdating
+    /// when the history was written) no longer matches the log, though chain and root do.
+    @Test("a checkpoint whose signed last-event time is not the log's is a finding")
+    func aBackdatedCheckpointIsCaught() throws {
+        let (dir, _) = try Self.original("backdated")
+        #expect(try Self.audit(dir).isClean)
+        let name = dir.checkpointNames[1]
+        let c = dir.checkpoint(name)
+        let backdated = testSigner.sign(journalID: c.journalID, position: c.position, chainHash: c.chainHash, merkleRoot: c.merkleRoot,
+                                        signedAtMicros: c.signedAtMicros, lastRecordedAtMicros: c.lastRecordedAtMicros - 86_400_000_000)
+        try Data(backdated.encoded()).write(to: URL(fileURLWithPath: dir.path + "/checkpoints/" + name))
+        let report = try Self.audit(dir, rules: false)
+        #expect(!report.isClean)
+        #expect(report.findings.contains { $0.rule == "checkpoint.mismatch" && $0.position == c.position && $0.message.contains("recorded at") }, "\(report.findings)")
+    }
+
     /// The writer's own guard: a journal rewritten and stripped of its checkpoints does not get
     /// the key to sign the rewrite when a writer opens it again (the key keeps, outside the
     /// journal, the last checkpoint it signed for it); an honest reopening signs as before.
