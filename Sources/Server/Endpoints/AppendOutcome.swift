@@ -112,6 +112,11 @@ enum AppendOutcome {
         return request.events.firstIndex { $0.type == AppointmentBooked.typeName && $0.id == id }
     }
 
+    /// What a journal call threw, as `journalError(_:)` maps it (anything else is the writer's failure).
+    static func journalError(thrown error: any Error) -> ServerResponse {
+        journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+    }
+
     /// Maps every journal error to its status; the message is the journal's own description.
     static func journalError(_ error: JournalError) -> ServerResponse {
         func problem(_ index: Int?, _ field: String, _ rule: String) -> ServerResponse {

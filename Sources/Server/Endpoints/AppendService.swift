@@ -89,7 +89,7 @@ struct AppendService: Sendable {
                 return expected.isSatisfied(by: current) ? nil : VersionConflict(stream: name, expected: expected, actual: current)
             }
         } catch {
-            return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
+            return done(AppendOutcome.journalError(thrown: error))
         }
         if !stale.isEmpty {
             metrics.versionConflicts.increment()
@@ -161,7 +161,7 @@ struct AppendService: Sendable {
         do {
             for stream in guarded { folded[stream] = try store.load(stream) }
         } catch {
-            return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
+            return done(AppendOutcome.journalError(thrown: error))
         }
         // The client's own expectations, judged on what is committed now.
         var conflicts: [VersionConflict] = []
@@ -171,7 +171,7 @@ struct AppendService: Sendable {
                 current = state.version
             } else {
                 do { current = try journal.committedLastVersion(of: name) } catch {
-                    return done(AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)")))
+                    return done(AppendOutcome.journalError(thrown: error))
                 }
             }
             if !expected.isSatisfied(by: current) { conflicts.append(VersionConflict(stream: name, expected: expected, actual: current)) }

@@ -46,7 +46,7 @@ struct ReadEndpoints: Sendable {
                 }
             }
         } catch {
-            return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+            return AppendOutcome.journalError(thrown: error)
         }
         var b = JSONBuilder(capacity: bytes + 128)
         b.field("stream", id)
@@ -82,7 +82,7 @@ struct ReadEndpoints: Sendable {
                 return lines.count < limit && bytes < Self.answerBudgetBytes
             }
         } catch {
-            return AppendOutcome.journalError(error as? JournalError ?? .writerFailed(reason: "\(error)"))
+            return AppendOutcome.journalError(thrown: error)
         }
         var b = JSONBuilder(capacity: lines.reduce(128) { $0 + $1.count + 1 })
         b.arrayField("events", lines)
