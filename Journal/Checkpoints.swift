@@ -356,8 +356,10 @@ extension Journal {
     static func recordSigned(_ checkpoint: Checkpoint, in directory: String) throws {
         if !FileManager.default.fileExists(atPath: directory) {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try FileDescriptor.syncDirectory((directory as NSString).deletingLastPathComponent)
         }
+        // Every time, not only when the directory was made here: a failed fsync after the
+        // creation would otherwise never be tried again, and the directory's name could be lost.
+        try FileDescriptor.syncDirectory((directory as NSString).deletingLastPathComponent)
         let final = directory + "/" + checkpoint.journalID.uuidString.lowercased() + ".ckpt"
         let temporary = final + ".tmp"
         let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
@@ -371,8 +373,9 @@ extension Journal {
     static func writeCheckpoint(_ checkpoint: Checkpoint, paths: JournalDirectory) throws {
         if !FileManager.default.fileExists(atPath: paths.checkpointDirectory) {
             try FileManager.default.createDirectory(atPath: paths.checkpointDirectory, withIntermediateDirectories: true)
-            try FileDescriptor.syncDirectory(paths.path)
         }
+        // Every time (a checkpoint is rare): see `recordSigned`.
+        try FileDescriptor.syncDirectory(paths.path)
         let final = paths.checkpointDirectory + "/" + Checkpoint.fileName(position: checkpoint.position)
         let temporary = final + ".tmp"
         let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)

@@ -379,9 +379,20 @@ public final class Journal: @unchecked Sendable {
         do {
             try file.writeAll(header.encoded(), at: 0)
             try file.syncData()
-            try FileDescriptor.syncDirectory(paths.path)
+            try FileDescriptor.syncDirectory(paths.path, calls: options.systemCalls)
         } catch {
-            unlink(path)
+            // The name may be durable already (another fsync of the directory, the file
+            // system's own commit): its removal must be too. A crash that kept it would leave a
+            // segment starting inside the previous one's positions, and the journal would refuse
+            // to open until someone deleted it by hand.
+            let removed = Glibc.unlink(path) == 0 || errno == ENOENT
+            let reason = removed ? nil : String(cString: strerror(errno))
+            do {
+                guard removed else { throw JournalError.io(operation: "unlink", path: path, errno: errno) }
+                try FileDescriptor.syncDirectory(paths.path, calls: options.systemCalls)
+            } catch let cleanup {
+                throw JournalError.writerFailed(reason: "creating \(path) failed (\(error)) and the unfinished file could not be removed durably (\(reason ?? "\(cleanup)")): move it away before the journal is opened again")
+            }
             throw error
         }
         return file

@@ -328,12 +328,15 @@ final class JournalWriter: @unchecked Sendable {
         do {
             // A sealed segment ends at its last frame: the preallocated zeros go first, durably,
             // before the index records the segment's length and a later segment makes it sealed.
+            // A failed sync here stops the writer as one after a frame does: the kernel may have
+            // dropped the pages and reports that once, so a later sync (a checkpoint's, the next
+            // seal's) would succeed over frames that are not on disk.
             if try j.openFile.size() > j.openEnd {
                 try j.openFile.truncate(to: j.openEnd)
-                try j.openFile.syncData()
+                try j.syncOpenSegmentOrStop("while sealing it")
                 j.openFileSize = j.openEnd
             } else if j.options.durability == .relaxed {
-                try j.openFile.syncData()
+                try j.syncOpenSegmentOrStop("while sealing it")
             }
             let checksum = try j.openFile.checksum(length: j.openEnd)
             let contents = j.openTable.indexContents(segmentLength: j.openEnd, segmentChecksum: checksum, chainHash: j.chainHash,
@@ -375,6 +378,10 @@ final class JournalWriter: @unchecked Sendable {
             let garbage = (consume retired, consume contents)
             DispatchQueue.global(qos: .utility).async { withExtendedLifetime(garbage) {} }
             if j.options.packing != nil { j.packer.enqueue(sealedFirst) }
+        } catch JournalError.writerFailed(let reason) {
+            // A file the writer could not clean up, or a failed sync (already stopped): retrying
+            // would build on a state nobody knows.
+            j.poison(.writerFailed(reason: reason))
         } catch {
             j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")
         }

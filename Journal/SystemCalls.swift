@@ -185,8 +185,8 @@ final class FileDescriptor: @unchecked Sendable {
         flock(fd, LOCK_EX | LOCK_NB) == 0
     }
 
-    static func syncDirectory(_ path: String) throws {
-        let dir = try open(path, flags: O_RDONLY | O_DIRECTORY)
+    static func syncDirectory(_ path: String, calls: SystemCalls = .live) throws {
+        let dir = try open(path, flags: O_RDONLY | O_DIRECTORY, calls: calls)
         try dir.syncAll()
     }
 }

@@ -132,4 +132,133 @@ import Testing
         j.close()
         #expect(faults.lock.withLock { faults.syncs } == before + 1, "close syncs once")
     }
+
+    // MARK: Sealing
+
+    /// What the descriptor `fd` names, for hooks that fail one file's calls only.
+    private static func path(of fd: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    }
+
+    /// Fails the fdatasync of the first segment created after the journal's first one, once, and
+    /// records every fsync of the journal's directory with whether that segment's name was there.
+    final class SegmentCreation: @unchecked Sendable {
+        let lock = NSLock()
+        var firstSegment = ""
+        var failedPath: String?
+        var directorySyncsAfterFailure: [Bool] = []
+        var failDirectorySyncsAfterFailure = false
+    }
+
+    private func options(_ creation: SegmentCreation, journal: String) -> JournalOptions {
+        var o = testOptions(segmentSize: 4 << 10)
+        o.preallocationBytes = 0
+        o.systemCalls = SystemCalls(
+            pwrite: { fd, buffer, offset in Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) },
+            fdatasync: { fd in
+                let path = Self.path(of: fd)
+                let fail = creation.lock.withLock { () -> Bool in
+                    guard creation.failedPath == nil, !creation.firstSegment.isEmpty, path.hasSuffix(".seg"), !path.hasSuffix(creation.firstSegment) else { return false }
+                    creation.failedPath = path
+                    return true
+                }
+                if fail { errno = EIO; return -1 }
+                return Glibc.fdatasync(fd)
+            },
+            fsync: { fd in
+                let path = Self.path(of: fd)
+                let fail = creation.lock.withLock { () -> Bool in
+                    guard let failed = creation.failedPath, path == journal else { return false }
+                    creation.directorySyncsAfterFailure.append(FileManager.default.fileExists(atPath: failed))
+                    return creation.failDirectorySyncsAfterFailure
+                }
+                if fail { errno = EIO; return -1 }
+                return Glibc.fsync(fd)
+            },
+            ftruncate: { fd, length in Glibc.ftruncate(fd, off_t(length)) }
+        )
+        return o
+    }
+
+    /// A new segment whose creation failed after its name was made is unlinked, and the unlink
+    /// is made durable (the directory synced without it) before anything else: a crash that
+    /// brought the name back would leave a segment inside the previous one's positions, and the
+    /// journal would refuse to open.
+    @Test func aSegmentWhoseCreationFailedIsRemovedDurably() throws {
+        let creation = SegmentCreation()
+        let journal = URL(fileURLWithPath: dir.path).resolvingSymlinksInPath().path
+        let j = try Journal.open(directory: dir.path, options: options(creation, journal: journal))
+        creation.lock.withLock { creation.firstSegment = dir.segmentFiles()[0] }
+        var appended = 0
+        while creation.lock.withLock({ creation.failedPath == nil }) && appended < 200 {
+            try j.append([event("s\(appended % 7)", data: #"{"k":\#(appended),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
+            appended += 1
+        }
+        let failed = try #require(creation.lock.withLock { creation.failedPath }, "no segment creation was attempted")
+        #expect(!FileManager.default.fileExists(atPath: failed))
+        #expect(creation.lock.withLock { creation.directorySyncsAfterFailure.first } == false,
+                "the directory was not synced without the unfinished segment: \(creation.lock.withLock { creation.directorySyncsAfterFailure })")
+        // The writer goes on: sealing is retried and succeeds, and everything is there.
+        for k in 0..<20 { try j.append([event("t", data: #"{"k":\#(k)}"#)]) }
+        j.close()
+        #expect(try JournalReader(directory: dir.path).read().count == appended + 20)
+        #expect(try JournalVerifier.verify(directory: dir.path).isClean)
+    }
+
+    /// When that removal cannot be made durable, the writer stops with a reason naming the file:
+    /// going on would acknowledge frames that the next open could refuse to reach.
+    @Test func aSegmentThatCouldNotBeRemovedDurablyStopsTheWriter() throws {
+        let creation = SegmentCreation()
+        creation.failDirectorySyncsAfterFailure = true
+        let journal = URL(fileURLWithPath: dir.path).resolvingSymlinksInPath().path
+        let j = try Journal.open(directory: dir.path, options: options(creation, journal: journal))
+        creation.lock.withLock { creation.firstSegment = dir.segmentFiles()[0] }
+        var appended = 0
+        while creation.lock.withLock({ creation.failedPath == nil }) && appended < 200 {
+            try j.append([event("s\(appended % 7)", data: #"{"k":\#(appended),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
+            appended += 1
+        }
+        let failed = try #require(creation.lock.withLock { creation.failedPath })
+        #expect { try j.append([event("t")]) } throws: { error in
+            if case JournalError.writerFailed(let reason) = error { return reason.contains((failed as NSString).lastPathComponent) }
+            return false
+        }
+        j.close()
+        let reopened = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 4 << 10))
+        defer { reopened.close() }
+        #expect(reopened.endPosition == UInt64(appended))
+    }
+
+    /// With relaxed durability the seal's own sync is the first one the segment gets: when it
+    /// fails, the writer stops, as after any failed sync. Linux reports a failed writeback once,
+    /// so a later sync (the next seal's, a checkpoint's) would succeed over frames that are gone.
+    @Test func aFailedSyncWhileSealingStopsTheWriter() throws {
+        let faults = Faults()
+        var o = options(faults)
+        o.durability = .relaxed
+        o.segmentSizeLimit = 4 << 10
+        let j = try Journal.open(directory: dir.path, options: o)
+        let segments = dir.segmentFiles().count
+        let before = faults.lock.withLock { faults.syncs }
+        faults.lock.withLock { faults.failSyncWith = EIO }
+        var refused: (any Error)?
+        for k in 0..<200 {
+            do { try j.append([event("a", data: #"{"k":\#(k),"pad":"\#(String(repeating: "x", count: 200))"}"#)]) } catch {
+                refused = error
+                break
+            }
+            // Once the seal's sync failed, let later syncs succeed (as the kernel would).
+            if faults.lock.withLock({ faults.syncs }) > before { faults.lock.withLock { faults.failSyncWith = nil } }
+        }
+        let error = try #require(refused, "appends went on after the seal's sync failed")
+        guard case JournalError.writerFailed(let reason) = error else {
+            Issue.record("expected writerFailed, got \(error)")
+            return
+        }
+        #expect(reason.contains("sealing"))
+        #expect(dir.segmentFiles().count == segments, "a new segment was started after a failed sync")
+        j.close()
+    }
 }
