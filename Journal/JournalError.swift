@@ -23,7 +23,10 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The disk (or the file-size limit) is full. Nothing of the append was kept; retry once space returns.
     case noSpace(path: String)
     /// An I/O call failed. After a failed fsync the writer stops accepting appends until reopened,
-    /// because the kernel may have dropped the dirty pages it could not write.
+    /// because the kernel may have dropped the dirty pages it could not write. An append answered
+    /// with a failed `fdatasync` has an unknown outcome, not a failed one: its frame was written
+    /// and may be found on disk at the next open. Retry it with the same event ids (the retry is
+    /// then answered with the original result if it was kept); without ids a retry may store it twice.
     case io(operation: String, path: String, errno: Int32)
     case writerFailed(reason: String)
     case closed
@@ -224,6 +227,10 @@ public enum Durability: Sendable, Equatable {
     /// Acknowledge after write + fdatasync (the default, and the only mode services should use).
     case durable
     /// Acknowledge after write; sync on seal and close. For bulk loads you can redo, and benchmarks.
+    /// A power loss (not a crash of the process: the kernel still writes its cache) can lose any
+    /// frame written since the last sync, and, since the disk may keep later pages and not earlier
+    /// ones, leave sound frames after a hole of zeros: the journal then refuses to open
+    /// (`midSegmentGarbage`) until the segment is cut at the last sound frame before the hole.
     case relaxed
 }
 
