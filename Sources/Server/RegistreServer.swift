@@ -62,11 +62,13 @@ public actor RegistreServer {
         let commands = makeCommandService()
         let services = makeConnectionServices(commands: commands)
         var bound: [any Channel] = []
-        let descriptors = DescriptorLimit.raise(toFit: configuration.maximumConnections)
+        // Each listener has its own limit: room for both, the TCP one only when it listens.
+        let tcpConnections = configuration.tcpPort == nil ? 0 : configuration.maximumTCPConnections
+        let descriptors = DescriptorLimit.raise(toFit: configuration.maximumConnections + tcpConnections)
         if !descriptors.enough {
             logger.warning("the descriptor limit is too low for the connection limit: connections past it will fail to be accepted", metadata: [
                 "descriptorLimit": "\(descriptors.soft)", "maxConnections": "\(configuration.maximumConnections)",
-                "needed": "\(descriptors.wanted)",
+                "maxTCPConnections": "\(tcpConnections)", "needed": "\(descriptors.wanted)",
             ])
         }
         do {
@@ -76,7 +78,7 @@ public actor RegistreServer {
             // it left a moment with the umask's mode).
             let temporary = SocketFile.temporaryName(for: configuration.socketPath)
             let path = temporary ?? configuration.socketPath
-            bound.append(try await Self.bootstrap(group, services).bind(unixDomainSocketPath: path).get())
+            bound.append(try await Self.bootstrap(group, services, origin: .unix).bind(unixDomainSocketPath: path).get())
             chmod(path, 0o660)
             if let temporary {
                 // link(2), not rename(2): it fails if another server took the path meanwhile. A
@@ -94,7 +96,7 @@ public actor RegistreServer {
                 }
             }
             if let port = configuration.tcpPort {
-                bound.append(try await Self.bootstrap(group, services).bind(host: "127.0.0.1", port: port).get())
+                bound.append(try await Self.bootstrap(group, services, origin: .tcp).bind(host: "127.0.0.1", port: port).get())
             }
         } catch {
             for listener in bound { try? await listener.close() }
@@ -176,7 +178,9 @@ public actor RegistreServer {
 
     // MARK: Setup
 
-    private static func bootstrap(_ group: MultiThreadedEventLoopGroup, _ services: ConnectionServices) -> ServerBootstrap {
+    /// The connections a listener accepts are counted as `origin`'s, against that origin's limit.
+    private static func bootstrap(_ group: MultiThreadedEventLoopGroup, _ services: ConnectionServices,
+                                  origin: ConnectionTracker.Origin) -> ServerBootstrap {
         let configuration = services.configuration
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -186,7 +190,7 @@ public actor RegistreServer {
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 8192, maximum: 1 << 20))
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try setUp(channel, services) }
+                channel.eventLoop.makeCompletedFuture { try setUp(channel, services, origin: origin) }
             }
     }
 
@@ -195,11 +199,13 @@ public actor RegistreServer {
     /// its header limits), then the handler that serves the requests (and is the connection's
     /// pipelining handler and response writer: see `ConnectionHandler`).
     /// The connection's place is taken first: one over the limit is refused before its
-    /// credentials and groups are looked up (NSS lookups can block or be slow).
-    private static func setUp(_ channel: any Channel, _ services: ConnectionServices) throws {
+    /// credentials and groups are looked up (NSS lookups can block or be slow). TCP connections
+    /// have a limit of their own, so that they cannot take the Unix socket's places.
+    private static func setUp(_ channel: any Channel, _ services: ConnectionServices, origin: ConnectionTracker.Origin) throws {
         let configuration = services.configuration
+        let limit = origin == .tcp ? configuration.maximumTCPConnections : configuration.maximumConnections
         let slot: ConnectionTracker.Slot
-        switch services.tracker.register(channel, idleTimeout: configuration.idleTimeout, limit: configuration.maximumConnections) {
+        switch services.tracker.register(channel, origin: origin, idleTimeout: configuration.idleTimeout, limit: limit) {
         case .success(let registered): slot = registered
         case .failure(let refusal):
             try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(refusal, services: services))

@@ -28,9 +28,14 @@ public struct ServerConfiguration: Sendable {
     public var commandAttempts = 8
     /// How far a client's business time may be from the server's clock.
     public var businessClock = BusinessClock()
-    /// Connections open at once. One more is answered 503 and closed, so that a runaway client
-    /// cannot take every descriptor the process has (the journal needs some to open segments).
+    /// Connections open at once on the Unix socket. One more is answered 503 and closed, so that
+    /// a runaway client cannot take every descriptor the process has (the journal needs some to
+    /// open segments).
     public var maximumConnections = 1024
+    /// Connections open at once on the TCP port, counted apart from the Unix socket's: any user on
+    /// the host can connect over TCP, and must not be able to take the places of the services
+    /// that connect to the socket. One more is answered 503 and closed, as on the socket.
+    public var maximumTCPConnections = 64
     /// Event-loop threads: requests are parsed, judged and answered on them, so one per core.
     public var eventLoopThreads = System.coreCount
 

@@ -52,8 +52,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Ed25519 private key (from `registre keygen`) to sign checkpoints with, periodically and at shutdown.", valueName: "FILE"))
     var signingKey: String?
 
-    @Option(help: "Connections open at once; one more is answered 503 and closed.")
+    @Option(help: "Connections open at once on the Unix socket; one more is answered 503 and closed.")
     var maxConnections: Int = 1024
+
+    @Option(help: "Connections open at once on the TCP port, counted apart from the socket's; one more is answered 503 and closed.")
+    var maxTcpConnections: Int = 64
 
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
@@ -86,6 +89,9 @@ struct ServeCommand: AsyncParsableCommand {
         // journal takes (64 MiB at most) needs more than a fraction of the upper bound.
         guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1024 to 1073741824 (1 GiB), not \(maxBodyBytes)") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be from 1 to 1000000, not \(maxConnections)") }
+        guard (1...1_000_000).contains(maxTcpConnections) else {
+            throw ValidationError("--max-tcp-connections must be from 1 to 1000000, not \(maxTcpConnections)")
+        }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64, not \(threads)") }
         guard maximumSkew != nil else {
             throw ValidationError("--business-clock-skew must be a number of seconds of at least 1, or unlimited (got \"\(businessClockSkew.prefix(40))\")")
@@ -113,6 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriberGracePeriod = .milliseconds(Int64(subscriberGracePeriod * 1000))
         configuration.maximumBodyBytes = maxBodyBytes
         configuration.maximumConnections = maxConnections
+        configuration.maximumTCPConnections = maxTcpConnections
         if let threads { configuration.eventLoopThreads = threads }
         configuration.businessClock = BusinessClock(maximumSkew: maximumSkew ?? 120)
         let logger = ServerLogging.makeLogger(level: logLevel)!

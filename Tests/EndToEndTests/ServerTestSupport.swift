@@ -50,6 +50,9 @@ final class RunningServer: @unchecked Sendable {
 
     func client() throws -> TestHTTPClient { try TestHTTPClient(path: socket) }
 
+    /// A connection to the server's TCP listener (`--tcp-port`) on 127.0.0.1.
+    func tcpClient(_ port: Int) throws -> TestHTTPClient { try TestHTTPClient(tcpPort: port) }
+
     /// One request on a fresh connection.
     func request(_ method: String, _ target: String, json: String? = nil, headers: [String] = []) throws -> TestHTTPClient.Response {
         try client().send(method, target, body: json.map { Array($0.utf8) }, headers: json == nil ? headers : ["Content-Type: application/json"] + headers)
@@ -62,13 +65,30 @@ final class RunningServer: @unchecked Sendable {
     }
 }
 
+/// A port on 127.0.0.1 that nothing listens on (the kernel's pick), for a server's `--tcp-port`.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ServerTestError("socket: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw ServerTestError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
 struct ServerTestError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
 
-/// A blocking HTTP/1.1 client on a Unix socket that sends exactly the bytes it is given, so
-/// tests can also send what no well-behaved client would.
+/// A blocking HTTP/1.1 client on a Unix socket (or loopback TCP) that sends exactly the bytes it
+/// is given, so tests can also send what no well-behaved client would.
 final class TestHTTPClient: @unchecked Sendable {
     struct Response: CustomStringConvertible {
         var status: Int
@@ -99,7 +119,30 @@ final class TestHTTPClient: @unchecked Sendable {
             fd = -1
             throw ServerTestError("connect \(path): \(String(cString: strerror(e)))")
         }
-        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - receiveTimeout.rounded(.down)) * 1_000_000))
+        setReceiveTimeout(receiveTimeout)
+    }
+
+    /// A connection to 127.0.0.1:`tcpPort`.
+    init(tcpPort: Int, receiveTimeout: Double = 20) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(tcpPort).bigEndian
+        let r = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard r == 0 else {
+            let e = errno
+            Glibc.close(fd)  // and not again in deinit (see the Unix socket's init)
+            fd = -1
+            throw ServerTestError("connect 127.0.0.1:\(tcpPort): \(String(cString: strerror(e)))")
+        }
+        setReceiveTimeout(receiveTimeout)
+    }
+
+    private func setReceiveTimeout(_ seconds: Double) {
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 

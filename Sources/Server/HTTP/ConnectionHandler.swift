@@ -488,15 +488,16 @@ final class RefusedConnectionHandler: ChannelInboundHandler {
         case .draining:
             // Accepted while the server drains: nothing new is served.
             context.close(promise: nil)
-        case .full(let limit):
-            if let refused = services.tracker.noteRefusal() {
-                services.logger.warning("connections refused: the server already holds its limit of connections", metadata: [
-                    "limit": "\(limit)", "refused": "\(refused)",
+        case .full(let limit, let origin):
+            let which = origin == .tcp ? "TCP connections" : "connections"
+            if let refused = services.tracker.noteRefusal(origin) {
+                services.logger.warning("connections refused: the server already holds its limit of \(which)", metadata: [
+                    "limit": "\(limit)", "refused": "\(refused)", "listener": "\(origin)",
                 ])
             }
             services.metrics.countRequest(route: "connection", status: 503)
             let answer = ServerResponse.error(.serviceUnavailable, "tooManyConnections",
-                                              "the server already holds its limit of \(limit) connections; close idle ones or retry later")
+                                              "the server already holds its limit of \(limit) \(which); close idle ones or retry later")
             let bytes = ResponseBytes.response(answer, version: .http1_1, keepAlive: false, omitBody: false,
                                                allocator: context.channel.allocator)
             let channel = context.channel
