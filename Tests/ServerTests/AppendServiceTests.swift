@@ -164,6 +164,35 @@ import Testing
         #expect(answer.contains(slot.uuidString.lowercased()) && answer.contains(#""booked":1"#), "\(answer)")
     }
 
+    /// `/projections/delays?groupBy=` answers with the grouping asked for: `month` by category
+    /// and month (no site), `site` by category, site and month, `overall` one row per measure.
+    /// (Every value but `category` used to answer category, site and month.)
+    @Test func eachDelayGroupingAnswersRowsGroupedAsItsNameSays() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        #expect(try await h.append([h.publish(slot, capacity: 2)]).status == 200)
+        #expect(try await h.append(h.booked(slot, identity: alice)).status == 200)
+        let projections = JournalProjections(journal: h.journal)
+        func rows(_ grouping: DelayGrouping) async throws -> [[String: Any]] {
+            let answer = try JSONSerialization.jsonObject(with: Data(try await projections.delays(groupBy: grouping))) as? [String: Any]
+            return try #require(answer?["delays"] as? [[String: Any]])
+        }
+        let expected: [(DelayGrouping, String, site: Bool, month: Bool, category: Bool)] = [
+            (.overall, "overall", false, false, false), (.category, "category", false, false, true),
+            (.month, "category-month", false, true, true), (.categoryMonth, "category-month", false, true, true),
+            (.site, "category-site-month", true, true, true), (.categorySiteMonth, "category-site-month", true, true, true),
+        ]
+        for (grouping, name, site, month, category) in expected {
+            let answer = try await rows(grouping)
+            #expect(!answer.isEmpty, "groupBy=\(grouping.rawValue): no rows")
+            for row in answer {
+                #expect(row["grouping"] as? String == name, "groupBy=\(grouping.rawValue): \(row)")
+                #expect((row["site"] != nil) == site && (row["month"] != nil) == month && (row["category"] != nil) == category,
+                        "groupBy=\(grouping.rawValue): \(row)")
+            }
+        }
+    }
+
     /// A booking that loses the race for its streams every time it is decided is a refused
     /// attempt too (`slot.contended`): a bot losing races by the thousand stays on the record.
     @Test func aBookingThatKeepsLosingTheRaceIsRecordedAsARefusedAttempt() async throws {

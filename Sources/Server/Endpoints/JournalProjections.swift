@@ -63,8 +63,12 @@ public actor JournalProjections: LiveProjections {
 
     public func delays(groupBy: DelayGrouping) async throws -> [UInt8] {
         try catchUp()
-        // The projection groups by category, or by category, site and month together.
-        let grouping: Projections.DelayGrouping = groupBy == .category ? .category : .categorySiteMonth
+        let grouping: Projections.DelayGrouping = switch groupBy {
+        case .overall: .overall
+        case .category: .category
+        case .month, .categoryMonth: .categoryMonth
+        case .site, .categorySiteMonth: .categorySiteMonth
+        }
         return try json(["position": AnyEncodable(set.position), "delays": AnyEncodable(set.delays(groupBy: grouping))])
     }
 

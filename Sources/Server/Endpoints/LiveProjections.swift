@@ -33,8 +33,13 @@ public struct SlotQuery: Sendable, Equatable {
     }
 }
 
+/// `groupBy=` of `/projections/delays`: the projection's own groupings by name, and the short
+/// names `site` (by category, site and month: the projection keeps no per-site total across
+/// months) and `month` (by category and month, every site together).
 public enum DelayGrouping: String, Sendable, CaseIterable {
-    case category, site, month
+    case category, site, month, overall
+    case categoryMonth = "category-month"
+    case categorySiteMonth = "category-site-month"
 }
 
 /// Thrown by a projection that is still catching up with the journal: the server answers 503.
