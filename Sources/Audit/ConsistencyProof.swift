@@ -67,9 +67,12 @@ public struct ConsistencyProof: Sendable, Equatable {
         old = try ProofJSON.checkpoint(object["old"], field: "old")
         new = try ProofJSON.checkpoint(object["new"], field: "new")
         proof = try ProofJSON.digests(object["proof"], field: "proof")
+        // A summary that says something else than its signed checkpoint is a readable part that
+        // lies, as a receipt's `checkpointSummary` or `event` would be: the proof does not hold
+        // (exit 1), the same verdict as for a receipt; it is not unreadable input.
         for (field, checkpoint) in [("oldSummary", old), ("newSummary", new)] {
             if let summary = object[field], !ProofJSON.sameJSON(summary, as: Array(CheckpointSummary(checkpoint).json.utf8)) {
-                throw .malformed("\"\(field)\" does not say what the checkpoint it summarises says")
+                throw .doesNotHold("\"\(field)\" does not say what the checkpoint it summarises says")
             }
         }
     }

@@ -273,6 +273,11 @@ struct VerifyConsistencyCommand: ParsableCommand {
         let consistency: ConsistencyProof
         if let proof {
             do { consistency = try ConsistencyProof(json: readFile(proof, what: "proof")) } catch let error as ProofError {
+                // A proof whose readable part contradicts what is signed does not hold, as a receipt's does not.
+                if case .doesNotHold = error {
+                    print("consistency does NOT hold: \(error)")
+                    throw ExitCode(1)
+                }
                 printError("\(proof): \(error)")
                 throw ExitCode(2)
             }
