@@ -30,9 +30,10 @@ public struct Receipt: Sendable, Equatable {
                 return found == nil
             }
         } catch { throw .unusableJournal("\(error)") }
-        guard let record = found, let position = record.withUnsafeBytes({ EventView.validating($0)?.position }) else {
+        guard let record = found, let event = record.withUnsafeBytes({ raw in EventView.validating(raw).map { (position: $0.position, recordedAt: $0.recordedAtMicros) } }) else {
             throw .notFound("no event with id \(id.uuidString.lowercased()) in \(directory)")
         }
+        let position = event.position
         let candidates = Checkpoint.files(inJournal: directory).compactMap { try? $0.checkpoint.get() }
             .filter { $0.position > position && (publicKey.map($0.isSigned(by:)) ?? true) }
             .sorted { $0.position < $1.position }
@@ -47,7 +48,27 @@ public struct Receipt: Sendable, Equatable {
         guard receipt.proofHolds else {
             throw .doesNotHold("the journal no longer matches the checkpoint of position \(checkpoint.position): it was rewritten (run `registre audit`)")
         }
+        if let contradiction = timeContradiction(recordedAt: event.recordedAt, checkpoint: checkpoint) {
+            throw .doesNotHold("the checkpoint of position \(checkpoint.position) contradicts itself: \(contradiction)")
+        }
         return receipt
+    }
+
+    /// Why an event recorded at `recordedAt` cannot be covered by `checkpoint`, or nil. A
+    /// checkpoint states what the journal held when it was signed, so no event it covers was
+    /// recorded later than its `signedAt`: neither this event nor the last one it covers, whose
+    /// time it signs itself (offset 112). The writer never signs earlier than that last time
+    /// (FORMAT.md, section 8), even when its clock went back; times are compared within one
+    /// checkpoint only, as the signing clock may go back from one checkpoint to the next.
+    static func timeContradiction(recordedAt: Int64, checkpoint c: Checkpoint) -> String? {
+        let signed = WireFormat.timestamp(micros: c.signedAtMicros)
+        if recordedAt > c.signedAtMicros {
+            return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the checkpoint that covers it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
+        }
+        if c.lastRecordedAtMicros > c.signedAtMicros {
+            return "the checkpoint says the last event it covers was recorded at \(WireFormat.timestamp(micros: c.lastRecordedAtMicros)), after it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
+        }
+        return nil
     }
 
     /// True when the audit path leads from the record to the checkpoint's Merkle root.
@@ -121,6 +142,9 @@ public struct Receipt: Sendable, Equatable {
         }
         guard MerkleProof.verifyInclusion(leafHash: leaf, leafIndex: event.position, treeSize: checkpoint.position, proof: proof, root: checkpoint.merkleRoot) else {
             throw .doesNotHold("the inclusion proof does not lead from the record to the signed Merkle root")
+        }
+        if let contradiction = timeContradiction(recordedAt: event.recordedAtMicros, checkpoint: checkpoint) {
+            throw .doesNotHold(contradiction)
         }
         guard ProofJSON.sameJSON(object["event"], as: WireFormat.json(of: event)) else {
             throw .doesNotHold("\"event\" does not say what the signed record says")

@@ -65,4 +65,32 @@ import Testing
         #expect(verified.exited(1), "\(verified)")
         #expect(verified.out.contains("receipt does NOT hold") && verified.out.contains("\"checkpointSummary\""), "\(verified)")
     }
+
+    // MARK: times
+
+    @Test func aReceiptWhoseEventWasRecordedAfterItsCheckpointWasSignedDoesNotHold() throws {
+        let scratch = ScratchDirectory("receipt-times")
+        let history = try SignedHistory.get()
+        let (id, _, _) = try booking(history)
+        let path = scratch.file("receipt.json")
+        #expect(try registre(["receipt", "--journal", history.journal, "--event", id, "--public-key", history.publicKey, "--out", path]).exited(0))
+        var document = try jsonFile(path)
+        let checkpoint = try Checkpoint(decoding: try base64Field(document, "checkpoint"))
+        let record = try base64Field(document, "record")
+        let recordedAt = try #require(record.withUnsafeBytes { EventView.validating($0)?.recordedAtMicros })
+        // The key holder signs the same state, dated one second before the event was recorded.
+        let backdated = try signer(history).sign(journalID: checkpoint.journalID, position: checkpoint.position, chainHash: checkpoint.chainHash,
+                                                 merkleRoot: checkpoint.merkleRoot, signedAtMicros: recordedAt - 1_000_000,
+                                                 lastRecordedAtMicros: checkpoint.lastRecordedAtMicros)
+        document["checkpoint"] = Data(backdated.encoded()).base64EncodedString()
+        var summary = try #require(document["checkpointSummary"] as? [String: Any])
+        summary["signedAt"] = WireFormat.timestamp(micros: backdated.signedAtMicros)
+        document["checkpointSummary"] = summary
+        try writeJSON(document, to: path)
+        let outcome = try registre(["verify-receipt", path, "--public-key", history.publicKey])
+        #expect(outcome.exited(1), "\(outcome)")
+        #expect(outcome.out.contains("receipt does NOT hold"), "\(outcome.out)")
+        #expect(outcome.out.contains(WireFormat.timestamp(micros: recordedAt)) && outcome.out.contains(WireFormat.timestamp(micros: backdated.signedAtMicros)),
+                "the message names both times: \(outcome.out)")
+    }
 }
