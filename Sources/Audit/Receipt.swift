@@ -18,11 +18,20 @@ public struct Receipt: Sendable, Equatable {
         self.checkpoint = checkpoint
     }
 
-    /// Builds the receipt of the event with `id` under the first checkpoint that covers it and
-    /// (when `publicKey` is given) is signed by that key. The proof is checked before it is returned.
-    public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?) throws(ProofError) -> Receipt {
+    /// Builds the receipt of the event with `id` under the first checkpoint of this journal that
+    /// covers it and (when `publicKey` is given) is signed by that key. A checkpoint of another
+    /// journal, or with the key one it did not sign, proves nothing about this journal: it is
+    /// skipped, and `note` says which and why. The proof is checked before it is returned; a
+    /// journal that does not match the checkpoint is called rewritten only when the key signed
+    /// that checkpoint (without a key, `untrustedCheckpoint`: a forged checkpoint looks the same).
+    public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?,
+                            note: (String) -> Void = { _ in }) throws(ProofError) -> Receipt {
         let reader: JournalReader
-        do { reader = try JournalReader(directory: directory) } catch { throw .unusableJournal("\(error)") }
+        let journalID: UUID
+        do {
+            reader = try JournalReader(directory: directory)
+            journalID = try reader.journalID()
+        } catch { throw .unusableJournal("\(error)") }
         var found: [UInt8]? = nil
         do {
             try reader.forEachEvent { view in
@@ -34,22 +43,39 @@ public struct Receipt: Sendable, Equatable {
             throw .notFound("no event with id \(id.uuidString.lowercased()) in \(directory)")
         }
         let position = event.position
-        let candidates = Checkpoint.files(inJournal: directory).compactMap { try? $0.checkpoint.get() }
-            .filter { $0.position > position && (publicKey.map($0.isSigned(by:)) ?? true) }
-            .sorted { $0.position < $1.position }
-        guard let checkpoint = candidates.first else {
-            throw .notFound("no\(publicKey == nil ? "" : " correctly signed") checkpoint covers position \(position) yet; the writer signs every few events and at close")
+        let covering = Checkpoint.files(inJournal: directory)
+            .compactMap { file in (try? file.checkpoint.get()).map { (file: "checkpoints/" + file.name, checkpoint: $0) } }
+            .filter { $0.checkpoint.position > position }
+            .sorted { $0.checkpoint.position < $1.checkpoint.position }
+        var chosen: (file: String, checkpoint: Checkpoint)? = nil
+        for candidate in covering {
+            let c = candidate.checkpoint
+            if c.journalID != journalID {
+                note("\(candidate.file) is a checkpoint of another journal (\(c.journalID.uuidString.lowercased()); this one is \(journalID.uuidString.lowercased())): skipped, it proves nothing about this journal")
+            } else if let publicKey, !c.isSigned(by: publicKey) {
+                note("\(candidate.file) is not signed by the public key \(publicKey.keyID.hex.prefix(16))…\(c.keyID == publicKey.keyID ? " (its signature does not match its contents)" : ""): skipped, it proves nothing about this journal")
+            } else {
+                chosen = candidate
+                break
+            }
         }
+        guard let chosen else {
+            throw .notFound("no checkpoint of this journal\(publicKey == nil ? "" : " signed by the public key") covers position \(position) yet; the writer signs every few events and at close")
+        }
+        let (file, checkpoint) = chosen
         let proof: [Digest32]
         do {
             proof = try MerkleProof.hashes(of: MerkleProof.inclusionRanges(leaf: position, treeSize: checkpoint.position), inJournal: reader)
         } catch { throw .unusableJournal("\(error)") }
         let receipt = Receipt(record: record, inclusionProof: proof, checkpoint: checkpoint)
         guard receipt.proofHolds else {
-            throw .doesNotHold("the journal no longer matches the checkpoint of position \(checkpoint.position): it was rewritten (run `registre audit`)")
+            guard publicKey != nil else {
+                throw .untrustedCheckpoint("untrusted checkpoint: the journal does not match \(file) (position \(checkpoint.position)), whose signature was not checked (no public key given): without the key a forged checkpoint cannot be told from a changed journal; give the public key, or run `registre audit`")
+            }
+            throw .doesNotHold("the journal no longer matches \(file), the checkpoint of position \(checkpoint.position) signed by the key: it was rewritten (run `registre audit`)")
         }
         if let contradiction = timeContradiction(recordedAt: event.recordedAt, checkpoint: checkpoint) {
-            throw .doesNotHold("the checkpoint of position \(checkpoint.position) contradicts itself: \(contradiction)")
+            throw .doesNotHold("\(file) contradicts itself: \(contradiction)")
         }
         return receipt
     }
@@ -163,6 +189,10 @@ public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
     case doesNotHold(String)
     case notFound(String)
     case unusableJournal(String)
+    /// A checkpoint that proves nothing about the journal in question: one the public key did
+    /// not sign, one of another journal, or (no key given) one whose signature was not checked
+    /// and that the journal does not match. Never evidence that the journal was rewritten.
+    case untrustedCheckpoint(String)
 
     public var description: String {
         switch self {
@@ -170,6 +200,7 @@ public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
         case .doesNotHold(let m): return "does not hold: \(m)"
         case .notFound(let m): return m
         case .unusableJournal(let m): return m
+        case .untrustedCheckpoint(let m): return m
         }
     }
 }

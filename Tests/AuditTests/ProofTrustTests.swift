@@ -14,6 +14,7 @@ struct ProofTrustTests {
         case .doesNotHold(let m): return ("doesNotHold", m)
         case .notFound(let m): return ("notFound", m)
         case .unusableJournal(let m): return ("unusableJournal", m)
+        case .untrustedCheckpoint(let m): return ("untrustedCheckpoint", m)
         }
     }
 
@@ -103,6 +104,81 @@ struct ProofTrustTests {
         }
         // Text that is not a proof at all is still malformed.
         #expect { try ConsistencyProof(json: Array("[1]".utf8)) } throws: { Self.reason($0).kind == "malformed" }
+    }
+
+    // MARK: Checkpoints of another journal, or forged
+
+    @Test("a checkpoint of another journal, signed by the same key, is skipped by a receipt, not taken for a rewrite")
+    func receiptSkipsAForeignCheckpoint() throws {
+        let dir = TemporaryDirectory("receipt-foreign")
+        try History.write(slots: 3, into: dir.path)
+        let event = try #require(try JournalReader(directory: dir.path).read().first { $0.type == "AppointmentBooked" && $0.position > 12 })
+        let genuine = try Receipt.make(directory: dir.path, eventID: event.id, publicKey: testSigner.publicKey)
+        #expect(genuine.checkpoint.position > event.position + 1)
+        let foreign = testSigner.sign(journalID: UUID(), position: event.position + 1, chainHash: .zero, merkleRoot: Digest32(bytes: Array(repeating: 3, count: 32)),
+                                      signedAtMicros: genuine.checkpoint.signedAtMicros, lastRecordedAtMicros: event.recordedAtMicros)
+        let name = Checkpoint.fileName(position: event.position + 1)
+        try Data(foreign.encoded()).write(to: URL(fileURLWithPath: dir.path + "/checkpoints/" + name))
+        for key in [testSigner.publicKey, nil] {
+            var notes: [String] = []
+            let receipt = try Receipt.make(directory: dir.path, eventID: event.id, publicKey: key) { notes.append($0) }
+            #expect(receipt == genuine)
+            #expect(notes.count == 1 && notes[0].contains(name) && notes[0].contains("another journal"), "\(notes)")
+        }
+    }
+
+    @Test("a forged checkpoint is skipped by a receipt with the key, and without it is untrusted, not a rewrite")
+    func receiptAndAForgedCheckpoint() throws {
+        let dir = TemporaryDirectory("receipt-forged")
+        try History.write(slots: 3, into: dir.path)
+        let event = try #require(try JournalReader(directory: dir.path).read().first { $0.type == "AppointmentBooked" && $0.position > 12 })
+        let genuine = try Receipt.make(directory: dir.path, eventID: event.id, publicKey: testSigner.publicKey)
+        let name = Checkpoint.fileName(position: genuine.checkpoint.position)
+        modify(dir.file("checkpoints/" + name)) { $0[80] ^= 1 }  // its Merkle root: the signature breaks
+        var notes: [String] = []
+        let receipt = try Receipt.make(directory: dir.path, eventID: event.id, publicKey: testSigner.publicKey) { notes.append($0) }
+        #expect(receipt.checkpoint.position > genuine.checkpoint.position)
+        #expect(try Receipt.verify(json: receipt.json(), publicKey: testSigner.publicKey).event == event)
+        #expect(notes.count == 1 && notes[0].contains(name) && notes[0].contains("not signed by the public key"), "\(notes)")
+        #expect { try Receipt.make(directory: dir.path, eventID: event.id, publicKey: nil) } throws: { error in
+            guard case ProofError.untrustedCheckpoint(let message) = error as! ProofError else { return false }
+            return message.contains(name) && message.contains("signature was not checked") && !message.contains("rewritten")
+        }
+    }
+
+    @Test("consistency between checkpoints forged, or of another journal, is untrusted input, never a rewrite or a rollback")
+    func consistencyAndUntrustedCheckpoints() throws {
+        let dir = TemporaryDirectory("consistency-untrusted")
+        let end = try History.write(slots: 3, into: dir.path)
+        let names = dir.checkpointNames
+        let old = dir.checkpoint(names[1]), new = dir.checkpoint(names[names.count - 1])
+        let key = testSigner.publicKey
+        func untrusted(_ o: Checkpoint, _ n: Checkpoint, _ words: [String], _ what: Comment) {
+            #expect(what) { try ConsistencyProof.make(directory: dir.path, old: o, new: n, publicKey: key) } throws: { error in
+                guard case ProofError.untrustedCheckpoint(let message) = error as! ProofError else { return false }
+                return words.allSatisfy(message.contains) && !message.contains("rewritten") && !message.contains("rolled back")
+            }
+        }
+        // Forged: a byte of the root changed; or a position beyond the journal's end.
+        var bytes = new.encoded()
+        bytes[80] ^= 1
+        untrusted(old, try Checkpoint(decoding: bytes), ["new checkpoint", "not signed by the public key"], "forged new")
+        bytes = new.encoded()
+        withUnsafeBytes(of: (end + 100).littleEndian) { bytes.replaceSubrange(32..<40, with: $0) }
+        untrusted(old, try Checkpoint(decoding: bytes), ["new checkpoint", "not signed by the public key"], "forged new, beyond the end")
+        bytes = old.encoded()
+        bytes[bytes.count - 1] ^= 1
+        untrusted(try Checkpoint(decoding: bytes), new, ["old checkpoint", "not signed by the public key"], "forged old")
+        // Another journal's, signed by the same key: both, or one.
+        let other = UUID()
+        let foreignOld = testSigner.sign(journalID: other, position: old.position, chainHash: .zero, merkleRoot: Digest32(bytes: Array(repeating: 1, count: 32)),
+                                         signedAtMicros: old.signedAtMicros, lastRecordedAtMicros: old.lastRecordedAtMicros)
+        let foreignNew = testSigner.sign(journalID: other, position: new.position, chainHash: .zero, merkleRoot: Digest32(bytes: Array(repeating: 2, count: 32)),
+                                         signedAtMicros: new.signedAtMicros, lastRecordedAtMicros: new.lastRecordedAtMicros)
+        untrusted(foreignOld, foreignNew, ["old checkpoint", "another journal", other.uuidString.lowercased(), old.journalID.uuidString.lowercased()], "both foreign")
+        untrusted(old, foreignNew, ["new checkpoint", "another journal"], "new foreign")
+        // The genuine pair holds, through the same call.
+        try ConsistencyProof.make(directory: dir.path, old: old, new: new, publicKey: key).verify(publicKey: key)
     }
 }
 
