@@ -180,6 +180,57 @@ struct ProofTrustTests {
         // The genuine pair holds, through the same call.
         try ConsistencyProof.make(directory: dir.path, old: old, new: new, publicKey: key).verify(publicKey: key)
     }
+
+    // MARK: The audit and other journals' checkpoints
+
+    @Test("an audit reports another journal's checkpoint, in the journal or given as trusted, as such (otherJournal), and nothing else")
+    func otherJournalInTheAudit() throws {
+        let dir = TemporaryDirectory("audit-other-journal")
+        let end = try History.write(slots: 3, into: dir.path, options: auditOptions(every: 10))
+        var options = AuditOptions()
+        options.publicKey = testSigner.publicKey
+        options.checkRules = false
+        #expect(try Auditor.audit(directory: dir.path, options: options).isClean)
+        let genuine = dir.checkpoint(dir.checkpointNames.last!)
+        let other = UUID()
+        // Signed by the same key, for the same position, chain hash and root, but another journal id.
+        let foreign = testSigner.sign(journalID: other, position: genuine.position, chainHash: genuine.chainHash, merkleRoot: genuine.merkleRoot,
+                                      signedAtMicros: genuine.signedAtMicros, lastRecordedAtMicros: genuine.lastRecordedAtMicros)
+
+        options.trustedCheckpoint = ("trusted.ckpt", foreign)
+        let trusted = try Auditor.audit(directory: dir.path, options: options)
+        #expect(trusted.findings.map(\.rule) == ["trusted.otherJournal"], "\(trusted.findings)")
+        #expect(trusted.findings.first.map { $0.file == "trusted.ckpt" && $0.message.contains(other.uuidString.lowercased())
+            && $0.message.contains(genuine.journalID.uuidString.lowercased()) } == true, "\(trusted.findings)")
+
+        options.trustedCheckpoint = nil
+        let name = Checkpoint.fileName(position: end + 5)
+        let misplaced = testSigner.sign(journalID: other, position: end + 5, chainHash: .zero, merkleRoot: Digest32(bytes: Array(repeating: 4, count: 32)),
+                                        signedAtMicros: genuine.signedAtMicros, lastRecordedAtMicros: genuine.lastRecordedAtMicros)
+        try Data(misplaced.encoded()).write(to: URL(fileURLWithPath: dir.file("checkpoints/" + name)))
+        let inside = try Auditor.audit(directory: dir.path, options: options)
+        // Its position is beyond the end and its root is not the log's: neither is held against the journal.
+        #expect(inside.findings.map(\.rule) == ["checkpoint.otherJournal"], "\(inside.findings)")
+        #expect(inside.findings.first?.file == "checkpoints/" + name)
+        #expect(inside.checkpointsVerified == dir.checkpointNames.count - 1)
+    }
+
+    @Test("an offline consistency proof between checkpoints of two journals does not hold")
+    func offlineProofAcrossTwoJournals() throws {
+        let dir = TemporaryDirectory("proof-two-journals")
+        try History.write(slots: 3, into: dir.path)
+        let names = dir.checkpointNames
+        let old = dir.checkpoint(names[1]), new = dir.checkpoint(names[names.count - 1])
+        let genuine = try ConsistencyProof.make(directory: dir.path, old: old, new: new)
+        var crossed = genuine
+        crossed.new = testSigner.sign(journalID: UUID(), position: new.position, chainHash: new.chainHash, merkleRoot: new.merkleRoot,
+                                      signedAtMicros: new.signedAtMicros, lastRecordedAtMicros: new.lastRecordedAtMicros)
+        #expect { try ConsistencyProof(json: crossed.json()).verify(publicKey: testSigner.publicKey) } throws: { error in
+            let (kind, message) = Self.reason(error)
+            return kind == "doesNotHold" && message.contains("two different journals")
+        }
+        try ConsistencyProof(json: genuine.json()).verify(publicKey: testSigner.publicKey)
+    }
 }
 
 final class SettableClock: @unchecked Sendable {

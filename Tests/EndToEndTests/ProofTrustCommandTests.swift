@@ -135,6 +135,14 @@ import Testing
         let outcome = try registre(["verify-consistency", "--proof", proof, "--old", forged, "--public-key", history.publicKey])
         #expect(outcome.exited(2), "\(outcome)")
         #expect((outcome.out + outcome.err).contains("untrusted checkpoint") && !outcome.out.contains("does NOT hold"), "\(outcome)")
+        // Kept from another journal signed by the same key: it says nothing about this proof.
+        let foreign = scratch.file("foreign.ckpt")
+        try write(try foreignCheckpoint(history, position: 10), to: foreign)
+        let other = try registre(["verify-consistency", "--proof", proof, "--old", foreign, "--public-key", history.publicKey])
+        #expect(other.exited(2), "\(other)")
+        #expect((other.out + other.err).contains("foreign checkpoint") && !other.out.contains("does NOT hold"), "\(other)")
+        // The genuine kept checkpoint still pins the proof.
+        #expect(try registre(["verify-consistency", "--proof", proof, "--old", old, "--public-key", history.publicKey]).exited(0))
     }
 
     // MARK: summaries
