@@ -16,7 +16,7 @@ import Foundation
 ///    32   8  position: number of events covered (= Merkle tree size)
 ///    40  32  chain hash of the frame ending at `position` (zero when position is 0)
 ///    72  32  RFC 6962 Merkle root over the records at positions 0..<position
-///   104   8  signed at, microseconds since the epoch (the writer's clock)
+///   104   8  signed at, microseconds since the epoch (the writer's clock; never before offset 112)
 ///   112   8  recordedAt of the event at position-1 (Int64.min when position is 0)
 ///   120  32  key id: SHA-256 of the 32-byte Ed25519 public key
 ///   152  64  Ed25519 signature over bytes 0..<152
@@ -290,8 +290,12 @@ extension Journal {
             do { try syncOpenSegmentOrStop("before the checkpoint at position \(position)") } catch { return }
         }
         let root = merkle.frontier(through: position).root
+        let lastTime = position == 0 ? Int64.min : lastRecordedAt
+        // Events are recorded at no earlier time than the last one (`max(clock, last)`), so after
+        // the clock is set back the last event's time may be ahead of it. The checkpoint says the
+        // journal held these events when it was signed: it is never signed before the last of them.
         let checkpoint = schedule.signer.sign(journalID: journalID, position: position, chainHash: chainHash, merkleRoot: root,
-                                              signedAtMicros: now, lastRecordedAtMicros: position == 0 ? Int64.min : lastRecordedAt)
+                                              signedAtMicros: max(now, lastTime), lastRecordedAtMicros: lastTime)
         do {
             try Self.writeCheckpoint(checkpoint, paths: paths)
             schedule.lastPosition = position

@@ -21,6 +21,16 @@ public final class JournalReader {
         }
     }
 
+    /// The journal's id, from its first segment's header: what a checkpoint must name to say
+    /// anything about this journal.
+    public func journalID() throws -> UUID {
+        guard let first = try paths.segmentFirstPositions().first else {
+            throw JournalError.notAJournal(path: directory, reason: "it holds no segment files (*.seg)")
+        }
+        let file = try FileDescriptor.open(paths.segmentPath(firstPosition: first), flags: O_RDONLY)
+        return try Journal.readHeader(file, name: JournalFormat.segmentName(firstPosition: first)).journalID
+    }
+
     /// Visits events in order from `position`; `body` returns false to stop. Returns the position
     /// after the last event visited, from which a later call can resume (to follow a live journal).
     @discardableResult

@@ -18,12 +18,30 @@ public struct ConsistencyProof: Sendable, Equatable {
     }
 
     /// Computes the proof from the journal; it holds only if the journal still agrees with both.
-    public static func make(directory: String, old: Checkpoint, new: Checkpoint) throws(ProofError) -> ConsistencyProof {
+    /// A checkpoint that says nothing about this journal is refused first, as
+    /// `untrustedCheckpoint`, so that it is never taken for the journal's rewrite or rollback:
+    /// one of another journal, and with `publicKey`, one that the key did not sign.
+    public static func make(directory: String, old: Checkpoint, new: Checkpoint,
+                            publicKey: CheckpointPublicKey? = nil) throws(ProofError) -> ConsistencyProof {
+        let reader: JournalReader
+        let journalID: UUID
+        do {
+            reader = try JournalReader(directory: directory)
+            journalID = try reader.journalID()
+        } catch { throw .unusableJournal("\(error)") }
+        for (name, c) in [("old", old), ("new", new)] {
+            if let publicKey, !c.isSigned(by: publicKey) {
+                throw .untrustedCheckpoint("untrusted checkpoint: the \(name) checkpoint (position \(c.position)) is not signed by the public key \(publicKey.keyID.hex.prefix(16))…"
+                    + (c.keyID == publicKey.keyID ? " (its signature does not match its contents: forged or altered)" : " (it names key \(c.keyID.hex.prefix(16))…)")
+                    + ": it proves nothing about the journal")
+            }
+            guard c.journalID == journalID else {
+                throw .untrustedCheckpoint("foreign checkpoint: the \(name) checkpoint is of another journal (\(c.journalID.uuidString.lowercased())), the journal in \(directory) is \(journalID.uuidString.lowercased()): it proves nothing about this journal")
+            }
+        }
         guard old.position <= new.position else {
             throw .malformed("the old checkpoint (position \(old.position)) is later than the new one (position \(new.position)); swap them")
         }
-        let reader: JournalReader
-        do { reader = try JournalReader(directory: directory) } catch { throw .unusableJournal("\(error)") }
         do {
             let hashes = try MerkleProof.hashes(of: MerkleProof.consistencyRanges(oldSize: old.position, newSize: new.position), inJournal: reader)
             return ConsistencyProof(old: old, new: new, proof: hashes)
@@ -67,9 +85,12 @@ public struct ConsistencyProof: Sendable, Equatable {
         old = try ProofJSON.checkpoint(object["old"], field: "old")
         new = try ProofJSON.checkpoint(object["new"], field: "new")
         proof = try ProofJSON.digests(object["proof"], field: "proof")
+        // A summary that says something else than its signed checkpoint is a readable part that
+        // lies, as a receipt's `checkpointSummary` or `event` would be: the proof does not hold
+        // (exit 1), the same verdict as for a receipt; it is not unreadable input.
         for (field, checkpoint) in [("oldSummary", old), ("newSummary", new)] {
             if let summary = object[field], !ProofJSON.sameJSON(summary, as: Array(CheckpointSummary(checkpoint).json.utf8)) {
-                throw .malformed("\"\(field)\" does not say what the checkpoint it summarises says")
+                throw .doesNotHold("\"\(field)\" does not say what the checkpoint it summarises says")
             }
         }
     }

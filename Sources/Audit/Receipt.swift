@@ -18,11 +18,20 @@ public struct Receipt: Sendable, Equatable {
         self.checkpoint = checkpoint
     }
 
-    /// Builds the receipt of the event with `id` under the first checkpoint that covers it and
-    /// (when `publicKey` is given) is signed by that key. The proof is checked before it is returned.
-    public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?) throws(ProofError) -> Receipt {
+    /// Builds the receipt of the event with `id` under the first checkpoint of this journal that
+    /// covers it and (when `publicKey` is given) is signed by that key. A checkpoint of another
+    /// journal, or with the key one it did not sign, proves nothing about this journal: it is
+    /// skipped, and `note` says which and why. The proof is checked before it is returned; a
+    /// journal that does not match the checkpoint is called rewritten only when the key signed
+    /// that checkpoint (without a key, `untrustedCheckpoint`: a forged checkpoint looks the same).
+    public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?,
+                            note: (String) -> Void = { _ in }) throws(ProofError) -> Receipt {
         let reader: JournalReader
-        do { reader = try JournalReader(directory: directory) } catch { throw .unusableJournal("\(error)") }
+        let journalID: UUID
+        do {
+            reader = try JournalReader(directory: directory)
+            journalID = try reader.journalID()
+        } catch { throw .unusableJournal("\(error)") }
         var found: [UInt8]? = nil
         do {
             try reader.forEachEvent { view in
@@ -30,24 +39,62 @@ public struct Receipt: Sendable, Equatable {
                 return found == nil
             }
         } catch { throw .unusableJournal("\(error)") }
-        guard let record = found, let position = record.withUnsafeBytes({ EventView.validating($0)?.position }) else {
+        guard let record = found, let event = record.withUnsafeBytes({ raw in EventView.validating(raw).map { (position: $0.position, recordedAt: $0.recordedAtMicros) } }) else {
             throw .notFound("no event with id \(id.uuidString.lowercased()) in \(directory)")
         }
-        let candidates = Checkpoint.files(inJournal: directory).compactMap { try? $0.checkpoint.get() }
-            .filter { $0.position > position && (publicKey.map($0.isSigned(by:)) ?? true) }
-            .sorted { $0.position < $1.position }
-        guard let checkpoint = candidates.first else {
-            throw .notFound("no\(publicKey == nil ? "" : " correctly signed") checkpoint covers position \(position) yet; the writer signs every few events and at close")
+        let position = event.position
+        let covering = Checkpoint.files(inJournal: directory)
+            .compactMap { file in (try? file.checkpoint.get()).map { (file: "checkpoints/" + file.name, checkpoint: $0) } }
+            .filter { $0.checkpoint.position > position }
+            .sorted { $0.checkpoint.position < $1.checkpoint.position }
+        var chosen: (file: String, checkpoint: Checkpoint)? = nil
+        for candidate in covering {
+            let c = candidate.checkpoint
+            if c.journalID != journalID {
+                note("\(candidate.file) is a checkpoint of another journal (\(c.journalID.uuidString.lowercased()); this one is \(journalID.uuidString.lowercased())): skipped, it proves nothing about this journal")
+            } else if let publicKey, !c.isSigned(by: publicKey) {
+                note("\(candidate.file) is not signed by the public key \(publicKey.keyID.hex.prefix(16))…\(c.keyID == publicKey.keyID ? " (its signature does not match its contents)" : ""): skipped, it proves nothing about this journal")
+            } else {
+                chosen = candidate
+                break
+            }
         }
+        guard let chosen else {
+            throw .notFound("no checkpoint of this journal\(publicKey == nil ? "" : " signed by the public key") covers position \(position) yet; the writer signs every few events and at close")
+        }
+        let (file, checkpoint) = chosen
         let proof: [Digest32]
         do {
             proof = try MerkleProof.hashes(of: MerkleProof.inclusionRanges(leaf: position, treeSize: checkpoint.position), inJournal: reader)
         } catch { throw .unusableJournal("\(error)") }
         let receipt = Receipt(record: record, inclusionProof: proof, checkpoint: checkpoint)
         guard receipt.proofHolds else {
-            throw .doesNotHold("the journal no longer matches the checkpoint of position \(checkpoint.position): it was rewritten (run `registre audit`)")
+            guard publicKey != nil else {
+                throw .untrustedCheckpoint("untrusted checkpoint: the journal does not match \(file) (position \(checkpoint.position)), whose signature was not checked (no public key given): without the key a forged checkpoint cannot be told from a changed journal; give the public key, or run `registre audit`")
+            }
+            throw .doesNotHold("the journal no longer matches \(file), the checkpoint of position \(checkpoint.position) signed by the key: it was rewritten (run `registre audit`)")
+        }
+        if let contradiction = timeContradiction(recordedAt: event.recordedAt, checkpoint: checkpoint) {
+            throw .doesNotHold("\(file) contradicts itself: \(contradiction)")
         }
         return receipt
+    }
+
+    /// Why an event recorded at `recordedAt` cannot be covered by `checkpoint`, or nil. A
+    /// checkpoint states what the journal held when it was signed, so no event it covers was
+    /// recorded later than its `signedAt`: neither this event nor the last one it covers, whose
+    /// time it signs itself (offset 112). The writer never signs earlier than that last time
+    /// (FORMAT.md, section 8), even when its clock went back; times are compared within one
+    /// checkpoint only, as the signing clock may go back from one checkpoint to the next.
+    static func timeContradiction(recordedAt: Int64, checkpoint c: Checkpoint) -> String? {
+        let signed = WireFormat.timestamp(micros: c.signedAtMicros)
+        if recordedAt > c.signedAtMicros {
+            return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the checkpoint that covers it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
+        }
+        if c.lastRecordedAtMicros > c.signedAtMicros {
+            return "the checkpoint says the last event it covers was recorded at \(WireFormat.timestamp(micros: c.lastRecordedAtMicros)), after it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
+        }
+        return nil
     }
 
     /// True when the audit path leads from the record to the checkpoint's Merkle root.
@@ -122,6 +169,9 @@ public struct Receipt: Sendable, Equatable {
         guard MerkleProof.verifyInclusion(leafHash: leaf, leafIndex: event.position, treeSize: checkpoint.position, proof: proof, root: checkpoint.merkleRoot) else {
             throw .doesNotHold("the inclusion proof does not lead from the record to the signed Merkle root")
         }
+        if let contradiction = timeContradiction(recordedAt: event.recordedAtMicros, checkpoint: checkpoint) {
+            throw .doesNotHold(contradiction)
+        }
         guard ProofJSON.sameJSON(object["event"], as: WireFormat.json(of: event)) else {
             throw .doesNotHold("\"event\" does not say what the signed record says")
         }
@@ -139,6 +189,10 @@ public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
     case doesNotHold(String)
     case notFound(String)
     case unusableJournal(String)
+    /// A checkpoint that proves nothing about the journal in question: one the public key did
+    /// not sign, one of another journal, or (no key given) one whose signature was not checked
+    /// and that the journal does not match. Never evidence that the journal was rewritten.
+    case untrustedCheckpoint(String)
 
     public var description: String {
         switch self {
@@ -146,6 +200,7 @@ public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
         case .doesNotHold(let m): return "does not hold: \(m)"
         case .notFound(let m): return m
         case .unusableJournal(let m): return m
+        case .untrustedCheckpoint(let m): return m
         }
     }
 }

@@ -166,7 +166,13 @@ struct ReceiptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "receipt",
         abstract: "Write a receipt (JSON) proving that an event is in the journal, checkable offline with the public key.",
-        discussion: "The receipt holds the event, its exact record bytes, its RFC 6962 inclusion proof and the first signed checkpoint that covers it."
+        discussion: """
+        The receipt holds the event, its exact record bytes, its RFC 6962 inclusion proof and the first checkpoint of this journal \
+        that covers it (signed by --public-key when given; a checkpoint of another journal, or not signed by the key, is skipped with a note). \
+        Exit status: 0 written; 1 the journal does not match a checkpoint signed by the key (it was rewritten); 2 unusable input: \
+        no such event, no covering checkpoint, an unreadable journal or key, or, without --public-key, a checkpoint the journal \
+        does not match, whose signature could not be checked.
+        """
     )
 
     @OptionGroup var location: JournalLocation
@@ -189,7 +195,7 @@ struct ReceiptCommand: ParsableCommand {
         let key = try publicKey.map(loadPublicKey)
         let receipt: Receipt
         do {
-            receipt = try Receipt.make(directory: location.journal, eventID: UUID(uuidString: event)!, publicKey: key)
+            receipt = try Receipt.make(directory: location.journal, eventID: UUID(uuidString: event)!, publicKey: key) { printError("note: \($0)") }
         } catch {
             printError("\(error)")
             if case .doesNotHold = error { throw ExitCode(1) }
@@ -236,7 +242,9 @@ struct VerifyConsistencyCommand: ParsableCommand {
         With --journal, --old and --new: computes the proof from the journal, checks it, and writes it with --out. \
         With --proof: checks a proof file with the public key alone; add --old with the checkpoint you kept, so that the proof \
         must start from it (otherwise it only shows that the two checkpoints inside the file agree with each other). \
-        Exit status: 0 holds, 1 does not hold, 2 unusable input.
+        A checkpoint given on the command line that the key did not sign, or that is of another journal, proves nothing about \
+        the journal and is reported as untrusted or foreign, never as a rewrite. \
+        Exit status: 0 holds, 1 does not hold, 2 unusable input (including such an untrusted or foreign checkpoint).
         """
     )
 
@@ -273,19 +281,42 @@ struct VerifyConsistencyCommand: ParsableCommand {
         let consistency: ConsistencyProof
         if let proof {
             do { consistency = try ConsistencyProof(json: readFile(proof, what: "proof")) } catch let error as ProofError {
+                // A proof whose readable part contradicts what is signed does not hold, as a receipt's does not.
+                if case .doesNotHold = error {
+                    print("consistency does NOT hold: \(error)")
+                    throw ExitCode(1)
+                }
                 printError("\(proof): \(error)")
                 throw ExitCode(2)
             }
         } else {
             let oldCheckpoint = try loadCheckpoint(old!), newCheckpoint = try loadCheckpoint(new!)
             do {
-                consistency = try ConsistencyProof.make(directory: journal!, old: oldCheckpoint, new: newCheckpoint)
+                consistency = try ConsistencyProof.make(directory: journal!, old: oldCheckpoint, new: newCheckpoint, publicKey: key)
             } catch {
-                if case .doesNotHold = error {
+                switch error {
+                case .doesNotHold:
                     print("consistency does NOT hold: \(error)")
                     throw ExitCode(1)
+                case .untrustedCheckpoint:
+                    print("consistency NOT checked: \(error)")
+                    throw ExitCode(2)
+                default:
+                    printError("\(error)")
+                    throw ExitCode(2)
                 }
-                printError("\(error)")
+            }
+        }
+        // The checkpoint the auditor kept is an anchor only if the key signed it; one of another
+        // journal says nothing about this proof's. Either is untrusted input, not a failed proof.
+        if proof != nil, let old {
+            let kept = try loadCheckpoint(old)
+            if !kept.isSigned(by: key) {
+                print("consistency NOT checked: untrusted checkpoint: the checkpoint kept in \(old) is not signed by the public key \(key.keyID.hex.prefix(16))…: it anchors nothing")
+                throw ExitCode(2)
+            }
+            if kept.journalID != consistency.old.journalID {
+                print("consistency NOT checked: foreign checkpoint: the checkpoint kept in \(old) is of journal \(kept.journalID.uuidString.lowercased()), the proof of another journal (\(consistency.old.journalID.uuidString.lowercased())): it says nothing about it")
                 throw ExitCode(2)
             }
         }

@@ -77,16 +77,23 @@ struct MerkleProofTests {
         }
     }
 
-    @Test("consistency proofs equal the RFC's PROOF and verify, for every pair of sizes up to 70")
+    /// Sizes from 0: a writer that opens an empty journal and closes signs position 0, the empty
+    /// tree, which every tree extends with an empty proof (RFC 6962 defines PROOF for 0 < m only).
+    @Test("consistency proofs equal the RFC's PROOF and verify, for every pair of sizes up to 70, the empty tree included")
     func consistencyProofs() {
-        for n in 1...70 {
+        for n in 0...70 {
             let newRoot = NaiveRFC6962.mth(Self.leaves.prefix(n))
-            for m in 1...n {
+            for m in 0...n {
                 let oldRoot = NaiveRFC6962.mth(Self.leaves.prefix(m))
                 let proof = Self.hashes(MerkleProof.consistencyRanges(oldSize: UInt64(m), newSize: UInt64(n)))
-                #expect(proof == (m == n ? [] : NaiveRFC6962.proof(m, Self.leaves.prefix(n))), "\(m) → \(n)")
+                #expect(proof == (m == n || m == 0 ? [] : NaiveRFC6962.proof(m, Self.leaves.prefix(n))), "\(m) → \(n)")
                 #expect(MerkleProof.verifyConsistency(oldSize: UInt64(m), newSize: UInt64(n), oldRoot: oldRoot, newRoot: newRoot, proof: proof), "\(m) → \(n)")
-                if m < n {
+                if m == 0 {
+                    // Only the empty tree's root, and no proof hash, make an old tree of size 0.
+                    #expect(oldRoot == MerkleHash.empty)
+                    #expect(!MerkleProof.verifyConsistency(oldSize: 0, newSize: UInt64(n), oldRoot: Self.leaves[71], newRoot: newRoot, proof: proof), "0 → \(n)")
+                    #expect(!MerkleProof.verifyConsistency(oldSize: 0, newSize: UInt64(n), oldRoot: oldRoot, newRoot: newRoot, proof: [Self.leaves[71]]), "0 → \(n)")
+                } else if m < n {
                     // A different old tree (one leaf replaced) is not a prefix of the new one.
                     var other = Array(Self.leaves.prefix(m))
                     other[m - 1] = Self.leaves[71]
