@@ -84,8 +84,9 @@ public struct Receipt: Sendable, Equatable {
     /// checkpoint states what the journal held when it was signed, so no event it covers was
     /// recorded later than its `signedAt`: neither this event nor the last one it covers, whose
     /// time it signs itself (offset 112). The writer never signs earlier than that last time
-    /// (FORMAT.md, section 8), even when its clock went back; times are compared within one
-    /// checkpoint only, as the signing clock may go back from one checkpoint to the next.
+    /// (FORMAT.md, section 8), even when its clock went back; and the event is not later than that
+    /// last one. Times are compared within one checkpoint only, as the signing clock may go back
+    /// from one checkpoint to the next.
     static func timeContradiction(recordedAt: Int64, checkpoint c: Checkpoint) -> String? {
         let signed = WireFormat.timestamp(micros: c.signedAtMicros)
         if recordedAt > c.signedAtMicros {
@@ -93,6 +94,11 @@ public struct Receipt: Sendable, Equatable {
         }
         if c.lastRecordedAtMicros > c.signedAtMicros {
             return "the checkpoint says the last event it covers was recorded at \(WireFormat.timestamp(micros: c.lastRecordedAtMicros)), after it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
+        }
+        // Recorded-at times never go down along the log (the writer records at the later of its
+        // clock and the last time), so no covered event is later than the last one covered.
+        if recordedAt > c.lastRecordedAtMicros {
+            return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the last event the checkpoint covers (\(WireFormat.timestamp(micros: c.lastRecordedAtMicros))); recorded-at times never go down along the log"
         }
         return nil
     }

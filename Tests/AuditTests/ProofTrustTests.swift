@@ -51,6 +51,15 @@ struct ProofTrustTests {
             let (kind, message) = Self.reason(error)
             return kind == "doesNotHold" && message.contains(stamp(c.lastRecordedAtMicros)) && message.contains(stamp(event.recordedAtMicros))
         }
+        // A checkpoint whose last covered event is earlier than this event, which it covers:
+        // recorded-at times never go down along the log.
+        var backdated = genuine
+        backdated.checkpoint = testSigner.sign(journalID: c.journalID, position: c.position, chainHash: c.chainHash, merkleRoot: c.merkleRoot,
+                                               signedAtMicros: c.signedAtMicros, lastRecordedAtMicros: event.recordedAtMicros - 1)
+        #expect { try Receipt.verify(json: backdated.json(), publicKey: testSigner.publicKey) } throws: { error in
+            let (kind, message) = Self.reason(error)
+            return kind == "doesNotHold" && message.contains(stamp(event.recordedAtMicros)) && message.contains(stamp(event.recordedAtMicros - 1))
+        }
         // At or after both, it holds: the relation is "not later than", equal times included.
         #expect(try Receipt.verify(json: signed(at: c.lastRecordedAtMicros), publicKey: testSigner.publicKey).event == event)
         #expect(try Receipt.verify(json: genuine.json(), publicKey: testSigner.publicKey).event == event)
