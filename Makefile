@@ -6,12 +6,16 @@ SOAK_COUNT ?= 200
 
 all: build
 
-# libzstd-dev is the only system package Registre needs beyond Swift itself.
+# libzstd-dev, and pkg-config to find it, are the only system packages Registre needs beyond
+# Swift itself; each is installed when it is missing.
 deps:
-	@if ! dpkg -s libzstd-dev >/dev/null 2>&1 || [ ! -f /usr/include/zstd.h ]; then \
-		echo "make: installing libzstd-dev (apt-get)"; \
+	@missing=; \
+	if ! dpkg -s libzstd-dev >/dev/null 2>&1 || [ ! -f /usr/include/zstd.h ]; then missing="$$missing libzstd-dev"; fi; \
+	if ! command -v pkg-config >/dev/null 2>&1; then missing="$$missing pkg-config"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing$$missing (apt-get)"; \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update && $$SUDO apt-get install -y libzstd-dev pkg-config; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y $$missing; \
 	fi
 
 build: deps
