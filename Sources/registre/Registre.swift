@@ -13,6 +13,7 @@ struct Registre: AsyncParsableCommand {
             ImportCommand.self,
             ReplayCommand.self,
             VerifyCommand.self,
+            RecoverCommand.self,
             KeygenCommand.self,
             AuditCommand.self,
             ReceiptCommand.self,
