@@ -111,7 +111,7 @@ public enum Auditor {
             sink.add(AuditFinding(file: d.file, offset: d.offset, position: d.position, eventID: nil, rule: AuditCheck.journal(d.kind), message: d.detail))
         }
         for f in ledger.duplicates(reader: try? JournalReader(directory: directory)) { sink.add(f) }
-        let outcome = targets.judge(journalID: verification.journalID, end: verification.eventCount)
+        let outcome = targets.judge(journalID: verification.journalID, end: verification.eventCount, signaturesChecked: options.publicKey != nil)
         for f in outcome.findings { sink.add(f) }
         report.signaturesChecked = options.publicKey != nil
         report.checkpointsMatching = outcome.verified

@@ -43,7 +43,9 @@ struct CheckpointTargets {
         var signedThrough: UInt64?
     }
 
-    func judge(journalID: UUID?, end: UInt64) -> Outcome {
+    /// `signaturesChecked`: false in an audit without a public key, where a checkpoint that does
+    /// not match may as well be forged as the log changed, and the finding says both.
+    func judge(journalID: UUID?, end: UInt64, signaturesChecked: Bool = true) -> Outcome {
         var out = Outcome()
         // Checkpoints that agree bound where a disagreeing one's change can lie.
         var agreeing: [UInt64] = []
@@ -96,9 +98,12 @@ struct CheckpointTargets {
             let p = t.checkpoint.position
             let lastGood = agreeing.filter { $0 < p }.max() ?? 0
             let rule = t.trusted ? AuditCheck.trustedRewritten : AuditCheck.checkpointMismatch
+            let what = signaturesChecked
+                ? "Events were altered, inserted, removed or reordered between positions \(lastGood) and \(p) (the last signed state that still matches is at \(lastGood))"
+                : "No signature was checked (no public key), so either this checkpoint is not genuine or events were altered, inserted, removed or reordered between positions \(lastGood) and \(p) (the last checkpoint that still matches is at \(lastGood)); audit with the public key to tell which"
             out.findings.append(AuditFinding(
                 file: t.file, offset: nil, position: p, eventID: nil, rule: rule,
-                message: "the log does not match the state signed at \(WireFormat.timestamp(micros: t.checkpoint.signedAtMicros)) for position \(p): \(problems). Events were altered, inserted, removed or reordered between positions \(lastGood) and \(p) (the last signed state that still matches is at \(lastGood))"))
+                message: "the log does not match the state signed at \(WireFormat.timestamp(micros: t.checkpoint.signedAtMicros)) for position \(p): \(problems). \(what)"))
         }
         return out
     }

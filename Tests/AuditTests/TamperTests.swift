@@ -214,6 +214,25 @@ struct TamperTests {
         #expect(try JournalReader(directory: dir.path).read().count == rewrittenEnd, "nothing appended to it either")
     }
 
+    /// Without the key a forged checkpoint and a changed log look the same: the finding must not
+    /// accuse the log alone.
+    @Test("an audit without a public key words a checkpoint that does not match as forged or the log changed, never the log alone")
+    func unsignedAuditDoesNotAccuseTheLogAlone() throws {
+        let (dir, _) = try Self.original("unsigned-forged")
+        let name = try #require(dir.checkpointNames.last)
+        let c = dir.checkpoint(name)
+        let forger = CheckpointSigner()
+        let forged = forger.sign(journalID: c.journalID, position: c.position, chainHash: Digest32(bytes: [UInt8](repeating: 7, count: 32)), merkleRoot: c.merkleRoot,
+                                 signedAtMicros: c.signedAtMicros, lastRecordedAtMicros: c.lastRecordedAtMicros)
+        try Data(forged.encoded()).write(to: URL(fileURLWithPath: dir.file("checkpoints/" + name)))
+        let unsigned = try Auditor.audit(directory: dir.path, options: AuditOptions())
+        let finding = try #require(unsigned.findings.first { $0.rule == "checkpoint.mismatch" }, "\(unsigned.findings)")
+        #expect(finding.message.contains("not genuine") && finding.message.contains("public key"), "\(finding.message)")
+        // With the key, the forgery is named for what it is.
+        let keyed = try Self.audit(dir)
+        #expect(Self.rules(keyed).contains("checkpoint.badSignature"), "\(keyed.findings)")
+    }
+
     @Test("an event inserted, its chain hash recomputed, is caught by the signatures")
     func insertedEvent() throws {
         let (dir, _) = try Self.original("insert")
