@@ -391,7 +391,9 @@ public final class Journal: @unchecked Sendable {
                 guard removed else { throw JournalError.io(operation: "unlink", path: path, errno: errno) }
                 try FileDescriptor.syncDirectory(paths.path, calls: options.systemCalls)
             } catch let cleanup {
-                throw JournalError.writerFailed(reason: "creating \(path) failed (\(error)) and the unfinished file could not be removed durably (\(reason ?? "\(cleanup)")): move it away before the journal is opened again")
+                throw JournalError.writerFailed(reason: removed
+                    ? "creating \(path) failed (\(error)); the unfinished file was removed, but the directory could not be synced (\(cleanup)), so a crash may bring it back: if it is there when the journal is opened again, move it away first"
+                    : "creating \(path) failed (\(error)) and the unfinished file could not be removed (\(reason ?? "\(cleanup)")): move it away before the journal is opened again")
             }
             throw error
         }

@@ -383,7 +383,11 @@ final class JournalWriter: @unchecked Sendable {
             // would build on a state nobody knows.
             j.poison(.writerFailed(reason: reason))
         } catch {
-            j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")
+            if j.lock.withLock({ j.failure != nil }) {
+                j.options.log("sealing \(j.openName) failed and the writer has stopped: \(error)")
+            } else {
+                j.options.log("sealing \(j.openName) failed, it stays open and sealing is retried: \(error)")
+            }
         }
     }
 }
