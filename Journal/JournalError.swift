@@ -34,6 +34,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
     case notAJournal(path: String, reason: String)
     /// `JournalOptions` that the format or the writer cannot honour; names the option.
     case invalidOptions(String)
+    /// `TailRepair` would not cut: the reason says why and what to do.
+    case repairRefused(String)
     /// Damage that recovery must not repair by itself: a sealed segment, a broken chain, or a bad
     /// frame with good frames after it.
     case corrupt(JournalDamage)
@@ -76,6 +78,8 @@ public enum JournalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "another process holds the journal for writing (lock \(path))"
         case .notAJournal(let path, let reason):
             return "\(path) is not a usable journal: \(reason)"
+        case .repairRefused(let reason):
+            return "not cut: \(reason)"
         case .invalidOptions(let reason):
             return "invalid journal options: \(reason)"
         case .corrupt(let damage):

@@ -137,7 +137,7 @@ enum AppendOutcome {
         case .tooManyEvents: return problem(nil, "events", "size")
         case .noSpace: return .error(.insufficientStorage, "noSpace", error.description)
         case .closed: return .error(.serviceUnavailable, "shuttingDown", error.description)
-        case .io, .writerFailed, .locked, .notAJournal, .invalidOptions, .corrupt:
+        case .io, .writerFailed, .locked, .notAJournal, .invalidOptions, .repairRefused, .corrupt:
             return .error(.serviceUnavailable, "journalUnavailable", error.description)
         }
     }
