@@ -77,30 +77,28 @@ public struct Receipt: Sendable, Equatable {
         if let contradiction = timeContradiction(recordedAt: event.recordedAt, checkpoint: checkpoint) {
             throw .doesNotHold("\(file) contradicts itself: \(contradiction)")
         }
+        for n in timeNotes(recordedAt: event.recordedAt, checkpoint: checkpoint) { note("\(file): \(n)") }
         return receipt
     }
 
-    /// Why an event recorded at `recordedAt` cannot be covered by `checkpoint`, or nil. A
-    /// checkpoint states what the journal held when it was signed, so no event it covers was
-    /// recorded later than its `signedAt`: neither this event nor the last one it covers, whose
-    /// time it signs itself (offset 112). The writer never signs earlier than that last time
-    /// (FORMAT.md, section 8), even when its clock went back; and the event is not later than that
-    /// last one. Times are compared within one checkpoint only, as the signing clock may go back
-    /// from one checkpoint to the next.
+    /// Why an event recorded at `recordedAt` cannot be covered by `checkpoint`, or nil.
+    /// Recorded-at times never go down along the log (the writer records at the later of its
+    /// clock and the last time), so no covered event is later than the last one the checkpoint
+    /// covers, whose time it signs itself (offset 112).
     static func timeContradiction(recordedAt: Int64, checkpoint c: Checkpoint) -> String? {
+        guard recordedAt > c.lastRecordedAtMicros else { return nil }
+        return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the last event the checkpoint covers (\(WireFormat.timestamp(micros: c.lastRecordedAtMicros))); recorded-at times never go down along the log"
+    }
+
+    /// A checkpoint signed earlier than an event it covers: the writer's clock was behind the
+    /// times it had recorded (set back, or a writer before 2026-11-29, which signed at its bare
+    /// clock), or the key holder backdated the signature. The proof still holds, so this is said,
+    /// not failed: the signed time is then no bound on when the event was in the journal.
+    static func timeNotes(recordedAt: Int64, checkpoint c: Checkpoint) -> [String] {
         let signed = WireFormat.timestamp(micros: c.signedAtMicros)
-        if recordedAt > c.signedAtMicros {
-            return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the checkpoint that covers it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
-        }
-        if c.lastRecordedAtMicros > c.signedAtMicros {
-            return "the checkpoint says the last event it covers was recorded at \(WireFormat.timestamp(micros: c.lastRecordedAtMicros)), after it was signed at \(signed); a checkpoint cannot cover an event recorded after it was signed"
-        }
-        // Recorded-at times never go down along the log (the writer records at the later of its
-        // clock and the last time), so no covered event is later than the last one covered.
-        if recordedAt > c.lastRecordedAtMicros {
-            return "the event was recorded at \(WireFormat.timestamp(micros: recordedAt)), after the last event the checkpoint covers (\(WireFormat.timestamp(micros: c.lastRecordedAtMicros))); recorded-at times never go down along the log"
-        }
-        return nil
+        let latest = max(recordedAt, c.lastRecordedAtMicros)
+        guard latest > c.signedAtMicros else { return [] }
+        return ["the checkpoint was signed at \(signed), before \(recordedAt == latest ? "the event" : "the last event it covers") was recorded (\(WireFormat.timestamp(micros: latest))): the writer's clock was behind (or the signature backdated), so the signed time bounds nothing"]
     }
 
     /// True when the audit path leads from the record to the checkpoint's Merkle root.
@@ -141,6 +139,8 @@ public struct Receipt: Sendable, Equatable {
     public struct Verified: Sendable, Equatable {
         public var event: RecordedEvent
         public var checkpoint: Checkpoint
+        /// What holds but deserves saying (`timeNotes`).
+        public var notes: [String] = []
     }
 
     /// Checks a receipt document against a public key, with nothing else: signature, record,
@@ -184,7 +184,7 @@ public struct Receipt: Sendable, Equatable {
         if let summary = object["checkpointSummary"], !ProofJSON.sameJSON(summary, as: Array(CheckpointSummary(checkpoint).json.utf8)) {
             throw .doesNotHold("\"checkpointSummary\" does not say what the signed checkpoint says")
         }
-        return Verified(event: event, checkpoint: checkpoint)
+        return Verified(event: event, checkpoint: checkpoint, notes: timeNotes(recordedAt: event.recordedAtMicros, checkpoint: checkpoint))
     }
 
 }

@@ -226,6 +226,7 @@ struct VerifyReceiptCommand: ParsableCommand {
             print("receipt holds: event \(v.event.id.uuidString.lowercased()) (\(v.event.type) in stream '\(v.event.stream)', version \(v.event.version))")
             print("  is at position \(v.event.position) of journal \(v.checkpoint.journalID.uuidString.lowercased()), recorded at \(WireFormat.timestamp(micros: v.event.recordedAtMicros))")
             print("  under the checkpoint of \(v.checkpoint.position) events signed at \(WireFormat.timestamp(micros: v.checkpoint.signedAtMicros)) by key \(v.checkpoint.keyID.hex.prefix(16))…")
+            for n in v.notes { print("  note: \(n)") }
         } catch {
             print("receipt does NOT hold: \(error)")
             if case .malformed = error { throw ExitCode(2) }
