@@ -243,8 +243,9 @@ struct VerifyConsistencyCommand: ParsableCommand {
         With --journal, --old and --new: computes the proof from the journal, checks it, and writes it with --out. \
         With --proof: checks a proof file with the public key alone; add --old with the checkpoint you kept, so that the proof \
         must start from it (otherwise it only shows that the two checkpoints inside the file agree with each other). \
-        A checkpoint given on the command line that the key did not sign, or that is of another journal, proves nothing about \
-        the journal and is reported as untrusted or foreign, never as a rewrite. \
+        A checkpoint given on the command line that the key did not sign (or, with --journal, that is of another journal) proves \
+        nothing about the journal and is reported as untrusted or foreign, never as a rewrite; a kept --old of another journal \
+        than a proof file's is a proof that does not extend it. \
         Exit status: 0 holds, 1 does not hold, 2 unusable input (including such an untrusted or foreign checkpoint).
         """
     )
@@ -308,16 +309,12 @@ struct VerifyConsistencyCommand: ParsableCommand {
                 }
             }
         }
-        // The checkpoint the auditor kept is an anchor only if the key signed it; one of another
-        // journal says nothing about this proof's. Either is untrusted input, not a failed proof.
+        // The checkpoint the auditor kept is an anchor only if the key signed it: one it did not
+        // sign is untrusted input, not a failed proof.
         if proof != nil, let old {
             let kept = try loadCheckpoint(old)
             if !kept.isSigned(by: key) {
                 print("consistency NOT checked: untrusted checkpoint: the checkpoint kept in \(old) is not signed by the public key \(key.keyID.hex.prefix(16))…: it anchors nothing")
-                throw ExitCode(2)
-            }
-            if kept.journalID != consistency.old.journalID {
-                print("consistency NOT checked: foreign checkpoint: the checkpoint kept in \(old) is of journal \(kept.journalID.uuidString.lowercased()), the proof of another journal (\(consistency.old.journalID.uuidString.lowercased())): it says nothing about it")
                 throw ExitCode(2)
             }
         }
@@ -332,6 +329,13 @@ struct VerifyConsistencyCommand: ParsableCommand {
                 // The key holder can sign any pair: only the checkpoint the auditor kept ties the
                 // proof to the history the auditor saw.
                 let kept = try loadCheckpoint(old)
+                // Checked after the proof itself: a proof that does not verify is judged on that,
+                // whatever journal it names. A genuine anchor of one journal and a proof of
+                // another: the proof does not extend what the auditor kept.
+                guard kept.journalID == consistency.old.journalID else {
+                    print("consistency does NOT hold: the proof is of journal \(consistency.old.journalID.uuidString.lowercased()), not of journal \(kept.journalID.uuidString.lowercased()) of the checkpoint kept in \(old)")
+                    throw ExitCode(1)
+                }
                 guard kept.encoded() == consistency.old.encoded() else {
                     print("consistency does NOT hold: the proof starts from another checkpoint than the one kept in \(old) (position \(consistency.old.position), Merkle root \(consistency.old.merkleRoot.hex.prefix(16))…, against position \(kept.position), Merkle root \(kept.merkleRoot.hex.prefix(16))…)")
                     throw ExitCode(1)

@@ -135,12 +135,23 @@ import Testing
         let outcome = try registre(["verify-consistency", "--proof", proof, "--old", forged, "--public-key", history.publicKey])
         #expect(outcome.exited(2), "\(outcome)")
         #expect((outcome.out + outcome.err).contains("untrusted checkpoint") && !outcome.out.contains("does NOT hold"), "\(outcome)")
-        // Kept from another journal signed by the same key: it says nothing about this proof.
+        // Kept from another journal signed by the same key: a genuine anchor that this proof does
+        // not extend (exit 1, as for a proof from another checkpoint of the same journal).
         let foreign = scratch.file("foreign.ckpt")
         try write(try foreignCheckpoint(history, position: 10), to: foreign)
         let other = try registre(["verify-consistency", "--proof", proof, "--old", foreign, "--public-key", history.publicKey])
-        #expect(other.exited(2), "\(other)")
-        #expect((other.out + other.err).contains("foreign checkpoint") && !other.out.contains("does NOT hold"), "\(other)")
+        #expect(other.exited(1), "\(other)")
+        #expect(other.out.contains("does NOT hold") && other.out.contains("not of journal"), "\(other)")
+        // A proof whose own signatures fail is judged on that, whatever the kept anchor.
+        var document = try jsonFile(proof)
+        let oldText = try #require(document["old"] as? String)
+        var oldField = [UInt8](try #require(Data(base64Encoded: oldText)))
+        oldField[80] ^= 1
+        document["old"] = Data(oldField).base64EncodedString()
+        let broken = scratch.file("broken.json")
+        try writeJSON(document, to: broken)
+        let brokenOutcome = try registre(["verify-consistency", "--proof", broken, "--old", foreign, "--public-key", history.publicKey])
+        #expect(!brokenOutcome.exited(0) && !(brokenOutcome.out + brokenOutcome.err).contains("not of journal"), "\(brokenOutcome)")
         // The genuine kept checkpoint still pins the proof.
         #expect(try registre(["verify-consistency", "--proof", proof, "--old", old, "--public-key", history.publicKey]).exited(0))
     }
