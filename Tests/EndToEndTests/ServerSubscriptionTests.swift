@@ -99,6 +99,27 @@ import Glibc
         withExtendedLifetime(slow) {}
     }
 
+    /// A subscriber that leaves while the server shuts down: its task must end before the event
+    /// loops do (it used to outlive them, its last write then scheduled on a loop already shut
+    /// down: a crash in a debug build, a hang in a release one).
+    @Test func aSubscriberLeavingDuringShutdownDoesNotOutliveTheServer() throws {
+        for round in 0..<6 {
+            let server = try RunningServer("subscriber-leaves-\(round)")
+            try appendNotes(server, 0..<3)
+            let subscriber = try server.client()
+            try subscriber.sendRaw(Array("GET /subscribe?from=0 HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(try subscriber.readHead().status == 200)
+            _ = try readEvents(subscriber, count: 3)
+            usleep(UInt32(round) * 40_000)
+            server.child.signal(SIGTERM)
+            usleep(20_000)
+            subscriber.close()
+            let outcome = server.stop(timeout: 30)
+            #expect(!outcome.timedOut && !outcome.signaled && outcome.status == 0, "round \(round): \(outcome)")
+            #expect(!outcome.err.contains("Cannot schedule") && !outcome.err.contains("leaking"), "round \(round): \(outcome.err.suffix(600))")
+        }
+    }
+
     /// A subscriber that stops reading fills its socket; the server keeps at most a bounded buffer,
     /// disconnects it with `tooSlow` and the position to resume from, and the resume is exact.
     @Test func aSlowSubscriberIsDisconnectedWithAResumePositionAndLosesNothing() throws {

@@ -14,9 +14,16 @@ struct ConnectionServices: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
 
-    /// Subscriptions run in a task of their own: they wait on the journal between writes.
-    func startSubscription(from: UInt64, version: HTTPVersion, started: ContinuousClock.Instant, channel: any Channel, log: Logger) {
-        Task { await ConnectionHandler.stream(from: from, version: version, started: started, channel: channel, services: self, log: log) }
+    /// Subscriptions run in a task of their own: they wait on the journal between writes. The
+    /// task owns the connection's place in the tracker and gives it back when it ends, so that
+    /// shutdown waits for it (its last writes need the event loops, which stop after).
+    func startSubscription(from: UInt64, version: HTTPVersion, started: ContinuousClock.Instant, channel: any Channel,
+                           slot: ConnectionTracker.Slot, log: Logger) {
+        Task {
+            await ConnectionHandler.stream(from: from, version: version, started: started, channel: channel, services: self, log: log)
+            tracker.remove(slot)
+            metrics.connections.record(tracker.count)
+        }
     }
 }
 
@@ -395,15 +402,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
             guard case .responding = state, let slot else { return }
             state = .streaming
             tracker.set(slot, .streaming)
-            subscribe(from: from, head: head, started: started, channel: context.channel)
+            // Handed to the subscription's task: the connection leaving does not free it.
+            self.slot = nil
+            subscribe(from: from, head: head, started: started, channel: context.channel, slot: slot)
         }
     }
 
-    private func subscribe(from: UInt64, head: RequestHead, started: ContinuousClock.Instant, channel: any Channel) {
+    private func subscribe(from: UInt64, head: RequestHead, started: ContinuousClock.Instant, channel: any Channel, slot: ConnectionTracker.Slot) {
         metrics.subscribers.increment()
         log.info("subscription started", metadata: ["from": "\(from)"])
         let services = self.services, log = self.log, version = head.version
-        services.startSubscription(from: from, version: version, started: started, channel: channel, log: log)
+        services.startSubscription(from: from, version: version, started: started, channel: channel, slot: slot, log: log)
     }
 
     /// Runs a subscription to its end, counts and logs how it ended, and closes the connection.

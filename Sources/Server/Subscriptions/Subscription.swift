@@ -34,11 +34,12 @@ struct Subscription {
         var next = start
         var lastWrite = ContinuousClock.now
         while true {
+            // A client gone is told nothing, not even that the server is stopping.
+            if !channel.isActive { return .clientGone }
             if isDraining() {
                 await finishForShutdown(resumeFrom: next, version: version)
                 return .shuttingDown(resumeFrom: next)
             }
-            if !channel.isActive { return .clientGone }
             guard let writable = await isWritableOnItsLoop() else { return .clientGone }
             if !writable {
                 channel.flush()
