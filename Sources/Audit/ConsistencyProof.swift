@@ -23,12 +23,7 @@ public struct ConsistencyProof: Sendable, Equatable {
     /// one of another journal, and with `publicKey`, one that the key did not sign.
     public static func make(directory: String, old: Checkpoint, new: Checkpoint,
                             publicKey: CheckpointPublicKey? = nil) throws(ProofError) -> ConsistencyProof {
-        let reader: JournalReader
-        let journalID: UUID
-        do {
-            reader = try JournalReader(directory: directory)
-            journalID = try reader.journalID()
-        } catch { throw .unusableJournal("\(error)") }
+        let (reader, journalID) = try ProofError.openJournal(directory)
         for (name, c) in [("old", old), ("new", new)] {
             if let publicKey, !c.isSigned(by: publicKey) {
                 throw .untrustedCheckpoint("untrusted checkpoint: the \(name) checkpoint (position \(c.position)) is not signed by the public key \(publicKey.keyID.hex.prefix(16))…"

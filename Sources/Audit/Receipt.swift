@@ -26,12 +26,7 @@ public struct Receipt: Sendable, Equatable {
     /// that checkpoint (without a key, `untrustedCheckpoint`: a forged checkpoint looks the same).
     public static func make(directory: String, eventID id: UUID, publicKey: CheckpointPublicKey?,
                             note: (String) -> Void = { _ in }) throws(ProofError) -> Receipt {
-        let reader: JournalReader
-        let journalID: UUID
-        do {
-            reader = try JournalReader(directory: directory)
-            journalID = try reader.journalID()
-        } catch { throw .unusableJournal("\(error)") }
+        let (reader, journalID) = try ProofError.openJournal(directory)
         var found: [UInt8]? = nil
         do {
             try reader.forEachEvent { view in
@@ -191,6 +186,15 @@ public struct Receipt: Sendable, Equatable {
 
 /// Why a receipt or a consistency proof could not be made or does not hold.
 public enum ProofError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A reader of the journal a proof is made from, and its id; a journal that cannot be read
+    /// is `unusableJournal`.
+    static func openJournal(_ directory: String) throws(ProofError) -> (JournalReader, UUID) {
+        do {
+            let reader = try JournalReader(directory: directory)
+            return (reader, try reader.journalID())
+        } catch { throw .unusableJournal("\(error)") }
+    }
+
     case malformed(String)
     case doesNotHold(String)
     case notFound(String)

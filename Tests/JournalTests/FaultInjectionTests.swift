@@ -182,6 +182,17 @@ import Testing
         return o
     }
 
+    /// Appends until a seal has tried to create the next segment (and `creation` failed it);
+    /// returns how many events went in.
+    private func appendUntilASegmentCreationFails(_ j: Journal, _ creation: SegmentCreation) throws -> Int {
+        var appended = 0
+        while creation.lock.withLock({ creation.failedPath == nil }) && appended < 200 {
+            try j.append([event("s\(appended % 7)", data: #"{"k":\#(appended),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
+            appended += 1
+        }
+        return appended
+    }
+
     /// A new segment whose creation failed after its name was made is unlinked, and the unlink
     /// is made durable (the directory synced without it) before anything else: a crash that
     /// brought the name back would leave a segment inside the previous one's positions, and the
@@ -191,11 +202,7 @@ import Testing
         let journal = URL(fileURLWithPath: dir.path).resolvingSymlinksInPath().path
         let j = try Journal.open(directory: dir.path, options: options(creation, journal: journal))
         creation.lock.withLock { creation.firstSegment = dir.segmentFiles()[0] }
-        var appended = 0
-        while creation.lock.withLock({ creation.failedPath == nil }) && appended < 200 {
-            try j.append([event("s\(appended % 7)", data: #"{"k":\#(appended),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
-            appended += 1
-        }
+        let appended = try appendUntilASegmentCreationFails(j, creation)
         let failed = try #require(creation.lock.withLock { creation.failedPath }, "no segment creation was attempted")
         #expect(!FileManager.default.fileExists(atPath: failed))
         #expect(creation.lock.withLock { creation.directorySyncsAfterFailure.first } == false,
@@ -215,11 +222,7 @@ import Testing
         let journal = URL(fileURLWithPath: dir.path).resolvingSymlinksInPath().path
         let j = try Journal.open(directory: dir.path, options: options(creation, journal: journal))
         creation.lock.withLock { creation.firstSegment = dir.segmentFiles()[0] }
-        var appended = 0
-        while creation.lock.withLock({ creation.failedPath == nil }) && appended < 200 {
-            try j.append([event("s\(appended % 7)", data: #"{"k":\#(appended),"pad":"\#(String(repeating: "x", count: 200))"}"#)])
-            appended += 1
-        }
+        let appended = try appendUntilASegmentCreationFails(j, creation)
         let failed = try #require(creation.lock.withLock { creation.failedPath })
         #expect { try j.append([event("t")]) } throws: { error in
             if case JournalError.writerFailed(let reason) = error { return reason.contains((failed as NSString).lastPathComponent) }
