@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +31,8 @@ public actor RegistreServer {
     private let tracker = ConnectionTracker()
     private let rejectedAttempts = RejectedAttempts()
     private var listeners: [any Channel] = []
+    /// The socket file this server made, once in place; only that one is removed at the end.
+    private let socketIdentity = Mutex<SocketFile.Identity?>(nil)
     private var runningWaiters: [CheckedContinuation<Void, Never>] = []
     /// A shutdown asked for before `run()` began binding.
     private var stopRequested = false
@@ -95,6 +98,8 @@ public actor RegistreServer {
                         : .cannotPrepare(path: configuration.socketPath, reason: String(cString: strerror(error)))
                 }
             }
+            let identity = SocketFile.identity(of: configuration.socketPath)
+            socketIdentity.withLock { $0 = identity }
             if let port = configuration.tcpPort {
                 bound.append(try await Self.bootstrap(group, services, origin: .tcp).bind(host: "127.0.0.1", port: port).get())
             }
@@ -173,7 +178,7 @@ public actor RegistreServer {
 
     /// Removes the socket file (after the journal is closed: the last step of a shutdown).
     public nonisolated func removeSocketFile() {
-        SocketFile.remove(configuration.socketPath)
+        SocketFile.remove(configuration.socketPath, ifStill: socketIdentity.withLock { $0 })
     }
 
     // MARK: Setup

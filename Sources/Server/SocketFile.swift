@@ -70,8 +70,23 @@ enum SocketFile {
         return result == 0 ? 0 : errno
     }
 
-    static func remove(_ path: String) {
+    /// Which file a socket path names (device and inode), to tell this server's socket from one
+    /// another server put at the same path later.
+    struct Identity: Equatable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    static func identity(of path: String) -> Identity? {
         var info = stat()
-        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK { unlink(path) }
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    /// Removes the socket at `path` if it is still `ours`: a server that started while this one
+    /// was draining (it found the socket no longer answering) has put its own there, which must stay.
+    static func remove(_ path: String, ifStill ours: Identity?) {
+        guard let ours, identity(of: path) == ours else { return }
+        unlink(path)
     }
 }

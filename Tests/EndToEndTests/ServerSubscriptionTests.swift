@@ -120,6 +120,32 @@ import Glibc
         }
     }
 
+    /// While a server drains (here, waiting for a subscriber that does not read), its socket no
+    /// longer answers, so a new server may take the path as stale; the first must then leave the
+    /// new socket in place when it exits (it removes only the file it made).
+    @Test func aServerStartedWhileAnotherDrainsKeepsItsSocket() throws {
+        let first = try RunningServer("draining", extra: ["--subscriber-stall-timeout", "30", "--subscriber-grace-period", "6"])
+        try appendNotes(first, 0..<6000, padding: 300)
+        let slow = try first.client()
+        var small: Int32 = 4096
+        setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        try slow.sendRaw(Array("GET /subscribe?from=0 HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        sleep(1)
+        first.child.signal(SIGTERM)
+        #expect(eventually(timeout: 10) { !RunningServer.accepts(first.socket) }, "the first server still accepts while draining")
+        let scratch = ScratchDirectory("second")
+        let second = try Child(["serve", "--journal", scratch.file("j"), "--socket", first.socket, "--log-level", "error"])
+        #expect(eventually(timeout: 30) { RunningServer.accepts(first.socket) }, "the second server did not start")
+        let outcome = first.stop(timeout: 60)
+        #expect(!outcome.timedOut && outcome.status == 0, "\(outcome)")
+        #expect(RunningServer.accepts(first.socket), "the first server removed the second one's socket")
+        second.signal(SIGTERM)
+        let stopped = second.wait(timeout: 30)
+        #expect(stopped.exited(0), "\(stopped)")
+        #expect(!FileManager.default.fileExists(atPath: first.socket), "the second server left its socket behind")
+        withExtendedLifetime(slow) {}
+    }
+
     /// A subscriber that stops reading fills its socket; the server keeps at most a bounded buffer,
     /// disconnects it with `tooSlow` and the position to resume from, and the resume is exact.
     @Test func aSlowSubscriberIsDisconnectedWithAResumePositionAndLosesNothing() throws {
