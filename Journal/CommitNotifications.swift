@@ -26,6 +26,8 @@ final class CommitNotifier: @unchecked Sendable {
         for c in ready { c.resume(returning: true) }
     }
 
+    var isClosed: Bool { lock.withLock { closed } }
+
     func close() {
         let all: [CheckedContinuation<Bool, Never>] = lock.withLock {
             closed = true
@@ -81,4 +83,8 @@ extension Journal {
     public func waitForEvents(beyond position: UInt64, timeout: Duration = .seconds(5)) async -> Bool {
         await notifier.wait(beyond: position, timeout: timeout)
     }
+
+    /// True once `close()` has begun: `waitForEvents` then returns at once, so a follower that
+    /// waits in a loop must stop.
+    public var isClosedForFollowers: Bool { notifier.isClosed }
 }

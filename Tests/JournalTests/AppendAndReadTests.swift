@@ -195,5 +195,18 @@ import Testing
         let start = ContinuousClock.now
         #expect(await j.waitForEvents(beyond: 0, timeout: .milliseconds(100)) == false)
         #expect(ContinuousClock.now - start >= .milliseconds(90))
+        #expect(!j.isClosedForFollowers)
+    }
+
+    /// Once the journal is closed a wait returns at once, and followers can tell that from a
+    /// timeout (a subscription that could not would spin).
+    @Test func aClosedJournalTellsFollowersSo() async throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        j.close()
+        let start = ContinuousClock.now
+        #expect(await j.waitForEvents(beyond: 0, timeout: .seconds(5)) == false)
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(j.isClosedForFollowers)
     }
 }

@@ -102,7 +102,12 @@ struct Subscription {
                 continue
             }
             // Wake at least every 250 ms to notice shutdown and a vanished client.
-            _ = await journal.waitForEvents(beyond: next, timeout: min(untilHeartbeat, .milliseconds(250)))
+            if await !journal.waitForEvents(beyond: next, timeout: min(untilHeartbeat, .milliseconds(250))), journal.isClosedForFollowers {
+                // Closed under the subscription (an embedder that closed the journal first): every
+                // wait would return at once, so end rather than spin.
+                await finish(#"{"error":"journalUnavailable","message":"the journal was closed; reconnect with from=\#(next)","resumeFrom":\#(next)}"#, version: version)
+                return .journalClosed(resumeFrom: next)
+            }
         }
     }
 
