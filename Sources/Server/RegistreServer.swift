@@ -170,6 +170,7 @@ public actor RegistreServer {
     public func shutdown() {
         if state == .initial { stopRequested = true }
         guard state == .running || state == .starting else { return }
+        projections?.stopFolding()
         state = .shuttingDown
         logger.notice("shutting down: no new connections; finishing the requests in flight", metadata: ["connections": "\(tracker.count)"])
         for listener in listeners { listener.close(promise: nil) }

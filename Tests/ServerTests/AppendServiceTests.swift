@@ -193,6 +193,20 @@ import Testing
         }
     }
 
+    /// At shutdown the server tells the projections to stop folding: a query that still has
+    /// events to fold then answers "not ready" (503) at once instead of folding them all, and
+    /// the set stays whole at the last event folded.
+    @Test func projectionsToldToStopFoldAnswerNotReadyInsteadOfFoldingOn() async throws {
+        let h = try Harness()
+        let slot = UUID().uuidString.lowercased()
+        #expect(try await h.append([h.publish(slot, capacity: 2)]).status == 200)
+        let projections = JournalProjections(journal: h.journal)
+        _ = try await projections.slots(SlotQuery())
+        #expect(try await h.append(h.booked(slot, identity: alice)).status == 200)
+        projections.stopFolding()
+        await #expect(throws: ProjectionNotReady.self) { try await projections.slots(SlotQuery()) }
+    }
+
     /// A booking that loses the race for its streams every time it is decided is a refused
     /// attempt too (`slot.contended`): a bot losing races by the thousand stays on the record.
     @Test func aBookingThatKeepsLosingTheRaceIsRecordedAsARefusedAttempt() async throws {

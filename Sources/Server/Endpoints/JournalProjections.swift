@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Journal
 import Projections
+import Synchronization
 
 /// The live projections the server answers `/projections/*` from: one `ProjectionSet` that
 /// catches up with the journal before each query, so an answer reflects every event committed
@@ -10,6 +11,8 @@ import Projections
 public actor JournalProjections: LiveProjections {
     private let journal: Journal
     private var set = ProjectionSet()
+    /// Set when the server shuts down: a fold in progress stops at the next event.
+    private let stopping = Atomic<Bool>(false)
     private let encoder: JSONEncoder
 
     public init(journal: Journal) {
@@ -27,10 +30,22 @@ public actor JournalProjections: LiveProjections {
     /// event it folds leaves the set whole at the next position; a catch-up that stops on an
     /// error leaves the set at the last event folded, and the next query resumes from there.
     private func catchUp() throws {
+        var stopped = false
         try journal.forEachEvent(from: set.position) { view in
+            // Checked every event: the first query of a large journal folds millions of them, and
+            // a shutdown must not wait for that (the set stays whole; the next query resumes).
+            if stopping.load(ordering: .relaxed) {
+                stopped = true
+                return false
+            }
             do { _ = try set.apply(view) } catch ProjectionError.invalidEvent { set.skipUndecodable(view) }
             return true
         }
+        if stopped { throw ProjectionNotReady("the server is shutting down; the projections stopped at position \(set.position)") }
+    }
+
+    public nonisolated func stopFolding() {
+        stopping.store(true, ordering: .relaxed)
     }
 
     private func json(_ value: some Encodable) throws -> [UInt8] {

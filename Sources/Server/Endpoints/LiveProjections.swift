@@ -17,6 +17,13 @@ public protocol LiveProjections: Sendable {
     func delays(groupBy: DelayGrouping) async throws -> [UInt8]
     /// Abuse indicators per client fingerprint (auditors only).
     func abuse() async throws -> [UInt8]
+    /// Called when the server begins to shut down: a query still folding the journal should stop
+    /// (answering `ProjectionNotReady`) rather than hold the shutdown for the whole fold.
+    func stopFolding()
+}
+
+extension LiveProjections {
+    public func stopFolding() {}
 }
 
 public struct SlotQuery: Sendable, Equatable {
