@@ -116,6 +116,12 @@ public final class Journal: @unchecked Sendable {
             end = UInt64(JournalFormat.segmentHeaderSize)
             fileSize = end
         } else {
+            // The name is what the open segment's table and every lookup start from, so it must
+            // be the position the journal has reached (the scan then holds the header to it).
+            guard openFirst == position else {
+                throw JournalError.corrupt(JournalDamage(kind: .positionGap, file: openName, offset: 0, position: position,
+                                                         detail: "segment name says position \(openFirst) but the \(starts.count > 1 ? "previous segment ends" : "journal starts") at \(position)"))
+            }
             file = try FileDescriptor.open(openPath, flags: O_RDWR, calls: options.systemCalls)
             let scanner = SegmentScanner(file: file, name: openName, maximumPayload: JournalFormat.maximumPayloadBytes)
             var merkle = frontier

@@ -255,8 +255,18 @@ extension Journal {
     /// Reads one stream from `version` (nil: the start, or the end when reading backwards).
     public func readStream(_ stream: String, from version: UInt64? = nil, direction: ReadDirection = .forwards, limit: Int = 1000) throws -> [RecordedEvent] {
         let positions = streamPositions(stream, from: version, direction: direction, limit: limit)
-        if direction == .forwards { return try events(at: positions.map(\.position)) }
-        return try events(at: positions.map(\.position).reversed()).reversed()
+        let found = direction == .forwards ? try events(at: positions.map(\.position))
+            : try events(at: positions.map(\.position).reversed()).reversed()
+        // The positions come from indexes, which confirm only a run's last event: each event read
+        // must be the stream's, at the version its run gives it, or the index lies (and a fold
+        // of these events would decide on another stream's history).
+        for (k, p) in positions.enumerated() where k >= found.count || found[k].stream != stream || found[k].version != p.version {
+            let segment = locateFrame(containing: p.position)?.name ?? "an index"
+            let what = k < found.count ? "holds version \(found[k].version) of stream '\(found[k].stream.prefix(80))'" : "holds no event"
+            throw JournalError.corrupt(JournalDamage(kind: .badIndex, file: segment, offset: 0, position: p.position,
+                                                     detail: "the index places version \(p.version) of stream '\(stream.prefix(80))' at position \(p.position), which \(what)"))
+        }
+        return found
     }
 
     /// Reads the whole journal in order from `position`, at most `limit` events.
@@ -289,9 +299,14 @@ extension Journal {
                     break scan
                 case .invalid(let offset, let kind, let reason):
                     throw JournalError.corrupt(JournalDamage(kind: kind, file: location.name, offset: offset, position: next, detail: reason))
-                case .frame(let header, _, let payload):
+                case .frame(let header, let offset, let payload):
                     // A block's frames before `next` (packed segments share one offset per block).
                     if header.firstPosition + UInt64(header.eventCount) <= next { continue scan }
+                    // An index that points past `next` would have events skipped without a word.
+                    guard header.firstPosition <= next else {
+                        throw JournalError.corrupt(JournalDamage(kind: .badIndex, file: location.name, offset: offset, position: next,
+                                                                 detail: "the index places position \(next) at byte \(location.offset), but the frame read from there starts at position \(header.firstPosition)"))
+                    }
                     try RecordCodec.forEachRecord(in: payload, firstPosition: header.firstPosition, eventCount: header.eventCount) { view in
                         guard keepGoing, view.position >= next else { return }
                         keepGoing = try body(view)

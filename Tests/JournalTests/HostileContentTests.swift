@@ -233,6 +233,58 @@ import Testing
         #expect(report.findings.contains { $0.kind == .badIndex && $0.detail.contains("last recorded time") }, "\(report.findings)")
     }
 
+    /// A stream read takes positions from the index, which confirms only a run's last event:
+    /// an index whose run gives other versions (its checksum made right) is damage when read,
+    /// never another version's event handed out as the one asked for.
+    @Test func aStreamReadThroughAnIndexThatMisplacesVersionsIsDamage() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        try setFirstVersion(of: "s", to: 3, inIndex: index)
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        defer { j.close() }
+        #expect { try j.readStream("s", from: 5) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badIndex && damage.detail.contains("version 5 of stream 's'")
+        }
+    }
+
+    /// An index whose frame table sends a position to a later frame (checksum made right) would
+    /// have a whole-journal read skip events silently: it is damage.
+    @Test func aReadThroughAnIndexThatSkipsAFrameIsDamageNotASilentGap() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        var bytes = try read(index)
+        // The frame table: (first position, offset) pairs from byte 128. Frame 1 is sent to frame 2's offset.
+        let secondFirst = bytes.getInteger(at: 128 + 16, as: UInt64.self)
+        let thirdOffset = bytes.getInteger(at: 128 + 32 + 8, as: UInt64.self)
+        withUnsafeBytes(of: thirdOffset.littleEndian) { for (i, b) in $0.enumerated() { bytes[128 + 16 + 8 + i] = b } }
+        resealIndex(&bytes)
+        try write(bytes, index)
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        defer { j.close() }
+        #expect { try j.readAll(from: secondFirst) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badIndex && damage.position == secondFirst
+        }
+    }
+
+    /// The open segment's name is where its table and every lookup start: a name that says
+    /// another position than the journal has reached (a file renamed) is damage at open, not a
+    /// trap on the first read (it indexed an empty list of sealed segments).
+    @Test func anOpenSegmentWhoseNameDisagreesWithItsHeaderIsDamageAtOpen() throws {
+        let dir = TemporaryDirectory()
+        let j = try Journal.open(directory: dir.path, options: testOptions())
+        for i in 0..<5 { try j.append([event("s", data: #"{"i":\#(i)}"#)]) }
+        j.close()
+        let only = try #require(dir.segmentFiles().first)
+        try FileManager.default.moveItem(atPath: dir.file(only), toPath: dir.file(JournalFormat.segmentName(firstPosition: 100)))
+        #expect { try Journal.open(directory: dir.path, options: testOptions()) } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .positionGap && damage.detail.contains("100")
+        }
+        #expect(!(try JournalVerifier.verify(directory: dir.path).isClean))
+    }
+
     @Test func anIndexWhoseStreamVersionsOverflowIsDamageNotATrap() throws {
         let dir = TemporaryDirectory()
         let index = try sealedJournal(dir)
