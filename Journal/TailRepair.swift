@@ -81,13 +81,9 @@ public enum TailRepair {
         }
         let path = directory + "/" + plan.segment
         let file = try FileDescriptor.open(path, flags: O_RDWR)
-        var removed = [UInt8](repeating: 0, count: Int(plan.bytes))
-        let n = try removed.withUnsafeMutableBytes { try file.read(into: $0, at: plan.offset) }
-        guard UInt64(n) == plan.bytes else { throw JournalError.repairRefused("\(path) ended while its last \(plan.bytes) bytes were read; examine it again") }
-
         let quarantine = directory + "/quarantine"
         try makeDirectory(quarantine, in: directory)
-        let bytesFile = try keep(removed, as: quarantine + "/\(plan.segment).\(plan.offset).cut")
+        let bytesFile = try keep(plan.bytes, bytesAt: plan.offset, of: file, as: quarantine + "/\(plan.segment).\(plan.offset).cut")
 
         var checkpointsDirectory: String? = nil
         if !plan.checkpointsAfter.isEmpty {
@@ -157,24 +153,55 @@ public enum TailRepair {
         try FileDescriptor.syncDirectory(parent)
     }
 
-    /// Writes `bytes` durably at `path` through a temporary file and a rename. A file already
-    /// there with the same bytes (a cut that a crash interrupted) is kept; one with other bytes
-    /// is kept too, and these go beside it under a numbered name.
-    private static func keep(_ bytes: [UInt8], as path: String) throws -> String {
+    /// Copies `length` bytes at `offset` of `file` durably to `path`, through a temporary file
+    /// and a rename, a chunk at a time (the tail of a hostile, sparse file may be huge). A file
+    /// already there with the same bytes (a cut that a crash interrupted) is kept; one with other
+    /// bytes is kept too, and these go beside it under a numbered name.
+    private static func keep(_ length: UInt64, bytesAt offset: UInt64, of file: FileDescriptor, as path: String) throws -> String {
         var final = path
         var k = 1
         while FileManager.default.fileExists(atPath: final) {
-            if let existing = FileDescriptor.contentsOfSmallFile(final, limit: bytes.count), existing == bytes { return final }
+            if try holds(final, length, bytesAt: offset, of: file) { return final }
             k += 1
             final = path + ".\(k)"
         }
         let temporary = final + ".tmp"
         let out = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-        try out.writeAll(bytes, at: 0)
+        try forEachChunk(length, bytesAt: offset, of: file) { chunk, at in try out.writeAll(chunk, at: at) }
         try out.syncData()
         guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: final, errno: errno) }
         try FileDescriptor.syncDirectory((final as NSString).deletingLastPathComponent)
         return final
+    }
+
+    /// Whether the regular file at `path` holds exactly those bytes.
+    private static func holds(_ path: String, _ length: UInt64, bytesAt offset: UInt64, of file: FileDescriptor) throws -> Bool {
+        guard let kept = try? FileDescriptor.open(path, flags: O_RDONLY), try kept.size() == length else { return false }
+        var same = true
+        var theirs = [UInt8](repeating: 0, count: chunkBytes)
+        try forEachChunk(length, bytesAt: offset, of: file) { chunk, at in
+            guard same else { return }
+            let n = try theirs.withUnsafeMutableBytes { try kept.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<chunk.count]), at: at) }
+            same = n == chunk.count && theirs.withUnsafeBytes { $0[0..<n].elementsEqual(chunk) }
+        }
+        return same
+    }
+
+    private static let chunkBytes = 1 << 20
+
+    /// Calls `body` with each chunk of `length` bytes at `offset` of `file` and where it goes in
+    /// the copy; throws when the file ends first.
+    private static func forEachChunk(_ length: UInt64, bytesAt offset: UInt64, of file: FileDescriptor,
+                                     _ body: (UnsafeRawBufferPointer, UInt64) throws -> Void) throws {
+        var chunk = [UInt8](repeating: 0, count: chunkBytes)
+        var done: UInt64 = 0
+        while done < length {
+            let want = Int(min(UInt64(chunkBytes), length - done))
+            let n = try chunk.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset + done) }
+            guard n == want else { throw JournalError.repairRefused("\(file.path) ended while its last \(length) bytes were copied; examine it again") }
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<want]), done) }
+            done += UInt64(want)
+        }
     }
 
     /// The sound frames in `offset..<limit`, skipping what is not one.
