@@ -305,6 +305,19 @@ final class SegmentIndex: @unchecked Sendable {
         }
         guard let frontier = MerkleFrontier(leafCount: firstPosition + eventCount, subtrees: subtrees) else { throw bad("Merkle frontier does not match the event count") }
         merkle = frontier
+        // The frame table is what every read by position trusts: it must start at the segment's
+        // first position, rise strictly within its events and point inside it in order (several
+        // frames of a packed segment share their block's offset).
+        guard (frameCount == 0) == (eventCount == 0) else { throw bad("index lists \(frameCount) frames for \(eventCount) events") }
+        var previous: (position: UInt64, offset: UInt64)? = nil
+        for k in 0..<frameCount {
+            let position: UInt64 = b.getInteger(at: framesAt + k * 16), offset: UInt64 = b.getInteger(at: framesAt + k * 16 + 8)
+            let sound = offset >= UInt64(JournalFormat.segmentHeaderSize) && offset < segmentLength
+                && position >= firstPosition && position - firstPosition < eventCount
+                && (previous.map { position > $0.position && offset >= $0.offset } ?? (position == firstPosition))
+            guard sound else { throw bad("frame \(k) of the index (position \(position), byte \(offset)) is out of order or outside the segment") }
+            previous = (position, offset)
+        }
     }
 
     /// The version an index file declares, when it has an index header at all; lets the

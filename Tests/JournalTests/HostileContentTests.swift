@@ -285,6 +285,35 @@ import Testing
         #expect(!(try JournalVerifier.verify(directory: dir.path).isClean))
     }
 
+    /// Frame tables that are out of order, start elsewhere, or point outside the segment (the
+    /// checksum made right) are refused when the index is opened: the writer then rebuilds it
+    /// from the segment, and the reader reports it, rather than reading by a table that lies.
+    @Test(arguments: [("backwards", 0), ("beforeTheSegment", 1), ("pastTheSegment", 2), ("notAtTheFirstPosition", 3)])
+    func anIndexWhoseFrameTableLiesIsRefused(label: String, mutation: Int) throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        var bytes = try read(index)
+        func put(_ value: UInt64, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + i] = b } }
+        }
+        switch mutation {
+        case 0: put(bytes.getInteger(at: 128 + 32, as: UInt64.self), at: 128 + 16)  // frame 1 at frame 2's position
+        case 1: put(16, at: 128 + 16 + 8)  // frame 1 inside the segment header
+        case 2: put(1 << 40, at: 128 + 16 + 8)  // frame 1 past the end of the segment
+        default: put(1, at: 128)  // frame 0 not at the segment's first position
+        }
+        resealIndex(&bytes)
+        try write(bytes, index)
+        #expect { try SegmentIndex(path: index, name: "index") } throws: { error in
+            guard case JournalError.corrupt(let damage) = error else { return false }
+            return damage.kind == .badIndex && damage.detail.contains("frame")
+        }
+        // The journal still opens (the writer rebuilds an index it cannot use) and reads every event.
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never))
+        defer { j.close() }
+        #expect(try j.readAll(from: 0, limit: 10_000).map(\.position) == Array(0..<j.endPosition), "\(label)")
+    }
+
     @Test func anIndexWhoseStreamVersionsOverflowIsDamageNotATrap() throws {
         let dir = TemporaryDirectory()
         let index = try sealedJournal(dir)

@@ -56,7 +56,9 @@ import Testing
 
     /// A segment's index as the writer builds it at seal: 20,000 ids (12 fan-out bits, about five
     /// per bucket) and 3,000 streams with runs of every length, all from a fixed seed.
-    private static func sealContents() -> SegmentIndexContents {
+    /// `openable`: frames inside a segment long enough for them (the pinned bytes below were
+    /// taken with offsets from 64 in a shorter segment, which opening an index now refuses).
+    private static func sealContents(openable: Bool = false) -> SegmentIndexContents {
         var state: UInt64 = 0x5EA1
         func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -67,9 +69,9 @@ import Testing
         }
         var merkle = MerkleFrontier()
         for k in 0..<21_000 { merkle.append(leaf: Digest32(bytes: (0..<32).map { UInt8(truncatingIfNeeded: k >> ($0 % 3 * 8)) })) }
-        var c = SegmentIndexContents(firstPosition: 1_000, segmentLength: 123_456, chainHash: Digest32.zero, lastRecordedAt: 42, merkle: merkle)
+        var c = SegmentIndexContents(firstPosition: 1_000, segmentLength: openable ? 128 + 20_000 * 90 : 123_456, chainHash: Digest32.zero, lastRecordedAt: 42, merkle: merkle)
         for k in 0..<20_000 {
-            if k % 100 == 0 { c.addFrame(firstPosition: 1_000 + UInt64(k), offset: 64 + UInt64(k) * 90) }
+            if k % 100 == 0 { c.addFrame(firstPosition: 1_000 + UInt64(k), offset: (openable ? 128 : 64) + UInt64(k) * 90) }
             let id = UUID(uuid: withUnsafeBytes(of: (next(), next())) { b in
                 (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]) })
             c.addEvent(position: 1_000 + UInt64(k), stream: "stream-\(next() % 3_000)", version: UInt64(k), id: id)
@@ -87,7 +89,7 @@ import Testing
     }
 
     @Test func anIndexLooksUpEveryIdAndEveryRunItWasBuiltFrom() throws {
-        let contents = Self.sealContents()
+        let contents = Self.sealContents(openable: true)
         let path = dir.path + "/lookup.idx"
         _ = FileManager.default.createFile(atPath: path, contents: Data(SegmentIndex.encode(contents)))
         let index = try SegmentIndex(path: path, name: "lookup.idx")
