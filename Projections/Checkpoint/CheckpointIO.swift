@@ -14,8 +14,26 @@ final class CheckpointWriter {
     init(path: String) throws(ProjectionError) {
         self.path = path
         partial = path + ".partial"
-        fd = Glibc.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .output(path: partial, reason: String(cString: strerror(errno))) }
+        // The `.partial` path is a name anyone who may write the directory can prepare: a
+        // symbolic link there would have this truncate and overwrite whatever it points at, a
+        // FIFO would block open(2) for ever, a second hard link would see its file rewritten.
+        // So the link is not followed and the file is truncated only once it is known to be a
+        // regular file of one name.
+        let opened: (fd: Int32, info: stat)
+        do { opened = try CheckpointOpening.openRegularFile(partial, flags: O_WRONLY | O_CREAT | O_NOFOLLOW) } catch {
+            throw .output(path: partial, reason: error.reason)
+        }
+        // Checked before `fd` is set: once every property is, a throw runs deinit, which closes it.
+        guard opened.info.st_nlink <= 1 else {
+            Glibc.close(opened.fd)
+            throw .output(path: partial, reason: "it has \(opened.info.st_nlink) names (hard links): writing it would change the file under its other names; remove it")
+        }
+        guard ftruncate(opened.fd, 0) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(opened.fd)
+            throw .output(path: partial, reason: reason)
+        }
+        fd = opened.fd
         buffer.reserveCapacity(1 << 20)
         buffer.append(contentsOf: CheckpointFile.magic)
         withUnsafeBytes(of: CheckpointFile.version.littleEndian) { buffer.append(contentsOf: $0) }
@@ -85,14 +103,17 @@ final class CheckpointReader {
 
     init(path: String) throws(ProjectionError) {
         self.path = path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .checkpoint("\(path) cannot be opened: \(String(cString: strerror(errno)))") }
+        // A FIFO given as the checkpoint would block open(2) for ever, waiting for a writer; a
+        // device or a directory is no checkpoint either: each is refused by what it is.
+        let opened: (fd: Int32, info: stat)
+        do { opened = try CheckpointOpening.openRegularFile(path, flags: O_RDONLY) } catch {
+            throw .checkpoint("\(path) cannot be opened: \(error.reason)")
+        }
+        let (fd, info) = opened
         // A class whose init throws before every property is set runs no deinit: the descriptor
         // is closed here on every way out but the one that keeps it.
         var kept = false
         defer { if !kept { Glibc.close(fd) } }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .checkpoint("\(path) cannot be read: \(String(cString: strerror(errno)))") }
         let size = Int(info.st_size)
         func damaged(_ why: String) -> ProjectionError { .checkpoint("\(path) is damaged or not a checkpoint of `registre project`: \(why)") }
         guard size >= CheckpointFile.headerSize + CheckpointFile.trailerSize else { throw damaged("it holds only \(size) bytes") }
@@ -238,6 +259,69 @@ final class CheckpointReader {
             if n == 0 { throw .checkpoint("\(path) is shorter than expected (it changed while being read?)") }
             done += n
         }
+    }
+}
+
+/// open(2) of a checkpoint path, refusing anything but a regular file.
+///
+/// The path is given on the command line and hostile until checked: a FIFO would block open(2)
+/// for ever (waiting for a writer, or for a reader when writing), a device would never end. So
+/// the file is opened with `O_NONBLOCK` (which regular files ignore), its type checked with
+/// fstat(2), and only then is `O_NONBLOCK` cleared: the checks of the journal's own
+/// `FileDescriptor.open`, which is internal to `Journal`.
+enum CheckpointOpening {
+    struct Refusal: Error {
+        /// What was wrong, to follow the path: `it is a FIFO, not a regular file`, or strerror(3).
+        var reason: String
+    }
+
+    /// The open descriptor (close-on-exec, blocking) and what fstat(2) said of it.
+    static func openRegularFile(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(Refusal) -> (fd: Int32, info: stat) {
+        var fd: Int32
+        repeat { fd = Glibc.open(path, flags | O_CLOEXEC | O_NONBLOCK, mode) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else {
+            let e = errno
+            // A FIFO with no reader (write-only) or a socket refuses with ENXIO, a directory opened
+            // for writing with EISDIR, a symbolic link under O_NOFOLLOW with ELOOP: say what it is.
+            var st = stat()
+            let found = flags & O_NOFOLLOW != 0 ? lstat(path, &st) : stat(path, &st)
+            if found == 0, let reason = unexpectedType(st.st_mode) { throw Refusal(reason: reason) }
+            throw Refusal(reason: String(cString: strerror(e)))
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw Refusal(reason: String(cString: strerror(e)))
+        }
+        if let reason = unexpectedType(st.st_mode) {
+            Glibc.close(fd)
+            throw Refusal(reason: reason)
+        }
+        let status = fcntl(fd, F_GETFL)
+        guard status >= 0, fcntl(fd, F_SETFL, status & ~O_NONBLOCK) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw Refusal(reason: String(cString: strerror(e)))
+        }
+        return (fd, st)
+    }
+
+    /// Why a file of mode `mode` is not a regular file, or nil when it is one.
+    static func unexpectedType(_ mode: mode_t) -> String? {
+        let type = mode & S_IFMT
+        let found: String
+        switch type {
+        case S_IFREG: return nil
+        case S_IFIFO: found = "a FIFO"
+        case S_IFCHR: found = "a character device"
+        case S_IFBLK: found = "a block device"
+        case S_IFSOCK: found = "a socket"
+        case S_IFDIR: found = "a directory"
+        case S_IFLNK: found = "a symbolic link"
+        default: found = "a file of type \(String(type, radix: 8))"
+        }
+        return "it is \(found), not a regular file"
     }
 }
 

@@ -14,20 +14,70 @@ public enum AccessFile {
 
     public static let roles = ["reader", "auditor", "appender", "admin"]
 
+    /// The largest access file read.
+    static let sizeLimit = 1 << 20
+
     public static func load(path: String) throws(Problem) -> AccessPolicy {
-        guard let bytes = SmallFile.contents(atPath: path, limit: 1 << 20) else {
-            throw Problem(message: "cannot read the access file \(path): it is missing, unreadable, not a regular file, or over 1 MiB")
+        try load(path: path, serverUID: getuid())
+    }
+
+    /// The file is opened once, and its type, owner and mode are those of that descriptor
+    /// (fstat(2)), whose bytes are then read: a file swapped in after the checks (or between a
+    /// read and a stat(2) of the path) is never the one trusted. `afterOpening` runs between
+    /// open(2) and fstat(2), for tests that swap the file there.
+    static func load(path: String, serverUID: uid_t, afterOpening: () -> Void = {}) throws(Problem) -> AccessPolicy {
+        func unreadable(_ why: String) -> Problem { Problem(message: "cannot read the access file \(path): \(why)") }
+        // Every directory above it too: whoever may write one of them may put another file in
+        // its place. Checked on the path with its links resolved, which is then the one opened.
+        guard let resolvedPointer = realpath(path, nil) else { throw unreadable(String(cString: strerror(errno))) }
+        let resolved = String(cString: resolvedPointer)
+        free(resolvedPointer)
+        if let problem = directoryProblem(above: resolved, serverUID: serverUID) { throw Problem(message: "\(path): \(problem)") }
+        // O_NONBLOCK: a FIFO in its place would block open(2) for ever, waiting for a writer.
+        // Regular files ignore it, and nothing but a regular file is read.
+        var fd: Int32
+        repeat { fd = open(resolved, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else {
+            let e = errno
+            // A socket refuses with ENXIO: say what it is.
+            var st = stat()
+            if lstat(resolved, &st) == 0, let found = unexpectedType(st.st_mode) { throw unreadable("it is \(found), not a regular file") }
+            throw unreadable(String(cString: strerror(e)))
         }
-        if let problem = ownershipProblem(path) { throw Problem(message: "\(path): \(problem)") }
+        defer { close(fd) }
+        afterOpening()
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw unreadable("cannot stat it (errno \(errno))") }
+        if let found = unexpectedType(info.st_mode) { throw unreadable("it is \(found), not a regular file") }
+        if let problem = ownershipProblem(of: info, serverUID: serverUID) { throw Problem(message: "\(path): \(problem)") }
+        guard info.st_size <= sizeLimit else { throw unreadable("it holds \(info.st_size) bytes, over 1 MiB") }
+        // Read to the end, one byte past the limit at most: the file may have grown since fstat.
+        var bytes = [UInt8](repeating: 0, count: sizeLimit + 1)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw unreadable(String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        guard done <= sizeLimit else { throw unreadable("it holds over 1 MiB") }
+        bytes.removeSubrange(done...)
         return try parse(bytes, origin: path)
     }
 
     /// Whoever may write the access file may grant themselves any role, so it must be owned by
     /// root or by the server's own user and writable by no one else (as sshd's StrictModes asks
-    /// of authorized_keys).
+    /// of authorized_keys). This one stats the path; `load` judges the descriptor it reads.
     static func ownershipProblem(_ path: String, serverUID: uid_t = getuid()) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return "cannot stat it (errno \(errno))" }
+        return ownershipProblem(of: info, serverUID: serverUID)
+    }
+
+    static func ownershipProblem(of info: stat, serverUID: uid_t) -> String? {
         if info.st_uid != 0 && info.st_uid != serverUID {
             return "it is owned by uid \(info.st_uid), neither root nor the server's user (uid \(serverUID)): whoever owns it may grant any role"
         }
@@ -35,6 +85,39 @@ public enum AccessFile {
             return "it is writable by its group or by others (mode \(String(info.st_mode & 0o777, radix: 8))): whoever may write it may grant any role; chmod go-w it"
         }
         return nil
+    }
+
+    /// The same rule for every directory above the file (`resolved`, an absolute path without
+    /// links), as sshd's StrictModes: each must be owned by root or the server's user and
+    /// writable by no one else, unless it is sticky (as /tmp), where others may add names but not
+    /// replace or remove the file.
+    static func directoryProblem(above resolved: String, serverUID: uid_t) -> String? {
+        var directory = resolved
+        repeat {
+            directory = directory.lastIndex(of: "/").map { $0 == directory.startIndex ? "/" : String(directory[..<$0]) } ?? "/"
+            var info = stat()
+            guard stat(directory, &info) == 0 else { return "cannot stat its directory \(directory) (errno \(errno))" }
+            if info.st_uid != 0 && info.st_uid != serverUID {
+                return "its directory \(directory) is owned by uid \(info.st_uid), neither root nor the server's user (uid \(serverUID)): whoever owns it may replace the file and grant any role"
+            }
+            if info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0 {
+                return "its directory \(directory) is writable by its group or by others and not sticky (mode \(String(info.st_mode & 0o7777, radix: 8))): whoever may write it may replace the file and grant any role; chmod go-w it"
+            }
+        } while directory != "/"
+        return nil
+    }
+
+    private static func unexpectedType(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        case S_IFDIR: "a directory"
+        case S_IFLNK: "a symbolic link"
+        case let type: "a file of type \(String(type, radix: 8))"
+        }
     }
 
     /// Parses the file's bytes; user and group names are resolved now, once.
