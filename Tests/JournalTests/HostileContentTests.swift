@@ -314,6 +314,60 @@ import Testing
         #expect(try j.readAll(from: 0, limit: 10_000).map(\.position) == Array(0..<j.endPosition), "\(label)")
     }
 
+    /// Seeded rounds of random bytes in a sealed segment's index, its checksum made right each
+    /// time: opening and reading must refuse the index, or read through it, and never trap (a
+    /// trap would end this test process), never hand out an event as another's. What is read by
+    /// position is the log; what is read by stream is that stream's, in version order.
+    @Test func randomlyAlteredIndexesWithSoundChecksumsNeverTrapNorMisread() throws {
+        let dir = TemporaryDirectory()
+        let index = try sealedJournal(dir)
+        let original = try read(index)
+        let log = try JournalReader(directory: dir.path).read()
+        let streams = Set(log.map(\.stream)).sorted()
+        var state: UInt64 = 0x1DE5
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var refused = 0, readThrough = 0
+        for _ in 0..<400 {
+            var bytes = original
+            for _ in 0..<(1 + Int(next() % 4)) {
+                let at = 10 + Int(next() % UInt64(bytes.count - 10))
+                guard !(124..<128).contains(at) else { continue }
+                bytes[at] = UInt8(truncatingIfNeeded: next())
+            }
+            resealIndex(&bytes)
+            try write(bytes, index)
+            guard let j = try? Journal.open(directory: dir.path, options: testOptions(segmentSize: 1_500, check: .never)) else {
+                refused += 1
+                try write(original, index)
+                continue
+            }
+            if let all = try? j.readAll(from: 0, limit: 10_000) {
+                #expect(all.map(\.id) == log.map(\.id), "a read by position handed out other events")
+            }
+            for stream in streams {
+                guard let events = try? j.readStream(stream) else { continue }
+                #expect(events.allSatisfy { $0.stream == stream }, "a read of '\(stream)' handed out another stream's event")
+                #expect(events.map(\.version) == Array(0..<UInt64(events.count)).map { $0 + (events.first?.version ?? 0) },
+                        "a read of '\(stream)' handed out versions out of order")
+                if let later = try? j.readStream(stream, from: 1), let first = later.first {
+                    #expect(first.version == 1 && first.stream == stream, "a read of '\(stream)' from version 1 began at \(first.stream) version \(first.version)")
+                }
+            }
+            for e in log.prefix(6) { _ = try? j.event(id: e.id) }
+            _ = j.lastVersion(of: streams[0])
+            readThrough += 1
+            j.close()
+            try write(original, index)
+        }
+        #expect(refused + readThrough == 400)
+    }
+
     @Test func anIndexWhoseStreamVersionsOverflowIsDamageNotATrap() throws {
         let dir = TemporaryDirectory()
         let index = try sealedJournal(dir)
