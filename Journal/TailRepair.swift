@@ -139,8 +139,11 @@ public enum TailRepair {
     }
 
     /// The journal's lock, held; nil when there is no lock file and `creating` is false.
+    /// Examining (`creating` false) a copy this user may not write goes on without it: no writer
+    /// of this user's can hold that copy either.
     private static func holdLock(_ paths: JournalDirectory, creating: Bool) throws -> FileDescriptor? {
         guard creating || FileManager.default.fileExists(atPath: paths.lockPath) else { return nil }
+        if !creating, access(paths.lockPath, W_OK) != 0 { return nil }
         let lock = try FileDescriptor.open(paths.lockPath, flags: O_RDWR | (creating ? O_CREAT : 0), mode: 0o644)
         guard lock.lockExclusively() else { throw JournalError.locked(path: paths.lockPath) }
         return lock
