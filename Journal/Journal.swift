@@ -49,6 +49,8 @@ public final class Journal: @unchecked Sendable {
     public private(set) var recovery: RecoveryReport
     /// The background sealed-segment check, when `options.sealedSegmentCheck` asks for one.
     let backgroundCheck = BackgroundCheckStatus()
+    /// Entered while the thread building the id filter of the sealed segments runs; `close` waits for it.
+    private let idFilterThread = DispatchGroup()
     /// Packs sealed segments in the background when `options.packing` is set.
     let packer = SegmentPacker()
     /// Decoded blocks of packed segments that reads used last (`options.blockCacheBytes`).
@@ -191,7 +193,12 @@ public final class Journal: @unchecked Sendable {
         } else {
             backgroundCheck.finish()
             if !sealedSegments.isEmpty {
-                let thread = Thread { [weak self] in self?.filterEventIDs(of: sealedSegments) }
+                let filtering = idFilterThread
+                filtering.enter()
+                let thread = Thread { [weak self] in
+                    defer { filtering.leave() }
+                    self?.filterEventIDs(of: sealedSegments)
+                }
                 thread.name = "registre-id-filter"
                 thread.start()
             }
@@ -462,6 +469,9 @@ public final class Journal: @unchecked Sendable {
         packer.stop(finishingQueued: true)
         merkle.close()
         notifier.close()
+        // The id filter reads the sealed indexes' mappings: a file rewritten in place once the
+        // lock is released (by a test, or by another writer) would end this process with SIGBUS.
+        idFilterThread.wait()
         lockFile.unlock()
     }
 
