@@ -324,14 +324,8 @@ import Testing
         let original = try read(index)
         let log = try JournalReader(directory: dir.path).read()
         let streams = Set(log.map(\.stream)).sorted()
-        var state: UInt64 = 0x1DE5
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix(state: 0x1DE5)
+        func next() -> UInt64 { random.next() }
         var refused = 0, readThrough = 0
         for _ in 0..<400 {
             var bytes = original
