@@ -285,7 +285,7 @@ public final class Journal: @unchecked Sendable {
             do {
                 self?.filterEventIDs(of: segments)
                 for (k, s) in segments.enumerated().reversed() {
-                    guard self != nil else { return }
+                    guard let journal = self, !journal.backgroundCheck.stopRequested else { return }
                     let header = try Journal.readHeader(s.file, name: s.name)
                     let frontier = k == 0 ? MerkleFrontier() : segments[k - 1].index.merkle
                     try Journal.checkSealedSegment(file: s.file, name: s.name, header: header, index: s.index, frontier: frontier, paths: paths, options: options)
@@ -469,9 +469,12 @@ public final class Journal: @unchecked Sendable {
         packer.stop(finishingQueued: true)
         merkle.close()
         notifier.close()
-        // The id filter reads the sealed indexes' mappings: a file rewritten in place once the
-        // lock is released (by a test, or by another writer) would end this process with SIGBUS.
+        // The id filter and the background check read the sealed indexes' mappings: a file
+        // rewritten in place once the lock is released (by a test, or by another writer) would
+        // end this process with SIGBUS. The check stops before its next segment.
         idFilterThread.wait()
+        backgroundCheck.requestStop()
+        _ = backgroundCheck.wait(timeout: 600)
         lockFile.unlock()
     }
 
@@ -573,6 +576,13 @@ public struct RecoveryReport: Sendable, Equatable {
 final class BackgroundCheckStatus: @unchecked Sendable {
     private let condition = NSCondition()
     private var finished = false
+    private var stopping = false
+
+    /// Set by `close`: the check stops before its next segment (it reads the indexes' mappings,
+    /// which must not be touched once the lock is released).
+    var stopRequested: Bool { condition.withLock { stopping } }
+
+    func requestStop() { condition.withLock { stopping = true } }
 
     func finish() {
         condition.withLock {

@@ -110,6 +110,26 @@ import Testing
         #expect(try JournalVerifier.verify(directory: dir.path).isClean)
     }
 
+    /// `close` returns only once the background check has stopped: it reads the sealed indexes'
+    /// mappings, and an index rewritten in place after the lock is released would end the
+    /// process with SIGBUS. Here the indexes are cut to nothing right after the close.
+    @Test func closeStopsTheBackgroundCheckBeforeReturning() throws {
+        do {
+            // Many segments, so that the check is still going when close is called.
+            let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, durability: .relaxed))
+            try fill(j, count: 20_000, perAppend: 3)
+            j.close()
+        }
+        let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000, check: .inBackground))
+        j.close()
+        #expect(j.backgroundCheck.wait(timeout: 0), "the background check was still running after close")
+        let indexes = dir.path + "/index"
+        for name in try FileManager.default.contentsOfDirectory(atPath: indexes) {
+            _ = truncate(indexes + "/" + name, 0)
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+
     @Test func damageInASealedSegmentFoundInTheBackgroundStopsTheWriterWithItsLocation() throws {
         do {
             let j = try Journal.open(directory: dir.path, options: testOptions(segmentSize: 2_000))
