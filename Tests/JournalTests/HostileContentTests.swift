@@ -5,14 +5,6 @@ import Testing
 /// Files whose checksums hold but whose content lies, and options that disagree with the files:
 /// none may make the journal trap, cut an acknowledged frame, or hand out a version twice.
 @Suite struct HostileContentTests {
-    /// Rewrites the CRC32C of the frame at `offset` (header bytes 0..<60, then its stored bytes).
-    private func resealFrame(_ bytes: inout [UInt8], at offset: Int) {
-        let stored = Int(bytes.getInteger(at: offset + 4, as: UInt32.self))
-        var crc = CRC32C.checksum(Array(bytes[offset..<(offset + 60)]))
-        crc = CRC32C.checksum(Array(bytes[(offset + 64)..<(offset + 64 + stored)]), extending: crc)
-        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + 60 + i] = b } }
-    }
-
     /// Rewrites an index file's own CRC (bytes 124..<128 cover the rest of the file).
     private func resealIndex(_ bytes: inout [UInt8]) {
         var crc = CRC32C.checksum(Array(bytes[0..<124]))
@@ -123,17 +115,6 @@ import Testing
         let path = dir.file(dir.segmentFiles()[0])
         let bytes = try read(path)
         return (dir, path, bytes, frameOffsets(bytes))
-    }
-
-    /// The offsets of a segment's frames, walked from its header.
-    private func frameOffsets(_ bytes: [UInt8]) -> [Int] {
-        var offsets: [Int] = []
-        var at = JournalFormat.segmentHeaderSize
-        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
-            offsets.append(at)
-            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
-        }
-        return offsets
     }
 
     /// A frame of no events, checksummed and chained after the last one: no writer makes it, and

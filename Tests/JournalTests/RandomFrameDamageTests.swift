@@ -11,27 +11,6 @@ import Testing
     private func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
     private func write(_ bytes: [UInt8], _ path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
 
-    /// The offsets of a segment's frames, walked from its header.
-    private func frameOffsets(_ bytes: [UInt8]) -> [Int] {
-        var offsets: [Int] = []
-        var at = JournalFormat.segmentHeaderSize
-        while at + 64 <= bytes.count, bytes[at..<(at + 4)].elementsEqual("RGFR".utf8) {
-            offsets.append(at)
-            at += 64 + Int(bytes.getInteger(at: at + 4, as: UInt32.self))
-        }
-        return offsets
-    }
-
-    /// Rewrites the CRC32C of the frame at `offset` (header bytes 0..<60, then its stored bytes),
-    /// when the stored length it now says still lies inside the file.
-    private func resealFrame(_ bytes: inout [UInt8], at offset: Int) {
-        let stored = Int(bytes.getInteger(at: offset + 4, as: UInt32.self))
-        guard offset + 64 + stored <= bytes.count else { return }
-        var crc = CRC32C.checksum(Array(bytes[offset..<(offset + 60)]))
-        crc = CRC32C.checksum(Array(bytes[(offset + 64)..<(offset + 64 + stored)]), extending: crc)
-        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + 60 + i] = b } }
-    }
-
     /// Every file under `root` and its bytes.
     private func snapshot(_ root: String) throws -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
